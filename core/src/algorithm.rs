@@ -1,0 +1,43 @@
+//! The `Algorithm` trait: what the runner drives.
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+use crate::registry::EnvInstance;
+
+/// Named scalar results (a logging step, an evaluation). Ordered, so output is deterministic.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// A learning algorithm bound to its environment, trained step by step by the runner.
+///
+/// The runner owns the loop: it calls [`Algorithm::train_step`] until
+/// [`Algorithm::steps_done`] reaches [`Algorithm::total_steps`], logs what each step returns,
+/// checkpoints with [`Algorithm::save`], and resumes with [`Algorithm::load`]. A resumed run
+/// must continue exactly: the checkpoint holds every piece of state (parameters, optimiser,
+/// generators, buffers, schedules).
+pub trait Algorithm {
+    /// The training length, in this algorithm's steps (meta-iterations, environment steps,
+    /// epochs).
+    fn total_steps(&self) -> u64;
+
+    /// Steps done so far.
+    fn steps_done(&self) -> u64;
+
+    /// Runs one step; returns metrics to log (empty when this step logs nothing).
+    fn train_step(&mut self) -> Result<Metrics>;
+
+    /// Evaluates on `env` (another environment of the same kind), or on the training
+    /// environment's held-out split when `None`.
+    fn evaluate(&mut self, env: Option<&EnvInstance>) -> Result<Metrics>;
+
+    /// Serialises the whole training state.
+    fn save(&self) -> Result<Vec<u8>>;
+
+    /// Restores a state written by [`Algorithm::save`].
+    fn load(&mut self, bytes: &[u8]) -> Result<()>;
+
+    /// The key of the metric to watch for NaN and to show on the progress bar.
+    fn headline_metric(&self) -> &'static str {
+        "loss"
+    }
+}

@@ -1,0 +1,220 @@
+//! Every primitive's vector-Jacobian product, written with the same differentiable ops as the
+//! forward pass, so that a gradient can be recorded and differentiated again.
+//!
+//! `vjp(op, out, g, emit)` receives the node's op, its output variable and the gradient flowing
+//! into it, and calls `emit(input_id, gradient)` once per input.
+
+use ndarray::ArrayD;
+
+use crate::float::Float;
+use crate::ops::reduce::keepdim_shape;
+use crate::tape::{Id, Op, Var};
+
+fn var<T: Float>(id: Id) -> Var<T> {
+    T::with_tape(|s| s.var(id))
+}
+
+fn shape_of<T: Float>(id: Id) -> Vec<usize> {
+    T::with_tape(|s| s.nodes[id as usize].value.shape().to_vec())
+}
+
+fn indices<T: Float>(start: u32, n: usize) -> Vec<usize> {
+    T::with_tape(|s| s.indices[start as usize..start as usize + n].to_vec())
+}
+
+/// A constant computed from an input's value (masks, signs).
+fn const_from<T: Float>(id: Id, f: impl FnOnce(&ArrayD<T>) -> ArrayD<T>) -> Var<T> {
+    let value = T::with_tape(|s| f(&s.nodes[id as usize].value));
+    Var::constant(value)
+}
+
+pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut(Id, Var<T>)) {
+    use Op::*;
+    match op {
+        Leaf | Const => {}
+        Add(a, b) => {
+            emit(a, g.sum_to_shape(&shape_of::<T>(a)));
+            emit(b, g.sum_to_shape(&shape_of::<T>(b)));
+        }
+        Sub(a, b) => {
+            emit(a, g.sum_to_shape(&shape_of::<T>(a)));
+            emit(b, (-g).sum_to_shape(&shape_of::<T>(b)));
+        }
+        Mul(a, b) => {
+            let (va, vb) = (var::<T>(a), var::<T>(b));
+            if va.requires_grad() {
+                emit(a, (g * vb).sum_to_shape(&shape_of::<T>(a)));
+            }
+            if vb.requires_grad() {
+                emit(b, (g * va).sum_to_shape(&shape_of::<T>(b)));
+            }
+        }
+        Div(a, b) => {
+            let vb = var::<T>(b);
+            let ga = g / vb;
+            emit(a, ga.sum_to_shape(&shape_of::<T>(a)));
+            if vb.requires_grad() {
+                // d(a/b)/db = −(a/b)/b
+                emit(b, (-(ga * out)).sum_to_shape(&shape_of::<T>(b)));
+            }
+        }
+        Neg(a) => emit(a, -g),
+        AddScalar(a) => emit(a, g),
+        MulScalar(a, c) => emit(a, g * c),
+        PowScalar(a, p) => {
+            let x = var::<T>(a);
+            let d = if p == 2.0 {
+                x * 2.0
+            } else if p == 1.0 {
+                Var::scalar(1.0)
+            } else {
+                x.powf(p - 1.0) * p
+            };
+            emit(a, g * d)
+        }
+        Exp(a) => emit(a, g * out),
+        Log(a) => emit(a, g / var::<T>(a)),
+        Sqrt(a) => emit(a, g / out * 0.5),
+        Abs(a) => {
+            let sign = const_from::<T>(a, |v| {
+                v.mapv(|x| {
+                    if x > T::zero() {
+                        T::one()
+                    } else if x < T::zero() {
+                        -T::one()
+                    } else {
+                        T::zero()
+                    }
+                })
+            });
+            emit(a, g * sign)
+        }
+        Sin(a) => emit(a, g * var::<T>(a).cos()),
+        Cos(a) => emit(a, -(g * var::<T>(a).sin())),
+        Tanh(a) => emit(a, g * (1.0 - out.square())),
+        Sigmoid(a) => emit(a, g * out * (1.0 - out)),
+        Relu(a) => {
+            let mask = const_from::<T>(a, |v| {
+                v.mapv(|x| if x > T::zero() { T::one() } else { T::zero() })
+            });
+            emit(a, g * mask)
+        }
+        LeakyRelu(a, slope) => {
+            let s = T::of(slope);
+            let d = const_from::<T>(a, |v| v.mapv(|x| if x > T::zero() { T::one() } else { s }));
+            emit(a, g * d)
+        }
+        Softplus(a) => emit(a, g * var::<T>(a).sigmoid()),
+        Matmul(a, b) => {
+            let (va, vb) = (var::<T>(a), var::<T>(b));
+            let (sa, sb) = (shape_of::<T>(a), shape_of::<T>(b));
+            if va.requires_grad() {
+                emit(a, g.matmul(vb.t()).sum_to_shape(&sa));
+            }
+            if vb.requires_grad() {
+                let gb = if sa.len() > 2 && sb.len() == 2 {
+                    // [B…, n, k] @ [k, m]: fold the batch into the rows, one GEMM.
+                    let k = sa[sa.len() - 1];
+                    let m = sb[1];
+                    va.reshape(&[usize::MAX, k])
+                        .t()
+                        .matmul(g.reshape(&[usize::MAX, m]))
+                } else {
+                    va.t().matmul(g).sum_to_shape(&sb)
+                };
+                emit(b, gb);
+            }
+        }
+        Permute(a, perm) => emit(a, g.permute(&perm.inverse().as_vec())),
+        Reshape(a) => emit(a, g.reshape(&shape_of::<T>(a))),
+        BroadcastTo(a) => emit(a, g.sum_to_shape(&shape_of::<T>(a))),
+        SumToShape(a) => emit(a, g.broadcast_to(&shape_of::<T>(a))),
+        Sum(a, mask, keepdim) => {
+            let sa = shape_of::<T>(a);
+            let gk = if keepdim {
+                g
+            } else {
+                g.reshape(&keepdim_shape(&sa, mask))
+            };
+            emit(a, gk.broadcast_to(&sa))
+        }
+        MaxAxis(a, axis, keepdim, is_min) => {
+            let axis = axis as usize;
+            let sa = shape_of::<T>(a);
+            // One-hot of the first extremal entry along the axis: a constant.
+            let mask = const_from::<T>(a, |v| {
+                let idx = if is_min {
+                    crate::ops::index::argmax(&v.mapv(|x| -x), axis)
+                } else {
+                    crate::ops::index::argmax(v, axis)
+                };
+                let mut m = ArrayD::zeros(v.raw_dim());
+                for (pos, &k) in idx.indexed_iter() {
+                    let mut full: Vec<usize> = ndarray::Dimension::slice(&pos).to_vec();
+                    full.insert(axis, k);
+                    m[full.as_slice()] = T::one();
+                }
+                m
+            });
+            let gk = if keepdim { g } else { g.unsqueeze(axis) };
+            emit(a, gk.broadcast_to(&sa) * mask)
+        }
+        Narrow(a, axis, start) => {
+            let total = shape_of::<T>(a)[axis as usize];
+            emit(a, g.pad_axis(axis as usize, start as usize, total))
+        }
+        Pad(a, axis, start) => {
+            let len = shape_of::<T>(a)[axis as usize];
+            emit(a, g.narrow(axis as usize, start as usize, len))
+        }
+        Concat(start, n, axis) => {
+            let ids: Vec<Id> =
+                T::with_tape(|s| s.ids[start as usize..(start + n) as usize].to_vec());
+            let mut off = 0;
+            for id in ids {
+                let len = shape_of::<T>(id)[axis as usize];
+                emit(id, g.narrow(axis as usize, off, len));
+                off += len;
+            }
+        }
+        IndexSelect(a, start, n) => {
+            let idx = indices::<T>(start, n as usize);
+            let rows = shape_of::<T>(a)[0];
+            emit(a, g.index_add(&idx, rows))
+        }
+        IndexAdd(a, start, n) => {
+            let idx = indices::<T>(start, n as usize);
+            emit(a, g.index_select(&idx))
+        }
+        Gather(a, start) => {
+            let sa = shape_of::<T>(a);
+            let idx = indices::<T>(start, sa[0]);
+            emit(a, g.scatter(&idx, sa[1]))
+        }
+        Scatter(a, start) => {
+            let n = shape_of::<T>(a)[0];
+            let idx = indices::<T>(start, n);
+            emit(a, g.gather(&idx))
+        }
+        Where(m, a, b) => {
+            let mask = var::<T>(m);
+            let (va, vb) = (var::<T>(a), var::<T>(b));
+            let zero = Var::scalar(0.0);
+            if va.requires_grad() {
+                emit(
+                    a,
+                    Var::where_var(mask, g, zero).sum_to_shape(&shape_of::<T>(a)),
+                );
+            }
+            if vb.requires_grad() {
+                emit(
+                    b,
+                    Var::where_var(mask, zero, g).sum_to_shape(&shape_of::<T>(b)),
+                );
+            }
+        }
+        Unfold(a, geom) => emit(a, g.fold(geom)),
+        Fold(a, geom) => emit(a, g.unfold(geom)),
+        Custom(..) => unreachable!("custom ops are dispatched by grad"),
+    }
+}

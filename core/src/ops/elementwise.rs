@@ -1,0 +1,282 @@
+//! Element-wise arithmetic with NumPy broadcasting, scalar ops and activation functions.
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use ndarray::{ArrayD, IxDyn, Zip};
+
+use super::{broadcast_shape, from_vec};
+use crate::float::Float;
+use crate::tape::{Op, Var};
+
+/// `f(a, b)` element-wise with broadcasting; a fast path for equal contiguous shapes.
+pub(crate) fn zip_map<T: Float>(
+    op: &str,
+    a: &ArrayD<T>,
+    b: &ArrayD<T>,
+    f: impl Fn(T, T) -> T,
+) -> ArrayD<T> {
+    if a.shape() == b.shape() {
+        if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+            let v: Vec<T> = x.iter().zip(y).map(|(&x, &y)| f(x, y)).collect();
+            return from_vec(a.shape(), v);
+        }
+        return Zip::from(a).and(b).map_collect(|&x, &y| f(x, y));
+    }
+    if b.len() == 1 && b.ndim() <= a.ndim() {
+        let s = b.iter().next().copied().unwrap_or_else(T::zero);
+        return a.mapv(|x| f(x, s));
+    }
+    if a.len() == 1 && a.ndim() <= b.ndim() {
+        let s = a.iter().next().copied().unwrap_or_else(T::zero);
+        return b.mapv(|y| f(s, y));
+    }
+    let shape = broadcast_shape(op, a.shape(), b.shape());
+    let dim = IxDyn(&shape);
+    match (a.broadcast(dim.clone()), b.broadcast(dim)) {
+        (Some(av), Some(bv)) => Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y)),
+        _ => panic!(
+            "shape error in {op}: shapes {:?} and {:?} do not broadcast",
+            a.shape(),
+            b.shape()
+        ),
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// `self + other`, broadcasting.
+    pub fn add(self, other: Var<T>) -> Var<T> {
+        self.binary(other, Op::Add(self.id, other.id), |a, b| {
+            zip_map("add", a, b, |x, y| x + y)
+        })
+    }
+    /// `self - other`, broadcasting.
+    pub fn sub(self, other: Var<T>) -> Var<T> {
+        self.binary(other, Op::Sub(self.id, other.id), |a, b| {
+            zip_map("sub", a, b, |x, y| x - y)
+        })
+    }
+    /// `self * other` element-wise, broadcasting.
+    pub fn mul(self, other: Var<T>) -> Var<T> {
+        self.binary(other, Op::Mul(self.id, other.id), |a, b| {
+            zip_map("mul", a, b, |x, y| x * y)
+        })
+    }
+    /// `self / other` element-wise, broadcasting.
+    pub fn div(self, other: Var<T>) -> Var<T> {
+        self.binary(other, Op::Div(self.id, other.id), |a, b| {
+            zip_map("div", a, b, |x, y| x / y)
+        })
+    }
+    /// `-self`.
+    pub fn neg(self) -> Var<T> {
+        self.unary(Op::Neg(self.id), |a| a.mapv(|x| -x))
+    }
+    /// `self + c`.
+    pub fn add_scalar(self, c: f64) -> Var<T> {
+        let c = T::of(c);
+        self.unary(Op::AddScalar(self.id), |a| a.mapv(|x| x + c))
+    }
+    /// `self * c`.
+    pub fn mul_scalar(self, c: f64) -> Var<T> {
+        let ct = T::of(c);
+        self.unary(Op::MulScalar(self.id, c), |a| a.mapv(|x| x * ct))
+    }
+    /// `self ^ p` element-wise, for a constant exponent.
+    pub fn powf(self, p: f64) -> Var<T> {
+        let pt = T::of(p);
+        self.unary(Op::PowScalar(self.id, p), |a| {
+            if p == 2.0 {
+                a.mapv(|x| x * x)
+            } else {
+                a.mapv(|x| x.powf(pt))
+            }
+        })
+    }
+    /// `self²`.
+    pub fn square(self) -> Var<T> {
+        self.powf(2.0)
+    }
+    /// `eˣ`.
+    pub fn exp(self) -> Var<T> {
+        self.unary(Op::Exp(self.id), |a| a.mapv(T::exp))
+    }
+    /// Natural logarithm.
+    pub fn log(self) -> Var<T> {
+        self.unary(Op::Log(self.id), |a| a.mapv(T::ln))
+    }
+    /// Square root.
+    pub fn sqrt(self) -> Var<T> {
+        self.unary(Op::Sqrt(self.id), |a| a.mapv(T::sqrt))
+    }
+    /// Absolute value (gradient `sign(x)`, 0 at 0).
+    pub fn abs(self) -> Var<T> {
+        self.unary(Op::Abs(self.id), |a| a.mapv(T::abs))
+    }
+    /// Sine.
+    pub fn sin(self) -> Var<T> {
+        self.unary(Op::Sin(self.id), |a| a.mapv(T::sin))
+    }
+    /// Cosine.
+    pub fn cos(self) -> Var<T> {
+        self.unary(Op::Cos(self.id), |a| a.mapv(T::cos))
+    }
+    /// Hyperbolic tangent.
+    pub fn tanh(self) -> Var<T> {
+        self.unary(Op::Tanh(self.id), |a| a.mapv(T::tanh))
+    }
+    /// Logistic sigmoid `1 / (1 + e⁻ˣ)`.
+    pub fn sigmoid(self) -> Var<T> {
+        self.unary(Op::Sigmoid(self.id), |a| a.mapv(sigmoid))
+    }
+    /// `max(x, 0)` (gradient 0 at 0).
+    pub fn relu(self) -> Var<T> {
+        let z = T::zero();
+        self.unary(Op::Relu(self.id), |a| a.mapv(|x| if x > z { x } else { z }))
+    }
+    /// `x` for `x > 0`, else `slope · x`.
+    pub fn leaky_relu(self, slope: f64) -> Var<T> {
+        let s = T::of(slope);
+        let z = T::zero();
+        self.unary(Op::LeakyRelu(self.id, slope), |a| {
+            a.mapv(|x| if x > z { x } else { s * x })
+        })
+    }
+    /// `x` for `x > 0`, else `α (eˣ − 1)`; composed from `where`, `exp` and scalar ops.
+    pub fn elu(self, alpha: f64) -> Var<T> {
+        let mask =
+            self.with_value(|v| v.mapv(|x| if x > T::zero() { T::one() } else { T::zero() }));
+        // exp of min(x, 0) keeps the unused branch finite for large positive x.
+        let neg = self.minimum_scalar(0.0);
+        let e = neg.exp().add_scalar(-1.0).mul_scalar(alpha);
+        Var::where_mask(mask, self, e)
+    }
+    /// `ln(1 + eˣ)`, computed stably.
+    pub fn softplus(self) -> Var<T> {
+        self.unary(Op::Softplus(self.id), |a| a.mapv(softplus))
+    }
+    /// `min(x, c)` element-wise (composed from `where`).
+    pub fn minimum_scalar(self, c: f64) -> Var<T> {
+        let ct = T::of(c);
+        let mask = self.with_value(|v| v.mapv(|x| if x < ct { T::one() } else { T::zero() }));
+        let cst = Var::scalar(c);
+        Var::where_mask(mask, self, cst)
+    }
+    /// `max(x, c)` element-wise (composed from `where`).
+    pub fn maximum_scalar(self, c: f64) -> Var<T> {
+        let ct = T::of(c);
+        let mask = self.with_value(|v| v.mapv(|x| if x > ct { T::one() } else { T::zero() }));
+        let cst = Var::scalar(c);
+        Var::where_mask(mask, self, cst)
+    }
+    /// `1 / x`.
+    pub fn recip(self) -> Var<T> {
+        Var::scalar(1.0).div(self)
+    }
+    /// Clamps to `[lo, hi]` (gradient passes inside the interval).
+    pub fn clamp(self, lo: f64, hi: f64) -> Var<T> {
+        self.maximum_scalar(lo).minimum_scalar(hi)
+    }
+}
+
+pub(crate) fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+pub(crate) fn softplus<T: Float>(x: T) -> T {
+    // max(x, 0) + ln(1 + e^{-|x|})
+    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+macro_rules! var_binop {
+    ($trait:ident, $method:ident, $scalar:expr) => {
+        impl<T: Float> $trait<Var<T>> for Var<T> {
+            type Output = Var<T>;
+            #[inline]
+            fn $method(self, rhs: Var<T>) -> Var<T> {
+                Var::$method(self, rhs)
+            }
+        }
+        impl<T: Float> $trait<&Var<T>> for Var<T> {
+            type Output = Var<T>;
+            #[inline]
+            fn $method(self, rhs: &Var<T>) -> Var<T> {
+                Var::$method(self, *rhs)
+            }
+        }
+        impl<T: Float> $trait<Var<T>> for &Var<T> {
+            type Output = Var<T>;
+            #[inline]
+            fn $method(self, rhs: Var<T>) -> Var<T> {
+                Var::$method(*self, rhs)
+            }
+        }
+        impl<T: Float> $trait<&Var<T>> for &Var<T> {
+            type Output = Var<T>;
+            #[inline]
+            fn $method(self, rhs: &Var<T>) -> Var<T> {
+                Var::$method(*self, *rhs)
+            }
+        }
+        impl<T: Float> $trait<f64> for Var<T> {
+            type Output = Var<T>;
+            #[inline]
+            fn $method(self, rhs: f64) -> Var<T> {
+                let f: fn(Var<T>, f64) -> Var<T> = $scalar;
+                f(self, rhs)
+            }
+        }
+        impl<T: Float> $trait<f64> for &Var<T> {
+            type Output = Var<T>;
+            #[inline]
+            fn $method(self, rhs: f64) -> Var<T> {
+                let f: fn(Var<T>, f64) -> Var<T> = $scalar;
+                f(*self, rhs)
+            }
+        }
+    };
+}
+
+var_binop!(Add, add, |v, c| v.add_scalar(c));
+var_binop!(Sub, sub, |v, c| v.add_scalar(-c));
+var_binop!(Mul, mul, |v, c| v.mul_scalar(c));
+var_binop!(Div, div, |v, c| v.mul_scalar(1.0 / c));
+
+impl<T: Float> Neg for Var<T> {
+    type Output = Var<T>;
+    fn neg(self) -> Var<T> {
+        Var::neg(self)
+    }
+}
+
+impl<T: Float> Neg for &Var<T> {
+    type Output = Var<T>;
+    fn neg(self) -> Var<T> {
+        Var::neg(*self)
+    }
+}
+
+impl<T: Float> Mul<Var<T>> for f64 {
+    type Output = Var<T>;
+    fn mul(self, rhs: Var<T>) -> Var<T> {
+        rhs.mul_scalar(self)
+    }
+}
+
+impl<T: Float> Add<Var<T>> for f64 {
+    type Output = Var<T>;
+    fn add(self, rhs: Var<T>) -> Var<T> {
+        rhs.add_scalar(self)
+    }
+}
+
+impl<T: Float> Sub<Var<T>> for f64 {
+    type Output = Var<T>;
+    fn sub(self, rhs: Var<T>) -> Var<T> {
+        rhs.neg().add_scalar(self)
+    }
+}

@@ -1,0 +1,156 @@
+//! Reductions: sum, mean, max/min over an axis; logsumexp, softmax and log_softmax composed
+//! from them.
+
+use ndarray::{ArrayD, Axis, IxDyn};
+
+use crate::float::Float;
+use crate::tape::{Op, Var};
+
+/// Bit mask of the axes to reduce; panics naming the op when an axis is out of range.
+fn axis_mask(op: &str, axes: &[usize], nd: usize) -> u8 {
+    let mut m = 0u8;
+    for &a in axes {
+        assert!(
+            a < nd && a < 8,
+            "shape error in {op}: axis {a} out of range for rank {nd}"
+        );
+        m |= 1 << a;
+    }
+    m
+}
+
+pub(crate) fn sum_axes_value<T: Float>(a: &ArrayD<T>, mask: u8, keepdim: bool) -> ArrayD<T> {
+    let mut out = a.clone();
+    for ax in (0..a.ndim()).rev() {
+        if mask & (1 << ax) != 0 {
+            out = out.sum_axis(Axis(ax));
+            if keepdim {
+                out = out.insert_axis(Axis(ax));
+            }
+        }
+    }
+    out
+}
+
+/// The shape after reducing the masked axes with keepdim.
+pub(crate) fn keepdim_shape(shape: &[usize], mask: u8) -> Vec<usize> {
+    shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if mask & (1 << i) != 0 { 1 } else { d })
+        .collect()
+}
+
+impl<T: Float> Var<T> {
+    /// Sum of every element (a scalar).
+    pub fn sum(self) -> Var<T> {
+        let nd = self.ndim();
+        if nd == 0 {
+            return self;
+        }
+        let mask = ((1u16 << nd) - 1) as u8;
+        self.unary(Op::Sum(self.id, mask, false), |a| {
+            let s: T = match a.as_slice() {
+                Some(x) => x.iter().copied().sum(),
+                None => a.iter().copied().sum(),
+            };
+            ArrayD::from_elem(IxDyn(&[]), s)
+        })
+    }
+
+    /// Sum over `axes`, keeping them as length 1 when `keepdim`.
+    pub fn sum_axes(self, axes: &[usize], keepdim: bool) -> Var<T> {
+        let mask = axis_mask("sum", axes, self.ndim());
+        if mask == 0 {
+            return self;
+        }
+        self.unary(Op::Sum(self.id, mask, keepdim), |a| {
+            sum_axes_value(a, mask, keepdim)
+        })
+    }
+
+    /// Mean of every element (a scalar).
+    pub fn mean(self) -> Var<T> {
+        let n = self.with_value(|v| v.len());
+        self.sum().mul_scalar(1.0 / n.max(1) as f64)
+    }
+
+    /// Mean over `axes`.
+    pub fn mean_axes(self, axes: &[usize], keepdim: bool) -> Var<T> {
+        let shape = self.shape();
+        let n: usize = axes
+            .iter()
+            .map(|&a| shape.get(a).copied().unwrap_or(1))
+            .product();
+        self.sum_axes(axes, keepdim)
+            .mul_scalar(1.0 / n.max(1) as f64)
+    }
+
+    /// Biased variance over `axes` (as batch and layer norm use).
+    pub fn var_axes(self, axes: &[usize], keepdim: bool) -> Var<T> {
+        let mu = self.mean_axes(axes, true);
+        (self - mu).square().mean_axes(axes, keepdim)
+    }
+
+    fn extremum(self, axis: usize, keepdim: bool, is_min: bool) -> Var<T> {
+        let nd = self.ndim();
+        assert!(
+            axis < nd,
+            "shape error in max/min: axis {axis} out of range for rank {nd}"
+        );
+        self.unary(Op::MaxAxis(self.id, axis as u8, keepdim, is_min), |a| {
+            let init = if is_min {
+                T::infinity()
+            } else {
+                T::neg_infinity()
+            };
+            let out = a.fold_axis(Axis(axis), init, |&m, &x| {
+                if (is_min && x < m) || (!is_min && x > m) || x.is_nan() {
+                    x
+                } else {
+                    m
+                }
+            });
+            if keepdim {
+                out.insert_axis(Axis(axis))
+            } else {
+                out
+            }
+        })
+    }
+
+    /// Maximum over one axis (the gradient goes to the first maximal entry).
+    pub fn max_axis(self, axis: usize, keepdim: bool) -> Var<T> {
+        self.extremum(axis, keepdim, false)
+    }
+
+    /// Minimum over one axis (the gradient goes to the first minimal entry).
+    pub fn min_axis(self, axis: usize, keepdim: bool) -> Var<T> {
+        self.extremum(axis, keepdim, true)
+    }
+
+    /// `log Σ exp(x)` over one axis, computed stably (the shift is a constant).
+    pub fn logsumexp(self, axis: usize, keepdim: bool) -> Var<T> {
+        let m = self.max_axis(axis, true).detach();
+        let m = m.with_value(|v| {
+            // An all -inf row would give NaN; shift by 0 there.
+            Var::constant(v.mapv(|x| if x.is_finite() { x } else { T::zero() }))
+        });
+        let out = (self - m).exp().sum_axes(&[axis], true).log() + m;
+        if keepdim {
+            out
+        } else {
+            out.squeeze(axis)
+        }
+    }
+
+    /// Softmax over one axis.
+    pub fn softmax(self, axis: usize) -> Var<T> {
+        (self - self.logsumexp(axis, true)).exp()
+    }
+
+    /// Log-softmax over one axis.
+    pub fn log_softmax(self, axis: usize) -> Var<T> {
+        self - self.logsumexp(axis, true)
+    }
+}
