@@ -1,0 +1,4 @@
+//! # autodidact-envs
+//!
+//! The shared environments (work in progress).
+#![warn(missing_docs)]
