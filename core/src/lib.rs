@@ -27,7 +27,9 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod float;
+pub mod layers;
 pub mod ops;
+pub mod optim;
 pub mod params;
 pub mod plugin;
 pub mod registry;
@@ -38,12 +40,14 @@ pub mod task;
 
 pub use error::{CoreError, Result};
 pub use float::Float;
+pub use layers::{Activation, Conv4, Conv4Config, Init, Linear, LstmCell, Mlp};
 pub use ops::index::{argmax, one_hot};
 pub use ops::losses::{
     accuracy, binary_cross_entropy_with_logits, cosine_similarity, cross_entropy,
     cross_entropy_soft, huber, mse, one_hot_var, pairwise_cosine_similarity, pairwise_sq_distance,
 };
 pub use ops::norm::{batch_norm, layer_norm, BatchNormMode, BatchNormStats};
+pub use optim::{clip_grad_norm, sgd_step, Adam, Optimizer, RmsProp, Sgd};
 pub use params::Params;
 pub use rng::{Rng, Seed};
 pub use tape::{

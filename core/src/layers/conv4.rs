@@ -1,0 +1,135 @@
+//! Conv4, the few-shot backbone: 4 × [3×3 conv, batch norm, ReLU, 2×2 max-pool].
+
+use serde::{Deserialize, Serialize};
+
+use crate::float::Float;
+use crate::layers::init::Init;
+use crate::ops::norm::{batch_norm, BatchNormMode, BatchNormStats};
+use crate::params::Params;
+use crate::rng::Rng;
+use crate::tape::Var;
+
+/// Conv4's shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conv4Config {
+    /// Input channels (1 for Omniglot).
+    pub in_channels: usize,
+    /// Filters per block (64 in the papers).
+    pub filters: usize,
+    /// Input height and width (28 for Omniglot).
+    pub input_size: usize,
+    /// Number of blocks (4).
+    pub blocks: usize,
+}
+
+impl Default for Conv4Config {
+    fn default() -> Self {
+        Conv4Config {
+            in_channels: 1,
+            filters: 64,
+            input_size: 28,
+            blocks: 4,
+        }
+    }
+}
+
+/// One block's parameter indices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConvBlock {
+    /// `[F, C, 3, 3]` kernel.
+    pub weight: usize,
+    /// `[F]` bias.
+    pub bias: usize,
+    /// `[F]` batch-norm scale.
+    pub gamma: usize,
+    /// `[F]` batch-norm shift.
+    pub beta: usize,
+}
+
+/// The Conv4 backbone: parameter indices and shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conv4 {
+    /// The blocks, input to output.
+    pub blocks: Vec<ConvBlock>,
+    /// Its configuration.
+    pub config: Conv4Config,
+}
+
+impl Conv4 {
+    /// Adds Conv4's parameters to `params` (`name.{i}.conv.weight`, …).
+    pub fn new<T: Float>(
+        params: &mut Params<T>,
+        name: &str,
+        config: Conv4Config,
+        rng: &mut Rng,
+    ) -> Conv4 {
+        let mut blocks = Vec::new();
+        let mut c = config.in_channels;
+        for i in 0..config.blocks {
+            let f = config.filters;
+            let fan_in = c * 9;
+            let weight = params.insert(
+                format!("{name}.{i}.conv.weight"),
+                Init::KaimingUniform.sample::<T>(&[f, c, 3, 3], fan_in, f * 9, rng),
+            );
+            let bias = params.insert(
+                format!("{name}.{i}.conv.bias"),
+                Init::Zeros.sample::<T>(&[f], fan_in, f, rng),
+            );
+            let gamma = params.insert(
+                format!("{name}.{i}.bn.gamma"),
+                Init::Ones.sample::<T>(&[f], f, f, rng),
+            );
+            let beta = params.insert(
+                format!("{name}.{i}.bn.beta"),
+                Init::Zeros.sample::<T>(&[f], f, f, rng),
+            );
+            blocks.push(ConvBlock {
+                weight,
+                bias,
+                gamma,
+                beta,
+            });
+            c = f;
+        }
+        Conv4 { blocks, config }
+    }
+
+    /// Spatial size after the blocks (each: padding 1, then a 2×2 pool, floor).
+    pub fn out_size(&self) -> usize {
+        (0..self.config.blocks).fold(self.config.input_size, |s, _| s / 2)
+    }
+
+    /// Length of the flattened feature vector.
+    pub fn feature_dim(&self) -> usize {
+        let s = self.out_size();
+        self.config.filters * s * s
+    }
+
+    /// Fresh batch-norm statistics, one per block.
+    pub fn new_stats<T: Float>(&self) -> Vec<BatchNormStats<T>> {
+        (0..self.config.blocks)
+            .map(|_| BatchNormStats::new(self.config.filters))
+            .collect()
+    }
+
+    /// `x [N, C, H, W] → [N, feature_dim]` features.
+    ///
+    /// `stats` are updated in [`BatchNormMode::Train`] and read in [`BatchNormMode::Eval`].
+    pub fn forward<T: Float>(
+        &self,
+        p: &[Var<T>],
+        x: Var<T>,
+        mode: BatchNormMode,
+        mut stats: Option<&mut [BatchNormStats<T>]>,
+    ) -> Var<T> {
+        let mut h = x;
+        for (i, b) in self.blocks.iter().enumerate() {
+            h = h.conv2d(p[b.weight], Some(p[b.bias]), 1, 1);
+            let st = stats.as_deref_mut().and_then(|s| s.get_mut(i));
+            h = batch_norm(h, p[b.gamma], p[b.beta], st, mode, 0.1, 1e-5);
+            h = h.relu().max_pool2d(2, 2);
+        }
+        h.flatten()
+    }
+}

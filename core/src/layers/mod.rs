@@ -1,0 +1,15 @@
+//! Functional layers: each takes its parameters explicitly (a slice of variables in the
+//! `Params` store's order), so an algorithm can run a network with adapted "fast" weights
+//! without copying modules.
+
+pub mod conv4;
+pub mod init;
+pub mod linear;
+pub mod lstm;
+pub mod mlp;
+
+pub use conv4::{Conv4, Conv4Config};
+pub use init::Init;
+pub use linear::Linear;
+pub use lstm::LstmCell;
+pub use mlp::{Activation, Mlp};

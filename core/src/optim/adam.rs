@@ -1,0 +1,108 @@
+//! Adam and AdamW (decoupled weight decay).
+
+use serde::{Deserialize, Serialize};
+
+use super::{check_grads, Optimizer};
+use crate::error::Result;
+use crate::float::Float;
+use crate::params::Params;
+use crate::Tensor;
+
+/// Adam (Kingma and Ba), with L2 (`weight_decay`) or decoupled (AdamW) decay.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(bound = "T: Float")]
+pub struct Adam<T> {
+    /// Learning rate.
+    pub lr: f64,
+    /// First-moment decay β₁.
+    pub beta1: f64,
+    /// Second-moment decay β₂.
+    pub beta2: f64,
+    /// Denominator floor ε.
+    pub eps: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Decay the weights directly (AdamW) instead of adding to the gradient.
+    pub decoupled: bool,
+    t: u64,
+    m: Vec<Tensor<T>>,
+    v: Vec<Tensor<T>>,
+}
+
+impl<T: Float> Adam<T> {
+    /// Adam with β = (0.9, 0.999), ε = 1e-8.
+    pub fn new(lr: f64) -> Self {
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            t: 0,
+            m: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+    /// AdamW with decoupled weight decay.
+    pub fn adamw(lr: f64, weight_decay: f64) -> Self {
+        Adam {
+            weight_decay,
+            decoupled: true,
+            ..Adam::new(lr)
+        }
+    }
+    /// Steps taken.
+    pub fn steps(&self) -> u64 {
+        self.t
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adam<T> {
+    fn step(&mut self, params: &mut Params<T>, grads: &[Tensor<T>]) -> Result<()> {
+        check_grads(params, grads)?;
+        if self.m.len() != grads.len() {
+            self.m = params.zeros_like();
+            self.v = params.zeros_like();
+        }
+        self.t += 1;
+        let t = self.t as i32;
+        let (b1, b2) = (self.beta1, self.beta2);
+        let c1 = 1.0 - b1.powi(t);
+        let c2 = 1.0 - b2.powi(t);
+        let step = T::of(self.lr / c1);
+        let c2s = T::of(c2.sqrt());
+        let (b1t, b2t, eps) = (T::of(b1), T::of(b2), T::of(self.eps));
+        let one = T::one();
+        let wd = T::of(self.weight_decay);
+        let lr_wd = T::of(self.lr * self.weight_decay);
+        let decoupled = self.decoupled;
+        for ((p, g), (m, v)) in params
+            .tensors_mut()
+            .iter_mut()
+            .zip(grads)
+            .zip(self.m.iter_mut().zip(self.v.iter_mut()))
+        {
+            ndarray::Zip::from(p)
+                .and(g)
+                .and(m)
+                .and(v)
+                .for_each(|w, &g, m, v| {
+                    let g = if decoupled { g } else { g + wd * *w };
+                    if decoupled {
+                        *w -= lr_wd * *w;
+                    }
+                    *m = b1t * *m + (one - b1t) * g;
+                    *v = b2t * *v + (one - b2t) * g * g;
+                    *w -= step * *m / (v.sqrt() / c2s + eps);
+                });
+        }
+        Ok(())
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}

@@ -1,0 +1,97 @@
+//! Optimisers over a `Params` store (state serialisable, so a resumed run continues exactly),
+//! gradient clipping, and the differentiable SGD step used in inner loops.
+
+pub mod adam;
+pub mod rmsprop;
+pub mod sgd;
+
+pub use adam::Adam;
+pub use rmsprop::RmsProp;
+pub use sgd::Sgd;
+
+use crate::error::{CoreError, Result};
+use crate::float::Float;
+use crate::params::Params;
+use crate::tape::Var;
+use crate::Tensor;
+
+/// Something that updates parameters from their gradients.
+pub trait Optimizer<T: Float> {
+    /// One update; `grads` are in the store's order.
+    fn step(&mut self, params: &mut Params<T>, grads: &[Tensor<T>]) -> Result<()>;
+    /// The learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate (schedules).
+    fn set_lr(&mut self, lr: f64);
+}
+
+/// Checks that gradients match the parameters one to one in shape.
+pub(crate) fn check_grads<T: Float>(params: &Params<T>, grads: &[Tensor<T>]) -> Result<()> {
+    if params.len() != grads.len() {
+        return Err(CoreError::Shape {
+            op: "optimizer step",
+            detail: format!("{} gradients for {} parameters", grads.len(), params.len()),
+        });
+    }
+    for ((name, p), g) in params.names().iter().zip(params.tensors()).zip(grads) {
+        if p.shape() != g.shape() {
+            return Err(CoreError::Shape {
+                op: "optimizer step",
+                detail: format!(
+                    "parameter `{name}` has shape {:?}, its gradient {:?}",
+                    p.shape(),
+                    g.shape()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Scales `grads` so their global L2 norm is at most `max_norm`; returns the norm before.
+pub fn clip_grad_norm<T: Float>(grads: &mut [Tensor<T>], max_norm: f64) -> f64 {
+    let total: f64 = grads
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|&x| {
+            let x = x.as_f64();
+            x * x
+        })
+        .sum::<f64>()
+        .sqrt();
+    if total > max_norm && total > 0.0 {
+        let scale = T::of(max_norm / (total + 1e-6));
+        for g in grads.iter_mut() {
+            g.mapv_inplace(|x| x * scale);
+        }
+    }
+    total
+}
+
+/// The values of gradient variables, ready for an optimiser.
+pub fn values<T: Float>(vars: &[Var<T>]) -> Vec<Tensor<T>> {
+    vars.iter().map(|v| v.value()).collect()
+}
+
+/// `θ' = θ − lr · g` as variables: differentiable, for inner loops (MAML).
+pub fn sgd_step<T: Float>(params: &[Var<T>], grads: &[Var<T>], lr: f64) -> Vec<Var<T>> {
+    params
+        .iter()
+        .zip(grads)
+        .map(|(&p, &g)| p - g * lr)
+        .collect()
+}
+
+/// `θ' = θ − α ⊙ g` with per-parameter learning rates as variables (Meta-SGD).
+pub fn sgd_step_per_param<T: Float>(
+    params: &[Var<T>],
+    grads: &[Var<T>],
+    lrs: &[Var<T>],
+) -> Vec<Var<T>> {
+    params
+        .iter()
+        .zip(grads)
+        .zip(lrs)
+        .map(|((&p, &g), &a)| p - a * g)
+        .collect()
+}
