@@ -37,6 +37,8 @@ pub mod rng;
 pub mod stream;
 pub mod tape;
 pub mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{CoreError, Result};
 pub use float::Float;

@@ -132,10 +132,9 @@ impl<T: Float> Var<T> {
     /// `log Σ exp(x)` over one axis, computed stably (the shift is a constant).
     pub fn logsumexp(self, axis: usize, keepdim: bool) -> Var<T> {
         let m = self.max_axis(axis, true).detach();
-        let m = m.with_value(|v| {
-            // An all -inf row would give NaN; shift by 0 there.
-            Var::constant(v.mapv(|x| if x.is_finite() { x } else { T::zero() }))
-        });
+        // An all -inf row would give NaN; shift by 0 there.
+        let m =
+            Var::constant(m.with_value(|v| v.mapv(|x| if x.is_finite() { x } else { T::zero() })));
         let out = (self - m).exp().sum_axes(&[axis], true).log() + m;
         if keepdim {
             out

@@ -102,7 +102,7 @@ impl<T: Float> Var<T> {
         let mut new = shape.to_vec();
         if let Some(k) = new.iter().position(|&d| d == usize::MAX) {
             let rest: usize = new.iter().filter(|&&d| d != usize::MAX).product();
-            new[k] = if rest == 0 { 0 } else { total / rest };
+            new[k] = total.checked_div(rest).unwrap_or(0);
         }
         assert!(
             new.iter().product::<usize>() == total,

@@ -1,0 +1,216 @@
+//! Every differentiable op: autodiff against central finite differences in f64, over random
+//! shapes (broadcasting included) and values, off kinks. Uses the public gradcheck API.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cloned_ref_to_slice_refs)]
+
+use autodidact_core::ndarray::{ArrayD, IxDyn};
+use autodidact_core::testing::strategies::*;
+use autodidact_core::testing::{gradcheck, GradcheckOptions};
+use autodidact_core::*;
+use proptest::prelude::*;
+
+fn opts() -> GradcheckOptions {
+    GradcheckOptions::default()
+}
+
+fn cfg() -> ProptestConfig {
+    ProptestConfig::with_cases(24)
+}
+
+proptest! {
+    #![proptest_config(cfg())]
+
+    #[test]
+    fn add_sub_mul_broadcast((a, b) in arb_broadcast_pair(3, 4).prop_flat_map(|(sa, sb)| (arb_tensor_with_shape(sa, -2.0..2.0), arb_tensor_with_shape(sb, -2.0..2.0)))) {
+        gradcheck("add", |v| v[0] + v[1], &[a.clone(), b.clone()], &opts())?;
+        gradcheck("sub", |v| v[0] - v[1], &[a.clone(), b.clone()], &opts())?;
+        gradcheck("mul", |v| v[0] * v[1], &[a, b], &opts())?;
+    }
+
+    #[test]
+    fn div_broadcast((a, b) in arb_broadcast_pair(3, 4).prop_flat_map(|(sa, sb)| (arb_tensor_with_shape(sa, -2.0..2.0), arb_positive_tensor(sb, 0.5, 2.0)))) {
+        gradcheck("div", |v| v[0] / v[1], &[a, b], &opts())?;
+    }
+
+    #[test]
+    fn scalar_ops(x in arb_tensor(3, 4, -2.0..2.0)) {
+        gradcheck("neg", |v| -v[0], &[x.clone()], &opts())?;
+        gradcheck("add_scalar", |v| v[0] + 1.5, &[x.clone()], &opts())?;
+        gradcheck("mul_scalar", |v| v[0] * -2.5, &[x.clone()], &opts())?;
+        gradcheck("square", |v| v[0].square(), &[x.clone()], &opts())?;
+        gradcheck("sin", |v| v[0].sin(), &[x.clone()], &opts())?;
+        gradcheck("cos", |v| v[0].cos(), &[x.clone()], &opts())?;
+        gradcheck("tanh", |v| v[0].tanh(), &[x.clone()], &opts())?;
+        gradcheck("sigmoid", |v| v[0].sigmoid(), &[x.clone()], &opts())?;
+        gradcheck("exp", |v| v[0].exp(), &[x.clone()], &opts())?;
+        gradcheck("softplus", |v| v[0].softplus(), &[x], &opts())?;
+    }
+
+    #[test]
+    fn positive_domain(x in arb_shape(3, 4).prop_flat_map(|s| arb_positive_tensor(s, 0.3, 3.0))) {
+        gradcheck("log", |v| v[0].log(), &[x.clone()], &opts())?;
+        gradcheck("sqrt", |v| v[0].sqrt(), &[x.clone()], &opts())?;
+        gradcheck("powf", |v| v[0].powf(1.7), &[x.clone()], &opts())?;
+        gradcheck("recip", |v| v[0].recip(), &[x], &opts())?;
+    }
+
+    #[test]
+    fn kinked_activations(x in arb_shape(3, 4).prop_flat_map(|s| arb_tensor_off_kinks(s, -2.0..2.0, vec![0.0], 1e-3))) {
+        gradcheck("relu", |v| v[0].relu(), &[x.clone()], &opts())?;
+        gradcheck("abs", |v| v[0].abs(), &[x.clone()], &opts())?;
+        gradcheck("leaky_relu", |v| v[0].leaky_relu(0.1), &[x.clone()], &opts())?;
+        gradcheck("elu", |v| v[0].elu(1.0), &[x.clone()], &opts())?;
+        gradcheck("clamp", |v| v[0].clamp(-10.0, 10.0), &[x], &opts())?;
+    }
+
+    #[test]
+    fn matmul_2d(n in 1usize..5, k in 1usize..5, m in 1usize..5, seed in any::<u64>()) {
+        let a = arb_value(&[n, k], seed);
+        let b = arb_value(&[k, m], seed ^ 1);
+        gradcheck("matmul", |v| v[0].matmul(v[1]), &[a, b], &opts())?;
+    }
+
+    #[test]
+    fn matmul_batched(bt in 1usize..4, n in 1usize..4, k in 1usize..4, m in 1usize..4, seed in any::<u64>()) {
+        let a = arb_value(&[bt, n, k], seed);
+        let b = arb_value(&[bt, k, m], seed ^ 1);
+        let b2 = arb_value(&[k, m], seed ^ 2);
+        let a2 = arb_value(&[n, k], seed ^ 3);
+        gradcheck("matmul batched", |v| v[0].matmul(v[1]), &[a.clone(), b.clone()], &opts())?;
+        gradcheck("matmul [B,n,k]@[k,m]", |v| v[0].matmul(v[1]), &[a, b2], &opts())?;
+        gradcheck("matmul [n,k]@[B,k,m]", |v| v[0].matmul(v[1]), &[a2, b], &opts())?;
+    }
+
+    #[test]
+    fn shape_ops(x in arb_tensor_with_shape(vec![2, 3, 4], -2.0..2.0)) {
+        gradcheck("permute", |v| v[0].permute(&[2, 0, 1]), &[x.clone()], &opts())?;
+        gradcheck("transpose", |v| v[0].transpose(0, 2), &[x.clone()], &opts())?;
+        gradcheck("reshape", |v| v[0].reshape(&[4, 6]), &[x.clone()], &opts())?;
+        gradcheck("broadcast_to", |v| v[0].broadcast_to(&[5, 2, 3, 4]), &[x.clone()], &opts())?;
+        gradcheck("sum_to_shape", |v| v[0].sum_to_shape(&[1, 3, 1]), &[x.clone()], &opts())?;
+        gradcheck("narrow", |v| v[0].narrow(2, 1, 2), &[x.clone()], &opts())?;
+        gradcheck("pad_axis", |v| v[0].pad_axis(1, 2, 6), &[x.clone()], &opts())?;
+        gradcheck("concat", |v| Var::concat(&[v[0], v[0].narrow(1, 0, 2) * 2.0], 1), &[x.clone()], &opts())?;
+        gradcheck("stack", |v| Var::stack(&[v[0], v[0].sin()], 1), &[x], &opts())?;
+    }
+
+    #[test]
+    fn reductions(x in arb_tensor_with_shape(vec![3, 4, 2], -2.0..2.0)) {
+        gradcheck("sum", |v| v[0].sum(), &[x.clone()], &opts())?;
+        gradcheck("sum_axes", |v| v[0].sum_axes(&[0, 2], false), &[x.clone()], &opts())?;
+        gradcheck("sum_axes keepdim", |v| v[0].sum_axes(&[1], true), &[x.clone()], &opts())?;
+        gradcheck("mean", |v| v[0].mean(), &[x.clone()], &opts())?;
+        gradcheck("mean_axes", |v| v[0].mean_axes(&[1], false), &[x.clone()], &opts())?;
+        gradcheck("var_axes", |v| v[0].var_axes(&[0], false), &[x.clone()], &opts())?;
+        gradcheck("logsumexp", |v| v[0].logsumexp(1, false), &[x.clone()], &opts())?;
+        gradcheck("softmax", |v| v[0].softmax(1), &[x.clone()], &opts())?;
+        gradcheck("log_softmax", |v| v[0].log_softmax(2), &[x], &opts())?;
+    }
+
+    #[test]
+    fn max_min(x in arb_distinct_tensor(vec![3, 4], 0.05)) {
+        gradcheck("max_axis", |v| v[0].max_axis(1, false), &[x.clone()], &opts())?;
+        gradcheck("min_axis", |v| v[0].min_axis(0, true), &[x], &opts())?;
+    }
+
+    #[test]
+    fn indexing(x in arb_tensor_with_shape(vec![4, 3], -2.0..2.0), rows in arb_labels(5, 4), cols in arb_labels(4, 3)) {
+        gradcheck("index_select", |v| v[0].index_select(&rows), &[x.clone()], &opts())?;
+        gradcheck("index_add", |v| v[0].index_select(&rows).index_add(&rows, 6), &[x.clone()], &opts())?;
+        gradcheck("gather", |v| v[0].gather(&cols), &[x.clone()], &opts())?;
+        gradcheck("scatter", |v| v[0].gather(&cols).scatter(&cols, 5), &[x.clone()], &opts())?;
+        let mask = x.mapv(|e| if e > 0.0 { 1.0 } else { 0.0 });
+        gradcheck("where", |v| Var::where_mask(mask.clone(), v[0].sin(), v[0] * 3.0), &[x], &opts())?;
+    }
+
+    #[test]
+    fn losses(logits in arb_tensor_with_shape(vec![4, 3], -2.0..2.0), labels in arb_labels(4, 3), t in arb_tensor_with_shape(vec![4, 3], 0.0..1.0)) {
+        gradcheck("mse", |v| mse(v[0], v[1]), &[logits.clone(), t.clone()], &opts())?;
+        gradcheck("cross_entropy", |v| cross_entropy(v[0], &labels), &[logits.clone()], &opts())?;
+        gradcheck("cross_entropy_soft", |v| cross_entropy_soft(v[0], v[1].softmax(1)), &[logits.clone(), t.clone()], &opts())?;
+        gradcheck("bce_with_logits", |v| binary_cross_entropy_with_logits(v[0], v[1]), &[logits.clone(), t.clone()], &opts())?;
+        gradcheck("pairwise_cosine", |v| pairwise_cosine_similarity(v[0], v[1], 1e-8), &[logits.clone(), t.clone()], &opts())?;
+        gradcheck("cosine_similarity", |v| cosine_similarity(v[0], v[1], 1e-8), &[logits.clone(), t.clone()], &opts())?;
+        gradcheck("pairwise_sq_distance", |v| pairwise_sq_distance(v[0], v[1]), &[logits, t], &opts())?;
+    }
+
+    #[test]
+    fn huber_off_kinks(d in arb_tensor_off_kinks(vec![6], -3.0..3.0, vec![-1.0, 1.0], 1e-3)) {
+        let zero = ArrayD::zeros(IxDyn(&[6]));
+        gradcheck("huber", |v| huber(v[0], v[1], 1.0), &[d, zero], &opts())?;
+    }
+
+    #[test]
+    fn conv_and_pool(seed in any::<u64>(), stride in 1usize..3, pad in 0usize..2) {
+        let x = arb_value(&[2, 2, 5, 5], seed);
+        let w = arb_value(&[3, 2, 3, 3], seed ^ 1);
+        let b = arb_value(&[3], seed ^ 2);
+        gradcheck("conv2d", |v| v[0].conv2d(v[1], Some(v[2]), stride, pad), &[x.clone(), w, b], &opts())?;
+        let geom = ConvGeom { channels: 2, height: 5, width: 5, kernel: (2, 3), stride: (stride, 1), padding: (pad, 1) };
+        gradcheck("unfold", |v| v[0].unfold(geom), &[x.clone()], &opts())?;
+        let cols = arb_value(&[2, geom.out_hw().0 * geom.out_hw().1, geom.patch_len()], seed ^ 3);
+        gradcheck("fold", |v| v[0].fold(geom), &[cols], &opts())?;
+        gradcheck("avg_pool2d", |v| v[0].avg_pool2d(2, 2), &[x], &opts())?;
+    }
+
+    #[test]
+    fn max_pool(x in arb_distinct_tensor(vec![1, 2, 4, 4], 0.05)) {
+        gradcheck("max_pool2d", |v| v[0].max_pool2d(2, 2), &[x], &opts())?;
+    }
+
+    #[test]
+    fn norms(x in arb_tensor_with_shape(vec![4, 3, 2, 2], -2.0..2.0), g in arb_tensor_with_shape(vec![3], 0.5..1.5), b in arb_tensor_with_shape(vec![3], -1.0..1.0)) {
+        gradcheck("batch_norm", |v| batch_norm(v[0], v[1], v[2], None, BatchNormMode::BatchStats, 0.1, 1e-5), &[x.clone(), g.clone(), b.clone()], &opts())?;
+        let x2 = x.into_shape_with_order(IxDyn(&[4, 4, 3])).unwrap();
+        gradcheck("layer_norm", |v| layer_norm(v[0], v[1], v[2], 1e-5), &[x2, g, b], &opts())?;
+    }
+}
+
+/// Deterministic pseudo-random values in [-1.5, 1.5] for a shape (for strategies over sizes).
+fn arb_value(shape: &[usize], seed: u64) -> ArrayD<f64> {
+    use rand::{Rng as _, SeedableRng};
+    let mut rng = autodidact_core::Rng::seed_from_u64(seed);
+    let n: usize = shape.iter().product();
+    let v: Vec<f64> = (0..n).map(|_| rng.random_range(-1.5..1.5)).collect();
+    ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
+}
+
+#[test]
+fn batch_norm_eval_uses_running_stats() {
+    let _t = Tape::<f64>::new();
+    let x = Var::constant(
+        ArrayD::from_shape_vec(IxDyn(&[4, 2]), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+            .unwrap(),
+    );
+    let g = Var::constant(ArrayD::ones(IxDyn(&[2])));
+    let b = Var::constant(ArrayD::zeros(IxDyn(&[2])));
+    let mut st = BatchNormStats::<f64>::new(2);
+    batch_norm(x, g, b, Some(&mut st), BatchNormMode::Train, 1.0, 0.0);
+    // momentum 1: running stats equal the batch's mean and unbiased variance.
+    assert!((st.mean[0] - 4.0).abs() < 1e-12 && (st.mean[1] - 5.0).abs() < 1e-12);
+    assert!((st.var[0] - 20.0 / 3.0).abs() < 1e-12);
+    let y = batch_norm(x, g, b, Some(&mut st), BatchNormMode::Eval, 0.1, 0.0).value();
+    assert!((y[[0, 0]] - (1.0 - 4.0) / (20.0f64 / 3.0).sqrt()).abs() < 1e-12);
+}
+
+#[test]
+fn lstm_cell_gradient() {
+    let mut params = Params::<f64>::new();
+    let mut rng = Seed(3).rng("init");
+    let cell = LstmCell::new(&mut params, "lstm", 3, 2, &mut rng);
+    let x = arb_value(&[2, 3], 1);
+    let h = arb_value(&[2, 2], 2);
+    let c = arb_value(&[2, 2], 3);
+    let mut inputs = params.tensors().to_vec();
+    inputs.extend([x, h, c]);
+    gradcheck(
+        "lstm_cell",
+        |v| {
+            let (h2, c2) = cell.forward(&v[..3], v[3], v[4], v[5]);
+            h2 + c2
+        },
+        &inputs,
+        &opts(),
+    )
+    .unwrap();
+}

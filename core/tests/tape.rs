@@ -1,0 +1,142 @@
+//! The tape's contract: scopes free their nodes, stale variables are refused, no_grad and
+//! detach cut the graph, and unused inputs get zero gradients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cloned_ref_to_slice_refs)]
+
+use autodidact_core::ndarray::{arr1, arr2};
+use autodidact_core::*;
+
+#[test]
+fn tape_scope_frees_nodes_and_keeps_flat_memory() {
+    let base = {
+        let t = Tape::<f32>::new();
+        t.len()
+    };
+    for _ in 0..1000 {
+        let t = Tape::<f32>::new();
+        let x = t.param(&arr2(&[[1.0f32, 2.0], [3.0, 4.0]]).into_dyn());
+        let y = (x.matmul(x) * 2.0).relu().sum();
+        let g = t.grad(&y, &[x], CreateGraph::No);
+        assert_eq!(g[0].shape(), vec![2, 2]);
+    }
+    let t = Tape::<f32>::new();
+    assert_eq!(t.len(), base);
+}
+
+#[test]
+#[should_panic(expected = "belongs to a tape that was dropped")]
+fn stale_variables_are_refused() {
+    let stale = {
+        let _t = Tape::<f64>::new();
+        Var::<f64>::scalar(1.0)
+    };
+    let _t = Tape::<f64>::new();
+    let _fresh = Var::<f64>::scalar(2.0);
+    let _ = stale.value();
+}
+
+#[test]
+fn no_grad_and_detach_cut_the_graph() {
+    let _t = Tape::<f64>::new();
+    let x = Var::leaf(arr1(&[2.0]).into_dyn());
+    let y = no_grad(|| x * 3.0);
+    assert!(!y.requires_grad());
+    let z = (x.detach() * x).sum();
+    let g = grad(&[z], &[x], CreateGraph::No)[0];
+    assert_eq!(g.item(), 2.0); // d/dx (c·x) with c = x detached
+    let unused = Var::leaf(arr1(&[1.0, 1.0]).into_dyn());
+    let g2 = grad(&[z], &[unused], CreateGraph::No)[0];
+    assert_eq!(
+        g2.value().iter().copied().collect::<Vec<f64>>(),
+        vec![0.0, 0.0]
+    );
+}
+
+#[test]
+fn gradient_without_create_graph_is_constant() {
+    let _t = Tape::<f64>::new();
+    let x = Var::leaf(arr1(&[0.5]).into_dyn());
+    let y = x.tanh().sum();
+    let g = grad(&[y], &[x], CreateGraph::No)[0];
+    assert!(!g.requires_grad());
+    let g2 = grad(&[y], &[x], CreateGraph::Yes)[0];
+    assert!(g2.requires_grad());
+}
+
+#[test]
+fn gradient_through_intermediate_inputs() {
+    // The gradient with respect to an intermediate (a fast weight) stops there.
+    let _t = Tape::<f64>::new();
+    let w = Var::leaf(arr1(&[1.0, 2.0]).into_dyn());
+    let fast = w * 3.0;
+    let l = (fast * fast).sum();
+    let g = grad(&[l], &[fast], CreateGraph::No)[0].value();
+    assert_eq!(g.iter().copied().collect::<Vec<f64>>(), vec![6.0, 12.0]);
+    let gw = grad(&[l], &[w], CreateGraph::No)[0].value();
+    assert_eq!(gw.iter().copied().collect::<Vec<f64>>(), vec![18.0, 36.0]);
+}
+
+#[test]
+#[should_panic(expected = "shape error in matmul")]
+fn shape_errors_name_the_op_and_shapes() {
+    let _t = Tape::<f32>::new();
+    let a = Var::<f32>::zeros(&[2, 3]);
+    let b = Var::<f32>::zeros(&[2, 3]);
+    let _ = a.matmul(b);
+}
+
+#[test]
+fn optimisers_reduce_a_quadratic_and_serialise() {
+    use autodidact_core::ndarray::ArrayD;
+    fn run(mut opt: impl Optimizer<f64>) -> f64 {
+        let mut p = Params::<f64>::new();
+        p.insert("w", arr1(&[3.0, -2.0]).into_dyn());
+        for _ in 0..200 {
+            let t = Tape::<f64>::new();
+            let v = t.params(&p);
+            let l = v[0].square().sum();
+            let g: Vec<ArrayD<f64>> = t
+                .grad(&l, &v, CreateGraph::No)
+                .iter()
+                .map(|g| g.value())
+                .collect();
+            opt.step(&mut p, &g).unwrap();
+        }
+        p.tensors()[0].iter().map(|x| x.abs()).sum()
+    }
+    assert!(run(Sgd::new(0.1)) < 1e-6);
+    assert!(run(Sgd::new(0.05).with_momentum(0.9, true)) < 1e-3);
+    assert!(run(Adam::new(0.1)) < 1e-2);
+    assert!(run(Adam::adamw(0.1, 0.01)) < 1e-2);
+    assert!(run(RmsProp::new(0.05)) < 0.1);
+    let adam = Adam::<f32>::new(1e-3);
+    let s = serde_json::to_string(&adam).unwrap();
+    let back: Adam<f32> = serde_json::from_str(&s).unwrap();
+    assert_eq!(adam, back);
+}
+
+#[test]
+fn clip_grad_norm_scales_to_the_bound() {
+    let mut g = vec![arr1(&[3.0f64, 4.0]).into_dyn()];
+    let n = clip_grad_norm(&mut g, 1.0);
+    assert!((n - 5.0).abs() < 1e-12);
+    let after: f64 = g[0].iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((after - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn params_round_trip_through_serde() {
+    let mut p = Params::<f32>::new();
+    let _ = Mlp::new(
+        &mut p,
+        "net",
+        &[2, 3, 1],
+        Activation::Relu,
+        Init::KaimingUniform,
+        &mut Seed(1).rng("init"),
+    );
+    let s = serde_json::to_string(&p).unwrap();
+    let back: Params<f32> = serde_json::from_str(&s).unwrap();
+    assert_eq!(p, back);
+    assert!(p.check_compatible(&back).is_ok());
+}
