@@ -5,7 +5,7 @@
 use autodidact_core::ndarray::{ArrayD, IxDyn};
 use autodidact_core::*;
 use criterion::{criterion_group, criterion_main, Criterion};
-use rand::{Rng as _, SeedableRng};
+use rand::Rng as _;
 
 fn randn(shape: &[usize], rng: &mut Rng, lo: f32, hi: f32) -> ArrayD<f32> {
     let n: usize = shape.iter().product();
@@ -51,7 +51,7 @@ fn sine_tasks(n: usize, rng: &mut Rng) -> Vec<SineTask> {
 }
 
 /// One second-order MAML meta-iteration: 25 tasks, one inner SGD step at 0.01, Adam 1e-3.
-pub fn maml_meta_step(mlp: &Mlp, p: &mut Params<f32>, adam: &mut Adam<f32>, tasks: &[SineTask]) -> f64 {
+fn maml_meta_step(mlp: &Mlp, p: &mut Params<f32>, adam: &mut Adam<f32>, tasks: &[SineTask]) -> f64 {
     let tape = Tape::<f32>::new();
     let theta = tape.params(p);
     let mut meta = tape.scalar(0.0);
