@@ -1,0 +1,460 @@
+//! Few-shot intent classification from CSV files with a text column and a label column
+//! (BANKING77's `text,category`; any CSV of that shape). Texts become fixed-size vectors with
+//! the [`crate::text`] featuriser; intents are split into disjoint train / validation / test
+//! classes; episodes are N-way K-shot.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use autodidact_core::config::{check_one_of, check_range};
+use autodidact_core::{
+    Config, EnvInstance, EnvKind, Hyperparams, ParamDoc, Rng, Seed, Split, Task, TaskDistribution,
+    TaskKind,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::classification::{one_or_many, ClassSplits, FewShotClassification, LabelledDataset};
+use crate::error::{EnvsError, Result};
+use crate::text::{TextFeaturiser, Weighting};
+
+/// Parameters of [`Intents`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntentsParams {
+    /// CSV files and/or folders of CSV files (a string or a list); rows of all are pooled.
+    #[serde(deserialize_with = "one_or_many")]
+    pub data_dir: Vec<String>,
+    /// The text column's header.
+    pub text_column: String,
+    /// The label column's header (empty: `label`, else `category`, else the last column).
+    pub label_column: String,
+    /// Feature buckets.
+    pub dim: usize,
+    /// `log-count` or `tf-idf`.
+    pub weighting: String,
+    /// Classes per episode (N).
+    pub ways: usize,
+    /// Support examples per class (K).
+    pub shots: usize,
+    /// Query examples per class.
+    pub queries: usize,
+    /// Share of intents for meta-training (when no lists are given).
+    pub train_fraction: f64,
+    /// Share of intents for validation (the rest is test).
+    pub validation_fraction: f64,
+    /// Seed of the intent split (unset: derived from the run's seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
+    /// Training intents (replaces the seeded split, with the other two lists).
+    pub train_classes: Vec<String>,
+    /// Validation intents.
+    pub validation_classes: Vec<String>,
+    /// Test intents.
+    pub test_classes: Vec<String>,
+}
+
+impl Default for IntentsParams {
+    fn default() -> Self {
+        IntentsParams {
+            data_dir: vec!["../shared/data/banking77".into()],
+            text_column: "text".into(),
+            label_column: String::new(),
+            dim: 1024,
+            weighting: "log-count".into(),
+            ways: 5,
+            shots: 5,
+            queries: 10,
+            train_fraction: 0.6,
+            validation_fraction: 0.2,
+            split_seed: None,
+            train_classes: Vec::new(),
+            validation_classes: Vec::new(),
+            test_classes: Vec::new(),
+        }
+    }
+}
+
+/// The weightings accepted by `weighting`.
+pub const WEIGHTINGS: &[&str] = &["log-count", "tf-idf"];
+
+impl Hyperparams for IntentsParams {
+    fn docs() -> Vec<ParamDoc> {
+        vec![
+            ParamDoc {
+                key: "data_dir",
+                ty: "string or list of strings",
+                range: "CSV files and/or folders of them",
+                doc: "CSV data (header row, a text and a label column)",
+            },
+            ParamDoc {
+                key: "text_column",
+                ty: "string",
+                range: "a header of the CSV",
+                doc: "the text column (text)",
+            },
+            ParamDoc {
+                key: "label_column",
+                ty: "string",
+                range: "a header of the CSV, or empty",
+                doc: "the label column (empty: label, else category, else the last column)",
+            },
+            ParamDoc {
+                key: "dim",
+                ty: "integer",
+                range: "1 ..= 1048576",
+                doc: "hashed feature buckets D",
+            },
+            ParamDoc {
+                key: "weighting",
+                ty: "string",
+                range: "one of: log-count, tf-idf",
+                doc: "bucket weighting (tf-idf fitted on the training intents)",
+            },
+            ParamDoc {
+                key: "ways",
+                ty: "integer",
+                range: ">= 1",
+                doc: "classes per episode (N)",
+            },
+            ParamDoc {
+                key: "shots",
+                ty: "integer",
+                range: ">= 1",
+                doc: "support examples per class (K)",
+            },
+            ParamDoc {
+                key: "queries",
+                ty: "integer",
+                range: ">= 0",
+                doc: "query examples per class",
+            },
+            ParamDoc {
+                key: "train_fraction",
+                ty: "float",
+                range: "0 ..= 1",
+                doc: "share of intents for meta-training",
+            },
+            ParamDoc {
+                key: "validation_fraction",
+                ty: "float",
+                range: "0 ..= 1 - train_fraction",
+                doc: "share of intents for validation (the rest: test)",
+            },
+            ParamDoc {
+                key: "split_seed",
+                ty: "integer",
+                range: ">= 0",
+                doc: "seed of the intent split (default: derived from the run seed)",
+            },
+            ParamDoc {
+                key: "train_classes",
+                ty: "list of strings",
+                range: "labels",
+                doc: "explicit training intents (replaces the seeded split)",
+            },
+            ParamDoc {
+                key: "validation_classes",
+                ty: "list of strings",
+                range: "labels",
+                doc: "explicit validation intents",
+            },
+            ParamDoc {
+                key: "test_classes",
+                ty: "list of strings",
+                range: "labels",
+                doc: "explicit test intents",
+            },
+        ]
+    }
+    fn validate(&self) -> autodidact_core::Result<()> {
+        if self.data_dir.is_empty() {
+            return Err(
+                EnvsError::param("data_dir", "give at least one CSV file or folder").into(),
+            );
+        }
+        check_range("dim", self.dim as f64, 1.0, 1_048_576.0)?;
+        check_one_of("weighting", &self.weighting, WEIGHTINGS)?;
+        check_range("ways", self.ways as f64, 1.0, 1e9)?;
+        check_range("shots", self.shots as f64, 1.0, 1e9)?;
+        check_range("train_fraction", self.train_fraction, 0.0, 1.0)?;
+        check_range(
+            "validation_fraction",
+            self.validation_fraction,
+            0.0,
+            1.0 - self.train_fraction,
+        )?;
+        Ok(())
+    }
+}
+
+/// One labelled text and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextRow {
+    /// The text.
+    pub text: String,
+    /// Its label.
+    pub label: String,
+    /// 1-based line in its file.
+    pub line: u64,
+}
+
+/// Parses CSV bytes with a header row; `file` names the source in errors. A row without a
+/// label (or without text) is an error naming its line.
+pub fn read_csv_bytes(
+    bytes: &[u8],
+    file: &str,
+    text_column: &str,
+    label_column: &str,
+) -> Result<Vec<TextRow>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes);
+    let csv_err = |e: csv::Error| EnvsError::Csv {
+        file: file.to_string(),
+        line: e.position().map(|p| p.line()).unwrap_or(1),
+        reason: match e.kind() {
+            csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_string(),
+            _ => e.to_string(),
+        },
+    };
+    let headers = reader.headers().map_err(csv_err)?.clone();
+    let names: Vec<&str> = headers.iter().map(str::trim).collect();
+    if names.is_empty() || (names.len() == 1 && names[0].is_empty()) {
+        return Err(EnvsError::Csv {
+            file: file.to_string(),
+            line: 1,
+            reason: "no header row (expected columns like `text,label`)".into(),
+        });
+    }
+    let find = |name: &str| names.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let text_idx = find(text_column).ok_or_else(|| EnvsError::Csv {
+        file: file.to_string(),
+        line: 1,
+        reason: format!(
+            "no `{text_column}` column in the header (columns: {})",
+            names.join(", ")
+        ),
+    })?;
+    let label_idx = if label_column.is_empty() {
+        find("label")
+            .or_else(|| find("category"))
+            .unwrap_or(names.len() - 1)
+    } else {
+        find(label_column).ok_or_else(|| EnvsError::Csv {
+            file: file.to_string(),
+            line: 1,
+            reason: format!(
+                "no `{label_column}` column in the header (columns: {})",
+                names.join(", ")
+            ),
+        })?
+    };
+    if label_idx == text_idx {
+        return Err(EnvsError::Csv {
+            file: file.to_string(),
+            line: 1,
+            reason: format!(
+                "the label column and the text column are both `{}` (columns: {})",
+                names[text_idx],
+                names.join(", ")
+            ),
+        });
+    }
+    let label_name = names[label_idx].to_string();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_err)?;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let label = record.get(label_idx).map(str::trim).unwrap_or("");
+        if label.is_empty() {
+            return Err(EnvsError::Csv {
+                file: file.to_string(),
+                line,
+                reason: format!("the row has no `{label_name}` (label) value"),
+            });
+        }
+        let text = record.get(text_idx).map(str::trim).unwrap_or("");
+        if text.is_empty() {
+            return Err(EnvsError::Csv {
+                file: file.to_string(),
+                line,
+                reason: format!("the row has no `{}` (text) value", names[text_idx]),
+            });
+        }
+        rows.push(TextRow {
+            text: text.to_string(),
+            label: label.to_string(),
+            line,
+        });
+    }
+    Ok(rows)
+}
+
+fn csv_files(paths: &[String]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        let path = Path::new(p);
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| EnvsError::io(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.is_file() && f.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv"))
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(EnvsError::MissingData { path: p.clone(), reason: "the folder holds no .csv file".into(), expected: "CSV files with a header row and a text and a label column (e.g. BANKING77's train.csv, test.csv)".into() });
+            }
+            found.sort();
+            files.extend(found);
+        } else if path.is_file() {
+            files.push(path.to_path_buf());
+        } else {
+            return Err(EnvsError::MissingData { path: p.clone(), reason: "no such file or folder".into(), expected: "a CSV file with a header row and a text and a label column, or a folder of them".into() });
+        }
+    }
+    Ok(files)
+}
+
+/// Intent few-shot episodes.
+#[derive(Clone, Debug)]
+pub struct Intents {
+    sampler: FewShotClassification,
+    featuriser: TextFeaturiser,
+}
+
+/// Loaded intents: the featurised dataset, its class splits and the fitted featuriser.
+#[derive(Clone, Debug)]
+pub struct IntentData {
+    /// One class per intent, one featurised vector per text.
+    pub data: LabelledDataset,
+    /// The intent splits.
+    pub splits: ClassSplits,
+    /// The featuriser (IDF fitted on the training intents for `tf-idf`).
+    pub featuriser: TextFeaturiser,
+}
+
+impl Intents {
+    /// Reads the CSV files, splits the intents and featurises the texts.
+    pub fn load_data(p: &IntentsParams, seed: Seed) -> Result<IntentData> {
+        p.validate()
+            .map_err(|e| EnvsError::Invalid(e.to_string()))?;
+        let mut by_label: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for f in csv_files(&p.data_dir)? {
+            let bytes = std::fs::read(&f).map_err(|e| EnvsError::io(&f, e))?;
+            for row in read_csv_bytes(
+                &bytes,
+                &f.display().to_string(),
+                &p.text_column,
+                &p.label_column,
+            )? {
+                by_label.entry(row.label).or_default().push(row.text);
+            }
+        }
+        if by_label.is_empty() {
+            return Err(EnvsError::MissingData {
+                path: p.data_dir.join(", "),
+                reason: "no data row".into(),
+                expected: "CSV rows of text and label".into(),
+            });
+        }
+        let labels: Vec<&str> = by_label.keys().map(String::as_str).collect();
+        let split_seed = p
+            .split_seed
+            .map(Seed)
+            .unwrap_or_else(|| seed.derive("intents-split"));
+        let splits = ClassSplits::by_lists_or_seed(
+            &labels,
+            [&p.train_classes, &p.validation_classes, &p.test_classes],
+            p.train_fraction,
+            p.validation_fraction,
+            split_seed,
+        )?;
+        let weighting = if p.weighting == "tf-idf" {
+            Weighting::TfIdf
+        } else {
+            Weighting::LogCount
+        };
+        let mut featuriser = TextFeaturiser::new(p.dim, weighting)?;
+        if weighting == Weighting::TfIdf {
+            let texts: Vec<&str> = splits
+                .train
+                .iter()
+                .flat_map(|&c| by_label[labels[c]].iter().map(String::as_str))
+                .collect();
+            featuriser.fit_idf(texts);
+        }
+        let mut data = LabelledDataset::new("intents", vec![p.dim]);
+        for (label, texts) in &by_label {
+            let mut buf = vec![0.0f32; texts.len() * p.dim];
+            for (t, out) in texts.iter().zip(buf.chunks_exact_mut(p.dim)) {
+                featuriser.transform_into(t, out);
+            }
+            data.push_class(label.clone(), label.clone(), buf)?;
+        }
+        Ok(IntentData {
+            data,
+            splits,
+            featuriser,
+        })
+    }
+
+    /// Loads and builds the episode sampler.
+    pub fn load(p: &IntentsParams, seed: Seed) -> Result<Intents> {
+        let d = Self::load_data(p, seed)?;
+        Ok(Intents {
+            sampler: FewShotClassification::new(
+                Arc::new(d.data),
+                d.splits,
+                p.ways,
+                p.shots,
+                p.queries,
+            )?,
+            featuriser: d.featuriser,
+        })
+    }
+
+    /// The featurised dataset.
+    pub fn dataset(&self) -> &Arc<LabelledDataset> {
+        self.sampler.data()
+    }
+    /// The episode sampler (and its splits).
+    pub fn sampler(&self) -> &FewShotClassification {
+        &self.sampler
+    }
+    /// The featuriser, to featurise new texts the same way.
+    pub fn featuriser(&self) -> &TextFeaturiser {
+        &self.featuriser
+    }
+}
+
+impl TaskDistribution for Intents {
+    fn input_shape(&self) -> Vec<usize> {
+        self.sampler.input_shape()
+    }
+    fn kind(&self) -> TaskKind {
+        self.sampler.kind()
+    }
+    fn sample(&self, split: Split, rng: &mut Rng) -> autodidact_core::Result<Task> {
+        self.sampler.sample(split, rng)
+    }
+}
+
+fn build_intents(config: &Config, seed: Seed) -> autodidact_core::Result<EnvInstance> {
+    let p = IntentsParams::from_config(config)?;
+    Ok(EnvInstance::Tasks(Box::new(Intents::load(&p, seed)?)))
+}
+
+autodidact_core::register_env! {
+    name: "intents",
+    kind: EnvKind::FewShotClassification,
+    summary: "few-shot intent classification from a text,label CSV (BANKING77) with hashed n-gram features",
+    params: IntentsParams::docs,
+    default_config: IntentsParams::default_config,
+    build: build_intents,
+}

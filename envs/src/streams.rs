@@ -1,0 +1,482 @@
+//! Continual-learning streams over any classification source (`source`: gaussian-classes,
+//! omniglot, intents).
+//!
+//! - `split`: the classes in an order drawn from the seed, cut into `experiences` groups;
+//!   task-incremental (task ids given) or class-incremental (one head over every class seen).
+//!   Over BANKING77 the class-incremental stream is the customer-service scenario: new
+//!   intents arrive over time and the old ones must still be recognised.
+//! - `permuted`: every class in every experience, each experience with its own fixed
+//!   permutation of the input features (the first is the identity): domain-incremental.
+//!
+//! Each class's examples are shuffled by the seed and `test_fraction` of them held out for
+//! testing. Global class ids number the classes in the order they arrive (0, 1, …).
+//! Parameters other than the stream's own go to the source.
+
+use std::sync::Arc;
+
+use autodidact_core::config::{check_one_of, check_range};
+use autodidact_core::{
+    Config, EnvInstance, EnvKind, Experience, Hyperparams, ParamDoc, Scenario, Seed, TaskStream,
+};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::classification::{load_source, source_docs, to_tensor, LabelledDataset, SOURCES};
+use crate::error::{EnvsError, Result};
+
+/// Parameters of the `split` stream (other keys go to the source).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SplitStreamParams {
+    /// The classification source.
+    pub source: String,
+    /// Number of experiences.
+    pub experiences: usize,
+    /// `class-incremental` or `task-incremental`.
+    pub scenario: String,
+    /// Share of each class's examples held out for testing.
+    pub test_fraction: f64,
+    /// At most this many examples per class (0: all).
+    pub max_per_class: usize,
+}
+
+impl Default for SplitStreamParams {
+    fn default() -> Self {
+        SplitStreamParams {
+            source: "gaussian-classes".into(),
+            experiences: 5,
+            scenario: "class-incremental".into(),
+            test_fraction: 0.2,
+            max_per_class: 0,
+        }
+    }
+}
+
+/// Parameters of the `permuted` stream (other keys go to the source).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PermutedStreamParams {
+    /// The classification source.
+    pub source: String,
+    /// Number of experiences (permutations).
+    pub experiences: usize,
+    /// Share of each class's examples held out for testing.
+    pub test_fraction: f64,
+    /// At most this many examples per class (0: all).
+    pub max_per_class: usize,
+}
+
+impl Default for PermutedStreamParams {
+    fn default() -> Self {
+        PermutedStreamParams {
+            source: "gaussian-classes".into(),
+            experiences: 5,
+            test_fraction: 0.2,
+            max_per_class: 0,
+        }
+    }
+}
+
+const SOURCE_DOC: ParamDoc = ParamDoc {
+    key: "source",
+    ty: "string",
+    range: "one of: gaussian-classes, omniglot, intents",
+    doc: "the classification source; its own keys (data_dir, …) are passed on to it",
+};
+const EXPERIENCES_DOC: ParamDoc = ParamDoc {
+    key: "experiences",
+    ty: "integer",
+    range: ">= 1",
+    doc: "number of experiences",
+};
+const TEST_DOC: ParamDoc = ParamDoc {
+    key: "test_fraction",
+    ty: "float",
+    range: "0 < f < 1",
+    doc: "share of each class's examples held out for testing",
+};
+const MAX_DOC: ParamDoc = ParamDoc {
+    key: "max_per_class",
+    ty: "integer",
+    range: ">= 0",
+    doc: "at most this many examples per class (0: all)",
+};
+
+/// The stream's own docs followed by those of every source (keys not already listed).
+fn with_source_docs(own: Vec<ParamDoc>) -> Vec<ParamDoc> {
+    let mut docs = own;
+    for s in SOURCES {
+        for d in source_docs(s) {
+            if !docs.iter().any(|o| o.key == d.key) {
+                docs.push(d);
+            }
+        }
+    }
+    docs
+}
+
+impl Hyperparams for SplitStreamParams {
+    fn docs() -> Vec<ParamDoc> {
+        vec![
+            SOURCE_DOC,
+            EXPERIENCES_DOC,
+            ParamDoc {
+                key: "scenario",
+                ty: "string",
+                range: "one of: class-incremental, task-incremental",
+                doc: "whether task ids are given",
+            },
+            TEST_DOC,
+            MAX_DOC,
+        ]
+    }
+    fn validate(&self) -> autodidact_core::Result<()> {
+        check_one_of("source", &self.source, SOURCES)?;
+        check_range("experiences", self.experiences as f64, 1.0, 1e6)?;
+        check_one_of(
+            "scenario",
+            &self.scenario,
+            &["class-incremental", "task-incremental"],
+        )?;
+        check_open_fraction(self.test_fraction)?;
+        Ok(())
+    }
+}
+
+impl Hyperparams for PermutedStreamParams {
+    fn docs() -> Vec<ParamDoc> {
+        vec![SOURCE_DOC, EXPERIENCES_DOC, TEST_DOC, MAX_DOC]
+    }
+    fn validate(&self) -> autodidact_core::Result<()> {
+        check_one_of("source", &self.source, SOURCES)?;
+        check_range("experiences", self.experiences as f64, 1.0, 1e6)?;
+        check_open_fraction(self.test_fraction)?;
+        Ok(())
+    }
+}
+
+fn check_open_fraction(f: f64) -> autodidact_core::Result<()> {
+    if f.is_finite() && f > 0.0 && f < 1.0 {
+        Ok(())
+    } else {
+        Err(EnvsError::param(
+            "test_fraction",
+            format!("{f} must be strictly between 0 and 1"),
+        )
+        .into())
+    }
+}
+
+/// Each class's examples shuffled by the seed and cut into (train, test) indices.
+fn holdout(
+    data: &LabelledDataset,
+    test_fraction: f64,
+    max_per_class: usize,
+    seed: Seed,
+) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+    let seed = seed.derive("holdout");
+    (0..data.num_classes())
+        .map(|c| {
+            let class = data.class(c);
+            let mut idx: Vec<usize> = (0..class.len()).collect();
+            idx.shuffle(&mut seed.index(c as u64).rng("examples"));
+            if max_per_class > 0 {
+                idx.truncate(max_per_class);
+            }
+            let n = idx.len();
+            if n < 2 {
+                return Err(EnvsError::NotEnoughExamples {
+                    class: class.name.clone(),
+                    available: n,
+                    needed: 2,
+                    detail: "one to train on and one to test on".into(),
+                });
+            }
+            let n_test = ((test_fraction * n as f64).round() as usize).clamp(1, n - 1);
+            let test = idx.split_off(n - n_test);
+            Ok((idx, test))
+        })
+        .collect()
+}
+
+/// Gathers examples `(class, index)` (permuted by `perm` if given) into `[n, …shape]`.
+fn gather(
+    data: &LabelledDataset,
+    picks: &[(usize, usize, usize)],
+    perm: Option<&[usize]>,
+) -> Result<(autodidact_core::Tensor<f32>, Vec<usize>)> {
+    let dim = data.dim();
+    let mut xs = Vec::with_capacity(picks.len() * dim);
+    let mut ys = Vec::with_capacity(picks.len());
+    for &(c, i, label) in picks {
+        let x = data.example(c, i);
+        match perm {
+            Some(p) => xs.extend(p.iter().map(|&j| x[j])),
+            None => xs.extend_from_slice(x),
+        }
+        ys.push(label);
+    }
+    Ok((to_tensor(xs, ys.len(), data.input_shape())?, ys))
+}
+
+/// A class-split stream.
+#[derive(Clone, Debug)]
+pub struct SplitStream {
+    scenario: Scenario,
+    input_shape: Vec<usize>,
+    class_names: Vec<String>,
+    experiences: Vec<Experience>,
+}
+
+impl SplitStream {
+    /// Cuts `data`'s classes, in an order drawn from `seed`, into `experiences` groups (the
+    /// first `classes % experiences` get one class more).
+    pub fn new(
+        data: &LabelledDataset,
+        experiences: usize,
+        scenario: Scenario,
+        test_fraction: f64,
+        max_per_class: usize,
+        seed: Seed,
+    ) -> Result<Self> {
+        if scenario == Scenario::DomainIncremental {
+            return Err(EnvsError::param(
+                "scenario",
+                "a split stream is class- or task-incremental",
+            ));
+        }
+        let n = data.num_classes();
+        if experiences == 0 || experiences > n {
+            return Err(EnvsError::Invalid(format!(
+                "asked for {experiences} experiences but the source has {n} classes (each experience needs at least one)"
+            )));
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut seed.rng("class-order"));
+        let parts = holdout(data, test_fraction, max_per_class, seed)?;
+        let (base, extra) = (n / experiences, n % experiences);
+        let mut out = Vec::with_capacity(experiences);
+        let mut next = 0;
+        for e in 0..experiences {
+            let k = base + usize::from(e < extra);
+            let globals: Vec<usize> = (next..next + k).collect();
+            let mut train = Vec::new();
+            let mut test = Vec::new();
+            for &g in &globals {
+                let c = order[g];
+                train.extend(parts[c].0.iter().map(|&i| (c, i, g)));
+                test.extend(parts[c].1.iter().map(|&i| (c, i, g)));
+            }
+            train.shuffle(&mut seed.derive("train-order").index(e as u64).rng("shuffle"));
+            let (train_x, train_y) = gather(data, &train, None)?;
+            let (test_x, test_y) = gather(data, &test, None)?;
+            out.push(Experience {
+                index: e,
+                train_x,
+                train_y,
+                test_x,
+                test_y,
+                task_id: (scenario == Scenario::TaskIncremental).then_some(e),
+                classes: globals,
+            });
+            next += k;
+        }
+        Ok(SplitStream {
+            scenario,
+            input_shape: data.input_shape().to_vec(),
+            class_names: order.iter().map(|&c| data.class(c).name.clone()).collect(),
+            experiences: out,
+        })
+    }
+
+    /// The source class name of each global class id.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+}
+
+impl TaskStream for SplitStream {
+    fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+    fn input_shape(&self) -> Vec<usize> {
+        self.input_shape.clone()
+    }
+    fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+    fn experiences(&self) -> &[Experience] {
+        &self.experiences
+    }
+}
+
+/// A permuted-features stream.
+#[derive(Clone, Debug)]
+pub struct PermutedStream {
+    input_shape: Vec<usize>,
+    class_names: Vec<String>,
+    permutations: Vec<Vec<usize>>,
+    experiences: Vec<Experience>,
+}
+
+impl PermutedStream {
+    /// `experiences` copies of `data`, each with its own permutation of the features (the
+    /// first the identity), drawn from `seed`.
+    pub fn new(
+        data: &LabelledDataset,
+        experiences: usize,
+        test_fraction: f64,
+        max_per_class: usize,
+        seed: Seed,
+    ) -> Result<Self> {
+        if experiences == 0 {
+            return Err(EnvsError::param("experiences", "must be at least 1"));
+        }
+        let parts = holdout(data, test_fraction, max_per_class, seed)?;
+        let mut train = Vec::new();
+        let mut test = Vec::new();
+        for (c, (tr, te)) in parts.iter().enumerate() {
+            train.extend(tr.iter().map(|&i| (c, i, c)));
+            test.extend(te.iter().map(|&i| (c, i, c)));
+        }
+        train.shuffle(&mut seed.rng("train-order"));
+        let dim = data.dim();
+        let mut permutations = Vec::with_capacity(experiences);
+        let mut out = Vec::with_capacity(experiences);
+        for e in 0..experiences {
+            let mut perm: Vec<usize> = (0..dim).collect();
+            if e > 0 {
+                perm.shuffle(&mut seed.derive("permutation").index(e as u64).rng("perm"));
+            }
+            let (train_x, train_y) = gather(data, &train, Some(&perm))?;
+            let (test_x, test_y) = gather(data, &test, Some(&perm))?;
+            out.push(Experience {
+                index: e,
+                train_x,
+                train_y,
+                test_x,
+                test_y,
+                task_id: None,
+                classes: (0..data.num_classes()).collect(),
+            });
+            permutations.push(perm);
+        }
+        Ok(PermutedStream {
+            input_shape: data.input_shape().to_vec(),
+            class_names: data.classes().iter().map(|c| c.name.clone()).collect(),
+            permutations,
+            experiences: out,
+        })
+    }
+
+    /// The feature permutation of each experience (`x'[j] = x[perm[j]]`).
+    pub fn permutations(&self) -> &[Vec<usize>] {
+        &self.permutations
+    }
+    /// The source class name of each class id.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+}
+
+impl TaskStream for PermutedStream {
+    fn scenario(&self) -> Scenario {
+        Scenario::DomainIncremental
+    }
+    fn input_shape(&self) -> Vec<usize> {
+        self.input_shape.clone()
+    }
+    fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+    fn experiences(&self) -> &[Experience] {
+        &self.experiences
+    }
+}
+
+/// Splits a configuration into the stream's own keys and the source's.
+fn split_config(config: &Config, own: &[ParamDoc]) -> (Config, Config) {
+    let mut mine = Config::new();
+    let mut source = Config::new();
+    for (k, v) in config {
+        if own.iter().any(|d| d.key == k) {
+            mine.insert(k.clone(), v.clone());
+        } else {
+            source.insert(k.clone(), v.clone());
+        }
+    }
+    (mine, source)
+}
+
+/// Builds a split stream from a configuration (stream keys and source keys) and a seed.
+pub fn split_stream_from_config(config: &Config, seed: Seed) -> Result<SplitStream> {
+    let (mine, src) = split_config(config, &SplitStreamParams::docs());
+    let p = SplitStreamParams::from_config(&mine).map_err(core_to_envs)?;
+    let data: Arc<LabelledDataset> = load_source(&p.source, &src, seed.derive("source"))?;
+    let scenario = if p.scenario == "task-incremental" {
+        Scenario::TaskIncremental
+    } else {
+        Scenario::ClassIncremental
+    };
+    SplitStream::new(
+        &data,
+        p.experiences,
+        scenario,
+        p.test_fraction,
+        p.max_per_class,
+        seed,
+    )
+}
+
+/// Builds a permuted stream from a configuration (stream keys and source keys) and a seed.
+pub fn permuted_stream_from_config(config: &Config, seed: Seed) -> Result<PermutedStream> {
+    let (mine, src) = split_config(config, &PermutedStreamParams::docs());
+    let p = PermutedStreamParams::from_config(&mine).map_err(core_to_envs)?;
+    let data = load_source(&p.source, &src, seed.derive("source"))?;
+    PermutedStream::new(&data, p.experiences, p.test_fraction, p.max_per_class, seed)
+}
+
+fn core_to_envs(e: autodidact_core::CoreError) -> EnvsError {
+    match e {
+        autodidact_core::CoreError::Config { key, reason } => EnvsError::Param { key, reason },
+        other => EnvsError::Invalid(other.to_string()),
+    }
+}
+
+fn split_docs() -> Vec<ParamDoc> {
+    with_source_docs(SplitStreamParams::docs())
+}
+
+fn permuted_docs() -> Vec<ParamDoc> {
+    with_source_docs(PermutedStreamParams::docs())
+}
+
+fn build_split(config: &Config, seed: Seed) -> autodidact_core::Result<EnvInstance> {
+    Ok(EnvInstance::Stream(Box::new(split_stream_from_config(
+        config, seed,
+    )?)))
+}
+
+fn build_permuted(config: &Config, seed: Seed) -> autodidact_core::Result<EnvInstance> {
+    Ok(EnvInstance::Stream(Box::new(permuted_stream_from_config(
+        config, seed,
+    )?)))
+}
+
+autodidact_core::register_env! {
+    name: "split",
+    kind: EnvKind::Continual,
+    summary: "class-split continual stream (class- or task-incremental) over gaussian-classes, omniglot or intents",
+    params: split_docs,
+    default_config: SplitStreamParams::default_config,
+    build: build_split,
+}
+
+autodidact_core::register_env! {
+    name: "permuted",
+    kind: EnvKind::Continual,
+    summary: "permuted-features continual stream (domain-incremental) over gaussian-classes, omniglot or intents",
+    params: permuted_docs,
+    default_config: PermutedStreamParams::default_config,
+    build: build_permuted,
+}
