@@ -105,22 +105,41 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
             emit(a, g * d)
         }
         Softplus(a) => emit(a, g * var::<T>(a).sigmoid()),
-        Matmul(a, b) => {
+        Matmul(a, b, ta, tb) => {
+            // C = op(A) op(B). Each gradient is again a product with transpose flags:
+            //   nn: dA = G Bᵀ,   dB = Aᵀ G
+            //   nt: dA = G B,    dB = Gᵀ A
+            //   tn: dA = B Gᵀ,   dB = A G
+            //   tt: dA = Bᵀ Gᵀ,  dB = Gᵀ Aᵀ
             let (va, vb) = (var::<T>(a), var::<T>(b));
             let (sa, sb) = (shape_of::<T>(a), shape_of::<T>(b));
             if va.requires_grad() {
-                emit(a, g.matmul(vb.t()).sum_to_shape(&sa));
+                let ga = match (ta, tb) {
+                    (false, false) => g.matmul_t(vb, false, true),
+                    (false, true) => g.matmul_t(vb, false, false),
+                    (true, false) => vb.matmul_t(g, false, true),
+                    (true, true) => vb.matmul_t(g, true, true),
+                };
+                emit(a, ga.sum_to_shape(&sa));
             }
             if vb.requires_grad() {
-                let gb = if sa.len() > 2 && sb.len() == 2 {
+                let gb = if sa.len() > 2 && sb.len() == 2 && !ta {
                     // [B…, n, k] @ [k, m]: fold the batch into the rows, one GEMM.
-                    let k = sa[sa.len() - 1];
-                    let m = sb[1];
-                    va.reshape(&[usize::MAX, k])
-                        .t()
-                        .matmul(g.reshape(&[usize::MAX, m]))
+                    let a2 = va.reshape(&[usize::MAX, sa[sa.len() - 1]]);
+                    let g2 = g.reshape(&[usize::MAX, g.shape()[g.ndim() - 1]]);
+                    if tb {
+                        g2.matmul_t(a2, true, false)
+                    } else {
+                        a2.matmul_t(g2, true, false)
+                    }
                 } else {
-                    va.t().matmul(g).sum_to_shape(&sb)
+                    let gb = match (ta, tb) {
+                        (false, false) => va.matmul_t(g, true, false),
+                        (false, true) => g.matmul_t(va, true, false),
+                        (true, false) => va.matmul_t(g, false, false),
+                        (true, true) => g.matmul_t(va, true, true),
+                    };
+                    gb.sum_to_shape(&sb)
                 };
                 emit(b, gb);
             }

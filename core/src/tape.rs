@@ -103,7 +103,8 @@ pub(crate) enum Op {
     Relu(Id),
     LeakyRelu(Id, f64),
     Softplus(Id),
-    Matmul(Id, Id),
+    /// `op(a) @ op(b)`, with transpose flags for each side.
+    Matmul(Id, Id, bool, bool),
     Permute(Id, Perm),
     Reshape(Id),
     BroadcastTo(Id),
@@ -140,7 +141,7 @@ impl Op {
         use Op::*;
         match *self {
             Leaf | Const => {}
-            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Matmul(a, b) => {
+            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Matmul(a, b, _, _) => {
                 f(a);
                 f(b)
             }

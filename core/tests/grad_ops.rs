@@ -1,7 +1,11 @@
 //! Every differentiable op: autodiff against central finite differences in f64, over random
 //! shapes (broadcasting included) and values, off kinks. Uses the public gradcheck API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cloned_ref_to_slice_refs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cloned_ref_to_slice_refs
+)]
 
 use autodidact_core::ndarray::{ArrayD, IxDyn};
 use autodidact_core::testing::strategies::*;

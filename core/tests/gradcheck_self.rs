@@ -1,7 +1,11 @@
 //! The checker itself: it passes on correct gradients and fails, with a useful report, on a
 //! deliberately wrong backward rule.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cloned_ref_to_slice_refs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cloned_ref_to_slice_refs
+)]
 
 use std::rc::Rc;
 

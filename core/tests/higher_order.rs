@@ -2,7 +2,11 @@
 //! compositions (conv2d, batch norm, softmax + cross-entropy, LSTM cell), third derivatives
 //! against closed forms, and MAML's meta-gradient on linear regression against its closed form.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cloned_ref_to_slice_refs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cloned_ref_to_slice_refs
+)]
 
 use autodidact_core::ndarray::{arr1, Array1, Array2, ArrayD, IxDyn};
 use autodidact_core::testing::{check_meta_gradient, gradgradcheck, GradcheckOptions};

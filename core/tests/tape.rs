@@ -1,7 +1,11 @@
 //! The tape's contract: scopes free their nodes, stale variables are refused, no_grad and
 //! detach cut the graph, and unused inputs get zero gradients.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cloned_ref_to_slice_refs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cloned_ref_to_slice_refs
+)]
 
 use autodidact_core::ndarray::{arr1, arr2};
 use autodidact_core::*;

@@ -176,8 +176,8 @@ impl<T: Float> Var<T> {
         let (ho, wo) = geom.out_hw();
         let o = ws[0];
         let cols = self.unfold(geom); // [N, L, P]
-        let w2 = weight.reshape(&[o, geom.patch_len()]).t(); // [P, O]
-        let mut y = cols.matmul(w2); // [N, L, O]
+        let w2 = weight.reshape(&[o, geom.patch_len()]); // [O, P]
+        let mut y = cols.matmul_nt(w2); // [N, L, O]
         if let Some(b) = bias {
             y = y + b;
         }

@@ -50,7 +50,7 @@ pub fn huber<T: Float>(pred: Var<T>, target: Var<T>, delta: f64) -> Var<T> {
 pub fn pairwise_cosine_similarity<T: Float>(a: Var<T>, b: Var<T>, eps: f64) -> Var<T> {
     let an = a / a.square().sum_axes(&[1], true).sqrt().maximum_scalar(eps);
     let bn = b / b.square().sum_axes(&[1], true).sqrt().maximum_scalar(eps);
-    an.matmul(bn.t())
+    an.matmul_nt(bn)
 }
 
 /// Cosine similarity of matching rows of `a` and `b` (`[N, D]` each): `[N]`.
@@ -66,7 +66,7 @@ pub fn cosine_similarity<T: Float>(a: Var<T>, b: Var<T>, eps: f64) -> Var<T> {
 pub fn pairwise_sq_distance<T: Float>(a: Var<T>, b: Var<T>) -> Var<T> {
     let aa = a.square().sum_axes(&[1], true); // [N, 1]
     let bb = b.square().sum_axes(&[1], true).t(); // [1, M]
-    aa + bb - a.matmul(b.t()) * 2.0
+    aa + bb - a.matmul_nt(b) * 2.0
 }
 
 /// Fraction of rows of `[N, C]` logits whose argmax equals the label.

@@ -22,6 +22,21 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
         let s: T = x.iter().copied().sum();
         return ArrayD::from_elem(IxDyn(shape), s);
     }
+    // Fast path (bias gradients): the target is a trailing block of x's shape.
+    let core: Vec<usize> = shape.iter().copied().skip_while(|&d| d == 1).collect();
+    let xs = x.shape();
+    if let Some(src) = x.as_slice() {
+        if xs.len() >= core.len() && xs[xs.len() - core.len()..] == core[..] {
+            let inner: usize = core.iter().product();
+            let mut out = vec![T::zero(); inner];
+            for chunk in src.chunks_exact(inner.max(1)) {
+                for (o, &v) in out.iter_mut().zip(chunk) {
+                    *o += v;
+                }
+            }
+            return from_vec(shape, out);
+        }
+    }
     let lead = x.ndim() - shape.len();
     let mut out = x.clone();
     for _ in 0..lead {
@@ -40,6 +55,28 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
         }
     }
     out
+}
+
+/// Repeats `a` to `shape`; a fast path when `a` is a trailing block of `shape`.
+pub(crate) fn broadcast_to_value<T: Float>(a: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
+    let core: Vec<usize> = a.shape().iter().copied().skip_while(|&d| d == 1).collect();
+    if let Some(src) = a.as_slice() {
+        if shape.len() >= core.len() && shape[shape.len() - core.len()..] == core[..] {
+            let total: usize = shape.iter().product();
+            let mut out = Vec::with_capacity(total);
+            while out.len() < total {
+                out.extend_from_slice(src);
+            }
+            return from_vec(shape, out);
+        }
+    }
+    match a.broadcast(IxDyn(shape)) {
+        Some(v) => v.to_owned(),
+        None => panic!(
+            "shape error in broadcast_to: cannot broadcast {:?} to {shape:?}",
+            a.shape()
+        ),
+    }
 }
 
 fn contiguous<T: Float>(a: ArrayD<T>) -> ArrayD<T> {
@@ -152,14 +189,7 @@ impl<T: Float> Var<T> {
         if old == shape {
             return self;
         }
-        self.unary(Op::BroadcastTo(self.id), |a| {
-            match a.broadcast(IxDyn(shape)) {
-                Some(v) => v.to_owned(),
-                None => {
-                    panic!("shape error in broadcast_to: cannot broadcast {old:?} to {shape:?}")
-                }
-            }
-        })
+        self.unary(Op::BroadcastTo(self.id), |a| broadcast_to_value(a, shape))
     }
 
     /// Sums down to `shape` (the adjoint of `broadcast_to`).
