@@ -1,0 +1,4 @@
+//! # autodidact-runner
+//!
+//! The `autodidact` command (work in progress).
+#![warn(missing_docs)]
