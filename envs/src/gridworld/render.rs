@@ -126,7 +126,7 @@ fn cell_colour(cell: Cell) -> Rgb {
         Cell::Start => [190, 215, 250],
         Cell::Goal(..) => [80, 180, 90],
         Cell::Lava => [235, 95, 35],
-        Cell::Hole => [35, 55, 115],
+        Cell::Hole => [205, 225, 240],
         Cell::Cliff => [150, 100, 60],
     }
 }
@@ -211,6 +211,11 @@ pub fn png(model: &GridModel, agent: Option<usize>, opts: &PngOptions) -> Result
                     y0 + cs as i64,
                     sc,
                 );
+            }
+            if let Cell::Hole = cell {
+                // A dark pit in the ice.
+                let (cx, cy) = (x0 as f64 + cs as f64 / 2.0 + 0.5, y0 as f64 + cs as f64 / 2.0 + 0.5);
+                cv.disc(cx, cy, cs as f64 * 0.38, [25, 30, 45]);
             }
             if let Cell::Goal(..) = cell {
                 // A white star-like diamond marks goals.
