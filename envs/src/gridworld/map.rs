@@ -114,6 +114,7 @@ pub struct GridMap {
     rows: usize,
     cols: usize,
     cells: Vec<Cell>,
+    glyphs: Vec<char>,
     /// The map's own defaults (from its legend).
     pub defaults: MapDefaults,
 }
@@ -138,6 +139,7 @@ impl GridMap {
         Ok(GridMap {
             rows,
             cols,
+            glyphs: cells.iter().map(|c| c.to_char()).collect(),
             cells,
             defaults: MapDefaults::default(),
         })
@@ -293,10 +295,12 @@ impl GridMap {
                 reason: "the map has no start cell `S`".into(),
             });
         }
+        let glyphs = grid.iter().flat_map(|l| l.chars()).collect();
         Ok(GridMap {
             rows: grid.len(),
             cols,
             cells,
+            glyphs,
             defaults,
         })
     }
@@ -339,6 +343,7 @@ impl GridMap {
         let mut map = GridMap {
             rows,
             cols,
+            glyphs: vec!['.'; n],
             cells,
             defaults: MapDefaults {
                 max_steps: (4 * (rows + cols)).max(20),
@@ -366,6 +371,7 @@ impl GridMap {
                 *cell = Cell::Wall;
             }
         }
+        map.glyphs = map.cells.iter().map(|c| c.to_char()).collect();
         Ok(map)
     }
 
@@ -437,6 +443,12 @@ impl GridMap {
     /// Sets the cell at `(row, col)`.
     pub fn set_cell(&mut self, row: usize, col: usize, cell: Cell) {
         self.cells[row * self.cols + col] = cell;
+        self.glyphs[row * self.cols + col] = cell.to_char();
+    }
+
+    /// The character the cell at `(row, col)` was written with (`F` or `.` for ice / empty).
+    pub fn glyph(&self, row: usize, col: usize) -> char {
+        self.glyphs[row * self.cols + col]
     }
 
     /// The map as text (the grid only; the legend is not written).
@@ -444,7 +456,7 @@ impl GridMap {
         let mut s = String::with_capacity(self.rows * (self.cols + 1));
         for r in 0..self.rows {
             for c in 0..self.cols {
-                s.push(self.cell(r, c).to_char());
+                s.push(self.glyph(r, c));
             }
             s.push('\n');
         }

@@ -42,7 +42,7 @@ pub fn ansi(model: &GridModel, agent: Option<usize>) -> String {
             if agent_cell == Some((r, c)) {
                 out.push('@');
             } else {
-                out.push(map.cell(r, c).to_char());
+                out.push(map.glyph(r, c));
             }
         }
         out.push('\n');
