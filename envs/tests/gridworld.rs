@@ -1,3 +1,4 @@
+//! Gridworld maps, exact model, dynamics, observations, rendering and the moving-goal distribution.
 use autodidact_core::{Action, EnvDistribution, Environment, Hyperparams, Seed, Space, Split, TabularModel};
 use autodidact_envs::gridworld::{Cell, GridMap, GridOptions, Gridworld, GridworldParams, ObservationKind, PngOptions, BUILTIN_MAPS};
 use autodidact_envs::gridworld_goals::{GridworldGoals, GridworldGoalsParams};
@@ -338,4 +339,15 @@ fn goal_distribution_splits_are_disjoint_and_seeded() {
     assert!(seen.len() > 1, "the goal moves");
     let env = d.sample_env(Split::Train, &mut rng).unwrap();
     assert_eq!(env.observation_space(), d.template().observation_space());
+}
+
+#[test]
+fn dense_random_maps_carve_a_path() {
+    for seed in 0..50 {
+        let map = GridMap::random(8, 8, 0.9, 0.0, &mut Seed(seed).rng("map")).unwrap();
+        let reach = map.reachable_from_start();
+        let goal = map.cells().iter().position(|c| matches!(c, Cell::Goal(..))).unwrap();
+        assert!(reach[goal]);
+        assert_eq!(map.to_ascii().len(), 8 * 9);
+    }
 }
