@@ -1,0 +1,55 @@
+//! Reptile (Nichol et al. 2018): adapt to each task with plain SGD, then move θ toward the
+//! adapted weights: θ ← θ + ε · mean_i(φᵢ − θ).
+
+use autodidact_core::{CreateGraph, Params, Tape, Task, Tensor};
+
+use crate::adapt::{adapt, InnerLr};
+use crate::model::Model;
+
+/// The adapted weights φ for one task (values, no graph).
+pub fn reptile_adapt(
+    model: &Model,
+    params: &Params<f32>,
+    task: &Task,
+    inner_lr: f64,
+    steps: usize,
+) -> Vec<Tensor<f32>> {
+    let tape = Tape::<f32>::new();
+    let theta = tape.params(params);
+    let fast = adapt(
+        model,
+        &theta,
+        model.input(&task.support_x),
+        &task.support_y,
+        steps,
+        InnerLr::Scalar(inner_lr),
+        CreateGraph::No,
+        None,
+    );
+    fast.iter().map(|v| v.value()).collect()
+}
+
+/// The new parameters θ + ε · mean_i(φᵢ − θ) over `tasks`.
+pub fn reptile_update(
+    model: &Model,
+    params: &Params<f32>,
+    tasks: &[Task],
+    inner_lr: f64,
+    steps: usize,
+    epsilon: f64,
+) -> Vec<Tensor<f32>> {
+    let mut mean: Vec<Tensor<f32>> = params.zeros_like();
+    for task in tasks {
+        let phi = reptile_adapt(model, params, task, inner_lr, steps);
+        for (m, (p, theta)) in mean.iter_mut().zip(phi.iter().zip(params.tensors())) {
+            *m = &*m + &(p - theta);
+        }
+    }
+    let scale = (epsilon / tasks.len().max(1) as f64) as f32;
+    params
+        .tensors()
+        .iter()
+        .zip(&mean)
+        .map(|(theta, m)| theta + &(m * scale))
+        .collect()
+}

@@ -1,0 +1,218 @@
+//! Meta-gradients against finite differences of the whole adapt-then-evaluate computation, and
+//! Reptile's update against its definition.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use autodidact_core::ndarray::{Array2, IxDyn};
+use autodidact_core::testing::{check_meta_gradient, GradcheckOptions};
+use autodidact_core::{
+    CreateGraph, Params, Seed, Split, Targets, Task, TaskDistribution, TaskKind, Tensor,
+};
+use autodidact_envs::{Sinusoid, SinusoidParams};
+use autodidact_gradient::anil::anil_meta_loss;
+use autodidact_gradient::hyperparams::MetaParams;
+use autodidact_gradient::maml::maml_meta_loss;
+use autodidact_gradient::meta_sgd::meta_sgd_meta_loss;
+use autodidact_gradient::model::Model;
+use autodidact_gradient::reptile::reptile_update;
+
+fn tiny(hidden: usize) -> (Model, Params<f64>) {
+    let hp = MetaParams {
+        hidden: vec![hidden],
+        activation: "tanh".into(),
+        ..MetaParams::default()
+    };
+    let mut p = Params::<f64>::new();
+    let m = Model::build(
+        &hp,
+        TaskKind::Regression { output_dim: 1 },
+        &[1],
+        &mut p,
+        &mut Seed(4).rng("init"),
+    )
+    .unwrap();
+    (m, p)
+}
+
+fn tasks(n: usize) -> Vec<Task> {
+    let dist = Sinusoid::new(SinusoidParams {
+        shots: 4,
+        queries: 3,
+        ..SinusoidParams::default()
+    })
+    .unwrap();
+    (0..n)
+        .map(|i| dist.task(Split::Train, Seed(1), i as u64).unwrap())
+        .collect()
+}
+
+fn opts() -> GradcheckOptions {
+    GradcheckOptions {
+        eps: 1e-6,
+        atol: 1e-6,
+        rtol: 1e-4,
+        max_elements: None,
+    }
+}
+
+#[test]
+fn maml_meta_gradient_equals_finite_differences() {
+    let (model, params) = tiny(5);
+    let ts = tasks(3);
+    // Small inner rate: the sinusoid targets reach ±5, and large steps would make the check
+    // ill-conditioned, not wrong.
+    for steps in [1, 2] {
+        check_meta_gradient(
+            "maml",
+            |theta| maml_meta_loss(&model, theta, &ts, 0.003, steps, false),
+            params.tensors(),
+            &opts(),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn first_order_maml_is_not_the_full_meta_gradient() {
+    let (model, params) = tiny(5);
+    let ts = tasks(2);
+    let fo = check_meta_gradient(
+        "fomaml",
+        |theta| maml_meta_loss(&model, theta, &ts, 0.05, 1, true),
+        params.tensors(),
+        &opts(),
+    );
+    assert!(
+        fo.is_err(),
+        "first-order MAML must differ from finite differences of the true objective"
+    );
+}
+
+#[test]
+fn meta_sgd_meta_gradient_covers_the_learned_rates() {
+    let (model, params) = tiny(4);
+    let ts = tasks(2);
+    let n = params.len();
+    let mut all: Vec<Tensor<f64>> = params.tensors().to_vec();
+    for t in params.tensors() {
+        all.push(t.mapv(|_| 0.004));
+    }
+    check_meta_gradient(
+        "meta-sgd",
+        |v| {
+            let (theta, alphas) = v.split_at(n);
+            meta_sgd_meta_loss(&model, theta, alphas, &ts, 2, false)
+        },
+        &all,
+        &opts(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn anil_meta_gradient_equals_finite_differences() {
+    let (model, params) = tiny(5);
+    let ts = tasks(2);
+    check_meta_gradient(
+        "anil",
+        |theta| anil_meta_loss(&model, theta, &ts, 0.01, 2, false),
+        params.tensors(),
+        &opts(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn reptile_update_equals_its_definition() {
+    // A linear model y = w x + b (an MLP without hidden layers), whose gradient is known:
+    // ∂/∂w mean((wx + b − y)²) = 2 mean((wx + b − y) x), ∂/∂b = 2 mean(wx + b − y).
+    let hp = MetaParams {
+        hidden: vec![],
+        ..MetaParams::default()
+    };
+    let mut params = Params::<f32>::new();
+    let model = Model::build(
+        &hp,
+        TaskKind::Regression { output_dim: 1 },
+        &[1],
+        &mut params,
+        &mut Seed(2).rng("init"),
+    )
+    .unwrap();
+    let ts = tasks(3);
+    let (lr, steps, eps) = (0.05, 3, 0.7);
+    let new = reptile_update(&model, &params, &ts, lr, steps, eps);
+
+    let w0 = params.tensors()[0][[0, 0]] as f64;
+    let b0 = params.tensors()[1][[0]] as f64;
+    let (mut dw, mut db) = (0.0, 0.0);
+    for t in &ts {
+        let x: Vec<f64> = t.support_x.iter().map(|&v| v as f64).collect();
+        let y: Vec<f64> = t
+            .support_y
+            .values()
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let (mut w, mut b) = (w0, b0);
+        for _ in 0..steps {
+            let n = x.len() as f64;
+            let r: Vec<f64> = x.iter().zip(&y).map(|(xi, yi)| w * xi + b - yi).collect();
+            let gw = 2.0 * r.iter().zip(&x).map(|(ri, xi)| ri * xi).sum::<f64>() / n;
+            let gb = 2.0 * r.iter().sum::<f64>() / n;
+            w -= lr * gw;
+            b -= lr * gb;
+        }
+        dw += w - w0;
+        db += b - b0;
+    }
+    let want_w = w0 + eps * dw / ts.len() as f64;
+    let want_b = b0 + eps * db / ts.len() as f64;
+    assert!(
+        (new[0][[0, 0]] as f64 - want_w).abs() < 1e-5,
+        "{} vs {want_w}",
+        new[0][[0, 0]]
+    );
+    assert!(
+        (new[1][[0]] as f64 - want_b).abs() < 1e-5,
+        "{} vs {want_b}",
+        new[1][[0]]
+    );
+}
+
+#[test]
+fn classification_meta_gradient_through_cross_entropy() {
+    let hp = MetaParams {
+        hidden: vec![4],
+        activation: "tanh".into(),
+        ..MetaParams::default()
+    };
+    let mut params = Params::<f64>::new();
+    let model = Model::build(
+        &hp,
+        TaskKind::Classification { ways: 3 },
+        &[2],
+        &mut params,
+        &mut Seed(8).rng("init"),
+    )
+    .unwrap();
+    let x = Array2::from_shape_fn((6, 2), |(i, j)| ((i * 2 + j) as f32 * 0.37).sin()).into_dyn();
+    let task = Task {
+        support_x: x.clone(),
+        support_y: Targets::Labels(vec![0, 1, 2, 0, 1, 2]),
+        query_x: x
+            .mapv(|v| v * 0.8)
+            .into_shape_with_order(IxDyn(&[6, 2]))
+            .unwrap(),
+        query_y: Targets::Labels(vec![2, 1, 0, 0, 1, 2]),
+    };
+    let ts = vec![task];
+    check_meta_gradient(
+        "maml-ce",
+        |theta| maml_meta_loss(&model, theta, &ts, 0.5, 2, false),
+        params.tensors(),
+        &opts(),
+    )
+    .unwrap();
+    let _ = CreateGraph::Yes;
+}
