@@ -29,7 +29,7 @@ machine_info() {
     echo "date:        $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "uname -a:    $(uname -a)"
     echo "cpu:         $(lscpu | grep 'Model name' | sed 's/Model name:[[:space:]]*//')"
-    echo "cores:       $(nproc)"
+    echo "cores:       $(getconf _NPROCESSORS_ONLN)"
     echo "rustc:       $(rustc --version)"
     echo "git:         $(git -C "$ROOT" rev-parse --short HEAD) ($(git -C "$ROOT" status --porcelain | wc -l) paths dirty in the work tree)"
     "$PY" - <<'PYEOF'
@@ -40,6 +40,33 @@ print(f"torch:       {torch.__version__}, threads {torch.get_num_threads()} -> s
 print(f"env:         OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} MKL_NUM_THREADS={os.environ.get('MKL_NUM_THREADS')} "
       f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
 PYEOF
+}
+
+# Builds examples in release and sets BIN to the folder holding them. With REV set (--rev), the
+# revision is exported (git archive) to target/bench-core/src-REV and built there with its own
+# target directory, so the figures are of committed code, not of whatever the work tree holds.
+build_examples() {
+    local pkg="$1"; shift
+    local ex=()
+    for e in "$@"; do ex+=(--example "$e"); done
+    if [ -z "${REV:-}" ]; then
+        SRC_DESC="work tree at $(git -C "$ROOT" rev-parse --short HEAD) ($(git -C "$ROOT" status --porcelain | wc -l) paths dirty)"
+        echo "== building ${*} (release) from the work tree"
+        (cd "$ROOT" && cargo build --release -p "$pkg" "${ex[@]}" 2>&1 | tail -1)
+        BIN="$ROOT/target/release/examples"
+    else
+        local sha
+        sha="$(git -C "$ROOT" rev-parse --short "$REV")"
+        local src="$OUT/src-$sha"
+        SRC_DESC="clean export of commit $sha"
+        if [ ! -f "$src/Cargo.toml" ]; then
+            mkdir -p "$src"
+            git -C "$ROOT" archive "$sha" | tar -x -C "$src"
+        fi
+        echo "== building ${*} (release) from $src (commit $sha)"
+        (cd "$src" && CARGO_TARGET_DIR="$OUT/target-rev" cargo build --release -p "$pkg" "${ex[@]}" 2>&1 | tail -1)
+        BIN="$OUT/target-rev/release/examples"
+    fi
 }
 
 load() {

@@ -3,8 +3,9 @@
 # sinusoid_maml.rs, the library's MetaLearner) and plain PyTorch
 # (bench/core/pytorch_maml_sinusoid.py), one after the other in one invocation, then a table.
 #
-#   bash bench/core/run_maml.sh [--iterations N] [--seed S] [--eval-tasks T]
+#   bash bench/core/run_maml.sh [--iterations N] [--seed S] [--eval-tasks T] [--rev REV]
 #
+# --rev REV measures a clean export of commit REV instead of the work tree.
 # Defaults: 10,000 meta-iterations (PyTorch takes several minutes), seed 0, 1,000 test tasks.
 # Logs go to target/bench-core/.
 set -euo pipefail
@@ -19,13 +20,13 @@ while [ $# -gt 0 ]; do
         --iterations) ITERS="$2"; shift 2 ;;
         --seed) SEED="$2"; shift 2 ;;
         --eval-tasks) EVAL="$2"; shift 2 ;;
-        *) echo "usage: $0 [--iterations N] [--seed S] [--eval-tasks T]" >&2; exit 2 ;;
+        --rev) REV="$2"; shift 2 ;;
+        *) echo "usage: $0 [--iterations N] [--seed S] [--eval-tasks T] [--rev REV]" >&2; exit 2 ;;
     esac
 done
 
 ensure_venv
-echo "== building our example (release)"
-cargo build --release -p autodidact-gradient --example sinusoid_maml 2>&1 | tail -1
+build_examples autodidact-gradient sinusoid_maml
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OURS="$OUT/maml-ours-$STAMP.log"
@@ -33,14 +34,14 @@ TORCH="$OUT/maml-pytorch-$STAMP.log"
 ARGS="--iterations $ITERS --seed $SEED --eval-tasks $EVAL"
 
 echo "== machine"
-machine_info | tee "$OUT/maml-machine-$STAMP.log"
+{ machine_info; echo "ours built from: $SRC_DESC"; } | tee "$OUT/maml-machine-$STAMP.log"
 echo "commands:"
-echo "  target/release/examples/sinusoid_maml $ARGS"
+echo "  $BIN/sinusoid_maml $ARGS"
 echo "  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PY bench/core/pytorch_maml_sinusoid.py $ARGS"
 
 echo "== ours"
 load "before ours" | tee -a "$OURS"
-/usr/bin/time -f "wall %e s, max RSS %M KiB" target/release/examples/sinusoid_maml $ARGS 2>&1 | tee -a "$OURS"
+/usr/bin/time -f "wall %e s, max RSS %M KiB" "$BIN"/sinusoid_maml $ARGS 2>&1 | tee -a "$OURS"
 load "after ours" | tee -a "$OURS"
 echo "== pytorch"
 load "before pytorch" | tee -a "$TORCH"
