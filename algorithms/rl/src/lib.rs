@@ -1,4 +1,52 @@
 //! # autodidact-rl
 //!
-//! Reinforcement learning: exact Bellman solvers, Q-learning, SARSA and the DQN family (work in progress).
+//! Reinforcement learning on Autodidact's own autodiff: exact Bellman solvers, tabular
+//! Q-learning and SARSA, and the DQN family.
+//!
+//! | registered name | what | module |
+//! | --- | --- | --- |
+//! | `policy-evaluation` | `V^π` of a policy (uniform by default), by sweeps or a linear solve | [`dp`] |
+//! | `value-iteration` | `V*` by sweeps of the optimality operator | [`dp`] |
+//! | `policy-iteration` | evaluate, improve, until stable | [`dp`] |
+//! | `q-learning` | tabular Q-learning, ε-greedy | [`tabular`] |
+//! | `sarsa` | tabular SARSA / Expected SARSA, ε-greedy | [`tabular`] |
+//! | `dqn` | DQN with replay, target network, Double, dueling, n-step, prioritised replay | [`dqn`] |
+//!
+//! The exact solvers need an environment with a [`TabularModel`](autodidact_core::TabularModel)
+//! (every gridworld has one); the learners train on any RL environment with discrete actions
+//! (the tabular ones also need discrete states). `total_steps` is the training length of every
+//! learning agent, in environment steps; for the solvers a step is one sweep.
+//!
+//! Evaluation runs the greedy policy and reports `eval_return_mean`, `eval_return_std` and
+//! `success_rate`; on an environment with a tabular model it adds `q_error`
+//! (`‖Q − Q*‖∞`, against the exact optimum) and `value_gap` (`V*(s₀) − V^π(s₀)`, with `V^π`
+//! computed exactly by policy evaluation of the greedy policy).
+//!
+//! Checkpoints ([`Algorithm::save`](autodidact_core::Algorithm::save)) hold every piece of
+//! state (tables or networks, optimiser, replay buffer, generators, schedules, and the
+//! training episode, replayed from its seed on load), so a resumed run continues bit for bit.
 #![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod dp;
+pub mod dqn;
+pub mod episodes;
+pub mod errors;
+pub mod evaluate;
+pub mod hyperparams;
+pub mod schedule;
+pub mod tabular;
+
+pub use dp::{DpAlgorithm, DpKind, Optimal, Policy, QTable};
+pub use dqn::{Dqn, DqnParams};
+pub use errors::{Result, RlError};
+pub use hyperparams::{
+    PolicyEvaluationParams, PolicyIterationParams, QLearningParams, SarsaParams,
+    ValueIterationParams,
+};
+pub use schedule::Schedule;
+pub use tabular::{TabularAgent, TabularKind};
+
+/// Makes sure this crate's registrations are linked in (call it once from a binary that
+/// depends on the crate but uses nothing else from it).
+pub fn link() {}
