@@ -1,6 +1,7 @@
 //! Loads the real data sets beside the project (`../shared/data`) and prints what was found
 //! and how long loading and episode sampling take. Run from the workspace root:
 //! `cargo run --release -p autodidact-envs --example real_data`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
 
@@ -31,16 +32,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let t = Instant::now();
     let again = Omniglot::load(&p, Seed(1))?;
-    println!("omniglot second load (process cache): {:.2?}, {} classes", t.elapsed(), again.dataset().num_classes());
+    println!(
+        "omniglot second load (process cache): {:.2?}, {} classes",
+        t.elapsed(),
+        again.dataset().num_classes()
+    );
     let mut rng = Seed(0).rng("bench");
     let n = 2000;
     let t = Instant::now();
     for _ in 0..n {
         std::hint::black_box(om.sample(Split::Train, &mut rng)?);
     }
-    println!("omniglot 5-way 1-shot 15-query episode: {:.1} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
-    let rot = Omniglot::load(&OmniglotParams { rotations: true, ..OmniglotParams::default() }, Seed(0))?;
-    println!("omniglot with rotations: {} classes from {} characters", rot.dataset().num_classes(), rot.num_characters());
+    println!(
+        "omniglot 5-way 1-shot 15-query episode: {:.1} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let rot = Omniglot::load(
+        &OmniglotParams {
+            rotations: true,
+            ..OmniglotParams::default()
+        },
+        Seed(0),
+    )?;
+    println!(
+        "omniglot with rotations: {} classes from {} characters",
+        rot.dataset().num_classes(),
+        rot.num_characters()
+    );
 
     let ip = IntentsParams::default();
     let t = Instant::now();
@@ -62,7 +80,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..n {
         std::hint::black_box(it.sample(Split::Train, &mut rng)?);
     }
-    println!("intents 5-way 5-shot 10-query episode: {:.1} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    println!(
+        "intents 5-way 5-shot 10-query episode: {:.1} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
 
     let mut cfg = autodidact_core::Config::new();
     cfg.insert("source".into(), "intents".into());

@@ -1,6 +1,7 @@
 //! Writes a PNG picture of every built-in gridworld map into `docs/img/` (run from the
 //! workspace root: `cargo run -p autodidact-envs --example render_maps`), plus one random map
 //! and one map with a value function and greedy policy from value iteration drawn on it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use autodidact_core::{Seed, TabularModel};
 use autodidact_envs::gridworld::{
@@ -82,6 +83,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         println!("{}", path.display());
     }
-    let _ = GridOptions::from_map;
     Ok(())
 }

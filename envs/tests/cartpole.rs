@@ -1,4 +1,5 @@
 //! CartPole-v1 against a trajectory recorded from Gymnasium (`bench/cartpole_fixture.py`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use autodidact_core::{Action, Environment, Hyperparams, Seed};
 use autodidact_envs::cartpole::{CartPole, CartPoleParams};
 
@@ -31,10 +32,19 @@ fn matches_a_gymnasium_trajectory_step_by_step() {
     let mut saw_termination = false;
     for ep in &fx.episodes {
         let mut env = CartPole::new();
-        let s0 = [ep.initial_state[0], ep.initial_state[1], ep.initial_state[2], ep.initial_state[3]];
+        let s0 = [
+            ep.initial_state[0],
+            ep.initial_state[1],
+            ep.initial_state[2],
+            ep.initial_state[3],
+        ];
         env.set_state(s0);
         let obs0: Vec<f32> = s0.iter().map(|&v| v as f32).collect();
-        assert_eq!(obs0, ep.initial_obs, "seed {}: float32 observation of the initial state", ep.seed);
+        assert_eq!(
+            obs0, ep.initial_obs,
+            "seed {}: float32 observation of the initial state",
+            ep.seed
+        );
         for (t, &a) in ep.actions.iter().enumerate() {
             let r = env.step(&Action::Discrete(a)).unwrap();
             let state = env.state();
@@ -48,7 +58,10 @@ fn matches_a_gymnasium_trajectory_step_by_step() {
                     want
                 );
                 let (o, w) = (r.obs[k], ep.observations[t][k]);
-                assert!((o - w).abs() <= 2.0 * f32::EPSILON * (1.0 + w.abs()), "step {t} obs {k}: {o} vs {w}");
+                assert!(
+                    (o - w).abs() <= 2.0 * f32::EPSILON * (1.0 + w.abs()),
+                    "step {t} obs {k}: {o} vs {w}"
+                );
             }
             assert_eq!(r.reward, ep.rewards[t], "step {t} reward");
             assert_eq!(r.terminated, ep.terminated[t], "step {t} terminated");
@@ -57,7 +70,10 @@ fn matches_a_gymnasium_trajectory_step_by_step() {
         saw_truncation |= *ep.truncated.last().unwrap();
         saw_termination |= *ep.terminated.last().unwrap();
     }
-    assert!(saw_truncation && saw_termination, "the fixture covers both endings");
+    assert!(
+        saw_truncation && saw_termination,
+        "the fixture covers both endings"
+    );
 }
 
 #[test]
@@ -101,7 +117,10 @@ fn rewards_after_termination_are_zero_and_bad_actions_refused() {
 
 #[test]
 fn time_limit_is_configurable() {
-    let p = CartPoleParams { max_steps: 3, ..CartPoleParams::default() };
+    let p = CartPoleParams {
+        max_steps: 3,
+        ..CartPoleParams::default()
+    };
     let mut env = CartPole::from_params(&p, Seed(0)).unwrap();
     env.reset(None);
     let mut last = None;
@@ -109,8 +128,16 @@ fn time_limit_is_configurable() {
         last = Some(env.step(&Action::Discrete(i % 2)).unwrap());
     }
     assert!(last.unwrap().truncated);
-    assert!(CartPoleParams { integrator: "rk4".into(), ..CartPoleParams::default() }.validate().is_err());
-    let semi = CartPoleParams { integrator: "semi-implicit".into(), ..CartPoleParams::default() };
+    assert!(CartPoleParams {
+        integrator: "rk4".into(),
+        ..CartPoleParams::default()
+    }
+    .validate()
+    .is_err());
+    let semi = CartPoleParams {
+        integrator: "semi-implicit".into(),
+        ..CartPoleParams::default()
+    };
     let mut a = CartPole::from_params(&semi, Seed(0)).unwrap();
     let mut b = CartPole::new();
     a.set_state([0.0, 0.1, 0.01, 0.0]);

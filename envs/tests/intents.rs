@@ -1,4 +1,5 @@
 //! Intents: the CSV loader, the featuriser, splits and episodes, bad input and fuzzing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -17,7 +18,14 @@ fn write_csv(name: &str, text: &str) -> std::path::PathBuf {
 }
 
 fn params(path: &std::path::Path) -> IntentsParams {
-    IntentsParams { data_dir: vec![path.display().to_string()], dim: 256, ways: 3, shots: 2, queries: 3, ..IntentsParams::default() }
+    IntentsParams {
+        data_dir: vec![path.display().to_string()],
+        dim: 256,
+        ways: 3,
+        shots: 2,
+        queries: 3,
+        ..IntentsParams::default()
+    }
 }
 
 #[test]
@@ -30,11 +38,21 @@ fn reads_quoted_csv_and_finds_the_label_column() {
     assert_eq!(rows[2].text, "She said \"hi\"");
     assert_eq!(rows[1].line, 3);
     let csv = "id,text,label,extra\n1,hi there,a,x\n";
-    assert_eq!(read_csv_bytes(csv.as_bytes(), "c.csv", "text", "").unwrap()[0].label, "a");
+    assert_eq!(
+        read_csv_bytes(csv.as_bytes(), "c.csv", "text", "").unwrap()[0].label,
+        "a"
+    );
     let csv = "text,intent\nhi,a\n";
-    assert_eq!(read_csv_bytes(csv.as_bytes(), "c.csv", "text", "").unwrap()[0].label, "a", "last column");
+    assert_eq!(
+        read_csv_bytes(csv.as_bytes(), "c.csv", "text", "").unwrap()[0].label,
+        "a",
+        "last column"
+    );
     let csv = "text,intent,note\nhi,a,n\n";
-    assert_eq!(read_csv_bytes(csv.as_bytes(), "c.csv", "text", "intent").unwrap()[0].label, "a");
+    assert_eq!(
+        read_csv_bytes(csv.as_bytes(), "c.csv", "text", "intent").unwrap()[0].label,
+        "a"
+    );
 }
 
 #[test]
@@ -48,24 +66,48 @@ fn bad_rows_name_their_line() {
         other => panic!("{other:?}"),
     }
     let csv = "text,label\nfine,a\nempty label,\n";
-    let m = read_csv_bytes(csv.as_bytes(), "e.csv", "text", "").unwrap_err().to_string();
+    let m = read_csv_bytes(csv.as_bytes(), "e.csv", "text", "")
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("line 3"), "{m}");
     let csv = "text,label\n,a\n";
-    let m = read_csv_bytes(csv.as_bytes(), "t.csv", "text", "").unwrap_err().to_string();
+    let m = read_csv_bytes(csv.as_bytes(), "t.csv", "text", "")
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("line 2") && m.contains("text"), "{m}");
-    let m = read_csv_bytes(b"words,label\nx,a\n", "h.csv", "text", "").unwrap_err().to_string();
-    assert!(m.contains("line 1") && m.contains("`text`") && m.contains("words"), "{m}");
-    let m = read_csv_bytes(b"text,label\nx,a\n", "h.csv", "text", "category").unwrap_err().to_string();
+    let m = read_csv_bytes(b"words,label\nx,a\n", "h.csv", "text", "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("line 1") && m.contains("`text`") && m.contains("words"),
+        "{m}"
+    );
+    let m = read_csv_bytes(b"text,label\nx,a\n", "h.csv", "text", "category")
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("`category`"), "{m}");
-    let m = read_csv_bytes(b"text,label\nx,a\n\xff\xfe,b\n", "u.csv", "text", "").unwrap_err().to_string();
+    let m = read_csv_bytes(b"text,label\nx,a\n\xff\xfe,b\n", "u.csv", "text", "")
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("u.csv, line 3"), "{m}");
-    let m = Intents::load(&params(std::path::Path::new("/no/such/banking77.csv")), Seed(0)).unwrap_err().to_string();
-    assert!(m.contains("/no/such/banking77.csv") && m.contains("expected"), "{m}");
+    let m = Intents::load(
+        &params(std::path::Path::new("/no/such/banking77.csv")),
+        Seed(0),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        m.contains("/no/such/banking77.csv") && m.contains("expected"),
+        "{m}"
+    );
 }
 
 #[test]
 fn featuriser_is_documented_and_deterministic() {
-    assert_eq!(words("I can't FIND my Card!"), vec!["i", "can", "t", "find", "my", "card"]);
+    assert_eq!(
+        words("I can't FIND my Card!"),
+        vec!["i", "can", "t", "find", "my", "card"]
+    );
     let f = TextFeaturiser::new(128, Weighting::LogCount).unwrap();
     let a = f.transform("Where is my new card?");
     assert_eq!(a.len(), 128);
@@ -77,11 +119,20 @@ fn featuriser_is_documented_and_deterministic() {
     let counts = f.counts("where is my new card");
     let total: f32 = counts.iter().map(|c| c.1).sum();
     let chars = " where is my new card ".chars().count();
-    assert_eq!(total as usize, 5 + 4 + (chars - 2) + (chars - 3) + (chars - 4));
+    assert_eq!(
+        total as usize,
+        5 + 4 + (chars - 2) + (chars - 3) + (chars - 4)
+    );
     // Fixed hash: the same buckets on every machine.
     assert_eq!(f.counts("card")[0].0, f.counts("card")[0].0);
-    let similar = dot(&f.transform("my card has not arrived"), &f.transform("card not arrived yet"));
-    let different = dot(&f.transform("my card has not arrived"), &f.transform("exchange rate for euros"));
+    let similar = dot(
+        &f.transform("my card has not arrived"),
+        &f.transform("card not arrived yet"),
+    );
+    let different = dot(
+        &f.transform("my card has not arrived"),
+        &f.transform("exchange rate for euros"),
+    );
     assert!(similar > different + 0.2, "{similar} vs {different}");
     let mut t = TextFeaturiser::new(64, Weighting::TfIdf).unwrap();
     t.fit_idf(["the card", "the refund", "the transfer"]);
@@ -111,15 +162,44 @@ fn episodes_split_intents_disjointly() {
     assert_eq!(t, it.task(Split::Test, Seed(3), 1).unwrap());
     assert_ne!(t, it.task(Split::Test, Seed(4), 1).unwrap());
     // Seeded, or fixed by split_seed, or by lists.
-    assert_eq!(Intents::load(&params(&p), Seed(0)).unwrap().sampler().splits(), s);
-    let listed = IntentsParams { train_classes: (0..6).map(|c| format!("intent_{c:02}")).collect(), validation_classes: (6..9).map(|c| format!("intent_{c:02}")).collect(), test_classes: (9..15).map(|c| format!("intent_{c:02}")).collect(), ..params(&p) };
+    assert_eq!(
+        Intents::load(&params(&p), Seed(0))
+            .unwrap()
+            .sampler()
+            .splits(),
+        s
+    );
+    let listed = IntentsParams {
+        train_classes: (0..6).map(|c| format!("intent_{c:02}")).collect(),
+        validation_classes: (6..9).map(|c| format!("intent_{c:02}")).collect(),
+        test_classes: (9..15).map(|c| format!("intent_{c:02}")).collect(),
+        ..params(&p)
+    };
     let l = Intents::load(&listed, Seed(0)).unwrap();
     assert_eq!(l.sampler().splits().train, vec![0, 1, 2, 3, 4, 5]);
     // TF-IDF weighting works too, and a folder of CSVs pools its files.
-    let tfidf = IntentsParams { weighting: "tf-idf".into(), data_dir: vec![p.parent().unwrap().display().to_string()], ..params(&p) };
-    assert_eq!(Intents::load(&tfidf, Seed(0)).unwrap().dataset().num_examples(), 120);
+    let tfidf = IntentsParams {
+        weighting: "tf-idf".into(),
+        data_dir: vec![p.parent().unwrap().display().to_string()],
+        ..params(&p)
+    };
+    assert_eq!(
+        Intents::load(&tfidf, Seed(0))
+            .unwrap()
+            .dataset()
+            .num_examples(),
+        120
+    );
     // Too many ways: both numbers.
-    let m = Intents::load(&IntentsParams { ways: 4, ..params(&p) }, Seed(0)).unwrap_err().to_string();
+    let m = Intents::load(
+        &IntentsParams {
+            ways: 4,
+            ..params(&p)
+        },
+        Seed(0),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(m.contains("4 ways") && m.contains("only 3"), "{m}");
     std::fs::remove_dir_all(p.parent().unwrap()).ok();
 }

@@ -214,7 +214,10 @@ pub fn png(model: &GridModel, agent: Option<usize>, opts: &PngOptions) -> Result
             }
             if let Cell::Hole = cell {
                 // A dark pit in the ice.
-                let (cx, cy) = (x0 as f64 + cs as f64 / 2.0 + 0.5, y0 as f64 + cs as f64 / 2.0 + 0.5);
+                let (cx, cy) = (
+                    x0 as f64 + cs as f64 / 2.0 + 0.5,
+                    y0 as f64 + cs as f64 / 2.0 + 0.5,
+                );
                 cv.disc(cx, cy, cs as f64 * 0.38, [25, 30, 45]);
             }
             if let Cell::Goal(..) = cell {

@@ -1,5 +1,5 @@
 //! Fixtures shared by the integration tests: tiny Omniglot folders and zips, CSVs.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,7 +64,12 @@ pub fn omniglot_files(
     for (ai, a) in alphabets.iter().enumerate() {
         for c in 0..chars {
             for d in 0..drawings {
-                let path = format!("{prefix}{a}/character{:02}/{:04}_{:02}.png", c + 1, ai * 100 + c, d + 1);
+                let path = format!(
+                    "{prefix}{a}/character{:02}/{:04}_{:02}.png",
+                    c + 1,
+                    ai * 100 + c,
+                    d + 1
+                );
                 files.push((path, glyph_png(size, ai * chars + c, d)));
             }
         }
@@ -91,7 +96,14 @@ pub fn zip_bytes(files: &[(String, Vec<u8>)]) -> Vec<u8> {
         let mut dirs = std::collections::BTreeSet::new();
         for (rel, _) in files {
             let mut acc = String::new();
-            for part in rel.split('/').collect::<Vec<_>>().iter().rev().skip(1).rev() {
+            for part in rel
+                .split('/')
+                .collect::<Vec<_>>()
+                .iter()
+                .rev()
+                .skip(1)
+                .rev()
+            {
                 acc.push_str(part);
                 acc.push('/');
                 dirs.insert(acc.clone());
@@ -111,7 +123,10 @@ pub fn zip_bytes(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 
 /// A BANKING77-shaped CSV: `classes` intents of `per` texts each, some quoted with commas.
 pub fn intents_csv(classes: usize, per: usize, label_header: &str) -> String {
-    let words = ["card", "transfer", "refund", "top", "up", "pin", "atm", "fee", "exchange", "rate", "cash", "lost"];
+    let words = [
+        "card", "transfer", "refund", "top", "up", "pin", "atm", "fee", "exchange", "rate", "cash",
+        "lost",
+    ];
     let mut s = format!("text,{label_header}\n");
     for c in 0..classes {
         for i in 0..per {
@@ -119,9 +134,13 @@ pub fn intents_csv(classes: usize, per: usize, label_header: &str) -> String {
             let w2 = words[(c * 5 + 1) % words.len()];
             let w3 = words[(i * 7 + c) % words.len()];
             if i % 2 == 0 {
-                s.push_str(&format!("\"My {w1}, {w2} and {w3} question {i}\",intent_{c:02}\n"));
+                s.push_str(&format!(
+                    "\"My {w1}, {w2} and {w3} question {i}\",intent_{c:02}\n"
+                ));
             } else {
-                s.push_str(&format!("why is my {w1} {w2} {w3} not working {i},intent_{c:02}\n"));
+                s.push_str(&format!(
+                    "why is my {w1} {w2} {w3} not working {i},intent_{c:02}\n"
+                ));
             }
         }
     }
