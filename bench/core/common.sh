@@ -62,6 +62,26 @@ build_examples() {
         if [ ! -f "$src/Cargo.toml" ]; then
             mkdir -p "$src"
             git -C "$ROOT" archive "$sha" | tar -x -C "$src"
+            # A workspace member listed in the commit's Cargo.toml but not committed (someone's
+            # work in progress) would stop cargo: drop such members from the export's manifest.
+            "$PY" - "$src" <<'PYEOF'
+import os, re, sys
+src = sys.argv[1]
+path = os.path.join(src, "Cargo.toml")
+text = open(path).read()
+def keep(m):
+    name = m.group(1)
+    if "*" in name or os.path.isfile(os.path.join(src, name, "Cargo.toml")):
+        return m.group(0)
+    print(f"   (export: dropping uncommitted workspace member {name})")
+    return ""
+line = re.search(r"^members = \[.*\]$", text, re.M)
+if line:
+    fixed = re.sub(r'\s*"([^"]+)",?', keep, line.group(0))
+    fixed = fixed.replace(", ]", "]").replace(",]", "]")
+    text = text.replace(line.group(0), fixed)
+    open(path, "w").write(text)
+PYEOF
         fi
         echo "== building ${*} (release) from $src (commit $sha)"
         (cd "$src" && CARGO_TARGET_DIR="$OUT/target-rev" cargo build --release -p "$pkg" "${ex[@]}" 2>&1 | tail -1)
