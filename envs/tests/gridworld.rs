@@ -443,3 +443,39 @@ fn dense_random_maps_carve_a_path() {
         assert_eq!(map.to_ascii().len(), 8 * 9);
     }
 }
+
+/// Value iteration on the exact model.
+fn optimal_values(m: &dyn TabularModel, gamma: f64) -> Vec<f64> {
+    let mut v = vec![0.0; m.num_states()];
+    for _ in 0..100_000 {
+        let mut delta: f64 = 0.0;
+        for s in 0..m.num_states() {
+            if m.is_terminal(s) {
+                continue;
+            }
+            let best = (0..m.num_actions())
+                .map(|a| m.transitions(s, a).iter().map(|t| t.prob * (t.reward + if t.done { 0.0 } else { gamma * v[t.next] })).sum::<f64>())
+                .fold(f64::NEG_INFINITY, f64::max);
+            delta = delta.max((best - v[s]).abs());
+            v[s] = best;
+        }
+        if delta < 1e-13 {
+            break;
+        }
+    }
+    v
+}
+
+#[test]
+fn exact_model_gives_known_optimal_values() {
+    // Slippery FrozenLake 4x4: the optimal policy reaches the goal from the start with
+    // probability 0.8235 (undiscounted, no time limit), a well-known figure.
+    let g = Gridworld::builtin("frozen-lake-4x4").unwrap();
+    let v = optimal_values(g.model(), 1.0);
+    assert!((v[0] - 0.8235).abs() < 1e-3, "{}", v[0]);
+    // Cliff walk, deterministic: the shortest path along the cliff edge is 13 steps of -1.
+    let g = Gridworld::builtin("cliff-walk").unwrap();
+    let v = optimal_values(g.model(), 1.0);
+    let start = g.model().starts()[0];
+    assert!((v[start] + 13.0).abs() < 1e-9, "{}", v[start]);
+}
