@@ -1,4 +1,45 @@
 //! # autodidact-runner
 //!
-//! The `autodidact` command (work in progress).
+//! The `autodidact` command: `list`, `describe`, `run`, `eval`, `resume`, `sweep`, `compare`
+//! and `bench`, over every algorithm and environment linked into the binary or loaded from a
+//! plugin (`--plugin`). `docs/runner.md` describes the commands and the run folder.
+//!
+//! A third party that links its algorithm crate statically makes its own binary:
+//!
+//! ```no_run
+//! // use my_algorithm as _; // keeps the crate's registrations
+//! fn main() -> std::process::ExitCode {
+//!     autodidact_runner::main()
+//! }
+//! ```
 #![warn(missing_docs)]
+
+// Every algorithm and environment crate, so the linker keeps their registrations.
+use autodidact_continual as _;
+use autodidact_envs as _;
+use autodidact_gradient as _;
+use autodidact_metric as _;
+use autodidact_rl as _;
+
+pub mod atomic;
+pub mod bench;
+pub mod catalog;
+pub mod checkpoint;
+pub mod cli;
+pub mod compare;
+pub mod config;
+pub mod errors;
+pub mod eval;
+pub mod metrics;
+pub mod plot;
+pub mod plugin;
+pub mod resume;
+pub mod run;
+pub mod summary;
+pub mod sweep;
+pub mod table;
+#[cfg(feature = "test-algorithms")]
+pub mod testing;
+
+pub use cli::{execute, execute_args, main};
+pub use errors::{Result, RunnerError};

@@ -1,5 +1,4 @@
-//! The `autodidact` binary (work in progress).
-fn main() {
-    eprintln!("autodidact: the runner is being built");
-    std::process::exit(2);
+//! The `autodidact` binary.
+fn main() -> std::process::ExitCode {
+    autodidact_runner::main()
 }

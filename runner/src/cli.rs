@@ -1,0 +1,435 @@
+//! The command line (clap): `autodidact list | describe | run | eval | resume | sweep | compare
+//! | bench`, and the dispatch to each command's module.
+
+use std::ffi::OsString;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::bench::{self, BenchRequest};
+use crate::catalog;
+use crate::compare::{self, CompareRequest};
+use crate::config::{read_config_file, ConfigFile, Override, RunSpec};
+use crate::errors::{Result, RunnerError};
+use crate::eval::{self, EvalRequest};
+use crate::plugin::{plugin_paths, registry_with_plugins};
+use crate::resume;
+use crate::run::{self, install_interrupt_handler, panic_message, Progress, RunOptions};
+use crate::sweep::{self, GridAxis, Shard, SweepRequest};
+
+/// Meta-learning, continual learning and reinforcement learning on Autodidact's own
+/// any-order autodiff.
+#[derive(Debug, Parser)]
+#[command(
+    name = "autodidact",
+    version,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success, 1 a run that failed (or was interrupted), 2 a usage or input error."
+)]
+pub struct Cli {
+    /// Load a plugin (a cdylib built with `autodidact_core::declare_plugin!()`); repeatable.
+    /// The AUTODIDACT_PLUGINS path list adds more. Nothing else is ever loaded.
+    #[arg(long = "plugin", value_name = "LIB", global = true)]
+    pub plugins: Vec<PathBuf>,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every algorithm and environment (built in and from plugins).
+    List {
+        /// Print JSON (an object with `algorithms` and `environments`, entries with `name`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an algorithm's hyperparameters or an environment's parameters, with defaults,
+    /// types, ranges and meanings, as TOML ready to paste into a config file.
+    Describe {
+        /// An algorithm or environment name.
+        name: String,
+    },
+    /// Train an algorithm on an environment, evaluate it, and write a run folder.
+    Run(RunArgs),
+    /// Evaluate a run's checkpoint (on its environment, or another of the same kind).
+    Eval(EvalArgs),
+    /// Continue a stopped run from its checkpoint.
+    Resume(ResumeArgs),
+    /// Run a grid of configurations × seeds in parallel (or one shard of it).
+    Sweep(SweepArgs),
+    /// Compare finished runs: mean ± 95% CI over seeds per configuration, curves overlaid.
+    Compare(CompareArgs),
+    /// Time an algorithm's training steps on an environment (steps per second).
+    Bench(BenchArgs),
+}
+
+/// What to train: algorithm, environment and configuration.
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    /// The algorithm (`autodidact list` shows them).
+    pub algorithm: String,
+    /// The environment to train on.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// A TOML file: hyperparameters at the top level, environment parameters in [env].
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    /// Override one value (KEY=VALUE for a hyperparameter, env.KEY=VALUE for the
+    /// environment); repeatable; wins over the file.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// `run`'s arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// What to train.
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    /// The seed: the same command and seed give the same metrics, byte for byte.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub seed: u64,
+    /// The run folder (default: runs/<algo>-<env>-<timestamp>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Steps between checkpoints (default: a twentieth of the run).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
+    /// No progress bar or line.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Stop as if interrupted once N steps are done (for testing resume).
+    #[arg(long, value_name = "N", hide = true)]
+    pub stop_after: Option<u64>,
+}
+
+/// `eval`'s arguments.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run folder.
+    #[arg(long = "run", value_name = "DIR")]
+    pub run: PathBuf,
+    /// Evaluate on another environment of the same kind (default: the run's).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Environment parameters (env.KEY=VALUE) over the run's; repeatable.
+    #[arg(long = "set", value_name = "env.KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Where to write the result (default: DIR/eval.json).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `resume`'s arguments.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Steps between checkpoints (default: the run's).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
+    /// No progress bar or line.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Stop as if interrupted once N steps are done (for testing resume).
+    #[arg(long, value_name = "N", hide = true)]
+    pub stop_after: Option<u64>,
+}
+
+/// `sweep`'s arguments.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// What to train.
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    /// Seeds: A..B (B excluded), A..=B, N, or a list N,M,…
+    #[arg(long, value_name = "RANGE")]
+    pub seeds: String,
+    /// One axis of the grid, KEY=V1,V2,… (env.KEY for the environment); repeatable.
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub grid: Vec<String>,
+    /// Runs at once (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+    /// Run only the I-th (from 0) of N shares of the sweep, e.g. $SLURM_ARRAY_TASK_ID/8.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// The sweep folder (default: runs/sweep-<algo>-<env>); one subfolder per run.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Steps between checkpoints (default: a twentieth of each run).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: Option<u64>,
+}
+
+/// `compare`'s arguments.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Folders holding finished runs, at any depth (e.g. every shard's sweep folder).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Draw the learning curves of every group overlaid (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// The metric to plot (default: the runs' headline metric).
+    #[arg(long, value_name = "KEY")]
+    pub metric: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bench`'s arguments.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to train.
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    /// The seed.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub seed: u64,
+    /// Timed steps.
+    #[arg(long, default_value_t = 50)]
+    pub steps: u64,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn overrides(sets: &[String]) -> Result<Vec<Override>> {
+    sets.iter().map(|s| Override::parse(s)).collect()
+}
+
+fn config_file(path: Option<&PathBuf>) -> Result<Option<ConfigFile>> {
+    path.map(|p| read_config_file(p)).transpose()
+}
+
+fn progress(quiet: bool) -> Progress {
+    if quiet {
+        Progress::Silent
+    } else {
+        Progress::auto()
+    }
+}
+
+/// Runs a parsed command line.
+pub fn execute(cli: Cli) -> Result<()> {
+    let plugin_files = plugin_paths(&cli.plugins);
+    if let Command::Compare(a) = &cli.command {
+        compare::compare(&CompareRequest {
+            dirs: a.dirs.clone(),
+            plot: a.plot.clone(),
+            metric: a.metric.clone(),
+            json: a.json,
+        })?;
+        return Ok(());
+    }
+    let (registry, plugins) = registry_with_plugins(&plugin_files)?;
+    match cli.command {
+        Command::List { json } => {
+            if json {
+                let text = serde_json::to_string_pretty(&catalog::list_json(&registry, &plugins))
+                    .map_err(|e| RunnerError::Failed(e.to_string()))?;
+                println!("{text}");
+            } else {
+                print!("{}", catalog::list_text(&registry, &plugins));
+            }
+        }
+        Command::Describe { name } => println!("{}", catalog::describe(&registry, &name)?),
+        Command::Run(a) => {
+            let e = &a.experiment;
+            let spec = RunSpec::resolve(
+                &registry,
+                &e.algorithm,
+                &e.env,
+                config_file(e.config.as_ref())?.as_ref(),
+                &overrides(&e.set)?,
+                a.seed,
+            )?;
+            let dir = a.out.clone().unwrap_or_else(|| run::default_run_dir(&spec));
+            if !a.quiet {
+                println!(
+                    "Training {} on {} (seed {}) in {}",
+                    spec.algorithm,
+                    spec.env,
+                    spec.seed,
+                    dir.display()
+                );
+            }
+            run::start(
+                &registry,
+                &spec,
+                &dir,
+                &RunOptions {
+                    checkpoint_every: a.checkpoint_every,
+                    stop_after: a.stop_after,
+                    progress: progress(a.quiet),
+                    print: true,
+                },
+            )?;
+        }
+        Command::Eval(a) => {
+            eval::evaluate(
+                &registry,
+                &EvalRequest {
+                    dir: a.run,
+                    env: a.env,
+                    sets: overrides(&a.set)?,
+                    output: a.output,
+                    print: true,
+                },
+            )?;
+        }
+        Command::Resume(a) => {
+            if !a.quiet {
+                println!("Resuming {}", a.dir.display());
+            }
+            resume::resume(
+                &registry,
+                &a.dir,
+                &RunOptions {
+                    checkpoint_every: a.checkpoint_every,
+                    stop_after: a.stop_after,
+                    progress: progress(a.quiet),
+                    print: true,
+                },
+            )?;
+        }
+        Command::Sweep(a) => {
+            let e = &a.experiment;
+            let shard = a
+                .shard
+                .as_deref()
+                .map(Shard::parse)
+                .transpose()?
+                .unwrap_or(Shard::ALL);
+            let out = a
+                .out
+                .clone()
+                .unwrap_or_else(|| sweep::default_sweep_dir(&e.algorithm, &e.env));
+            let jobs = a.jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |j| usize::try_from(j).unwrap_or(usize::MAX),
+            );
+            let outcome = sweep::sweep(
+                &registry,
+                &SweepRequest {
+                    algorithm: e.algorithm.clone(),
+                    env: e.env.clone(),
+                    config: config_file(e.config.as_ref())?,
+                    sets: overrides(&e.set)?,
+                    grid: a
+                        .grid
+                        .iter()
+                        .map(|g| GridAxis::parse(g))
+                        .collect::<Result<_>>()?,
+                    seeds: sweep::parse_seeds(&a.seeds)?,
+                    jobs,
+                    shard,
+                    out: out.clone(),
+                    checkpoint_every: a.checkpoint_every,
+                    print: true,
+                },
+            )?;
+            let done = outcome.results.len();
+            println!(
+                "\n{done} runs of this shard are finished in {}.",
+                out.display()
+            );
+            if shard.count == 1 {
+                compare::compare(&CompareRequest {
+                    dirs: vec![out.clone()],
+                    ..CompareRequest::default()
+                })?;
+            } else {
+                println!(
+                    "When every shard is done: autodidact compare {} --plot compare.png",
+                    out.display()
+                );
+            }
+        }
+        Command::Bench(a) => {
+            let e = &a.experiment;
+            let spec = RunSpec::resolve(
+                &registry,
+                &e.algorithm,
+                &e.env,
+                config_file(e.config.as_ref())?.as_ref(),
+                &overrides(&e.set)?,
+                a.seed,
+            )?;
+            bench::bench(
+                &registry,
+                &BenchRequest {
+                    spec,
+                    steps: a.steps,
+                    warmup: a.warmup,
+                    json: a.json,
+                },
+            )?;
+        }
+        Command::Compare(_) => {}
+    }
+    Ok(())
+}
+
+/// Parses `args` (the first is the program name) and runs the command, in this process.
+/// A parse error, `--help` or `--version` comes back as [`RunnerError::Usage`] with clap's
+/// text.
+pub fn execute_args<I, T>(args: I) -> Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| RunnerError::Usage(e.to_string()))?;
+    execute(cli)
+}
+
+/// The `autodidact` program: parses the process's arguments, runs the command, prints an
+/// error as one line on stderr, and returns the exit code (0, 1 or 2).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = e.exit_code();
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(code).unwrap_or(2));
+        }
+    };
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        // Panics are caught and reported as one line; the default hook's text would repeat
+        // them with a backtrace hint.
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Resume(_) | Command::Sweep(_) | Command::Bench(_)
+    ) {
+        install_interrupt_handler();
+    }
+    match catch_unwind(AssertUnwindSafe(|| execute(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            match &e {
+                RunnerError::Interrupted { .. } => eprintln!("autodidact: {}", e.one_line()),
+                _ => eprintln!("autodidact: error: {}", e.one_line()),
+            }
+            ExitCode::from(e.exit_code())
+        }
+        Err(p) => {
+            eprintln!(
+                "autodidact: error: internal error (please report it): {}",
+                crate::errors::one_line(&panic_message(p.as_ref()))
+            );
+            ExitCode::from(1)
+        }
+    }
+}

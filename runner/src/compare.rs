@@ -1,0 +1,428 @@
+//! `autodidact compare`: finds finished runs under the given folders (any depth, so the
+//! folders of a sweep's shards merge), groups them by algorithm, environment and
+//! configuration (everything but the seed), and reports each metric's mean ± 95 % confidence
+//! interval over seeds (Student's t), with the learning curves of every group overlaid.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::errors::{Result, RunnerError};
+use crate::metrics::{self, METRICS_FILE};
+use crate::plot::{self, Panel, Series};
+use crate::run::holds_run;
+use crate::summary::{read_summary, RunRecord, SUMMARY_FILE};
+use crate::table::{fmt_num, Table};
+
+/// How deep below each given folder runs are looked for.
+pub const MAX_DEPTH: usize = 6;
+
+/// What to compare.
+#[derive(Clone, Debug, Default)]
+pub struct CompareRequest {
+    /// Folders holding runs (at any depth).
+    pub dirs: Vec<PathBuf>,
+    /// Where to draw the overlaid curves (`.svg` or `.png`).
+    pub plot: Option<PathBuf>,
+    /// The metric to plot (default: the runs' headline metric).
+    pub metric: Option<String>,
+    /// Print JSON instead of a table.
+    pub json: bool,
+}
+
+/// A mean over seeds with its 95 % confidence half-width.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stat {
+    /// Number of values.
+    pub n: usize,
+    /// Their mean.
+    pub mean: f64,
+    /// `t(0.975, n−1) · s / √n`; `None` for a single value.
+    pub ci95: Option<f64>,
+}
+
+/// The two-sided 95 % quantile of Student's t with `df` degrees of freedom.
+pub fn t_975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => TABLE[df - 1],
+        _ => {
+            // Cornish–Fisher expansion around the normal quantile.
+            let z: f64 = 1.959_963_985;
+            let v = df as f64;
+            z + (z.powi(3) + z) / (4.0 * v)
+                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
+                + (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z)
+                    / (384.0 * v.powi(3))
+        }
+    }
+}
+
+/// Mean and 95 % CI of `values`.
+pub fn mean_ci(values: &[f64]) -> Stat {
+    let n = values.len();
+    let mean = values.iter().sum::<f64>() / n.max(1) as f64;
+    let ci95 = (n > 1).then(|| {
+        let var = values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        t_975(n - 1) * (var / n as f64).sqrt()
+    });
+    Stat { n, mean, ci95 }
+}
+
+/// Finished runs under `dirs` (sorted by folder), and how many unfinished ones were seen.
+pub fn find_runs(dirs: &[PathBuf]) -> Result<(Vec<RunRecord>, usize)> {
+    let mut runs = Vec::new();
+    let mut unfinished = 0;
+    for d in dirs {
+        if !d.is_dir() {
+            return Err(RunnerError::Usage(format!(
+                "{} is not a folder",
+                d.display()
+            )));
+        }
+        walk(d, 0, &mut runs, &mut unfinished)?;
+    }
+    runs.sort_by(|a, b| a.dir.cmp(&b.dir));
+    runs.dedup_by(|a, b| a.dir == b.dir);
+    Ok((runs, unfinished))
+}
+
+fn walk(dir: &Path, depth: usize, runs: &mut Vec<RunRecord>, unfinished: &mut usize) -> Result<()> {
+    if dir.join(SUMMARY_FILE).is_file() {
+        runs.push(read_summary(dir)?);
+        return Ok(());
+    }
+    if holds_run(dir) {
+        *unfinished += 1;
+        return Ok(());
+    }
+    if depth >= MAX_DEPTH {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| RunnerError::read(dir, e))?;
+    let mut subdirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    subdirs.sort();
+    for s in subdirs {
+        walk(&s, depth + 1, runs, unfinished)?;
+    }
+    Ok(())
+}
+
+/// Runs sharing algorithm, environment and configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// Readable name: `algorithm on env` and the settings that tell groups apart.
+    pub label: String,
+    /// The runs (one per seed).
+    pub runs: Vec<RunRecord>,
+}
+
+/// `key=value` for every leaf of a JSON object, keys dotted.
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                flatten(&format!("{prefix}{k}."), x, out);
+            }
+        }
+        other => {
+            let key = prefix.trim_end_matches('.').to_string();
+            let text = match other {
+                Value::String(s) => s.clone(),
+                x => x.to_string(),
+            };
+            out.insert(key, text);
+        }
+    }
+}
+
+fn settings(r: &RunRecord) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    flatten("", &r.hyperparameters, &mut out);
+    flatten("env.", &r.env_params, &mut out);
+    out
+}
+
+/// Groups runs by everything but the seed; labels name what differs between groups.
+pub fn group_runs(runs: Vec<RunRecord>) -> Vec<Group> {
+    let mut groups: BTreeMap<(String, String, String), Vec<RunRecord>> = BTreeMap::new();
+    for r in runs {
+        let key = (
+            r.algorithm.clone(),
+            r.env.clone(),
+            format!("{}|{}", r.hyperparameters, r.env_params),
+        );
+        groups.entry(key).or_default().push(r);
+    }
+    let all: Vec<BTreeMap<String, String>> = groups.values().map(|rs| settings(&rs[0])).collect();
+    let mut differing: Vec<String> = Vec::new();
+    for s in &all {
+        for k in s.keys() {
+            if !differing.contains(k) && all.iter().any(|o| o.get(k) != s.get(k)) {
+                differing.push(k.clone());
+            }
+        }
+    }
+    differing.sort();
+    groups
+        .into_values()
+        .zip(all)
+        .map(|(mut runs, s)| {
+            runs.sort_by_key(|r| r.seed);
+            let mut label = format!("{} on {}", runs[0].algorithm, runs[0].env);
+            let diffs: Vec<String> = differing
+                .iter()
+                .filter_map(|k| s.get(k).map(|v| format!("{k}={v}")))
+                .collect();
+            if !diffs.is_empty() {
+                label.push_str(", ");
+                label.push_str(&diffs.join(", "));
+            }
+            Group { label, runs }
+        })
+        .collect()
+}
+
+/// A group's metric keys: the headline first, then the others in order.
+fn metric_keys(g: &Group) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for r in &g.runs {
+        for k in r.final_metrics.keys() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys.sort();
+    let headline = &g.runs[0].headline;
+    if let Some(i) = keys.iter().position(|k| k == headline) {
+        let h = keys.remove(i);
+        keys.insert(0, h);
+    }
+    keys
+}
+
+/// Each group's statistics per metric.
+pub fn group_stats(g: &Group) -> Vec<(String, Stat)> {
+    metric_keys(g)
+        .into_iter()
+        .map(|k| {
+            let values: Vec<f64> = g
+                .runs
+                .iter()
+                .filter_map(|r| r.final_metrics.get(&k).copied())
+                .collect();
+            (k, mean_ci(&values))
+        })
+        .collect()
+}
+
+fn stat_text(s: &Stat) -> String {
+    match s.ci95 {
+        Some(ci) => format!("{} ± {}", fmt_num(s.mean), fmt_num(ci)),
+        None => format!("{} (1 seed)", fmt_num(s.mean)),
+    }
+}
+
+/// The comparison table.
+pub fn table(groups: &[Group]) -> String {
+    let mut t = Table::new(["group", "seeds", "metric", "mean ± 95% CI"]).align_right(1);
+    for g in groups {
+        for (i, (k, s)) in group_stats(g).iter().enumerate() {
+            let (label, seeds) = if i == 0 {
+                (g.label.clone(), g.runs.len().to_string())
+            } else {
+                (String::new(), String::new())
+            };
+            t.row([label, seeds, k.clone(), stat_text(s)]);
+        }
+    }
+    t.render(0)
+}
+
+/// The comparison as JSON.
+pub fn to_json(groups: &[Group]) -> Value {
+    Value::Array(
+        groups
+            .iter()
+            .map(|g| {
+                let metrics: serde_json::Map<String, Value> = group_stats(g)
+                    .into_iter()
+                    .map(|(k, s)| (k, json!({ "n": s.n, "mean": s.mean, "ci95": s.ci95 })))
+                    .collect();
+                json!({
+                    "label": g.label,
+                    "algorithm": g.runs[0].algorithm,
+                    "env": g.runs[0].env,
+                    "seeds": g.runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+                    "runs": g.runs.iter().map(|r| r.dir.display().to_string()).collect::<Vec<_>>(),
+                    "hyperparameters": g.runs[0].hyperparameters,
+                    "env_params": g.runs[0].env_params,
+                    "metrics": metrics,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A group's curve of `metric`: the mean over seeds at each logged step, with its 95 % band.
+pub fn group_curve(g: &Group, metric: &str) -> Result<Series> {
+    let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for r in &g.runs {
+        let path = r.dir.join(METRICS_FILE);
+        if !path.is_file() {
+            continue;
+        }
+        for (step, m) in metrics::read_log(&path)? {
+            if let Some(v) = m.get(metric).filter(|v| v.is_finite()) {
+                by_step.entry(step).or_default().push(*v);
+            }
+        }
+    }
+    let mut series = Series {
+        label: g.label.clone(),
+        ..Series::default()
+    };
+    for (step, values) in by_step {
+        let s = mean_ci(&values);
+        series.points.push((step as f64, s.mean));
+        if let Some(ci) = s.ci95 {
+            series.band.push((step as f64, s.mean - ci, s.mean + ci));
+        }
+    }
+    if series.band.len() != series.points.len() {
+        series.band.clear();
+    }
+    Ok(series)
+}
+
+/// Compares; prints the table (or JSON) and draws the curves when asked.
+pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
+    let (runs, unfinished) = find_runs(&req.dirs)?;
+    if runs.is_empty() {
+        return Err(RunnerError::Usage(format!(
+            "no finished run (a folder with {SUMMARY_FILE}) under {}{}",
+            req.dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if unfinished > 0 {
+                format!(" ({unfinished} unfinished: finish them with `autodidact resume DIR`)")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    let n_runs = runs.len();
+    let groups = group_runs(runs);
+    if req.json {
+        let text = serde_json::to_string_pretty(&to_json(&groups))
+            .map_err(|e| RunnerError::Failed(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!(
+            "{n_runs} finished runs in {} groups{}:",
+            groups.len(),
+            if unfinished > 0 {
+                format!(" ({unfinished} unfinished runs left out)")
+            } else {
+                String::new()
+            }
+        );
+        print!("{}", table(&groups));
+    }
+    if let Some(path) = &req.plot {
+        let metric = req
+            .metric
+            .clone()
+            .unwrap_or_else(|| groups[0].runs[0].headline.clone());
+        let series = groups
+            .iter()
+            .map(|g| group_curve(g, &metric))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|s| !s.points.is_empty())
+            .collect::<Vec<_>>();
+        if series.is_empty() {
+            return Err(RunnerError::Usage(format!(
+                "no run logged `{metric}` in its {METRICS_FILE}: choose another with --metric"
+            )));
+        }
+        let panel = Panel {
+            title: format!("{metric} (mean over seeds, 95% band)"),
+            y_label: metric.clone(),
+            series,
+        };
+        plot::write_plot(path, &format!("compare: {metric}"), &[panel])?;
+        if !req.json {
+            println!("Curves: {}", path.display());
+        }
+    }
+    Ok(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_quantiles_and_intervals() {
+        assert_eq!(t_975(4), 2.776);
+        assert!((t_975(40) - 2.021).abs() < 2e-3, "{}", t_975(40));
+        assert!((t_975(120) - 1.980).abs() < 1e-3, "{}", t_975(120));
+        let s = mean_ci(&[1.0, 2.0, 3.0]);
+        assert_eq!(s.mean, 2.0);
+        // s = 1, t(2) = 4.303: 4.303 / √3.
+        assert!((s.ci95.unwrap() - 4.303 / 3f64.sqrt()).abs() < 1e-12);
+        assert_eq!(mean_ci(&[5.0]).ci95, None);
+    }
+
+    fn record(seed: u64, lr: f64, loss: f64) -> RunRecord {
+        RunRecord {
+            dir: PathBuf::from(format!("r{lr}-{seed}")),
+            algorithm: "a".into(),
+            env: "e".into(),
+            seed,
+            headline: "loss".into(),
+            final_metrics: [("loss".to_string(), loss), ("acc".to_string(), 0.5)].into(),
+            hyperparameters: json!({ "lr": lr, "steps": 10 }),
+            env_params: json!({ "ways": 5 }),
+        }
+    }
+
+    #[test]
+    fn groups_by_configuration_and_labels_the_difference() {
+        let runs = vec![
+            record(0, 0.1, 1.0),
+            record(1, 0.1, 3.0),
+            record(0, 0.2, 2.0),
+        ];
+        let groups = group_runs(runs);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].label, "a on e, lr=0.1");
+        assert_eq!(groups[0].runs.len(), 2);
+        let stats = group_stats(&groups[0]);
+        assert_eq!(stats[0].0, "loss");
+        assert_eq!(stats[0].1.mean, 2.0);
+        let t = table(&groups);
+        assert!(
+            t.contains("a on e, lr=0.2") && t.contains("2 (1 seed)"),
+            "{t}"
+        );
+    }
+}

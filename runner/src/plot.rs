@@ -1,0 +1,346 @@
+//! Line plots with plotters, as SVG and PNG: a run's learning curves (one panel per metric,
+//! the headline first) and `compare`'s overlaid curves (mean over seeds with a 95 % band).
+//!
+//! Text is drawn with DejaVu Sans compiled into the binary (crate `dejavu`), so plots read the
+//! same on a machine without any font installed. Both formats are rendered in memory and
+//! written atomically.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use crate::atomic;
+use crate::errors::{Result, RunnerError};
+use crate::metrics::{self, Log};
+use crate::table::fmt_num;
+
+/// At most this many panels in a learning-curve plot.
+pub const MAX_PANELS: usize = 6;
+
+/// Tableau's ten colours: distinct, and readable on white.
+const COLORS: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+/// One curve, optionally with a band around it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    /// Legend text (empty: no legend).
+    pub label: String,
+    /// `(x, y)` points, in x order.
+    pub points: Vec<(f64, f64)>,
+    /// `(x, low, high)`, in x order (empty: no band).
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+/// One chart: a title, an axis label and its curves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Panel {
+    /// The chart's caption.
+    pub title: String,
+    /// The y axis's label.
+    pub y_label: String,
+    /// The curves.
+    pub series: Vec<Series>,
+}
+
+fn ensure_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
+            && register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold()).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(RunnerError::Failed(
+            "cannot load the plot font (DejaVu Sans)".into(),
+        ))
+    }
+}
+
+/// The picture's size for `n` panels.
+fn size(n: usize) -> ((usize, usize), (u32, u32)) {
+    let cols = if n <= 2 { 1 } else { 2 };
+    let rows = n.div_ceil(cols).max(1);
+    let (cw, ch) = if cols == 1 { (960, 420) } else { (640, 380) };
+    ((rows, cols), (cw * cols as u32, ch * rows as u32 + 40))
+}
+
+fn draw_error<E: std::fmt::Debug>(e: E) -> RunnerError {
+    RunnerError::Failed(format!("cannot draw the plot: {e:?}"))
+}
+
+/// Pads a range so flat curves and the frame's edges stay visible.
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 * (lo.abs() + hi.abs()).max(1e-300) {
+        let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        return (lo - d, hi + d);
+    }
+    let d = (hi - lo) * 0.05;
+    (lo - d, hi + d)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[Panel],
+) -> Result<()> {
+    root.fill(&WHITE).map_err(draw_error)?;
+    let body = root
+        .titled(title, ("sans-serif", 22).into_font().style(FontStyle::Bold))
+        .map_err(draw_error)?;
+    let ((rows, cols), _) = size(panels.len());
+    let areas = body.split_evenly((rows, cols));
+    for (panel, area) in panels.iter().zip(areas) {
+        draw_panel(&area, panel)?;
+    }
+    root.present().map_err(draw_error)?;
+    Ok(())
+}
+
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<()> {
+    let xs = panel
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0));
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let ys = panel.series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .map(|p| p.1)
+            .chain(s.band.iter().flat_map(|b| [b.1, b.2]))
+    });
+    let (y0, y1) = ys
+        .filter(|y| y.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
+    let (x0, x1) = if x0 < x1 { (x0, x1) } else { padded(x0, x1) };
+    let (y0, y1) = padded(y0, y1);
+
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(draw_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("iteration")
+        .y_desc(panel.y_label.as_str())
+        .light_line_style(RGBColor(246, 246, 246))
+        .x_label_formatter(&|x| fmt_num(x.round()))
+        .y_label_formatter(&|y| fmt_num(*y))
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()
+        .map_err(draw_error)?;
+
+    for (i, s) in panel.series.iter().enumerate() {
+        let (r, g, b) = COLORS[i % COLORS.len()];
+        let color = RGBColor(r, g, b);
+        if !s.band.is_empty() {
+            let mut outline: Vec<(f64, f64)> = s.band.iter().map(|b| (b.0, b.2)).collect();
+            outline.extend(s.band.iter().rev().map(|b| (b.0, b.1)));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    color.mix(0.18).filled(),
+                )))
+                .map_err(draw_error)?;
+        }
+        let line = chart
+            .draw_series(LineSeries::new(
+                s.points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(draw_error)?;
+        if !s.label.is_empty() {
+            line.label(s.label.as_str()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        }
+        if s.points.len() == 1 {
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(draw_error)?;
+        }
+    }
+    if panel.series.iter().any(|s| !s.label.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 13))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(draw_error)?;
+    }
+    Ok(())
+}
+
+/// The plot as SVG text.
+pub fn render_svg(title: &str, panels: &[Panel]) -> Result<String> {
+    ensure_font()?;
+    let (_, (w, h)) = size(panels.len());
+    let mut svg = String::new();
+    draw(
+        SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area(),
+        title,
+        panels,
+    )?;
+    Ok(svg)
+}
+
+/// The plot as PNG bytes.
+pub fn render_png(title: &str, panels: &[Panel]) -> Result<Vec<u8>> {
+    ensure_font()?;
+    let (_, (w, h)) = size(panels.len());
+    let mut rgb = vec![255u8; w as usize * h as usize * 3];
+    draw(
+        BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
+        title,
+        panels,
+    )?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let encode_error =
+        |e: png::EncodingError| RunnerError::Failed(format!("cannot encode the PNG: {e}"));
+    let mut writer = encoder.write_header().map_err(encode_error)?;
+    writer.write_image_data(&rgb).map_err(encode_error)?;
+    writer.finish().map_err(encode_error)?;
+    Ok(out)
+}
+
+/// Writes the plot to `path`: SVG or PNG by its extension.
+pub fn write_plot(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("svg") => atomic::write_str(path, &render_svg(title, panels)?),
+        Some("png") => atomic::write(path, &render_png(title, panels)?),
+        _ => Err(RunnerError::Usage(format!(
+            "{}: a plot file ends in .svg or .png",
+            path.display()
+        ))),
+    }
+}
+
+/// The suffix of a metric that is another metric's 95 % half-width (`x_ci95` for `x`): drawn
+/// as a band around `x` rather than as a panel of its own.
+pub const CI_SUFFIX: &str = "_ci95";
+
+/// The learning-curve panels of a log: the headline first, then the other metrics that
+/// change (at most [`MAX_PANELS`] in all); `KEY_ci95` becomes a band around `KEY`.
+pub fn learning_curve_panels(log: &Log, headline: &str) -> Vec<Panel> {
+    let curve = |key: &str| -> Vec<(f64, f64)> {
+        log.iter()
+            .filter_map(|(step, m)| m.get(key).map(|v| (*step as f64, *v)))
+            .filter(|p| p.1.is_finite())
+            .collect()
+    };
+    metrics::keys(log, headline)
+        .into_iter()
+        .filter(|k| !k.ends_with(CI_SUFFIX))
+        .filter_map(|key| {
+            let points = curve(&key);
+            let flat = points.windows(2).all(|w| w[0].1 == w[1].1);
+            if points.is_empty() || (flat && key != headline) {
+                return None;
+            }
+            let band = log
+                .iter()
+                .filter_map(|(step, m)| {
+                    let v = m.get(&key)?;
+                    let ci = m.get(&format!("{key}{CI_SUFFIX}"))?;
+                    (v.is_finite() && ci.is_finite()).then(|| (*step as f64, v - ci, v + ci))
+                })
+                .collect::<Vec<_>>();
+            let band = if band.len() == points.len() {
+                band
+            } else {
+                Vec::new()
+            };
+            Some(Panel {
+                title: if band.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{key} (95% band)")
+                },
+                y_label: key.clone(),
+                series: vec![Series {
+                    label: String::new(),
+                    points,
+                    band,
+                }],
+            })
+        })
+        .take(MAX_PANELS)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panels() -> Vec<Panel> {
+        let log: Log = (1..=20)
+            .map(|i| {
+                let mut m = autodidact_core::Metrics::new();
+                m.insert("loss".into(), 1.0 / i as f64);
+                m.insert("accuracy".into(), 1.0 - 1.0 / i as f64);
+                (i, m)
+            })
+            .collect();
+        learning_curve_panels(&log, "loss")
+    }
+
+    #[test]
+    fn renders_svg_with_text_and_png() {
+        let p = panels();
+        assert_eq!(p[0].title, "loss");
+        let svg = render_svg("maml on sinusoid", &p).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..50]);
+        assert!(svg.contains("maml on sinusoid") && svg.contains("iteration"));
+        let png = render_png("maml on sinusoid", &p).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+    }
+
+    #[test]
+    fn flat_and_single_point_curves_draw() {
+        let p = vec![Panel {
+            title: "x".into(),
+            y_label: "x".into(),
+            series: vec![Series {
+                label: "a".into(),
+                points: vec![(3.0, 2.0)],
+                band: vec![(3.0, 2.0, 2.0)],
+            }],
+        }];
+        render_png("one point", &p).unwrap();
+    }
+}

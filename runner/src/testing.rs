@@ -1,0 +1,264 @@
+//! `test-linear` (feature `test-algorithms`): a tiny, deterministic, checkpointable algorithm
+//! with failure injection, for the runner's own tests. It fits `y ≈ w · [1, x, sin x, cos x]`
+//! by SGD on few-shot tasks drawn with a generator that lives in its state (so checkpoints
+//! must carry generator state to resume exactly), and can be told to log a NaN, fail, panic
+//! or sleep at a given step.
+
+use autodidact_core::config::{check_positive, check_range};
+use autodidact_core::{
+    Algorithm, Config, CoreError, EnvInstance, EnvKind, EnvSpec, Hyperparams, Metrics, ParamDoc,
+    Result, Rng, Seed, Split, Targets, Task, TaskDistribution,
+};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+/// Hyperparameters of `test-linear`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestLinearParams {
+    /// Steps.
+    pub iterations: u64,
+    /// SGD step size.
+    pub lr: f64,
+    /// Log every this many steps.
+    pub log_every: u64,
+    /// Support points per SGD step (drawn with replacement).
+    pub batch: usize,
+    /// Sleep this long in each step (to test signals).
+    pub delay_ms: u64,
+    /// Log a NaN loss at this step (0: never).
+    pub nan_at: u64,
+    /// Return an error at this step (0: never).
+    pub fail_at: u64,
+    /// Panic at this step (0: never).
+    pub panic_at: u64,
+    /// Test tasks of the evaluation.
+    pub eval_tasks: u64,
+}
+
+impl Default for TestLinearParams {
+    fn default() -> Self {
+        TestLinearParams {
+            iterations: 100,
+            lr: 0.02,
+            log_every: 1,
+            batch: 4,
+            delay_ms: 0,
+            nan_at: 0,
+            fail_at: 0,
+            panic_at: 0,
+            eval_tasks: 8,
+        }
+    }
+}
+
+impl Hyperparams for TestLinearParams {
+    fn docs() -> Vec<ParamDoc> {
+        let d = |key, ty, range, doc| ParamDoc {
+            key,
+            ty,
+            range,
+            doc,
+        };
+        vec![
+            d("iterations", "integer", ">= 1", "training steps"),
+            d("lr", "float", "0 ..= 10", "SGD step size"),
+            d("log_every", "integer", ">= 1", "log every this many steps"),
+            d("batch", "integer", ">= 1", "support points per step"),
+            d("delay_ms", "integer", ">= 0", "sleep in each step (ms)"),
+            d(
+                "nan_at",
+                "integer",
+                ">= 0",
+                "log a NaN loss at this step (0: never)",
+            ),
+            d("fail_at", "integer", ">= 0", "fail at this step (0: never)"),
+            d(
+                "panic_at",
+                "integer",
+                ">= 0",
+                "panic at this step (0: never)",
+            ),
+            d(
+                "eval_tasks",
+                "integer",
+                ">= 1",
+                "test tasks of the evaluation",
+            ),
+        ]
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_positive("iterations", self.iterations as f64)?;
+        check_range("lr", self.lr, 0.0, 10.0)?;
+        check_positive("log_every", self.log_every as f64)?;
+        check_positive("batch", self.batch as f64)?;
+        check_positive("eval_tasks", self.eval_tasks as f64)?;
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct State {
+    step: u64,
+    w: Vec<f64>,
+    rng: Rng,
+}
+
+struct TestLinear {
+    hp: TestLinearParams,
+    tasks: Box<dyn TaskDistribution>,
+    seed: Seed,
+    state: State,
+}
+
+fn features(x: f64) -> [f64; 4] {
+    [1.0, x, x.sin(), x.cos()]
+}
+
+fn points(task: &Task, query: bool) -> Result<Vec<(f64, f64)>> {
+    let (x, y) = if query {
+        (&task.query_x, &task.query_y)
+    } else {
+        (&task.support_x, &task.support_y)
+    };
+    let n = x.shape().first().copied().unwrap_or(0);
+    let width = if n == 0 { 0 } else { x.len() / n };
+    let ys: Vec<f64> = match y {
+        Targets::Values(v) => v.iter().map(|&t| f64::from(t)).collect(),
+        Targets::Labels(l) => l.iter().map(|&t| t as f64).collect(),
+    };
+    if ys.len() < n || width == 0 {
+        return Err(CoreError::Env(
+            "test-linear needs one target per example".into(),
+        ));
+    }
+    let xs = x
+        .as_slice()
+        .map(<[f32]>::to_vec)
+        .unwrap_or_else(|| x.iter().copied().collect());
+    Ok((0..n).map(|i| (f64::from(xs[i * width]), ys[i])).collect())
+}
+
+fn mse(w: &[f64], pts: &[(f64, f64)]) -> f64 {
+    let total: f64 = pts
+        .iter()
+        .map(|&(x, y)| {
+            let p: f64 = features(x).iter().zip(w).map(|(f, w)| f * w).sum();
+            (p - y).powi(2)
+        })
+        .sum();
+    total / pts.len().max(1) as f64
+}
+
+impl Algorithm for TestLinear {
+    fn total_steps(&self) -> u64 {
+        self.hp.iterations
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.state.step
+    }
+
+    fn train_step(&mut self) -> Result<Metrics> {
+        let step = self.state.step + 1;
+        if self.hp.delay_ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(self.hp.delay_ms));
+        }
+        if step == self.hp.fail_at {
+            return Err(CoreError::Numerical("injected failure".into()));
+        }
+        if step == self.hp.panic_at {
+            panic!("injected panic");
+        }
+        let task = self.tasks.sample(Split::Train, &mut self.state.rng)?;
+        let support = points(&task, false)?;
+        let mut grad = [0.0; 4];
+        for _ in 0..self.hp.batch {
+            let (x, y) = support[self.state.rng.random_range(0..support.len())];
+            let f = features(x);
+            let p: f64 = f.iter().zip(&self.state.w).map(|(f, w)| f * w).sum();
+            for (g, fi) in grad.iter_mut().zip(f) {
+                *g += 2.0 * (p - y) * fi / self.hp.batch as f64;
+            }
+        }
+        for (w, g) in self.state.w.iter_mut().zip(grad) {
+            *w -= self.hp.lr * g;
+        }
+        self.state.step = step;
+        let mut m = Metrics::new();
+        if step % self.hp.log_every == 0 || step == self.hp.iterations {
+            let loss = if step == self.hp.nan_at {
+                f64::NAN
+            } else {
+                mse(&self.state.w, &points(&task, true)?)
+            };
+            m.insert("loss".into(), loss);
+            m.insert(
+                "w_norm".into(),
+                self.state.w.iter().map(|w| w * w).sum::<f64>().sqrt(),
+            );
+        }
+        Ok(m)
+    }
+
+    fn evaluate(&mut self, env: Option<&EnvInstance>) -> Result<Metrics> {
+        let dist: &dyn TaskDistribution = match env {
+            None => self.tasks.as_ref(),
+            Some(EnvInstance::Tasks(t)) => t.as_ref(),
+            Some(other) => {
+                return Err(CoreError::Env(format!(
+                    "test-linear evaluates on task distributions, not on {}",
+                    other.kind().describe()
+                )))
+            }
+        };
+        let mut total = 0.0;
+        for i in 0..self.hp.eval_tasks {
+            let task = dist.task(Split::Test, self.seed, i)?;
+            total += mse(&self.state.w, &points(&task, true)?);
+        }
+        let mut m = Metrics::new();
+        m.insert("test_mse".into(), total / self.hp.eval_tasks as f64);
+        Ok(m)
+    }
+
+    fn save(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(&self.state).map_err(|e| CoreError::Serde(e.to_string()))
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> Result<()> {
+        self.state = serde_json::from_slice(bytes)
+            .map_err(|e| CoreError::Checkpoint(format!("not a test-linear state: {e}")))?;
+        Ok(())
+    }
+}
+
+fn build(config: &Config, env: &EnvSpec, seed: Seed) -> Result<Box<dyn Algorithm>> {
+    let hp = TestLinearParams::from_config(config)?;
+    let EnvInstance::Tasks(tasks) = env.instantiate(seed)? else {
+        return Err(CoreError::Env(
+            "test-linear needs a task distribution".into(),
+        ));
+    };
+    Ok(Box::new(TestLinear {
+        hp,
+        tasks,
+        seed,
+        state: State {
+            step: 0,
+            w: vec![0.0; 4],
+            rng: seed.rng("test-linear"),
+        },
+    }))
+}
+
+autodidact_core::register_algorithm! {
+    name: "test-linear",
+    family: "runner test fixture",
+    summary: "deterministic linear regression by SGD with failure injection (feature test-algorithms)",
+    accepts: &[EnvKind::FewShotRegression, EnvKind::FewShotClassification],
+    params: TestLinearParams::docs,
+    default_config: TestLinearParams::default_config,
+    build: build,
+}
