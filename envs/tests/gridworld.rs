@@ -454,7 +454,12 @@ fn optimal_values(m: &dyn TabularModel, gamma: f64) -> Vec<f64> {
                 continue;
             }
             let best = (0..m.num_actions())
-                .map(|a| m.transitions(s, a).iter().map(|t| t.prob * (t.reward + if t.done { 0.0 } else { gamma * v[t.next] })).sum::<f64>())
+                .map(|a| {
+                    m.transitions(s, a)
+                        .iter()
+                        .map(|t| t.prob * (t.reward + if t.done { 0.0 } else { gamma * v[t.next] }))
+                        .sum::<f64>()
+                })
                 .fold(f64::NEG_INFINITY, f64::max);
             delta = delta.max((best - v[s]).abs());
             v[s] = best;
