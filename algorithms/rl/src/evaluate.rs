@@ -73,7 +73,7 @@ pub fn run_episodes(
     max_steps: u64,
     act: &mut dyn FnMut(&[f32], Option<usize>) -> usize,
 ) -> Result<EpisodeStats> {
-    let goal = env.tabular().and_then(|m| goal_reward(m));
+    let goal = env.tabular().and_then(goal_reward);
     let mut stats = EpisodeStats::default();
     for k in 0..episodes {
         let (mut obs, _) = env.reset(Some(seed.index(k).0));

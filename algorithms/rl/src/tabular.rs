@@ -355,7 +355,7 @@ impl Algorithm for TabularAgent {
     }
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
         self.step()?;
-        if self.steps_done % self.settings.log_every == 0
+        if self.steps_done.is_multiple_of(self.settings.log_every)
             || self.steps_done == self.settings.total_steps
         {
             return Ok(self.log_metrics());

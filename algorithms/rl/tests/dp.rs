@@ -107,7 +107,10 @@ fn stochastic_mdp_by_hand() {
     let pii = policy_iteration(
         &m,
         0.5,
-        EvaluationMethod::Iterative { tol: 1e-13, max_sweeps: 10_000 },
+        EvaluationMethod::Iterative {
+            tol: 1e-13,
+            max_sweeps: 10_000,
+        },
         100,
         None,
     )
@@ -122,7 +125,11 @@ fn deterministic_frozen_lake_and_cliff_walk_have_closed_form_values() {
     let gamma = 0.99;
     let opt = solve_optimal(m, gamma).unwrap();
     // Six moves to the goal, reward 1 on the sixth.
-    assert!((opt.start_value - gamma.powi(5)).abs() < 1e-12, "{}", opt.start_value);
+    assert!(
+        (opt.start_value - gamma.powi(5)).abs() < 1e-12,
+        "{}",
+        opt.start_value
+    );
     assert!(bellman_residual(m, &opt.v, gamma) < 1e-10);
 
     let c = grid("cliff-walk", 0.0);
@@ -130,7 +137,11 @@ fn deterministic_frozen_lake_and_cliff_walk_have_closed_form_values() {
     let opt = solve_optimal(cm, gamma).unwrap();
     // Up, eleven right, down: 13 steps of -1 (the goal's reward is -1 too).
     let want: f64 = -(0..13).map(|k| gamma.powi(k)).sum::<f64>();
-    assert!((opt.start_value - want).abs() < 1e-10, "{} vs {want}", opt.start_value);
+    assert!(
+        (opt.start_value - want).abs() < 1e-10,
+        "{} vs {want}",
+        opt.start_value
+    );
 }
 
 #[test]

@@ -9,7 +9,10 @@ use autodidact_rl::{QLearningParams, SarsaParams, TabularAgent};
 use common::{build, grid, spec, train_all, train_n};
 
 fn deterministic_4x4() -> autodidact_core::EnvSpec {
-    spec("gridworld", &[("map", "frozen-lake-4x4".into()), ("slip", 0.0.into())])
+    spec(
+        "gridworld",
+        &[("map", "frozen-lake-4x4".into()), ("slip", 0.0.into())],
+    )
 }
 
 #[test]
@@ -129,7 +132,10 @@ fn epsilon_greedy_helpers() {
 
 #[test]
 fn sarsa_params_keep_their_own_struct() {
-    let p = SarsaParams { expected: true, ..SarsaParams::default() };
+    let p = SarsaParams {
+        expected: true,
+        ..SarsaParams::default()
+    };
     let g = grid("frozen-lake-4x4", 0.0);
     let mut a = TabularAgent::sarsa(&p, Box::new(g), "4x4", Seed(0)).unwrap();
     a.step().unwrap();

@@ -111,7 +111,7 @@ impl DpAlgorithm {
                 policy,
                 steps_done: 0,
                 sweeps: 0,
-                delta: f64::INFINITY,
+                delta: f64::MAX,
                 converged: false,
             },
             kind,
@@ -285,7 +285,7 @@ impl Algorithm for DpAlgorithm {
             self.state.steps_done = self.total_steps;
         }
         if converged
-            || self.state.steps_done % self.log_every == 0
+            || self.state.steps_done.is_multiple_of(self.log_every)
             || self.state.steps_done >= self.total_steps
         {
             return Ok(self.step_metrics()?);

@@ -168,7 +168,7 @@ impl Policy {
 
     /// A policy from its table `probs[s * num_actions + a]`; each row must sum to 1.
     pub fn from_probs(probs: Vec<f64>, num_actions: usize) -> Result<Policy> {
-        if num_actions == 0 || probs.len() % num_actions != 0 {
+        if num_actions == 0 || !probs.len().is_multiple_of(num_actions) {
             return Err(RlError::InvalidPolicy(format!(
                 "{} probabilities do not make rows of {num_actions} actions",
                 probs.len()
@@ -237,7 +237,7 @@ pub fn validate_model<M: TabularModel + ?Sized>(model: &M) -> Result<()> {
                         t.next
                     )));
                 }
-                if !(t.prob >= 0.0) || !t.reward.is_finite() {
+                if t.prob.is_nan() || t.prob < 0.0 || !t.reward.is_finite() {
                     return Err(RlError::InvalidModel(format!(
                         "state {s}, action {a}: probability {} or reward {} is invalid",
                         t.prob, t.reward

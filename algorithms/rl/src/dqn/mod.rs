@@ -249,10 +249,13 @@ impl Dqn {
                 }
             },
         );
-        if self.steps_done % self.p.target_update_interval == 0 {
+        if self
+            .steps_done
+            .is_multiple_of(self.p.target_update_interval)
+        {
             self.update_target();
         }
-        if self.steps_done % self.p.train_freq == 0
+        if self.steps_done.is_multiple_of(self.p.train_freq)
             && self.steps_done > self.p.learning_starts
             && !self.buffer.is_empty()
         {
@@ -519,7 +522,8 @@ impl Algorithm for Dqn {
     }
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
         self.env_step()?;
-        if self.steps_done % self.p.log_every == 0 || self.steps_done == self.p.total_steps {
+        if self.steps_done.is_multiple_of(self.p.log_every) || self.steps_done == self.p.total_steps
+        {
             return Ok(self.log_metrics());
         }
         Ok(Metrics::new())

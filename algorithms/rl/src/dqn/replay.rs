@@ -128,6 +128,21 @@ impl ReplayBuffer {
         (0..n).map(|_| rng.random_range(0..self.len)).collect()
     }
 
+    /// Whether the transition in a slot is terminal.
+    pub fn done(&self, slot: usize) -> bool {
+        self.dones[slot]
+    }
+
+    /// The return stored in a slot.
+    pub fn reward(&self, slot: usize) -> f32 {
+        self.rewards[slot]
+    }
+
+    /// The bootstrap discount stored in a slot.
+    pub fn discount(&self, slot: usize) -> f32 {
+        self.discounts[slot]
+    }
+
     /// The observation in a slot.
     pub fn obs(&self, slot: usize) -> &[f32] {
         &self.obs[slot * self.obs_dim..(slot + 1) * self.obs_dim]
@@ -266,7 +281,7 @@ impl SumTree {
         SumTree {
             leaves,
             sum: vec![0.0; 2 * leaves],
-            min: vec![f64::INFINITY; 2 * leaves],
+            min: vec![f64::MAX; 2 * leaves],
         }
     }
 

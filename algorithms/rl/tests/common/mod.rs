@@ -1,9 +1,7 @@
 // Shared helpers of the integration tests (included with `mod common;`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use autodidact_core::{
-    Algorithm, Config, EnvSpec, Registry, Seed, TabularModel, Transition,
-};
+use autodidact_core::{Algorithm, Config, EnvSpec, Registry, Seed, TabularModel, Transition};
 use autodidact_envs::gridworld::{builtin, GridMap, GridOptions, Gridworld};
 
 /// A registered environment with some parameters overridden.
@@ -19,7 +17,12 @@ pub fn spec(env: &str, overrides: &[(&str, toml::Value)]) -> EnvSpec {
 }
 
 /// A registered algorithm built with some hyperparameters overridden.
-pub fn build(algo: &str, overrides: &[(&str, toml::Value)], env: &EnvSpec, seed: u64) -> Box<dyn Algorithm> {
+pub fn build(
+    algo: &str,
+    overrides: &[(&str, toml::Value)],
+    env: &EnvSpec,
+    seed: u64,
+) -> Box<dyn Algorithm> {
     autodidact_rl::link();
     let reg = Registry::from_inventory().unwrap();
     let entry = reg.algorithm(algo).unwrap();
@@ -64,7 +67,12 @@ impl TabularModel for Table {
 }
 
 pub fn t(prob: f64, next: usize, reward: f64, done: bool) -> Transition {
-    Transition { prob, next, reward, done }
+    Transition {
+        prob,
+        next,
+        reward,
+        done,
+    }
 }
 
 /// Trains a registered algorithm to its end.
