@@ -136,12 +136,7 @@ fn bench_small(rng: &mut Rng, warmup: usize, reps: usize) {
         opt.step(&mut p, &g).unwrap();
         last = loss.item();
     });
-    report(
-        PLAN[0].0,
-        &s,
-        None,
-        &format!("  (final loss {last:.4})"),
-    );
+    report(PLAN[0].0, &s, None, &format!("  (final loss {last:.4})"));
 }
 
 fn bench_mnist(rng: &mut Rng, warmup: usize, reps: usize) {
@@ -268,7 +263,11 @@ fn main() {
     let n = |k: usize| ((k as f64 * scale).round() as usize).max(1);
     println!(
         "autodidact bench_steps: f32, single thread, {} build",
-        if cfg!(debug_assertions) { "DEBUG" } else { "release" }
+        if cfg!(debug_assertions) {
+            "DEBUG"
+        } else {
+            "release"
+        }
     );
     let mut rng = Seed(0).rng("bench");
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);

@@ -88,8 +88,14 @@ fn main() {
     let mut adam = Adam::new(1e-3);
     let (hwm0, rss0) = rss_kib();
     println!("maml_memory: {iterations} second-order MAML meta-iterations, 25 tasks each");
-    println!("{:>10} {:>14} {:>14} {:>12} {:>10}", "iteration", "VmHWM (KiB)", "VmRSS (KiB)", "meta-loss", "time (s)");
-    println!("{:>10} {:>14} {:>14} {:>12} {:>10}", 0, hwm0, rss0, "-", "0.0");
+    println!(
+        "{:>10} {:>14} {:>14} {:>12} {:>10}",
+        "iteration", "VmHWM (KiB)", "VmRSS (KiB)", "meta-loss", "time (s)"
+    );
+    println!(
+        "{:>10} {:>14} {:>14} {:>12} {:>10}",
+        0, hwm0, rss0, "-", "0.0"
+    );
     let start = Instant::now();
     let mut loss_sum = 0.0;
     let mut loss_n = 0u64;

@@ -77,7 +77,7 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
         Sqrt(a) => emit(a, g / out * 0.5),
         Abs(a) => {
             let sign = const_from::<T>(a, |v| {
-                v.mapv(|x| {
+                crate::pool::map_array(v, |x| {
                     if x > T::zero() {
                         T::one()
                     } else if x < T::zero() {
@@ -95,13 +95,15 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
         Sigmoid(a) => emit(a, g * out * (1.0 - out)),
         Relu(a) => {
             let mask = const_from::<T>(a, |v| {
-                v.mapv(|x| if x > T::zero() { T::one() } else { T::zero() })
+                crate::pool::map_array(v, |x| if x > T::zero() { T::one() } else { T::zero() })
             });
             emit(a, g * mask)
         }
         LeakyRelu(a, slope) => {
             let s = T::of(slope);
-            let d = const_from::<T>(a, |v| v.mapv(|x| if x > T::zero() { T::one() } else { s }));
+            let d = const_from::<T>(a, |v| {
+                crate::pool::map_array(v, |x| if x > T::zero() { T::one() } else { s })
+            });
             emit(a, g * d)
         }
         Softplus(a) => emit(a, g * var::<T>(a).sigmoid()),
@@ -163,7 +165,7 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
             // One-hot of the first extremal entry along the axis: a constant.
             let mask = const_from::<T>(a, |v| {
                 let idx = if is_min {
-                    crate::ops::index::argmax(&v.mapv(|x| -x), axis)
+                    crate::ops::index::argmax(&crate::pool::map_array(v, |x| -x), axis)
                 } else {
                     crate::ops::index::argmax(v, axis)
                 };

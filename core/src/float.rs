@@ -8,6 +8,7 @@ use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::pool::Pool;
 use crate::tape::TapeState;
 
 /// A floating-point element type the tensor and the tape are generic over.
@@ -44,11 +45,17 @@ pub trait Float:
     /// Runs `f` with this type's thread-local tape state.
     #[doc(hidden)]
     fn with_tape<R>(f: impl FnOnce(&mut TapeState<Self>) -> R) -> R;
+
+    /// Runs `f` with this type's thread-local buffer pool.
+    #[doc(hidden)]
+    fn with_pool<R>(f: impl FnOnce(&mut Pool<Self>) -> R) -> R;
 }
 
 thread_local! {
     static TAPE_F32: RefCell<TapeState<f32>> = RefCell::new(TapeState::new());
     static TAPE_F64: RefCell<TapeState<f64>> = RefCell::new(TapeState::new());
+    static POOL_F32: RefCell<Pool<f32>> = RefCell::new(Pool::new());
+    static POOL_F64: RefCell<Pool<f64>> = RefCell::new(Pool::new());
 }
 
 impl Float for f32 {
@@ -65,6 +72,10 @@ impl Float for f32 {
     fn with_tape<R>(f: impl FnOnce(&mut TapeState<Self>) -> R) -> R {
         TAPE_F32.with(|t| f(&mut t.borrow_mut()))
     }
+    #[inline]
+    fn with_pool<R>(f: impl FnOnce(&mut Pool<Self>) -> R) -> R {
+        POOL_F32.with(|p| f(&mut p.borrow_mut()))
+    }
 }
 
 impl Float for f64 {
@@ -80,5 +91,9 @@ impl Float for f64 {
     #[inline]
     fn with_tape<R>(f: impl FnOnce(&mut TapeState<Self>) -> R) -> R {
         TAPE_F64.with(|t| f(&mut t.borrow_mut()))
+    }
+    #[inline]
+    fn with_pool<R>(f: impl FnOnce(&mut Pool<Self>) -> R) -> R {
+        POOL_F64.with(|p| f(&mut p.borrow_mut()))
     }
 }

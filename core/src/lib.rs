@@ -32,6 +32,8 @@ pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod plugin;
+#[doc(hidden)]
+pub mod pool;
 pub mod registry;
 pub mod rng;
 pub mod stream;

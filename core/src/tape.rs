@@ -392,7 +392,9 @@ impl<T: Float> Drop for Tape<T> {
     fn drop(&mut self) {
         let (n, i, x, c) = self.marks;
         T::with_tape(|s| {
-            s.nodes.truncate(n);
+            for node in s.nodes.drain(n.min(s.nodes.len())..) {
+                crate::pool::recycle(node.value);
+            }
             s.ids.truncate(i);
             s.indices.truncate(x);
             s.customs.truncate(c);
@@ -552,7 +554,7 @@ impl<T: Float> Var<T> {
 pub fn grad<T: Float>(outputs: &[Var<T>], inputs: &[Var<T>], create: CreateGraph) -> Vec<Var<T>> {
     let seeds: Vec<Var<T>> = outputs
         .iter()
-        .map(|o| Var::constant(o.with_value(|v| ArrayD::ones(v.raw_dim()))))
+        .map(|o| Var::constant(crate::pool::filled(&o.shape(), T::one())))
         .collect();
     grad_with_seeds(outputs, &seeds, inputs, create)
 }
@@ -572,7 +574,7 @@ pub fn grad_with_seeds<T: Float>(
         seeds.len(),
         "autodidact: grad needs one seed per output"
     );
-    let zeros_like = |v: &Var<T>| Var::constant(v.with_value(|x| ArrayD::zeros(x.raw_dim())));
+    let zeros_like = |v: &Var<T>| Var::constant(crate::pool::filled(&v.shape(), T::zero()));
     if inputs.is_empty() {
         return Vec::new();
     }
@@ -583,17 +585,38 @@ pub fn grad_with_seeds<T: Float>(
     }
     let len = (hi - lo + 1) as usize;
 
-    // Which nodes in [lo, hi] depend on an input: only those can pass a gradient on.
+    // Only nodes that are ancestors of an output (`needed`) and descendants of an input
+    // (`reach`) can carry a gradient. The first pass runs backwards from the outputs, so nodes
+    // of unrelated computations in between (earlier tasks of a meta-batch) cost one check each.
     let reach: Vec<bool> = T::with_tape(|s| {
         for v in inputs.iter().chain(outputs) {
             s.node(*v);
         }
+        let mut needed = vec![false; len];
+        for v in outputs {
+            needed[(v.id - lo) as usize] = true;
+        }
+        for k in (0..len).rev() {
+            if !needed[k] {
+                continue;
+            }
+            let node = &s.nodes[lo as usize + k];
+            if !node.requires_grad {
+                continue;
+            }
+            node.op.for_each_input(&s.ids, |p| {
+                if p >= lo {
+                    needed[(p - lo) as usize] = true;
+                }
+            });
+        }
         let mut reach = vec![false; len];
         for v in inputs {
-            reach[(v.id - lo) as usize] = true;
+            let k = (v.id - lo) as usize;
+            reach[k] = needed[k];
         }
         for i in 0..len {
-            if reach[i] {
+            if reach[i] || !needed[i] {
                 continue;
             }
             let node = &s.nodes[lo as usize + i];

@@ -6,6 +6,7 @@ use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::{broadcast_shape, from_vec};
 use crate::float::Float;
+use crate::pool::{map_array, take};
 use crate::tape::{Op, Var};
 
 /// `f(a, b)` element-wise with broadcasting; a fast path for equal contiguous shapes.
@@ -17,18 +18,19 @@ pub(crate) fn zip_map<T: Float>(
 ) -> ArrayD<T> {
     if a.shape() == b.shape() {
         if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
-            let v: Vec<T> = x.iter().zip(y).map(|(&x, &y)| f(x, y)).collect();
+            let mut v = take::<T>(x.len());
+            v.extend(x.iter().zip(y).map(|(&x, &y)| f(x, y)));
             return from_vec(a.shape(), v);
         }
         return Zip::from(a).and(b).map_collect(|&x, &y| f(x, y));
     }
     if b.len() == 1 && b.ndim() <= a.ndim() {
         let s = b.iter().next().copied().unwrap_or_else(T::zero);
-        return a.mapv(|x| f(x, s));
+        return map_array(a, |x| f(x, s));
     }
     if a.len() == 1 && a.ndim() <= b.ndim() {
         let s = a.iter().next().copied().unwrap_or_else(T::zero);
-        return b.mapv(|y| f(s, y));
+        return map_array(b, |y| f(s, y));
     }
     let shape = broadcast_shape(op, a.shape(), b.shape());
     let dim = IxDyn(&shape);
@@ -69,26 +71,26 @@ impl<T: Float> Var<T> {
     }
     /// `-self`.
     pub fn neg(self) -> Var<T> {
-        self.unary(Op::Neg(self.id), |a| a.mapv(|x| -x))
+        self.unary(Op::Neg(self.id), |a| map_array(a, |x| -x))
     }
     /// `self + c`.
     pub fn add_scalar(self, c: f64) -> Var<T> {
         let c = T::of(c);
-        self.unary(Op::AddScalar(self.id), |a| a.mapv(|x| x + c))
+        self.unary(Op::AddScalar(self.id), |a| map_array(a, |x| x + c))
     }
     /// `self * c`.
     pub fn mul_scalar(self, c: f64) -> Var<T> {
         let ct = T::of(c);
-        self.unary(Op::MulScalar(self.id, c), |a| a.mapv(|x| x * ct))
+        self.unary(Op::MulScalar(self.id, c), |a| map_array(a, |x| x * ct))
     }
     /// `self ^ p` element-wise, for a constant exponent.
     pub fn powf(self, p: f64) -> Var<T> {
         let pt = T::of(p);
         self.unary(Op::PowScalar(self.id, p), |a| {
             if p == 2.0 {
-                a.mapv(|x| x * x)
+                map_array(a, |x| x * x)
             } else {
-                a.mapv(|x| x.powf(pt))
+                map_array(a, |x| x.powf(pt))
             }
         })
     }
@@ -98,53 +100,55 @@ impl<T: Float> Var<T> {
     }
     /// `eˣ`.
     pub fn exp(self) -> Var<T> {
-        self.unary(Op::Exp(self.id), |a| a.mapv(T::exp))
+        self.unary(Op::Exp(self.id), |a| map_array(a, T::exp))
     }
     /// Natural logarithm.
     pub fn log(self) -> Var<T> {
-        self.unary(Op::Log(self.id), |a| a.mapv(T::ln))
+        self.unary(Op::Log(self.id), |a| map_array(a, T::ln))
     }
     /// Square root.
     pub fn sqrt(self) -> Var<T> {
-        self.unary(Op::Sqrt(self.id), |a| a.mapv(T::sqrt))
+        self.unary(Op::Sqrt(self.id), |a| map_array(a, T::sqrt))
     }
     /// Absolute value (gradient `sign(x)`, 0 at 0).
     pub fn abs(self) -> Var<T> {
-        self.unary(Op::Abs(self.id), |a| a.mapv(T::abs))
+        self.unary(Op::Abs(self.id), |a| map_array(a, T::abs))
     }
     /// Sine.
     pub fn sin(self) -> Var<T> {
-        self.unary(Op::Sin(self.id), |a| a.mapv(T::sin))
+        self.unary(Op::Sin(self.id), |a| map_array(a, T::sin))
     }
     /// Cosine.
     pub fn cos(self) -> Var<T> {
-        self.unary(Op::Cos(self.id), |a| a.mapv(T::cos))
+        self.unary(Op::Cos(self.id), |a| map_array(a, T::cos))
     }
     /// Hyperbolic tangent.
     pub fn tanh(self) -> Var<T> {
-        self.unary(Op::Tanh(self.id), |a| a.mapv(T::tanh))
+        self.unary(Op::Tanh(self.id), |a| map_array(a, T::tanh))
     }
     /// Logistic sigmoid `1 / (1 + e⁻ˣ)`.
     pub fn sigmoid(self) -> Var<T> {
-        self.unary(Op::Sigmoid(self.id), |a| a.mapv(sigmoid))
+        self.unary(Op::Sigmoid(self.id), |a| map_array(a, sigmoid))
     }
     /// `max(x, 0)` (gradient 0 at 0).
     pub fn relu(self) -> Var<T> {
         let z = T::zero();
-        self.unary(Op::Relu(self.id), |a| a.mapv(|x| if x > z { x } else { z }))
+        self.unary(Op::Relu(self.id), |a| {
+            map_array(a, |x| if x > z { x } else { z })
+        })
     }
     /// `x` for `x > 0`, else `slope · x`.
     pub fn leaky_relu(self, slope: f64) -> Var<T> {
         let s = T::of(slope);
         let z = T::zero();
         self.unary(Op::LeakyRelu(self.id, slope), |a| {
-            a.mapv(|x| if x > z { x } else { s * x })
+            map_array(a, |x| if x > z { x } else { s * x })
         })
     }
     /// `x` for `x > 0`, else `α (eˣ − 1)`; composed from `where`, `exp` and scalar ops.
     pub fn elu(self, alpha: f64) -> Var<T> {
         let mask =
-            self.with_value(|v| v.mapv(|x| if x > T::zero() { T::one() } else { T::zero() }));
+            self.with_value(|v| map_array(v, |x| if x > T::zero() { T::one() } else { T::zero() }));
         // exp of min(x, 0) keeps the unused branch finite for large positive x.
         let neg = self.minimum_scalar(0.0);
         let e = neg.exp().add_scalar(-1.0).mul_scalar(alpha);
@@ -152,19 +156,19 @@ impl<T: Float> Var<T> {
     }
     /// `ln(1 + eˣ)`, computed stably.
     pub fn softplus(self) -> Var<T> {
-        self.unary(Op::Softplus(self.id), |a| a.mapv(softplus))
+        self.unary(Op::Softplus(self.id), |a| map_array(a, softplus))
     }
     /// `min(x, c)` element-wise (composed from `where`).
     pub fn minimum_scalar(self, c: f64) -> Var<T> {
         let ct = T::of(c);
-        let mask = self.with_value(|v| v.mapv(|x| if x < ct { T::one() } else { T::zero() }));
+        let mask = self.with_value(|v| map_array(v, |x| if x < ct { T::one() } else { T::zero() }));
         let cst = Var::scalar(c);
         Var::where_mask(mask, self, cst)
     }
     /// `max(x, c)` element-wise (composed from `where`).
     pub fn maximum_scalar(self, c: f64) -> Var<T> {
         let ct = T::of(c);
-        let mask = self.with_value(|v| v.mapv(|x| if x > ct { T::one() } else { T::zero() }));
+        let mask = self.with_value(|v| map_array(v, |x| if x > ct { T::one() } else { T::zero() }));
         let cst = Var::scalar(c);
         Var::where_mask(mask, self, cst)
     }

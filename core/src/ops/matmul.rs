@@ -68,7 +68,8 @@ pub(crate) fn matmul_value<T: Float>(
     if sb.len() == 2 && !ta {
         // [B…, n, k] @ [k, m]: one GEMM over all rows.
         let rows = sa[..sa.len() - 1].iter().product();
-        let mut out = vec![T::zero(); rows * m];
+        let mut out = crate::pool::take::<T>(rows * m);
+        out.resize(rows * m, T::zero());
         let mut c = match ArrayViewMut2::from_shape((rows, m), &mut out) {
             Ok(c) => c,
             Err(e) => panic!("autodidact internal error: matmul out view: {e}"),
@@ -94,7 +95,8 @@ pub(crate) fn matmul_value<T: Float>(
     let batch: usize = batch_shape.iter().product();
     let a_stride = if sa.len() == 2 { 0 } else { ra * ca };
     let b_stride = if sb.len() == 2 { 0 } else { rb * cb };
-    let mut out = vec![T::zero(); batch * n * m];
+    let mut out = crate::pool::take::<T>(batch * n * m);
+    out.resize(batch * n * m, T::zero());
     if n * m > 0 {
         for (i, chunk) in out.chunks_mut(n * m).enumerate().take(batch) {
             mm(&da[i * a_stride..], &db[i * b_stride..], chunk);

@@ -28,7 +28,8 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
     if let Some(src) = x.as_slice() {
         if xs.len() >= core.len() && xs[xs.len() - core.len()..] == core[..] {
             let inner: usize = core.iter().product();
-            let mut out = vec![T::zero(); inner];
+            let mut out = crate::pool::take::<T>(inner);
+            out.resize(inner, T::zero());
             for chunk in src.chunks_exact(inner.max(1)) {
                 for (o, &v) in out.iter_mut().zip(chunk) {
                     *o += v;
@@ -63,7 +64,7 @@ pub(crate) fn broadcast_to_value<T: Float>(a: &ArrayD<T>, shape: &[usize]) -> Ar
     if let Some(src) = a.as_slice() {
         if shape.len() >= core.len() && shape[shape.len() - core.len()..] == core[..] {
             let total: usize = shape.iter().product();
-            let mut out = Vec::with_capacity(total);
+            let mut out = crate::pool::take::<T>(total);
             while out.len() < total {
                 out.extend_from_slice(src);
             }
@@ -149,11 +150,11 @@ impl<T: Float> Var<T> {
             return self;
         }
         self.unary(Op::Reshape(self.id), |a| {
-            let data = if let Some(s) = a.as_slice() {
-                s.to_vec()
-            } else {
-                a.iter().copied().collect()
-            };
+            let mut data = crate::pool::take::<T>(a.len());
+            match a.as_slice() {
+                Some(s) => data.extend_from_slice(s),
+                None => data.extend(a.iter().copied()),
+            }
             from_vec(&new, data)
         })
     }
