@@ -354,7 +354,7 @@ impl<T: Float> Tape<T> {
 
     /// A leaf that needs a gradient (a parameter).
     pub fn param(&self, value: &Tensor<T>) -> Var<T> {
-        Var::leaf(value.clone())
+        Var::leaf(crate::pool::map_array(value, |x| x))
     }
 
     /// Leaves for every tensor of a parameter store, in the store's order.
