@@ -12,8 +12,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("| key | type | default | range | meaning |\n| --- | --- | --- | --- | --- |");
         let defaults = (e.default_config)();
         for d in (e.params)() {
-            let def = defaults.get(d.key).map(|v| format!("`{v}`")).unwrap_or_else(|| "—".into());
-            println!("| `{}` | {} | {} | {} | {} |", d.key, d.ty, def, d.range.replace('|', "\\|"), d.doc.replace('|', "\\|"));
+            let def = defaults
+                .get(d.key)
+                .map(|v| format!("`{v}`"))
+                .unwrap_or_else(|| "—".into());
+            println!(
+                "| `{}` | {} | {} | {} | {} |",
+                d.key,
+                d.ty,
+                def,
+                d.range.replace('|', "\\|"),
+                d.doc.replace('|', "\\|")
+            );
         }
         println!();
     }

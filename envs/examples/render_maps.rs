@@ -4,9 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use autodidact_core::{Seed, TabularModel};
-use autodidact_envs::gridworld::{
-    GridOptions, Gridworld, GridworldParams, PngOptions, BUILTIN_MAPS,
-};
+use autodidact_envs::gridworld::{Gridworld, GridworldParams, PngOptions, BUILTIN_MAPS};
 
 /// Value iteration: the optimal values and a greedy policy.
 fn value_iteration(m: &dyn TabularModel, gamma: f64) -> (Vec<f64>, Vec<usize>) {

@@ -133,3 +133,33 @@ impl From<EnvsError> for CoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_into_core_errors_keeping_the_kind() {
+        let io = EnvsError::io(
+            "/x/y.csv",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        match CoreError::from(io) {
+            CoreError::Io { path, .. } => assert_eq!(path, "/x/y.csv"),
+            other => panic!("{other:?}"),
+        }
+        match CoreError::from(EnvsError::param("ways", "must be >= 1")) {
+            CoreError::Config { key, .. } => assert_eq!(key, "ways"),
+            other => panic!("{other:?}"),
+        }
+        let m = EnvsError::Map {
+            line: 3,
+            column: 7,
+            reason: "unknown cell".into(),
+        };
+        match CoreError::from(m) {
+            CoreError::Env(msg) => assert_eq!(msg, "map line 3, column 7: unknown cell"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -240,7 +240,11 @@ pub fn decode_png(bytes: &[u8], name: &str) -> Result<(usize, usize, Vec<f32>)> 
 }
 
 /// Area-averaging resize of a `w x h` image to `size x size`.
+/// Returns zeros when `src` holds fewer than `w * h` values.
 pub fn resize_area(src: &[f32], w: usize, h: usize, size: usize) -> Vec<f32> {
+    if w == 0 || h == 0 || src.len() < w.saturating_mul(h) {
+        return vec![0.0; size * size];
+    }
     let weights = |n_in: usize| -> Vec<Vec<(usize, f32)>> {
         let scale = n_in as f64 / size as f64;
         (0..size)
@@ -344,10 +348,14 @@ impl Collector {
                 });
             }
             let mut data = Vec::with_capacity(file.size() as usize);
-            file.read_to_end(&mut data).map_err(|e| EnvsError::Zip {
-                file: entry_display.clone(),
-                reason: e.to_string(),
-            })?;
+            // `take`: the declared size may lie (a zip bomb must not exhaust memory).
+            (&mut file)
+                .take(MAX_ENTRY_BYTES)
+                .read_to_end(&mut data)
+                .map_err(|e| EnvsError::Zip {
+                    file: entry_display.clone(),
+                    reason: e.to_string(),
+                })?;
             let components: Vec<&str> = name.split(['/', '\\']).filter(|c| !c.is_empty()).collect();
             self.add(&components, &data, &entry_display)?;
         }
