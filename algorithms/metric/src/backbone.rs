@@ -1,0 +1,121 @@
+//! The embedding network f_θ: Conv4 for images, an MLP for feature vectors.
+
+use autodidact_core::layers::{Activation, Conv4, Conv4Config, Init, Mlp};
+use autodidact_core::{BatchNormMode, BatchNormStats, Params, Rng, Tensor, Var};
+use serde::{Deserialize, Serialize};
+
+use crate::errors::{MetricError, Result};
+use crate::hyperparams::MetricParams;
+
+/// An embedding network, run functionally on a parameter list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Backbone {
+    /// Conv4 (4 × [3×3 conv, batch norm, ReLU, 2×2 max-pool]) on `[C, H, W]` images.
+    Conv4(Conv4),
+    /// An MLP with ReLU hidden layers and a linear output on flattened inputs.
+    Mlp {
+        /// The layers.
+        mlp: Mlp,
+        /// Values in one input example.
+        in_dim: usize,
+    },
+}
+
+impl Backbone {
+    /// Builds the backbone for an input shape, adding its parameters to `params`.
+    pub fn build(
+        hp: &MetricParams,
+        input_shape: &[usize],
+        params: &mut Params<f32>,
+        rng: &mut Rng,
+    ) -> Result<Backbone> {
+        let image = input_shape.len() == 3;
+        let use_conv = match hp.backbone.as_str() {
+            "conv4" => true,
+            "mlp" => false,
+            _ => image,
+        };
+        if use_conv {
+            if !image || input_shape[1] != input_shape[2] {
+                return Err(MetricError::Incompatible(format!(
+                    "the conv4 backbone needs square [C, H, W] image inputs; the environment gives examples of shape {input_shape:?}"
+                )));
+            }
+            let cfg = Conv4Config {
+                in_channels: input_shape[0],
+                filters: hp.filters,
+                input_size: input_shape[1],
+                blocks: 4,
+            };
+            let conv = Conv4::new(params, "body", cfg, rng);
+            if conv.out_size() == 0 {
+                return Err(MetricError::Incompatible(format!(
+                    "inputs of {}x{} are too small for four 2x2 poolings",
+                    input_shape[1], input_shape[2]
+                )));
+            }
+            Ok(Backbone::Conv4(conv))
+        } else {
+            let in_dim: usize = input_shape.iter().product();
+            let mut widths = vec![in_dim];
+            widths.extend(&hp.hidden);
+            widths.push(hp.embedding_dim);
+            let mlp = Mlp::new(
+                params,
+                "body",
+                &widths,
+                Activation::Relu,
+                Init::KaimingUniform,
+                rng,
+            );
+            Ok(Backbone::Mlp { mlp, in_dim })
+        }
+    }
+
+    /// Width of the embedding.
+    pub fn dim(&self) -> usize {
+        match self {
+            Backbone::Conv4(c) => c.feature_dim(),
+            Backbone::Mlp { mlp, .. } => mlp.out_dim(),
+        }
+    }
+
+    /// Fresh batch-norm running statistics (none for the MLP).
+    pub fn new_stats(&self) -> Vec<BatchNormStats<f32>> {
+        match self {
+            Backbone::Conv4(c) => c.new_stats(),
+            Backbone::Mlp { .. } => Vec::new(),
+        }
+    }
+
+    /// Embeds `x [n, …input_shape]` into `[n, dim]`.
+    ///
+    /// Batch norm uses the batch's statistics and updates `stats` in
+    /// [`BatchNormMode::Train`], and reads `stats` in [`BatchNormMode::Eval`].
+    pub fn embed(
+        &self,
+        p: &[Var<f32>],
+        x: &Tensor<f32>,
+        mode: BatchNormMode,
+        stats: &mut [BatchNormStats<f32>],
+    ) -> Var<f32> {
+        let n = x.shape().first().copied().unwrap_or(0);
+        match self {
+            Backbone::Conv4(conv) => {
+                let c = &conv.config;
+                let v = Var::constant(x.clone()).reshape(&[
+                    n,
+                    c.in_channels,
+                    c.input_size,
+                    c.input_size,
+                ]);
+                let st = if stats.is_empty() { None } else { Some(stats) };
+                conv.forward(p, v, mode, st)
+            }
+            Backbone::Mlp { mlp, in_dim } => {
+                let v = Var::constant(x.clone()).reshape(&[n, *in_dim]);
+                mlp.forward(p, v)
+            }
+        }
+    }
+}

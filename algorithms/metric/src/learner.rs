@@ -1,0 +1,432 @@
+//! The metric-based learner the runner drives: one training episode per step, validation with
+//! early stopping (the best-validation parameters kept in memory), evaluation on held-out
+//! episodes, and exact checkpoints.
+
+use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
+use autodidact_core::{
+    Adam, Algorithm, BatchNormMode, BatchNormStats, Config, CoreError, CreateGraph, EnvInstance,
+    EnvSpec, Metrics, Params, Seed, Split, Tape, Task, TaskDistribution,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::episode::Episode;
+use crate::errors::{MetricError, Result};
+use crate::evaluate::{evaluate_episodes, score_accuracy};
+use crate::hyperparams::{resolve, MetricParams};
+use crate::model::{Method, Model};
+
+/// The best validation point so far (early stopping).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BestValidation {
+    /// Episodes trained when it was reached.
+    pub iteration: u64,
+    /// Its validation query accuracy.
+    pub accuracy: f64,
+    /// The parameters then.
+    pub params: Params<f32>,
+    /// The batch-norm running statistics then.
+    pub stats: Vec<BatchNormStats<f32>>,
+}
+
+/// Everything a checkpoint holds.
+#[derive(Serialize, Deserialize)]
+struct State {
+    method: Method,
+    iteration: u64,
+    params: Params<f32>,
+    stats: Vec<BatchNormStats<f32>>,
+    opt: Adam<f32>,
+    best: Option<BestValidation>,
+    loss_sum: f64,
+    acc_sum: f64,
+    count: u64,
+}
+
+/// A metric-based meta-learner bound to a few-shot classification distribution.
+pub struct MetricLearner {
+    method: Method,
+    hp: MetricParams,
+    model: Model,
+    params: Params<f32>,
+    stats: Vec<BatchNormStats<f32>>,
+    opt: Adam<f32>,
+    dist: Box<dyn TaskDistribution>,
+    train_dist: Option<Box<dyn TaskDistribution>>,
+    seed: Seed,
+    iteration: u64,
+    best: Option<BestValidation>,
+    loss_sum: f64,
+    acc_sum: f64,
+    count: u64,
+}
+
+fn tasks_of(inst: EnvInstance, method: Method, env: &str) -> Result<Box<dyn TaskDistribution>> {
+    match inst {
+        EnvInstance::Tasks(d) => Ok(d),
+        other => Err(MetricError::Core(CoreError::WrongEnvKind {
+            algorithm: method.name().into(),
+            expected: "a few-shot classification task distribution".into(),
+            env: env.into(),
+            actual: other.kind().describe().into(),
+        })),
+    }
+}
+
+impl MetricLearner {
+    /// Builds a learner for `method` from a configuration over its defaults.
+    ///
+    /// With `train_ways`, `train_shots` or `train_queries` set, training episodes come from a
+    /// second instance of the same environment with those keys replaced (same seed, hence
+    /// the same class splits).
+    pub fn new(method: Method, config: &Config, env: &EnvSpec, seed: Seed) -> Result<Self> {
+        let hp = resolve(method.name(), config)?;
+        let env_seed = seed.derive("env");
+        let dist = tasks_of(env.instantiate(env_seed)?, method, env.name())?;
+        let overrides = [
+            ("ways", hp.train_ways),
+            ("shots", hp.train_shots),
+            ("queries", hp.train_queries),
+        ];
+        let train_dist = if overrides.iter().any(|(_, v)| *v > 0) {
+            let mut cfg = env.config.clone();
+            for (key, v) in overrides {
+                if v == 0 {
+                    continue;
+                }
+                if !cfg.contains_key(key) {
+                    return Err(MetricError::Incompatible(format!(
+                        "train_{key} is set, but environment {} has no `{key}` parameter",
+                        env.name()
+                    )));
+                }
+                cfg.insert(key.into(), toml::Value::Integer(v as i64));
+            }
+            let spec = EnvSpec {
+                entry: env.entry,
+                config: cfg,
+            };
+            Some(tasks_of(spec.instantiate(env_seed)?, method, env.name())?)
+        } else {
+            None
+        };
+        Self::with_distributions(method, hp, dist, train_dist, seed)
+    }
+
+    /// Builds a learner on task distributions directly (no registry): `dist` for validation
+    /// and testing, `train_dist` (default: `dist`) for training episodes.
+    pub fn with_distributions(
+        method: Method,
+        hp: MetricParams,
+        dist: Box<dyn TaskDistribution>,
+        train_dist: Option<Box<dyn TaskDistribution>>,
+        seed: Seed,
+    ) -> Result<Self> {
+        use autodidact_core::Hyperparams;
+        hp.validate()?;
+        if !matches!(
+            dist.kind(),
+            autodidact_core::TaskKind::Classification { .. }
+        ) {
+            return Err(MetricError::Incompatible(format!(
+                "{} classifies; the environment's tasks are {:?}",
+                method.name(),
+                dist.kind()
+            )));
+        }
+        if let Some(t) = &train_dist {
+            if t.input_shape() != dist.input_shape() {
+                return Err(MetricError::Incompatible(format!(
+                    "training inputs {:?} differ from evaluation inputs {:?}",
+                    t.input_shape(),
+                    dist.input_shape()
+                )));
+            }
+        }
+        let mut params = Params::new();
+        let mut rng = seed.rng("init");
+        let model = Model::build(method, &hp, &dist.input_shape(), &mut params, &mut rng)?;
+        let stats = model.backbone.new_stats();
+        let opt = if hp.weight_decay > 0.0 {
+            Adam::adamw(hp.lr, hp.weight_decay)
+        } else {
+            Adam::new(hp.lr)
+        };
+        Ok(MetricLearner {
+            method,
+            hp,
+            model,
+            params,
+            stats,
+            opt,
+            dist,
+            train_dist,
+            seed,
+            iteration: 0,
+            best: None,
+            loss_sum: 0.0,
+            acc_sum: 0.0,
+            count: 0,
+        })
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+    /// The hyperparameters.
+    pub fn hyperparams(&self) -> &MetricParams {
+        &self.hp
+    }
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+    /// The parameters.
+    pub fn params(&self) -> &Params<f32> {
+        &self.params
+    }
+    /// The batch-norm running statistics (empty for the MLP backbone).
+    pub fn bn_stats(&self) -> &[BatchNormStats<f32>] {
+        &self.stats
+    }
+    /// The best validation point so far.
+    pub fn best_validation(&self) -> Option<&BestValidation> {
+        self.best.as_ref()
+    }
+    /// The distribution training episodes are drawn from.
+    pub fn train_distribution(&self) -> &dyn TaskDistribution {
+        self.train_dist.as_deref().unwrap_or(self.dist.as_ref())
+    }
+    /// The distribution validation and test episodes are drawn from.
+    pub fn distribution(&self) -> &dyn TaskDistribution {
+        self.dist.as_ref()
+    }
+
+    /// The learning rate at the current iteration (step decay).
+    fn current_lr(&self) -> f64 {
+        if self.hp.lr_decay_every == 0 {
+            return self.hp.lr;
+        }
+        let k = (self.iteration / self.hp.lr_decay_every).min(i32::MAX as u64) as i32;
+        self.hp.lr * self.hp.lr_decay.powi(k)
+    }
+
+    /// One gradient step on `task`; returns the episode's loss and query accuracy (before the
+    /// step). Does not advance the iteration counter.
+    pub fn train_on(&mut self, task: &Task) -> Result<(f64, f64)> {
+        let ep = Episode::new(task)?;
+        let tape = Tape::<f32>::new();
+        let vars = tape.params(&self.params);
+        let out = self
+            .model
+            .episode(&vars, &ep, BatchNormMode::Train, &mut self.stats)?;
+        let loss = out.loss.item();
+        if !loss.is_finite() {
+            return Err(MetricError::NonFinite {
+                iteration: self.iteration,
+                value: loss,
+            });
+        }
+        let acc = out
+            .scores
+            .with_value(|s| score_accuracy(s, ep.query_labels));
+        let mut grads = values(&tape.grad(&out.loss, &vars, CreateGraph::No));
+        if self.hp.grad_clip > 0.0 {
+            clip_grad_norm(&mut grads, self.hp.grad_clip);
+        }
+        self.opt.set_lr(self.current_lr());
+        self.opt.step(&mut self.params, &grads)?;
+        Ok((loss, acc))
+    }
+
+    /// The training episode of the current iteration.
+    pub fn next_task(&self) -> Result<Task> {
+        let seed = self.seed.derive("meta-train");
+        Ok(self
+            .train_distribution()
+            .task(Split::Train, seed, self.iteration)?)
+    }
+
+    /// One training episode; returns its loss and query accuracy.
+    pub fn episode_step(&mut self) -> Result<(f64, f64)> {
+        let task = self.next_task()?;
+        let r = self.train_on(&task)?;
+        self.iteration += 1;
+        Ok(r)
+    }
+
+    /// Evaluates on `n` episodes of a split of `dist` (the baseline too when inputs are
+    /// feature vectors).
+    pub fn evaluate_on(
+        &self,
+        dist: &dyn TaskDistribution,
+        split: Split,
+        n: usize,
+        prefix: &str,
+    ) -> Result<Metrics> {
+        let seed = self.seed.derive(split.name()).derive("evaluation");
+        let baseline = dist.input_shape().len() == 1;
+        evaluate_episodes(
+            &self.model,
+            &self.params,
+            &self.stats,
+            dist,
+            split,
+            n,
+            seed,
+            prefix,
+            baseline,
+        )
+    }
+
+    /// Validates, and keeps the parameters if they are the best so far.
+    pub fn validate(&mut self) -> Result<Metrics> {
+        let mut m = self.evaluate_on(
+            self.dist.as_ref(),
+            Split::Validation,
+            self.hp.val_episodes,
+            "val_",
+        )?;
+        let acc = m.get("val_query_accuracy").copied().unwrap_or(f64::NAN);
+        if self.hp.early_stopping && self.best.as_ref().is_none_or(|b| acc > b.accuracy) {
+            self.best = Some(BestValidation {
+                iteration: self.iteration,
+                accuracy: acc,
+                params: self.params.clone(),
+                stats: self.stats.clone(),
+            });
+        }
+        if let Some(b) = &self.best {
+            m.insert("val_best_accuracy".into(), b.accuracy);
+            m.insert("val_best_iteration".into(), b.iteration as f64);
+        }
+        Ok(m)
+    }
+
+    /// Replaces the parameters with the best validation point's (early stopping); returns
+    /// whether there was one.
+    pub fn restore_best(&mut self) -> bool {
+        match &self.best {
+            Some(b) => {
+                self.params = b.params.clone();
+                self.stats = b.stats.clone();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Algorithm for MetricLearner {
+    fn total_steps(&self) -> u64 {
+        self.hp.meta_iterations
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.iteration
+    }
+
+    fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
+        let (loss, acc) = self.episode_step()?;
+        self.loss_sum += loss;
+        self.acc_sum += acc;
+        self.count += 1;
+        let mut m = Metrics::new();
+        let done = self.iteration == self.hp.meta_iterations;
+        if self.iteration.is_multiple_of(self.hp.log_every) || done {
+            let n = self.count.max(1) as f64;
+            m.insert("loss".into(), self.loss_sum / n);
+            m.insert("train_accuracy".into(), self.acc_sum / n);
+            m.insert("lr".into(), self.current_lr());
+            self.loss_sum = 0.0;
+            self.acc_sum = 0.0;
+            self.count = 0;
+        }
+        if self.hp.val_every > 0 && (self.iteration.is_multiple_of(self.hp.val_every) || done) {
+            m.extend(self.validate()?);
+        }
+        if done && self.hp.early_stopping {
+            let it = self.best.as_ref().map(|b| b.iteration);
+            if self.restore_best() {
+                m.insert("restored_iteration".into(), it.unwrap_or(0) as f64);
+            }
+        }
+        Ok(m)
+    }
+
+    fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {
+        let dist: &dyn TaskDistribution = match env {
+            None => self.dist.as_ref(),
+            Some(EnvInstance::Tasks(d)) => {
+                if d.input_shape() != self.dist.input_shape() {
+                    return Err(CoreError::Env(format!(
+                        "this checkpoint was trained on inputs {:?}; the evaluation environment has inputs {:?}",
+                        self.dist.input_shape(),
+                        d.input_shape()
+                    )));
+                }
+                d.as_ref()
+            }
+            Some(other) => {
+                return Err(CoreError::Env(format!(
+                    "{} evaluates on few-shot classification distributions, not on {}",
+                    self.method.name(),
+                    other.kind().describe()
+                )))
+            }
+        };
+        Ok(self.evaluate_on(dist, Split::Test, self.hp.eval_episodes, "")?)
+    }
+
+    fn save(&self) -> autodidact_core::Result<Vec<u8>> {
+        let state = State {
+            method: self.method,
+            iteration: self.iteration,
+            params: self.params.clone(),
+            stats: self.stats.clone(),
+            opt: self.opt.clone(),
+            best: self.best.clone(),
+            loss_sum: self.loss_sum,
+            acc_sum: self.acc_sum,
+            count: self.count,
+        };
+        serde_json::to_vec(&state).map_err(|e| CoreError::Serde(e.to_string()))
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> autodidact_core::Result<()> {
+        let state: State = serde_json::from_slice(bytes).map_err(|e| {
+            CoreError::Checkpoint(format!("not a {} checkpoint: {e}", self.method.name()))
+        })?;
+        if state.method != self.method {
+            return Err(CoreError::Checkpoint(format!(
+                "the checkpoint is of {}, not {}",
+                state.method.name(),
+                self.method.name()
+            )));
+        }
+        self.params.check_compatible(&state.params)?;
+        if state.stats.len() != self.stats.len() {
+            return Err(CoreError::Checkpoint(format!(
+                "{} batch-norm layers in the checkpoint, {} in the model",
+                state.stats.len(),
+                self.stats.len()
+            )));
+        }
+        if let Some(b) = &state.best {
+            self.params.check_compatible(&b.params)?;
+        }
+        self.params = state.params;
+        self.stats = state.stats;
+        self.opt = state.opt;
+        self.best = state.best;
+        self.iteration = state.iteration;
+        self.loss_sum = state.loss_sum;
+        self.acc_sum = state.acc_sum;
+        self.count = state.count;
+        Ok(())
+    }
+
+    fn headline_metric(&self) -> &'static str {
+        "loss"
+    }
+}
