@@ -123,7 +123,7 @@ fn points(task: &Task, query: bool) -> Result<Vec<(f64, f64)>> {
         (&task.support_x, &task.support_y)
     };
     let n = x.shape().first().copied().unwrap_or(0);
-    let width = if n == 0 { 0 } else { x.len() / n };
+    let width = x.len().checked_div(n).unwrap_or(0);
     let ys: Vec<f64> = match y {
         Targets::Values(v) => v.iter().map(|&t| f64::from(t)).collect(),
         Targets::Labels(l) => l.iter().map(|&t| t as f64).collect(),
@@ -187,7 +187,7 @@ impl Algorithm for TestLinear {
         }
         self.state.step = step;
         let mut m = Metrics::new();
-        if step % self.hp.log_every == 0 || step == self.hp.iterations {
+        if step.is_multiple_of(self.hp.log_every) || step == self.hp.iterations {
             let loss = if step == self.hp.nan_at {
                 f64::NAN
             } else {

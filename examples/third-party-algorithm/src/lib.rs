@@ -345,7 +345,7 @@ impl Algorithm for LinearProtoNet {
         self.step += 1;
 
         let mut metrics = Metrics::new();
-        if self.step % self.hp.log_every == 0 || self.step == self.hp.iterations {
+        if self.step.is_multiple_of(self.hp.log_every) || self.step == self.hp.iterations {
             metrics.insert("loss".into(), loss.item());
             metrics.insert("accuracy".into(), acc / batch as f64);
         }

@@ -4,21 +4,22 @@
 
 use autodidact_core::testing::strategies::{arb_labels, arb_tensor_with_shape};
 use autodidact_core::testing::{gradcheck, gradgradcheck, GradcheckOptions};
-use autodidact_core::Var;
+use autodidact_core::{Tensor, Var};
 use proptest::prelude::*;
 use third_party_algorithm::{episode_loss, prototype_matrix};
 
-/// An episode's shapes: ways, support per class, queries, input dim, embedding dim.
-fn arb_episode() -> impl Strategy<
-    Value = (
-        usize,
-        autodidact_core::Tensor<f64>,
-        autodidact_core::Tensor<f64>,
-        autodidact_core::Tensor<f64>,
-        Vec<usize>,
-        Vec<usize>,
-    ),
-> {
+/// `(ways, W, support_x, query_x, support_y, query_y)`.
+type Episode = (
+    usize,
+    Tensor<f64>,
+    Tensor<f64>,
+    Tensor<f64>,
+    Vec<usize>,
+    Vec<usize>,
+);
+
+/// A random episode: 2–3 ways, 1–2 shots, 1–4 queries, input and embedding sizes 1–3.
+fn arb_episode() -> impl Strategy<Value = Episode> {
     (2usize..4, 1usize..3, 1usize..5, 1usize..4, 1usize..4).prop_flat_map(
         |(ways, shots, queries, dim, emb)| {
             let n_s = ways * shots;
