@@ -190,7 +190,15 @@ fn integers_are_accepted_for_float_keys_without_defaults() {
     // for the runner to coerce against.
     let cfg: Config = toml::from_str("slip = 0\nstep_reward = -1\nmax_steps = 7").unwrap();
     let p = autodidact_envs::GridworldParams::from_config(&cfg).unwrap();
-    assert_eq!((p.slip, p.step_reward, p.max_steps), (Some(0.0), Some(-1.0), Some(7)));
+    assert_eq!(
+        (p.slip, p.step_reward, p.max_steps),
+        (Some(0.0), Some(-1.0), Some(7))
+    );
     let cfg: Config = toml::from_str("noise = 1\nmean_scale = 2").unwrap();
-    assert_eq!(autodidact_envs::GaussianClassesParams::from_config(&cfg).unwrap().noise, 1.0);
+    assert_eq!(
+        autodidact_envs::GaussianClassesParams::from_config(&cfg)
+            .unwrap()
+            .noise,
+        1.0
+    );
 }
