@@ -1,0 +1,309 @@
+//! The continual-learning results: every strategy on the gaussian-classes permuted and split
+//! streams, Omniglot-small and the class-incremental BANKING77 stream, over several seeds;
+//! ACC, BWT, FWT and forgetting with 95 % confidence intervals, R[i][i] for every i, and a
+//! heat-map of each strategy's accuracy matrix (first seed).
+//!
+//! ```text
+//! cargo run --release -p autodidact-continual --example continual_results -- \
+//!     [--streams a,b] [--methods a,b] [--seeds N] [--out DIR] [--set key=value ...]
+//! ```
+//!
+//! Streams: gaussian-permuted, gaussian-split-task, gaussian-split-class, omniglot-class,
+//! banking77-class. Methods: naive, ewc, si, lwf, replay-100, replay-500, replay-1000, agem,
+//! joint (and replay-N for any N). Each finished run is appended to `DIR/runs.jsonl` and
+//! skipped when the command is run again; `DIR/results.md` is rewritten from every run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use autodidact_continual::heatmap::draw_matrix;
+use autodidact_continual::hyperparams::{defaults_for, ContinualParams};
+use autodidact_continual::metrics::mean_ci95;
+use autodidact_continual::{AccuracyMatrix, ContinualLearner, Method};
+use autodidact_core::{Config, Seed, TaskStream};
+use autodidact_envs::streams::{permuted_stream_from_config, split_stream_from_config};
+use serde_json::{json, Value};
+
+const DATA: &str = "../shared/data";
+
+fn stream(name: &str, seed: Seed) -> Box<dyn TaskStream> {
+    let cfg = |s: &str| -> Config { toml::from_str(s).unwrap() };
+    let gauss = "source = \"gaussian-classes\"\nclasses = 10\ndim = 32\nexamples_per_class = 100\nmean_scale = 1.0\nnoise = 1.0\n";
+    match name {
+        "gaussian-permuted" => Box::new(
+            permuted_stream_from_config(&cfg(&format!("{gauss}experiences = 5\n")), seed).unwrap(),
+        ),
+        "gaussian-split-task" => Box::new(
+            split_stream_from_config(
+                &cfg(&format!("{gauss}experiences = 5\nscenario = \"task-incremental\"\n")),
+                seed,
+            )
+            .unwrap(),
+        ),
+        "gaussian-split-class" => Box::new(
+            split_stream_from_config(
+                &cfg(&format!("{gauss}experiences = 5\nscenario = \"class-incremental\"\n")),
+                seed,
+            )
+            .unwrap(),
+        ),
+        "omniglot-class" => Box::new(
+            split_stream_from_config(
+                &cfg(&format!(
+                    "source = \"omniglot\"\ndata_dir = [\"{DATA}/omniglot/images_background_small1.zip\", \"{DATA}/omniglot/images_background_small2.zip\"]\nexperiences = 10\nscenario = \"class-incremental\"\nimage_size = 28\n"
+                )),
+                seed,
+            )
+            .unwrap(),
+        ),
+        "banking77-class" => Box::new(
+            split_stream_from_config(
+                &cfg(&format!(
+                    "source = \"intents\"\ndata_dir = \"{DATA}/banking77\"\nexperiences = 7\nscenario = \"class-incremental\"\n"
+                )),
+                seed,
+            )
+            .unwrap(),
+        ),
+        other => panic!("unknown stream `{other}`"),
+    }
+}
+
+/// Hyperparameters of a method (`replay-N`: replay with N examples) on a stream.
+fn hyperparams(method: &str, stream: &str, sets: &[(String, String)]) -> (Method, ContinualParams) {
+    let (m, buffer) = match method.strip_prefix("replay-") {
+        Some(n) => (Method::Replay, Some(n.parse::<usize>().unwrap())),
+        None => (Method::from_name(method).unwrap(), None),
+    };
+    let mut hp = defaults_for(m.name());
+    if let Some(b) = buffer {
+        hp.buffer_size = b;
+    }
+    match stream {
+        s if s.starts_with("gaussian") => {
+            hp.hidden = vec![128, 128];
+            hp.epochs = 5;
+        }
+        "omniglot-class" => {
+            hp.backbone = "mlp".into();
+            hp.hidden = vec![256, 256];
+            hp.epochs = 5;
+        }
+        _ => {
+            hp.hidden = vec![256, 256];
+            hp.epochs = 5;
+        }
+    }
+    let mut table = toml::Table::try_from(&hp).unwrap();
+    for (k, v) in sets {
+        let value: toml::Value = toml::from_str::<toml::Table>(&format!("x = {v}"))
+            .map(|t| t["x"].clone())
+            .unwrap_or_else(|_| toml::Value::String(v.clone()));
+        table.insert(k.clone(), value);
+    }
+    (m, table.try_into().unwrap())
+}
+
+fn run(stream_name: &str, method: &str, seed: u64, sets: &[(String, String)], out: &Path) -> Value {
+    let s = stream(stream_name, Seed(seed));
+    let (m, hp) = hyperparams(method, stream_name, sets);
+    let t0 = Instant::now();
+    let mut l = ContinualLearner::with_stream(m, hp.clone(), s.as_ref(), Seed(seed)).unwrap();
+    while l.matrix().trained() < l.data().len() {
+        l.train_epoch().unwrap();
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let mx = l.matrix();
+    if seed == 0 {
+        let title = format!("{method} on {stream_name} (seed 0)");
+        for ext in ["png", "svg"] {
+            draw_matrix(
+                mx,
+                &title,
+                &out.join(format!("heatmaps/{stream_name}-{method}.{ext}")),
+            )
+            .unwrap();
+        }
+    }
+    json!({
+        "stream": stream_name, "method": method, "seed": seed, "seconds": secs,
+        "acc": mx.acc(), "bwt": mx.bwt(), "fwt": mx.fwt(), "forgetting": mx.forgetting(),
+        "diagonal": mx.diagonal(), "rows": mx.rows, "init": mx.init,
+        "dead_units": l.dead_units(),
+        "hyperparameters": toml::Table::try_from(&hp).map(|t| serde_json::to_value(t).unwrap()).unwrap(),
+    })
+}
+
+fn load_runs(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn pct(xs: &[f64]) -> String {
+    let (m, h) = mean_ci95(xs);
+    format!("{:.1} ± {:.1}", 100.0 * m, 100.0 * h)
+}
+
+fn write_report(runs: &[Value], path: &Path) {
+    let mut groups: BTreeMap<(String, usize, String), Vec<&Value>> = BTreeMap::new();
+    let order = [
+        "naive",
+        "ewc",
+        "si",
+        "lwf",
+        "agem",
+        "replay-100",
+        "replay-500",
+        "replay-1000",
+        "joint",
+    ];
+    for r in runs {
+        let m = r["method"].as_str().unwrap().to_string();
+        let rank = order.iter().position(|o| *o == m).unwrap_or(order.len());
+        groups
+            .entry((r["stream"].as_str().unwrap().to_string(), rank, m))
+            .or_default()
+            .push(r);
+    }
+    let mut md = String::new();
+    let mut last = String::new();
+    for ((stream, _, method), rs) in &groups {
+        if *stream != last {
+            md.push_str(&format!(
+                "\n### {stream}\n\n| method | seeds | ACC % | BWT % | FWT % | forgetting % | R[i][i] % (mean over seeds), i = 0, 1, … | min R[i][i] % | s/run |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+            ));
+            last = stream.clone();
+        }
+        let get = |k: &str| {
+            rs.iter()
+                .map(|r| r[k].as_f64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let diags: Vec<Vec<f64>> = rs
+            .iter()
+            .map(|r| {
+                r["diagonal"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            })
+            .collect();
+        let t = diags[0].len();
+        let mean_diag: Vec<String> = (0..t)
+            .map(|i| {
+                format!(
+                    "{:.0}",
+                    100.0 * diags.iter().map(|d| d[i]).sum::<f64>() / diags.len() as f64
+                )
+            })
+            .collect();
+        let min_diag = diags
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let secs = get("seconds").iter().sum::<f64>() / rs.len() as f64;
+        md.push_str(&format!(
+            "| {method} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |\n",
+            rs.len(),
+            pct(&get("acc")),
+            pct(&get("bwt")),
+            pct(&get("fwt")),
+            pct(&get("forgetting")),
+            mean_diag.join(" "),
+            100.0 * min_diag,
+            secs
+        ));
+    }
+    std::fs::write(path, md).unwrap();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut streams = vec![
+        "gaussian-permuted".to_string(),
+        "gaussian-split-task".into(),
+        "gaussian-split-class".into(),
+        "banking77-class".into(),
+    ];
+    let mut methods: Vec<String> = [
+        "naive",
+        "ewc",
+        "si",
+        "lwf",
+        "agem",
+        "replay-100",
+        "replay-500",
+        "replay-1000",
+        "joint",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut seeds = 5u64;
+    let mut out = PathBuf::from("bench/continual/results");
+    let mut sets = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().expect("a value after the flag").clone();
+        match a.as_str() {
+            "--streams" => streams = val().split(',').map(str::to_string).collect(),
+            "--methods" => methods = val().split(',').map(str::to_string).collect(),
+            "--seeds" => seeds = val().parse().unwrap(),
+            "--out" => out = PathBuf::from(val()),
+            "--set" => {
+                let kv = val();
+                let (k, v) = kv.split_once('=').expect("--set key=value");
+                sets.push((k.to_string(), v.to_string()));
+            }
+            other => panic!("unknown argument `{other}`"),
+        }
+    }
+    std::fs::create_dir_all(&out).unwrap();
+    let log = out.join("runs.jsonl");
+    let done = load_runs(&log);
+    for s in &streams {
+        for m in &methods {
+            for seed in 0..seeds {
+                if done.iter().any(|r| {
+                    r["stream"] == s.as_str() && r["method"] == m.as_str() && r["seed"] == seed
+                }) {
+                    continue;
+                }
+                let r = run(s, m, seed, &sets, &out);
+                let diag: Vec<String> = r["diagonal"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| format!("{:.0}", 100.0 * x.as_f64().unwrap()))
+                    .collect();
+                println!(
+                    "{s} {m} seed {seed}: ACC {:.1} BWT {:.1} forgetting {:.1} R[i][i] [{}] dead {:?} ({:.0} s)",
+                    100.0 * r["acc"].as_f64().unwrap(),
+                    100.0 * r["bwt"].as_f64().unwrap(),
+                    100.0 * r["forgetting"].as_f64().unwrap(),
+                    diag.join(" "),
+                    r["dead_units"],
+                    r["seconds"].as_f64().unwrap()
+                );
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap();
+                writeln!(f, "{r}").unwrap();
+            }
+        }
+    }
+    let all = load_runs(&log);
+    write_report(&all, &out.join("results.md"));
+    let _ = AccuracyMatrix::default();
+}
