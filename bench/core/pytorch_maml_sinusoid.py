@@ -34,10 +34,13 @@ INNER_LR = 0.01
 OUTER_LR = 1e-3
 
 
-def init_params(gen):
+def init_params(gen, init="kaiming"):
+    """Weights U(±√(6/fan_in)) as ours (Init::KaimingUniform), or U(±1/√fan_in) (nn.Linear's
+    default, `--init torch-default`); biases U(±1/√fan_in) either way."""
     params = []
     for a, b in zip(WIDTHS, WIDTHS[1:]):
-        w = (torch.rand(b, a, generator=gen) * 2 - 1) * math.sqrt(6.0 / a)
+        bound = math.sqrt(6.0 / a) if init == "kaiming" else 1.0 / math.sqrt(a)
+        w = (torch.rand(b, a, generator=gen) * 2 - 1) * bound
         bias = (torch.rand(b, generator=gen) * 2 - 1) / math.sqrt(a)
         params += [w.requires_grad_(True), bias.requires_grad_(True)]
     return params
@@ -107,19 +110,21 @@ def main():
     ap.add_argument("--iterations", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-tasks", type=int, default=1000)
+    ap.add_argument("--init", choices=["kaiming", "torch-default"], default="kaiming",
+                    help="weight init: ours (default) or nn.Linear's default")
     args = ap.parse_args()
     torch.set_num_threads(1)
     n = args.iterations
     print(
         f"pytorch sinusoid MAML: {n} meta-iterations, seed {args.seed}, meta-batch {META_BATCH}, "
         f"K {SHOTS} + {QUERIES} query, inner lr {INNER_LR}, Adam {OUTER_LR}; torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}",
+        f"threads {torch.get_num_threads()}, init {args.init}",
         flush=True,
     )
     init_gen = torch.Generator().manual_seed(args.seed * 3 + 1)
     train_gen = torch.Generator().manual_seed(args.seed * 3 + 2)
     test_gen = torch.Generator().manual_seed(args.seed * 3 + 3)
-    theta = init_params(init_gen)
+    theta = init_params(init_gen, args.init)
     opt = torch.optim.Adam(theta, lr=OUTER_LR)
     log_every = max(1, n // 10)
     start = time.perf_counter()
@@ -151,6 +156,7 @@ def main():
         "torch": torch.__version__,
         "iterations": n,
         "seed": args.seed,
+        "init": args.init,
         "eval_tasks": args.eval_tasks,
         "train_s": train_s,
         "ms_per_meta_iteration": per_iter_ms,

@@ -7,8 +7,11 @@
 //! SGD steps at 0.01 (mean ± 95 % CI), and the wall time per meta-iteration.
 //!
 //! ```text
-//! cargo run --release -p autodidact-gradient --example sinusoid_maml -- [--iterations 10000] [--seed 0] [--eval-tasks 1000]
+//! cargo run --release -p autodidact-gradient --example sinusoid_maml -- [--iterations 10000] [--seed 0] [--eval-tasks 1000] [--init kaiming|torch-default]
 //! ```
+//!
+//! `--init torch-default` rescales the library's Kaiming-uniform weights to PyTorch's
+//! `nn.Linear` default before training (same flag in the PyTorch script).
 //!
 //! The last line (prefixed `JSON `) holds every figure. The evaluation is reported twice: by the
 //! library's `MetaLearner::evaluate_on` (`lib_*`), and by the same procedure on the same test
@@ -18,7 +21,9 @@
 
 use std::time::Instant;
 
-use autodidact_core::{grad, CreateGraph, Seed, Split, Tape, TaskDistribution, Var};
+use autodidact_core::{
+    grad, Algorithm, CreateGraph, Params, Seed, Split, Tape, TaskDistribution, Var,
+};
 use autodidact_envs::{Sinusoid, SinusoidParams};
 use autodidact_gradient::evaluate::mean_ci95;
 use autodidact_gradient::{hyperparams::MetaParams, MetaLearner, Method};
@@ -72,11 +77,38 @@ fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
     }
 }
 
+/// Rescales the MLP's weights from the library's Kaiming-uniform draw, U(±√(6/fan_in)), to
+/// PyTorch's `nn.Linear` default, U(±1/√fan_in) (a factor 1/√6 on the same draw; biases are
+/// already PyTorch's default), through the public checkpoint API (`save`, edit, `load`).
+fn torch_default_init(maml: &mut MetaLearner) {
+    let mut state: serde_json::Value = serde_json::from_slice(&maml.save().unwrap()).unwrap();
+    let old = maml.params();
+    let mut new = Params::<f32>::new();
+    for (name, t) in old.names().iter().zip(old.tensors()) {
+        let t = if name.ends_with(".weight") {
+            t.mapv(|w| w / 6f32.sqrt())
+        } else {
+            t.clone()
+        };
+        new.insert(name.clone(), t);
+    }
+    state["params"] = serde_json::to_value(&new).unwrap();
+    maml.load(&serde_json::to_vec(&state).unwrap()).unwrap();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let iterations: u64 = arg(&args, "--iterations", 10_000);
     let seed: u64 = arg(&args, "--seed", 0);
     let eval_tasks: usize = arg(&args, "--eval-tasks", 1000);
+    let init = match args.iter().position(|a| a == "--init") {
+        Some(i) => args.get(i + 1).cloned().unwrap_or_default(),
+        None => "kaiming".into(),
+    };
+    assert!(
+        init == "kaiming" || init == "torch-default",
+        "--init takes kaiming (the library's, default) or torch-default"
+    );
     let log_every = (iterations / 10).max(1);
 
     let hp = MetaParams {
@@ -102,6 +134,10 @@ fn main() {
     let dist = Sinusoid::new(sp.clone()).unwrap();
     let mut maml =
         MetaLearner::with_distribution(Method::Maml, hp, Box::new(dist), Seed(seed)).unwrap();
+    if init == "torch-default" {
+        torch_default_init(&mut maml);
+    }
+    println!("weight init: {init}");
 
     let start = Instant::now();
     let mut window = 0.0;
@@ -124,7 +160,9 @@ fn main() {
 
     let eval_start = Instant::now();
     let test = Sinusoid::new(sp).unwrap();
-    let m = maml.evaluate_on(&test, Split::Test, eval_tasks, "").unwrap();
+    let m = maml
+        .evaluate_on(&test, Split::Test, eval_tasks, "")
+        .unwrap();
     let eval_s = eval_start.elapsed().as_secs_f64();
     let get = |k: &str| m.get(k).copied().unwrap_or(f64::NAN);
     let curves = curves_releafed(&maml, &test, Seed(seed), eval_tasks, 10, 0.01);
@@ -152,6 +190,7 @@ fn main() {
             "bench": "sinusoid_maml",
             "iterations": iterations,
             "seed": seed,
+            "init": init,
             "eval_tasks": eval_tasks,
             "train_s": train_s,
             "ms_per_meta_iteration": per_iter_ms,
