@@ -5,13 +5,19 @@ use autodidact_core::{BatchNormMode, BatchNormStats, Params, Rng, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{MetricError, Result};
+use crate::fused::FusedBlock;
 use crate::hyperparams::MetricParams;
 
 /// An embedding network, run functionally on a parameter list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Backbone {
     /// Conv4 (4 × [3×3 conv, batch norm, ReLU, 2×2 max-pool]) on `[C, H, W]` images.
-    Conv4(Conv4),
+    Conv4 {
+        /// The layers (core's Conv4 parameter layout).
+        conv: Conv4,
+        /// Run each block as one fused op ([`crate::fused`]) instead of core's composition.
+        fused: bool,
+    },
     /// An MLP with ReLU hidden layers and a linear output on flattened inputs.
     Mlp {
         /// The layers.
@@ -54,7 +60,10 @@ impl Backbone {
                     input_shape[1], input_shape[2]
                 )));
             }
-            Ok(Backbone::Conv4(conv))
+            Ok(Backbone::Conv4 {
+                conv,
+                fused: hp.fused_conv,
+            })
         } else {
             let in_dim: usize = input_shape.iter().product();
             let mut widths = vec![in_dim];
@@ -75,7 +84,7 @@ impl Backbone {
     /// Width of the embedding.
     pub fn dim(&self) -> usize {
         match self {
-            Backbone::Conv4(c) => c.feature_dim(),
+            Backbone::Conv4 { conv, .. } => conv.feature_dim(),
             Backbone::Mlp { mlp, .. } => mlp.out_dim(),
         }
     }
@@ -83,7 +92,7 @@ impl Backbone {
     /// Fresh batch-norm running statistics (none for the MLP).
     pub fn new_stats(&self) -> Vec<BatchNormStats<f32>> {
         match self {
-            Backbone::Conv4(c) => c.new_stats(),
+            Backbone::Conv4 { conv, .. } => conv.new_stats(),
             Backbone::Mlp { .. } => Vec::new(),
         }
     }
@@ -101,7 +110,7 @@ impl Backbone {
     ) -> Var<f32> {
         let n = x.shape().first().copied().unwrap_or(0);
         match self {
-            Backbone::Conv4(conv) => {
+            Backbone::Conv4 { conv, fused } => {
                 let c = &conv.config;
                 let v = Var::constant(x.clone()).reshape(&[
                     n,
@@ -109,8 +118,12 @@ impl Backbone {
                     c.input_size,
                     c.input_size,
                 ]);
-                let st = if stats.is_empty() { None } else { Some(stats) };
-                conv.forward(p, v, mode, st)
+                if *fused {
+                    fused_conv4(conv, p, v, mode, stats)
+                } else {
+                    let st = if stats.is_empty() { None } else { Some(stats) };
+                    conv.forward(p, v, mode, st)
+                }
             }
             Backbone::Mlp { mlp, in_dim } => {
                 let v = Var::constant(x.clone()).reshape(&[n, *in_dim]);
@@ -118,4 +131,42 @@ impl Backbone {
             }
         }
     }
+}
+
+/// Core's Conv4 with every block run as a [`FusedBlock`]; same parameters, same running
+/// statistics updates (momentum 0.1, unbiased variance) as `Conv4::forward`.
+pub fn fused_conv4(
+    conv: &Conv4,
+    p: &[Var<f32>],
+    x: Var<f32>,
+    mode: BatchNormMode,
+    stats: &mut [BatchNormStats<f32>],
+) -> Var<f32> {
+    let mut h = x;
+    for (i, b) in conv.blocks.iter().enumerate() {
+        let running = match mode {
+            BatchNormMode::Eval => stats.get(i).map(|s| (s.mean.clone(), s.var.clone())),
+            _ => None,
+        };
+        let shape = h.shape();
+        let count = shape[0] * shape[2] * shape[3];
+        let (out, batch) =
+            FusedBlock::apply(running, h, p[b.weight], p[b.bias], p[b.gamma], p[b.beta]);
+        if let (BatchNormMode::Train, Some((mean, var)), Some(st)) = (mode, batch, stats.get_mut(i))
+        {
+            let unbias = if count > 1 {
+                count as f32 / (count - 1) as f32
+            } else {
+                1.0
+            };
+            for (r, m) in st.mean.iter_mut().zip(mean) {
+                *r = 0.9 * *r + 0.1 * m;
+            }
+            for (r, v) in st.var.iter_mut().zip(var) {
+                *r = 0.9 * *r + 0.1 * v * unbias;
+            }
+        }
+        h = out;
+    }
+    h.flatten()
 }

@@ -37,6 +37,8 @@ pub struct MetricParams {
     pub embedding_dim: usize,
     /// Filters per Conv4 block.
     pub filters: usize,
+    /// Run each Conv4 block as one fused op (fast; exact) instead of core's composed ops.
+    pub fused_conv: bool,
     /// Prototypical Networks: "euclidean" (squared distance) or "cosine".
     pub distance: String,
     /// Multiplier of the logits (cosine similarities or negative distances).
@@ -76,6 +78,7 @@ impl Default for MetricParams {
             hidden: vec![256],
             embedding_dim: 64,
             filters: 64,
+            fused_conv: true,
             distance: "euclidean".into(),
             logit_scale: 1.0,
             fce: false,

@@ -1,0 +1,118 @@
+//! The fused Conv4 block against core's composed Conv4: outputs, first-order gradients,
+//! batch-norm running statistics, and second-order gradients (through the reference path).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use autodidact_core::layers::{Conv4, Conv4Config};
+use autodidact_core::{grad, BatchNormMode, CreateGraph, Params, Seed, Tape, Tensor, Var};
+use autodidact_metric::backbone::fused_conv4;
+use rand::Rng as _;
+
+fn setup(size: usize) -> (Conv4, Params<f32>, Tensor<f32>) {
+    let mut params = Params::new();
+    let cfg = Conv4Config {
+        in_channels: 2,
+        filters: 5,
+        input_size: size,
+        blocks: 4,
+    };
+    let conv = Conv4::new(&mut params, "body", cfg, &mut Seed(3).rng("init"));
+    // Non-trivial γ and β so every batch-norm term matters.
+    let mut rng = Seed(4).rng("x");
+    let mut tensors = params.tensors().to_vec();
+    for t in tensors.iter_mut() {
+        t.mapv_inplace(|v| v + 0.3 * (rng.random::<f32>() - 0.5));
+    }
+    params.assign(tensors).unwrap();
+    let x = Tensor::from_shape_fn(ndarray::IxDyn(&[6, 2, size, size]), |_| rng.random::<f32>());
+    (conv, params, x)
+}
+
+fn close(a: &Tensor<f32>, b: &Tensor<f32>, tol: f32, what: &str) {
+    assert_eq!(a.shape(), b.shape(), "{what}");
+    let scale = b.iter().fold(0.05f32, |m, v| m.max(v.abs()));
+    for (x, y) in a.iter().zip(b) {
+        assert!(
+            (x - y).abs() <= tol * scale,
+            "{what}: {x} vs {y} (scale {scale})"
+        );
+    }
+}
+
+#[test]
+fn fused_forward_and_gradients_match_core_in_every_mode() {
+    for size in [16, 19] {
+        let (conv, params, x) = setup(size);
+        for mode in [
+            BatchNormMode::Train,
+            BatchNormMode::Eval,
+            BatchNormMode::BatchStats,
+        ] {
+            let mut st_ref = conv.new_stats::<f32>();
+            let mut st_fused = conv.new_stats::<f32>();
+            // Non-trivial running statistics for Eval.
+            for (a, b) in st_ref.iter_mut().zip(st_fused.iter_mut()) {
+                for (i, (m, v)) in a.mean.iter_mut().zip(a.var.iter_mut()).enumerate() {
+                    *m = 0.1 * i as f32;
+                    *v = 0.5 + 0.2 * i as f32;
+                }
+                b.clone_from(a);
+            }
+            let tape = Tape::<f32>::new();
+            let p = tape.params(&params);
+            let xv = Var::leaf(x.clone());
+            let r = conv.forward(&p, xv, mode, Some(&mut st_ref));
+            let f = fused_conv4(&conv, &p, xv, mode, &mut st_fused);
+            close(&f.value(), &r.value(), 1e-4, "output");
+            // A loss that weighs every output differently.
+            let w = Var::constant(Tensor::from_shape_fn(r.value().raw_dim(), |d| {
+                (d[0] * 7 + d[1] * 3) as f32 * 0.1 - 0.5
+            }));
+            let mut wrt = p.clone();
+            wrt.push(xv);
+            let gr = grad(&[(r * w).sum()], &wrt, CreateGraph::No);
+            let gf = grad(&[(f * w).sum()], &wrt, CreateGraph::No);
+            for (i, (a, b)) in gf.iter().zip(&gr).enumerate() {
+                close(
+                    &a.value(),
+                    &b.value(),
+                    2e-3,
+                    &format!("gradient {i} in {mode:?}"),
+                );
+            }
+            for (a, b) in st_fused.iter().zip(&st_ref) {
+                for (x, y) in a.mean.iter().zip(&b.mean).chain(a.var.iter().zip(&b.var)) {
+                    assert!(
+                        (x - y).abs() < 1e-4,
+                        "running stats in {mode:?}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_block_is_differentiable_twice() {
+    let (conv, params, x) = setup(16);
+    let tape = Tape::<f32>::new();
+    let p = tape.params(&params);
+    let xv = Var::constant(x);
+    let mut st = conv.new_stats::<f32>();
+    let loss_r = conv
+        .forward(&p, xv, BatchNormMode::BatchStats, None)
+        .square()
+        .sum();
+    let loss_f = fused_conv4(&conv, &p, xv, BatchNormMode::BatchStats, &mut st)
+        .square()
+        .sum();
+    let w = p[conv.blocks[1].weight];
+    // d/dw of |∂L/∂w|², through the recorded gradient.
+    let second = |loss: Var<f32>| {
+        let g = grad(&[loss], &[w], CreateGraph::Yes)[0];
+        grad(&[g.square().sum()], &[w], CreateGraph::No)[0].value()
+    };
+    let a = second(loss_f);
+    let b = second(loss_r);
+    close(&a, &b, 2e-3, "second-order gradient");
+    assert!(b.iter().any(|v| v.abs() > 0.0));
+}
