@@ -163,20 +163,7 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
             let axis = axis as usize;
             let sa = shape_of::<T>(a);
             // One-hot of the first extremal entry along the axis: a constant.
-            let mask = const_from::<T>(a, |v| {
-                let idx = if is_min {
-                    crate::ops::index::argmax(&crate::pool::map_array(v, |x| -x), axis)
-                } else {
-                    crate::ops::index::argmax(v, axis)
-                };
-                let mut m = ArrayD::zeros(v.raw_dim());
-                for (pos, &k) in idx.indexed_iter() {
-                    let mut full: Vec<usize> = ndarray::Dimension::slice(&pos).to_vec();
-                    full.insert(axis, k);
-                    m[full.as_slice()] = T::one();
-                }
-                m
-            });
+            let mask = const_from::<T>(a, |v| extremum_mask(v, axis, is_min));
             let gk = if keepdim { g } else { g.unsqueeze(axis) };
             emit(a, gk.broadcast_to(&sa) * mask)
         }
@@ -238,4 +225,36 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
         Fold(a, geom) => emit(a, g.unfold(geom)),
         Custom(..) => unreachable!("custom ops are dispatched by grad"),
     }
+}
+
+/// One-hot (per lane along `axis`) of the first maximal (or minimal) entry.
+fn extremum_mask<T: Float>(v: &ArrayD<T>, axis: usize, is_min: bool) -> ArrayD<T> {
+    if let (Some(src), true) = (v.as_slice(), axis + 1 == v.ndim()) {
+        // Fast path: contiguous lanes.
+        let len = v.shape()[axis].max(1);
+        let mut out = crate::pool::take::<T>(src.len());
+        out.resize(src.len(), T::zero());
+        for (lane, dst) in src.chunks_exact(len).zip(out.chunks_exact_mut(len)) {
+            let mut best = 0;
+            for (i, &x) in lane.iter().enumerate().skip(1) {
+                if (is_min && x < lane[best]) || (!is_min && x > lane[best]) {
+                    best = i;
+                }
+            }
+            dst[best] = T::one();
+        }
+        return crate::ops::from_vec(v.shape(), out);
+    }
+    let idx = if is_min {
+        crate::ops::index::argmax(&crate::pool::map_array(v, |x| -x), axis)
+    } else {
+        crate::ops::index::argmax(v, axis)
+    };
+    let mut m = ArrayD::zeros(v.raw_dim());
+    for (pos, &k) in idx.indexed_iter() {
+        let mut full: Vec<usize> = ndarray::Dimension::slice(&pos).to_vec();
+        full.insert(axis, k);
+        m[full.as_slice()] = T::one();
+    }
+    m
 }

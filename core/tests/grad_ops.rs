@@ -218,3 +218,38 @@ fn lstm_cell_gradient() {
     )
     .unwrap();
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The merged-run broadcast, reduction and broadcasting arithmetic agree with ndarray's own.
+    #[test]
+    fn fast_broadcast_kernels_agree_with_ndarray((a, b) in arb_broadcast_pair(4, 4).prop_flat_map(|(sa, sb)| (arb_tensor_with_shape(sa, -2.0..2.0), arb_tensor_with_shape(sb, -2.0..2.0)))) {
+        let _t = Tape::<f64>::new();
+        let (va, vb) = (Var::constant(a.clone()), Var::constant(b.clone()));
+        let want_sum = &a + &b;
+        prop_assert_eq!((va + vb).value(), want_sum.clone());
+        prop_assert_eq!((va * vb).value(), &a * &b);
+        let big = want_sum.shape().to_vec();
+        for (x, vx) in [(&a, va), (&b, vb)] {
+            let broadcast = vx.broadcast_to(&big).value();
+            prop_assert_eq!(&broadcast, &x.broadcast(IxDyn(&big)).unwrap().to_owned());
+            // Summing back: reference by ndarray's sum_axis over the broadcast axes.
+            let summed = Var::constant(want_sum.clone()).sum_to_shape(x.shape()).value();
+            let mut reference = want_sum.clone();
+            while reference.ndim() > x.ndim() {
+                reference = reference.sum_axis(ndarray::Axis(0));
+            }
+            for (ax, &d) in x.shape().iter().enumerate() {
+                if d == 1 && reference.shape()[ax] != 1 {
+                    reference = reference.sum_axis(ndarray::Axis(ax)).insert_axis(ndarray::Axis(ax));
+                }
+            }
+            for (p, q) in summed.iter().zip(reference.iter()) {
+                prop_assert!((p - q).abs() < 1e-9);
+            }
+        }
+    }
+}
+
+use autodidact_core::ndarray;

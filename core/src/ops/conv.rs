@@ -30,7 +30,8 @@ pub(crate) fn unfold_value<T: Float>(x: &ArrayD<T>, g: &ConvGeom) -> ArrayD<T> {
         .as_slice()
         .map(std::borrow::Cow::Borrowed)
         .unwrap_or_else(|| std::borrow::Cow::Owned(x.iter().copied().collect::<Vec<T>>()));
-    let mut out = vec![T::zero(); n * l * p];
+    let mut out = crate::pool::take::<T>(n * l * p);
+    out.resize(n * l * p, T::zero());
     for b in 0..n {
         for oh in 0..ho {
             for ow in 0..wo {
@@ -82,7 +83,8 @@ pub(crate) fn fold_value<T: Float>(cols: &ArrayD<T>, g: &ConvGeom) -> ArrayD<T> 
         .as_slice()
         .map(std::borrow::Cow::Borrowed)
         .unwrap_or_else(|| std::borrow::Cow::Owned(cols.iter().copied().collect::<Vec<T>>()));
-    let mut out = vec![T::zero(); n * c * h * w];
+    let mut out = crate::pool::take::<T>(n * c * h * w);
+    out.resize(n * c * h * w, T::zero());
     for b in 0..n {
         for oh in 0..ho {
             for ow in 0..wo {
@@ -177,11 +179,12 @@ impl<T: Float> Var<T> {
         let o = ws[0];
         let cols = self.unfold(geom); // [N, L, P]
         let w2 = weight.reshape(&[o, geom.patch_len()]); // [O, P]
-        let mut y = cols.matmul_nt(w2); // [N, L, O]
+                                                         // W @ colsᵀ per image gives [N, O, L]: already the [N, O, Ho, Wo] layout, no permute.
+        let mut y = w2.matmul_nt(cols); // [N, O, L]
         if let Some(b) = bias {
-            y = y + b;
+            y = y + b.reshape(&[o, 1]);
         }
-        y.reshape(&[xs[0], ho, wo, o]).permute(&[0, 3, 1, 2])
+        y.reshape(&[xs[0], o, ho, wo])
     }
 
     /// Max pooling over `k × k` windows with the given stride (no padding).

@@ -33,6 +33,16 @@ pub(crate) fn zip_map<T: Float>(
         return map_array(b, |y| f(s, y));
     }
     let shape = broadcast_shape(op, a.shape(), b.shape());
+    // One operand already has the output's shape: repeat the other to it (merged runs), then
+    // take the equal-shape path.
+    if a.shape() == shape.as_slice() && a.is_standard_layout() && b.is_standard_layout() {
+        let bb = crate::ops::shape::broadcast_to_value(b, &shape);
+        return zip_map(op, a, &bb, f);
+    }
+    if b.shape() == shape.as_slice() && a.is_standard_layout() && b.is_standard_layout() {
+        let aa = crate::ops::shape::broadcast_to_value(a, &shape);
+        return zip_map(op, &aa, b, f);
+    }
     let dim = IxDyn(&shape);
     match (a.broadcast(dim.clone()), b.broadcast(dim)) {
         (Some(av), Some(bv)) => Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y)),

@@ -13,6 +13,7 @@ pub mod matmul;
 pub mod norm;
 pub mod reduce;
 pub mod shape;
+pub(crate) mod strided;
 
 use ndarray::{ArrayD, IxDyn};
 

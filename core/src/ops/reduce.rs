@@ -20,6 +20,22 @@ fn axis_mask(op: &str, axes: &[usize], nd: usize) -> u8 {
 }
 
 pub(crate) fn sum_axes_value<T: Float>(a: &ArrayD<T>, mask: u8, keepdim: bool) -> ArrayD<T> {
+    if a.is_standard_layout() {
+        let kept = keepdim_shape(a.shape(), mask);
+        let summed = crate::ops::shape::sum_to_shape_value(a, &kept);
+        if keepdim {
+            return summed;
+        }
+        let squeezed: Vec<usize> = a
+            .shape()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) == 0)
+            .map(|(_, &d)| d)
+            .collect();
+        let (v, _) = summed.into_raw_vec_and_offset();
+        return crate::ops::from_vec(&squeezed, v);
+    }
     let mut out = a.clone();
     for ax in (0..a.ndim()).rev() {
         if mask & (1 << ax) != 0 {
@@ -99,18 +115,30 @@ impl<T: Float> Var<T> {
             "shape error in max/min: axis {axis} out of range for rank {nd}"
         );
         self.unary(Op::MaxAxis(self.id, axis as u8, keepdim, is_min), |a| {
+            let better = |x: T, m: T| (is_min && x < m) || (!is_min && x > m) || x.is_nan();
+            // Fast path: the last axis of a contiguous array (pooling, row maxima).
+            if let (Some(src), true) = (a.as_slice(), axis + 1 == a.ndim()) {
+                let len = a.shape()[axis].max(1);
+                let mut out = crate::pool::take::<T>(src.len() / len);
+                out.extend(src.chunks_exact(len).map(|lane| {
+                    lane.iter()
+                        .skip(1)
+                        .fold(lane[0], |m, &x| if better(x, m) { x } else { m })
+                }));
+                let mut shape = a.shape().to_vec();
+                if keepdim {
+                    shape[axis] = 1;
+                } else {
+                    shape.pop();
+                }
+                return crate::ops::from_vec(&shape, out);
+            }
             let init = if is_min {
                 T::infinity()
             } else {
                 T::neg_infinity()
             };
-            let out = a.fold_axis(Axis(axis), init, |&m, &x| {
-                if (is_min && x < m) || (!is_min && x > m) || x.is_nan() {
-                    x
-                } else {
-                    m
-                }
-            });
+            let out = a.fold_axis(Axis(axis), init, |&m, &x| if better(x, m) { x } else { m });
             if keepdim {
                 out.insert_axis(Axis(axis))
             } else {

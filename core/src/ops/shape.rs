@@ -22,21 +22,13 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
         let s: T = x.iter().copied().sum();
         return ArrayD::from_elem(IxDyn(shape), s);
     }
-    // Fast path (bias gradients): the target is a trailing block of x's shape.
-    let core: Vec<usize> = shape.iter().copied().skip_while(|&d| d == 1).collect();
-    let xs = x.shape();
-    if let Some(src) = x.as_slice() {
-        if xs.len() >= core.len() && xs[xs.len() - core.len()..] == core[..] {
-            let inner: usize = core.iter().product();
-            let mut out = crate::pool::take::<T>(inner);
-            out.resize(inner, T::zero());
-            for chunk in src.chunks_exact(inner.max(1)) {
-                for (o, &v) in out.iter_mut().zip(chunk) {
-                    *o += v;
-                }
-            }
-            return from_vec(shape, out);
-        }
+    // Contiguous input: one pass with merged runs.
+    if let (Some(src), true) = (x.as_slice(), super::strided::broadcasts(shape, x.shape())) {
+        let n: usize = shape.iter().product();
+        let mut out = crate::pool::take::<T>(n);
+        out.resize(n, T::zero());
+        super::strided::reduce_into(src, x.shape(), shape, &mut out);
+        return from_vec(shape, out);
     }
     let lead = x.ndim() - shape.len();
     let mut out = x.clone();
@@ -58,18 +50,13 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
     out
 }
 
-/// Repeats `a` to `shape`; a fast path when `a` is a trailing block of `shape`.
+/// Repeats `a` to `shape` (NumPy broadcasting).
 pub(crate) fn broadcast_to_value<T: Float>(a: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
-    let core: Vec<usize> = a.shape().iter().copied().skip_while(|&d| d == 1).collect();
-    if let Some(src) = a.as_slice() {
-        if shape.len() >= core.len() && shape[shape.len() - core.len()..] == core[..] {
-            let total: usize = shape.iter().product();
-            let mut out = crate::pool::take::<T>(total);
-            while out.len() < total {
-                out.extend_from_slice(src);
-            }
-            return from_vec(shape, out);
-        }
+    if let (Some(src), true) = (a.as_slice(), super::strided::broadcasts(a.shape(), shape)) {
+        let total: usize = shape.iter().product();
+        let mut out = crate::pool::take::<T>(total);
+        super::strided::broadcast_into(src, a.shape(), shape, &mut out);
+        return from_vec(shape, out);
     }
     match a.broadcast(IxDyn(shape)) {
         Some(v) => v.to_owned(),
