@@ -88,7 +88,7 @@ pub fn bench(registry: &Registry, req: &BenchRequest) -> Result<BenchResult> {
     };
     let s = &req.spec;
     if req.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "algorithm": s.algorithm,
@@ -110,7 +110,7 @@ pub fn bench(registry: &Registry, req: &BenchRequest) -> Result<BenchResult> {
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "{} on {}: {} steps in {} s: {} steps/s{per_step}; build {} s, {} warm-up steps{}",
             s.algorithm,
             s.env,

@@ -238,12 +238,12 @@ pub fn execute(cli: Cli) -> Result<()> {
             if json {
                 let text = serde_json::to_string_pretty(&catalog::list_json(&registry, &plugins))
                     .map_err(|e| RunnerError::Failed(e.to_string()))?;
-                println!("{text}");
+                outln!("{text}");
             } else {
-                print!("{}", catalog::list_text(&registry, &plugins));
+                out!("{}", catalog::list_text(&registry, &plugins));
             }
         }
-        Command::Describe { name } => println!("{}", catalog::describe(&registry, &name)?),
+        Command::Describe { name } => outln!("{}", catalog::describe(&registry, &name)?),
         Command::Run(a) => {
             let e = &a.experiment;
             let spec = RunSpec::resolve(
@@ -256,7 +256,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             )?;
             let dir = a.out.clone().unwrap_or_else(|| run::default_run_dir(&spec));
             if !a.quiet {
-                println!(
+                outln!(
                     "Training {} on {} (seed {}) in {}",
                     spec.algorithm,
                     spec.env,
@@ -290,7 +290,7 @@ pub fn execute(cli: Cli) -> Result<()> {
         }
         Command::Resume(a) => {
             if !a.quiet {
-                println!("Resuming {}", a.dir.display());
+                outln!("Resuming {}", a.dir.display());
             }
             resume::resume(
                 &registry,
@@ -340,7 +340,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 },
             )?;
             let done = outcome.results.len();
-            println!(
+            outln!(
                 "\n{done} runs of this shard are finished in {}.",
                 out.display()
             );
@@ -350,7 +350,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                     ..CompareRequest::default()
                 })?;
             } else {
-                println!(
+                outln!(
                     "When every shard is done: autodidact compare {} --plot compare.png",
                     out.display()
                 );

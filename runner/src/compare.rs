@@ -197,12 +197,13 @@ pub fn group_runs(runs: Vec<RunRecord>) -> Vec<Group> {
         .collect()
 }
 
-/// A group's metric keys: the headline first, then the others in order.
+/// A group's metric keys: the headline first, then the others in order. A run's own
+/// confidence half-widths (`KEY_ci95`) are left out: the table's interval is over seeds.
 fn metric_keys(g: &Group) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for r in &g.runs {
         for k in r.final_metrics.keys() {
-            if !keys.contains(k) {
+            if !keys.contains(k) && !k.ends_with(crate::plot::CI_SUFFIX) {
                 keys.push(k.clone());
             }
         }
@@ -333,9 +334,9 @@ pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
     if req.json {
         let text = serde_json::to_string_pretty(&to_json(&groups))
             .map_err(|e| RunnerError::Failed(e.to_string()))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
-        println!(
+        outln!(
             "{n_runs} finished runs in {} groups{}:",
             groups.len(),
             if unfinished > 0 {
@@ -344,7 +345,7 @@ pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
                 String::new()
             }
         );
-        print!("{}", table(&groups));
+        out!("{}", table(&groups));
     }
     if let Some(path) = &req.plot {
         let metric = req
@@ -364,13 +365,13 @@ pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
             )));
         }
         let panel = Panel {
-            title: format!("{metric} (mean over seeds, 95% band)"),
+            title: "mean over seeds, 95% band".to_string(),
             y_label: metric.clone(),
             series,
         };
         plot::write_plot(path, &format!("compare: {metric}"), &[panel])?;
         if !req.json {
-            println!("Curves: {}", path.display());
+            outln!("Curves: {}", path.display());
         }
     }
     Ok(groups)

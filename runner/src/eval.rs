@@ -121,12 +121,13 @@ pub fn evaluate(registry: &Registry, req: &EvalRequest) -> Result<EvalOutcome> {
     });
     atomic::write_json(&path, &value)?;
     if req.print {
-        println!(
+        outln!(
             "{} (iteration {}) evaluated on {env_name}:",
-            spec.algorithm, ckpt.header.step
+            spec.algorithm,
+            ckpt.header.step
         );
-        print!("{}", final_table(&metrics));
-        println!("Written to {}", display(&path));
+        out!("{}", final_table(&metrics));
+        outln!("Written to {}", display(&path));
     }
     Ok(EvalOutcome { metrics, path })
 }

@@ -14,6 +14,22 @@
 //! ```
 #![warn(missing_docs)]
 
+/// `println!` that ignores a closed stdout (`autodidact list | head` must not panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed stdout.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 // Every algorithm and environment crate, so the linker keeps their registrations.
 use autodidact_continual as _;
 use autodidact_envs as _;

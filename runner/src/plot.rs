@@ -8,6 +8,8 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -114,35 +116,87 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<()> {
-    let xs = panel
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0));
-    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-        (a.min(x), b.max(x))
-    });
-    let ys = panel.series.iter().flat_map(|s| {
-        s.points
-            .iter()
-            .map(|p| p.1)
-            .chain(s.band.iter().flat_map(|b| [b.1, b.2]))
-    });
-    let (y0, y1) = ys
-        .filter(|y| y.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-            (a.min(y), b.max(y))
-        });
-    let (x0, x1) = if x0 < x1 { (x0, x1) } else { padded(x0, x1) };
-    let (y0, y1) = padded(y0, y1);
+/// The smallest and largest finite values.
+fn extent(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        })
+}
 
-    let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(draw_error)?;
+/// Whether a panel reads better on a log scale: every point positive, spanning more than
+/// two orders of magnitude.
+fn wants_log(panel: &Panel) -> bool {
+    let (lo, hi) = extent(
+        panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1)),
+    );
+    lo > 0.0 && hi / lo > 100.0
+}
+
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<()> {
+    let (x0, x1) = extent(
+        panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0)),
+    );
+    let (x0, x1) = if x0 < x1 { (x0, x1) } else { padded(x0, x1) };
+    let points = || {
+        panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+    };
+    let bands = || {
+        panel
+            .series
+            .iter()
+            .flat_map(|s| s.band.iter().flat_map(|b| [b.1, b.2]))
+    };
+    let builder = |caption: String| {
+        let mut b = ChartBuilder::on(area);
+        b.caption(caption, ("sans-serif", 18))
+            .margin(12)
+            .margin_right(30)
+            .x_label_area_size(40)
+            .y_label_area_size(70);
+        b
+    };
+    if wants_log(panel) {
+        // Bands may reach below zero; a log axis stops at a fraction of the smallest point.
+        let (lo, hi) = extent(points());
+        let floor = lo / 4.0;
+        let (blo, bhi) = extent(bands().map(|v| v.max(floor)));
+        let (y0, y1) = (lo.min(blo) * 0.8, hi.max(bhi) * 1.25);
+        let chart = builder(format!("{} (log scale)", panel.title))
+            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+            .map_err(draw_error)?;
+        fill_chart(chart, panel, Some(floor))
+    } else {
+        let (y0, y1) = extent(points().chain(bands()));
+        let (y0, y1) = padded(y0, y1);
+        let chart = builder(panel.title.clone())
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(draw_error)?;
+        fill_chart(chart, panel, None)
+    }
+}
+
+/// Mesh, bands, curves and legend on a chart with any y axis; `floor` clamps band values
+/// (for a log axis).
+fn fill_chart<'a, DB, Y>(
+    mut chart: ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+    panel: &Panel,
+    floor: Option<f64>,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc("iteration")
@@ -154,13 +208,13 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) 
         .axis_desc_style(("sans-serif", 14))
         .draw()
         .map_err(draw_error)?;
-
+    let clamp = |v: f64| floor.map_or(v, |f| v.max(f));
     for (i, s) in panel.series.iter().enumerate() {
         let (r, g, b) = COLORS[i % COLORS.len()];
         let color = RGBColor(r, g, b);
         if !s.band.is_empty() {
-            let mut outline: Vec<(f64, f64)> = s.band.iter().map(|b| (b.0, b.2)).collect();
-            outline.extend(s.band.iter().rev().map(|b| (b.0, b.1)));
+            let mut outline: Vec<(f64, f64)> = s.band.iter().map(|b| (b.0, clamp(b.2))).collect();
+            outline.extend(s.band.iter().rev().map(|b| (b.0, clamp(b.1))));
             chart
                 .draw_series(std::iter::once(Polygon::new(
                     outline,
@@ -342,5 +396,31 @@ mod tests {
             }],
         }];
         render_png("one point", &p).unwrap();
+    }
+
+    #[test]
+    fn wide_positive_ranges_use_a_log_axis() {
+        let series = |ys: &[f64]| Series {
+            label: "a".into(),
+            points: ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
+            band: ys
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| (i as f64, y - 2.0 * y, y + y))
+                .collect(),
+        };
+        let wide = Panel {
+            title: "loss".into(),
+            y_label: "loss".into(),
+            series: vec![series(&[1e4, 10.0, 0.5])],
+        };
+        assert!(wants_log(&wide));
+        let svg = render_svg("log", &[wide]).unwrap();
+        assert!(svg.contains("loss (log scale)"));
+        let narrow = Panel {
+            series: vec![series(&[3.0, 2.0, -1.0])],
+            ..Panel::default()
+        };
+        assert!(!wants_log(&narrow));
     }
 }

@@ -12,6 +12,7 @@
 //! | `summary.json` | final metrics, iterations, seed, versions; wall-clock under `timing` |
 //! | `learning_curve.svg`, `.png` | the learning curves |
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use autodidact_core::plugin::{CORE_VERSION, RUSTC_VERSION};
 use autodidact_core::{Algorithm, Metrics, Registry};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, CheckpointHeader, CHECKPOINT_FILE};
@@ -232,9 +233,14 @@ impl Reporter {
             Progress::Bar => {
                 let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
                 if let Ok(style) = ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} it  {per_sec}  ETA {eta}  {msg}",
+                    "{prefix} [{bar:30}] {pos}/{len} it  {rate}  ETA {eta}  {msg}",
                 ) {
-                    bar.set_style(style.progress_chars("=> "));
+                    let style = style
+                        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{} it/s", fmt_num(s.per_sec()));
+                        })
+                        .progress_chars("=> ");
+                    bar.set_style(style);
                 }
                 bar.set_prefix(label.to_string());
                 bar.set_position(done);
@@ -546,16 +552,18 @@ impl Session {
         };
         let final_metrics = summary::final_metrics(&evaluation, &self.last_metrics);
         if opts.print {
-            println!(
+            outln!(
                 "{} on {} (seed {}): {iterations} iterations done.",
-                self.spec.algorithm, self.spec.env, self.spec.seed
+                self.spec.algorithm,
+                self.spec.env,
+                self.spec.seed
             );
-            println!("Final metrics:");
-            print!("{}", summary::final_table(&final_metrics));
-            println!("Summary: {}", summary_path.display());
+            outln!("Final metrics:");
+            out!("{}", summary::final_table(&final_metrics));
+            outln!("Summary: {}", summary_path.display());
             match &plot {
-                Some(p) => println!("Plot:    {} (and {CURVE_FILE}.svg)", p.display()),
-                None => println!("Plot:    none (no metrics were logged)"),
+                Some(p) => outln!("Plot:    {} (and {CURVE_FILE}.svg)", p.display()),
+                None => outln!("Plot:    none (no metrics were logged)"),
             }
         }
         Ok(RunOutcome {

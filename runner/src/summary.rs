@@ -197,11 +197,27 @@ pub fn read_summary(dir: &Path) -> Result<RunRecord> {
     })
 }
 
-/// The final-metrics table printed at the end of a run.
+/// The final-metrics table printed at the end of a run; a metric's `KEY_ci95` companion is
+/// shown beside it as `± x`.
 pub fn final_table(metrics: &Metrics) -> String {
-    let mut t = Table::new(["metric", "value"]).align_right(1);
+    let ci = |k: &str| metrics.get(&format!("{k}{}", crate::plot::CI_SUFFIX));
+    let any_ci = metrics.keys().any(|k| ci(k).is_some());
+    let header: &[&str] = if any_ci {
+        &["metric", "value", "95% CI"]
+    } else {
+        &["metric", "value"]
+    };
+    let mut t = Table::new(header.iter().copied()).align_right(1);
     for (k, v) in metrics {
-        t.row([k.clone(), fmt_num(*v)]);
+        let base = k.strip_suffix(crate::plot::CI_SUFFIX);
+        if base.is_some_and(|b| metrics.contains_key(b)) {
+            continue;
+        }
+        let mut row = vec![k.clone(), fmt_num(*v)];
+        if any_ci {
+            row.push(ci(k).map_or(String::new(), |c| format!("± {}", fmt_num(*c))));
+        }
+        t.row(row);
     }
     t.render(2)
 }
@@ -255,6 +271,19 @@ mod tests {
         assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(utc_timestamp(leap), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn confidence_intervals_sit_beside_their_metric() {
+        let mut m = Metrics::new();
+        m.insert("mse".into(), 0.5);
+        m.insert("mse_ci95".into(), 0.01);
+        m.insert("orphan_ci95".into(), 2.0);
+        let t = final_table(&m);
+        assert_eq!(
+            t,
+            "  metric       value  95% CI\n  mse            0.5  ± 0.01\n  orphan_ci95      2\n"
+        );
     }
 
     #[test]

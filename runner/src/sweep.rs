@@ -294,7 +294,7 @@ pub fn sweep(registry: &Registry, req: &SweepRequest) -> Result<SweepOutcome> {
         .collect();
     crate::atomic::create_dir(&req.out)?;
     if req.print {
-        println!(
+        outln!(
             "Sweep of {} on {}: {} runs in all; shard {}/{} runs {} of them, {} at a time, in {}",
             req.algorithm,
             req.env,
