@@ -169,6 +169,12 @@ impl Hyperparams for MetricParams {
             ),
             doc("filters", "integer", ">= 1", "filters per Conv4 block"),
             doc(
+                "fused_conv",
+                "bool",
+                "true or false",
+                "run Conv4 blocks as fused ops (same maths, faster)",
+            ),
+            doc(
                 "distance",
                 "string",
                 "one of: euclidean, cosine",
