@@ -12,7 +12,6 @@
 //! | `summary.json` | final metrics, iterations, seed, versions; wall-clock under `timing` |
 //! | `learning_curve.svg`, `.png` | the learning curves |
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
