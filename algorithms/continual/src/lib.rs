@@ -146,3 +146,7 @@ entry!(
     build_joint,
     joint_defaults
 );
+
+/// Makes sure this crate's registrations are linked in (call it once from a binary that
+/// depends on the crate but uses nothing else from it).
+pub fn link() {}

@@ -78,7 +78,11 @@ impl Buffer {
     }
 
     fn dim(&self) -> usize {
-        self.items.x.len().checked_div(self.items.len()).unwrap_or(0)
+        self.items
+            .x
+            .len()
+            .checked_div(self.items.len())
+            .unwrap_or(0)
     }
 
     fn replace(&mut self, slot: usize, x: &[f32], y: usize, exp: usize) {

@@ -1,0 +1,192 @@
+//! The seven strategies are registered with documented, validated hyperparameters, run
+//! through the `Algorithm` trait on the registered streams, and their matrix is drawn.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use autodidact_continual::hyperparams::ContinualParams;
+use autodidact_continual::{heatmap, AccuracyMatrix};
+use autodidact_core::{Config, EnvKind, EnvSpec, Hyperparams, Registry, Seed};
+
+const NAMES: [&str; 7] = ["naive", "ewc", "si", "lwf", "replay", "agem", "joint"];
+
+fn registry() -> Registry {
+    autodidact_continual::link();
+    autodidact_envs::link();
+    Registry::from_inventory().unwrap()
+}
+
+#[test]
+fn every_strategy_is_registered_with_documented_defaults() {
+    let reg = registry();
+    for name in NAMES {
+        let a = reg
+            .algorithm(name)
+            .unwrap_or_else(|| panic!("{name} is not registered"));
+        assert_eq!(a.family, "continual learning");
+        assert_eq!(a.crate_name, "autodidact-continual");
+        assert_eq!(a.accepts, &[EnvKind::Continual]);
+        let docs = (a.params)();
+        let config = (a.default_config)();
+        let documented: Vec<&str> = docs.iter().map(|d| d.key).collect();
+        for key in config.keys() {
+            assert!(
+                documented.contains(&key.as_str()),
+                "{name}: `{key}` is undocumented"
+            );
+        }
+        for d in &docs {
+            assert!(
+                config.contains_key(d.key),
+                "{name}: `{}` has no default",
+                d.key
+            );
+            assert!(!d.ty.is_empty() && !d.range.is_empty() && !d.doc.is_empty());
+        }
+        assert!(config.contains_key("epochs"));
+    }
+    assert_eq!(
+        (reg.algorithm("replay").unwrap().default_config)()["buffer_size"].as_integer(),
+        Some(1000)
+    );
+}
+
+fn refuses(key: &str, value: toml::Value) {
+    let mut c = ContinualParams::default_config();
+    c.insert(key.into(), value);
+    let err = ContinualParams::from_config(&c).unwrap_err().to_string();
+    assert!(err.contains(key), "{err}");
+}
+
+#[test]
+fn invalid_values_and_unknown_keys_name_the_key() {
+    refuses("epochs", 0.into());
+    refuses("lr", (-1.0).into());
+    refuses("optimizer", "rmsprop".into());
+    refuses("head", "many".into());
+    refuses("ewc_mode", "sometimes".into());
+    refuses("ewc_decay", 1.5.into());
+    refuses("buffer_policy", "fifo".into());
+    refuses("replay_loss", "mse".into());
+    refuses("hidden", toml::Value::Array(vec![0.into()]));
+    refuses("lwf_temperature", 0.0.into());
+    refuses("no_such_key", 1.into());
+}
+
+fn split_spec(reg: &Registry, extra: &str) -> EnvSpec {
+    let entry = reg.env("split").unwrap();
+    let mut config = (entry.default_config)();
+    let mine: Config = toml::from_str(&format!(
+        "classes = 6\nexamples_per_class = 30\nexperiences = 3\n{extra}"
+    ))
+    .unwrap();
+    config.extend(mine);
+    EnvSpec { entry, config }
+}
+
+#[test]
+fn every_strategy_runs_through_the_registry_and_reports_the_matrix() {
+    let reg = registry();
+    let spec = split_spec(&reg, "");
+    let config: Config = toml::from_str(
+        "epochs = 1\nhidden = [16]\nbuffer_size = 20\nfisher_samples = 8\nagem_sample = 8",
+    )
+    .unwrap();
+    for name in NAMES {
+        let entry = reg.algorithm(name).unwrap();
+        Registry::check_kind(entry, "split", spec.entry.kind).unwrap();
+        let mut alg = (entry.build)(&config, &spec, Seed(1)).unwrap();
+        assert_eq!(alg.total_steps(), 3);
+        assert_eq!(alg.headline_metric(), "acc");
+        let mut last = Default::default();
+        while alg.steps_done() < alg.total_steps() {
+            last = alg.train_step().unwrap();
+        }
+        let m = alg.evaluate(None).unwrap();
+        for key in [
+            "acc",
+            "bwt",
+            "fwt",
+            "forgetting",
+            "r_0_0",
+            "r_2_2",
+            "just_trained_1",
+            "init_acc_2",
+        ] {
+            assert!(m.contains_key(key), "{name}: no `{key}`");
+            assert!(m[key].is_finite());
+        }
+        assert_eq!(m["acc"], last["acc"]);
+        // Evaluated on another instance of the stream (another seed's split of the same shape).
+        let other = spec.instantiate(Seed(99)).unwrap();
+        let e = alg.evaluate(Some(&other)).unwrap();
+        assert!(e.contains_key("acc_2") && e["acc"].is_finite());
+    }
+    let permuted = EnvSpec {
+        entry: reg.env("permuted").unwrap(),
+        config: split_spec(&reg, "").config,
+    };
+    let mut c = permuted.config.clone();
+    c.remove("scenario");
+    let permuted = EnvSpec {
+        config: c,
+        ..permuted
+    };
+    let mut longer = config.clone();
+    longer.insert("epochs".into(), 5.into());
+    longer.insert("lr".into(), 0.01.into());
+    let mut alg = (reg.algorithm("ewc").unwrap().build)(&longer, &permuted, Seed(1)).unwrap();
+    while alg.steps_done() < alg.total_steps() {
+        alg.train_step().unwrap();
+    }
+    let acc = alg.evaluate(None).unwrap()["acc"];
+    assert!(acc > 0.4, "EWC on the permuted stream: ACC {acc}");
+}
+
+#[test]
+fn a_non_stream_environment_is_refused() {
+    let reg = registry();
+    let entry = reg.env("gaussian-classes").unwrap();
+    let spec = EnvSpec {
+        entry,
+        config: (entry.default_config)(),
+    };
+    let err = (reg.algorithm("naive").unwrap().build)(&Config::new(), &spec, Seed(0))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("continual"), "{err}");
+}
+
+#[test]
+fn the_heat_map_is_drawn_as_png_and_svg() {
+    let dir = std::env::temp_dir().join(format!(
+        "autodidact-continual-heatmap-{}",
+        std::process::id()
+    ));
+    let m = AccuracyMatrix::from_rows(
+        vec![0.1; 3],
+        vec![vec![0.9, 0.1, 0.0], vec![0.5, 0.95, 0.2]],
+    );
+    heatmap::draw_matrix(&m, "test", &dir.join("r.png")).unwrap();
+    heatmap::draw_matrix(&m, "test", &dir.join("r.svg")).unwrap();
+    let png = std::fs::read(dir.join("r.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let svg = std::fs::read_to_string(dir.join("r.svg")).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("95"),
+        "the cells are labelled in per cent"
+    );
+    // From a run's summary.json.
+    let mut fm = serde_json::Map::new();
+    for (k, v) in m.to_metrics() {
+        fm.insert(k, serde_json::json!(v));
+    }
+    let summary =
+        serde_json::json!({"algorithm": "replay", "env": "split", "seed": 3, "final_metrics": fm});
+    std::fs::write(dir.join("summary.json"), summary.to_string()).unwrap();
+    let (p, s) = heatmap::draw_from_summary(&dir.join("summary.json"), &dir).unwrap();
+    assert!(p.exists() && s.exists());
+    assert!(std::fs::read_to_string(&s)
+        .unwrap()
+        .contains("replay on split"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
