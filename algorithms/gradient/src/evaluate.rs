@@ -66,10 +66,13 @@ fn task_curve(
         let wrt: Vec<Var<f32>> = idx.iter().map(|&i| fast[i]).collect();
         let g = grad(&[loss], &wrt, CreateGraph::No);
         for (k, &i) in idx.iter().enumerate() {
-            fast[i] = match lr {
-                InnerLr::Scalar(a) => (fast[i] - g[k] * a).detach(),
-                InnerLr::PerParam(al) => (fast[i] - al[i] * g[k]).detach(),
+            // Each step's weights become fresh leaves: nothing is differentiated through the
+            // test-time steps, but the next step still needs gradients with respect to them.
+            let next = match lr {
+                InnerLr::Scalar(a) => fast[i] - g[k] * a,
+                InnerLr::PerParam(al) => fast[i] - al[i] * g[k],
             };
+            fast[i] = Var::leaf(next.value());
         }
         scores.push(model.score(model.forward(&fast, xq), &task.query_y));
     }

@@ -35,6 +35,8 @@ pub struct MetaParams {
     pub hidden: Vec<usize>,
     /// Hidden activation of the MLP: relu, tanh, leaky-relu, elu.
     pub activation: String,
+    /// Initialiser of the MLP's weights: torch-default, kaiming-uniform, xavier-uniform.
+    pub init: String,
     /// Filters per Conv4 block.
     pub filters: usize,
     /// Global gradient-norm clip of the meta-gradient (0: off).
@@ -63,6 +65,7 @@ impl Default for MetaParams {
             backbone: "auto".into(),
             hidden: vec![40, 40],
             activation: "relu".into(),
+            init: "torch-default".into(),
             filters: 64,
             grad_clip: 0.0,
             eval_tasks: 1000,
@@ -225,6 +228,12 @@ pub fn defaults_for(algorithm: &str) -> MetaParams {
     match algorithm {
         "fomaml" => MetaParams {
             first_order: true,
+            ..base
+        },
+        // Li et al. learn the step (size and direction) for the number of steps trained with;
+        // more test steps than that overshoot, so the defaults match.
+        "meta-sgd" => MetaParams {
+            test_inner_steps: 1,
             ..base
         },
         // Nichol et al.: several inner SGD steps per task, a meta step size annealed linearly

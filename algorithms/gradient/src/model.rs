@@ -99,12 +99,17 @@ impl Model {
             let mut widths = vec![in_dim];
             widths.extend(&hp.hidden);
             widths.push(outputs);
+            let init = match hp.init.as_str() {
+                "kaiming-uniform" => Init::KaimingUniform,
+                "xavier-uniform" => Init::XavierUniform,
+                _ => Init::TorchDefault,
+            };
             Body::Mlp(Mlp::new(
                 params,
                 "net",
                 &widths,
                 activation(&hp.activation),
-                Init::KaimingUniform,
+                init,
                 rng,
             ))
         };

@@ -43,12 +43,29 @@ fn short_runs_lower_the_post_adaptation_loss() {
             l.meta_step().unwrap();
         }
         let after = post_adaptation_mse(&l);
+        // ANIL adapts only the linear head: a weaker learner on sinusoids, so a smaller bar.
         assert!(
-            after < 0.6 * before,
+            after < if method == Method::Anil { 0.85 } else { 0.6 } * before,
             "{}: post-adaptation MSE {before:.3} -> {after:.3}",
             method.name()
         );
     }
+}
+
+#[test]
+fn more_test_steps_keep_adapting() {
+    let mut l =
+        MetaLearner::with_distribution(Method::Maml, short(Method::Maml, 200), sinusoid(), Seed(5))
+            .unwrap();
+    for _ in 0..200 {
+        l.meta_step().unwrap();
+    }
+    let m = l
+        .evaluate_on(sinusoid().as_ref(), Split::Test, 100, "")
+        .unwrap();
+    // Ten SGD steps on the support set must fit it better than one.
+    assert!(m["query_mse_after"] < m["query_mse_after_1"], "{m:?}");
+    assert!(m["query_mse_after_1"] < m["query_mse_before"], "{m:?}");
 }
 
 #[test]
