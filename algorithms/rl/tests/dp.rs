@@ -250,3 +250,14 @@ fn solvers_need_a_tabular_model() {
     };
     assert!(err.to_string().contains("tabular model"), "{err}");
 }
+
+#[test]
+fn a_solver_saved_before_its_first_sweep_loads() {
+    let env = spec("gridworld", &[("map", "frozen-lake-4x4".into())]);
+    for algo in ["policy-evaluation", "value-iteration", "policy-iteration"] {
+        let a = build(algo, &[], &env, 0);
+        let mut b = build(algo, &[], &env, 0);
+        b.load(&a.save().unwrap()).unwrap();
+        assert_eq!(a.save().unwrap(), b.save().unwrap());
+    }
+}

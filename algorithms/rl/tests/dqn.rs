@@ -342,3 +342,124 @@ fn dqn_refuses_continuous_actions_and_foreign_checkpoints() {
     );
     assert!(c.load(&a.save().unwrap()).is_err());
 }
+
+#[test]
+fn sharded_gradients_match_a_single_shard() {
+    use autodidact_rl::dqn::{Shards, TdLoss};
+    use std::sync::Arc;
+    let mut params = Params::<f32>::new();
+    let net = QNetwork::new(
+        &mut params,
+        4,
+        &[32, 32],
+        3,
+        true,
+        Activation::Relu,
+        Init::TorchDefault,
+        &mut Seed(2).rng("init"),
+    );
+    let (net, params) = (Arc::new(net), Arc::new(params));
+    let obs = Array2::from_shape_fn((13, 4), |(i, j)| ((i * 4 + j) as f32 * 0.61).cos());
+    let actions: Vec<usize> = (0..13).map(|i| i % 3).collect();
+    let targets: Vec<f32> = (0..13).map(|i| (i as f32 * 0.3).sin() * 2.0).collect();
+    let weights: Vec<f32> = (0..13).map(|i| 0.5 + (i % 4) as f32 * 0.25).collect();
+    let one = Shards::new(1).unwrap();
+    let three = Shards::new(3).unwrap();
+    assert_eq!(three.count(), 3);
+    for loss in [TdLoss::Huber(1.0), TdLoss::Mse] {
+        let a = one
+            .gradient(
+                &net,
+                &params,
+                obs.clone(),
+                &actions,
+                &targets,
+                Some(&weights),
+                loss,
+            )
+            .unwrap();
+        let b = three
+            .gradient(
+                &net,
+                &params,
+                obs.clone(),
+                &actions,
+                &targets,
+                Some(&weights),
+                loss,
+            )
+            .unwrap();
+        assert!((a.1 - b.1).abs() < 1e-5, "loss {} vs {}", a.1, b.1);
+        assert_eq!(a.2.len(), 13);
+        for (x, y) in a.2.iter().zip(&b.2) {
+            assert!((x - y).abs() < 1e-5);
+        }
+        for (ga, gb) in a.0.iter().zip(&b.0) {
+            for (x, y) in ga.iter().zip(gb.iter()) {
+                assert!((x - y).abs() < 1e-5 * (1.0 + x.abs()), "{x} vs {y}");
+            }
+        }
+        // The same shards always give the same bits.
+        let c = three
+            .gradient(
+                &net,
+                &params,
+                obs.clone(),
+                &actions,
+                &targets,
+                Some(&weights),
+                loss,
+            )
+            .unwrap();
+        assert_eq!(b.0, c.0);
+    }
+    // Targets too.
+    let t1 = one
+        .bootstrap(&net, &params, Some(&params), obs.clone())
+        .unwrap();
+    let t3 = three
+        .bootstrap(&net, &params, Some(&params), obs.clone())
+        .unwrap();
+    assert_eq!(t1, t3);
+}
+
+#[test]
+fn two_threads_learn_and_resume_exactly() {
+    let g = grid("frozen-lake-4x4", 0.0);
+    let obs = gridworld_observations(&g);
+    let p = DqnParams {
+        threads: 2,
+        ..small_grid_params()
+    };
+    let mut a = Dqn::new(p, Box::new(g), "4x4", Seed(0)).unwrap();
+    a.set_state_observations(obs);
+    train_all(&mut a);
+    assert!(a.evaluate(None).unwrap()["value_gap"] <= 0.01);
+    let grid_env = spec("gridworld", &[("map", "frozen-lake-4x4".into())]);
+    let cfg: Vec<(&str, toml::Value)> = vec![
+        ("learning_starts", 50.into()),
+        ("hidden", toml::Value::Array(vec![32.into()])),
+        ("threads", 2.into()),
+        ("learning_rate_schedule", "linear".into()),
+        ("total_steps", 700.into()),
+    ];
+    assert_resumes(&grid_env, &cfg, 500, 222);
+}
+
+#[test]
+fn linear_learning_rate_decays_to_its_final_value() {
+    let p = DqnParams {
+        total_steps: 100,
+        learning_rate: 1e-3,
+        learning_rate_schedule: "linear".into(),
+        learning_rate_final: 1e-4,
+        learning_starts: 1000,
+        ..DqnParams::default()
+    };
+    let mut a = Dqn::new(p, Box::new(grid("frozen-lake-4x4", 0.0)), "4x4", Seed(0)).unwrap();
+    assert!((a.learning_rate() - 1e-3).abs() < 1e-15);
+    train_n(&mut a, 50);
+    assert!((a.learning_rate() - 5.5e-4).abs() < 1e-12);
+    train_all(&mut a);
+    assert!((a.learning_rate() - 1e-4).abs() < 1e-15);
+}

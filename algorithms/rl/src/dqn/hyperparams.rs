@@ -27,8 +27,12 @@ pub struct DqnParams {
     pub total_steps: u64,
     /// Discount factor.
     pub gamma: f64,
-    /// Optimiser step size.
+    /// Optimiser step size (at the start).
     pub learning_rate: f64,
+    /// `constant`, or `linear` from `learning_rate` to `learning_rate_final` over training.
+    pub learning_rate_schedule: String,
+    /// The step size at the end of a `linear` schedule.
+    pub learning_rate_final: f64,
     /// `adam`, `rmsprop` or `sgd`.
     pub optimizer: String,
     /// Adam's (and RMSprop's) ε.
@@ -83,6 +87,9 @@ pub struct DqnParams {
     pub priority_beta_final: f64,
     /// Added to |TD error| so no transition has priority 0.
     pub priority_eps: f64,
+    /// Threads sharing each minibatch and target batch (results depend on it, bit for bit,
+    /// not on the machine).
+    pub threads: usize,
     /// Log every this many environment steps.
     pub log_every: u64,
     /// Greedy evaluation episodes.
@@ -97,6 +104,8 @@ impl Default for DqnParams {
             total_steps: 100_000,
             gamma: 0.99,
             learning_rate: 1e-4,
+            learning_rate_schedule: "constant".into(),
+            learning_rate_final: 0.0,
             optimizer: "adam".into(),
             adam_eps: 1e-8,
             batch_size: 32,
@@ -124,6 +133,7 @@ impl Default for DqnParams {
             priority_beta0: 0.4,
             priority_beta_final: 1.0,
             priority_eps: 1e-6,
+            threads: 1,
             log_every: 1000,
             eval_episodes: 10,
             eval_max_steps: 10_000,
@@ -161,6 +171,8 @@ impl Hyperparams for DqnParams {
             ParamDoc { key: "total_steps", ty: "integer", range: ">= 1", doc: "environment steps to train for" },
             ParamDoc { key: "gamma", ty: "float", range: "0 ..= 1", doc: "discount factor γ" },
             ParamDoc { key: "learning_rate", ty: "float", range: "> 0", doc: "optimiser step size" },
+            ParamDoc { key: "learning_rate_schedule", ty: "string", range: "one of: constant, linear", doc: "keep the step size, or decay it linearly to learning_rate_final over training" },
+            ParamDoc { key: "learning_rate_final", ty: "float", range: ">= 0", doc: "the step size at the end of a linear schedule" },
             ParamDoc { key: "optimizer", ty: "string", range: "one of: adam, rmsprop, sgd", doc: "the optimiser" },
             ParamDoc { key: "adam_eps", ty: "float", range: "> 0", doc: "ε in Adam's (and RMSprop's) denominator" },
             ParamDoc { key: "batch_size", ty: "integer", range: ">= 1", doc: "transitions per gradient step" },
@@ -188,6 +200,7 @@ impl Hyperparams for DqnParams {
             ParamDoc { key: "priority_beta0", ty: "float", range: "0 ..= 1", doc: "importance-weight exponent β at the start" },
             ParamDoc { key: "priority_beta_final", ty: "float", range: "0 ..= 1", doc: "β at the end of training (linear anneal)" },
             ParamDoc { key: "priority_eps", ty: "float", range: "> 0", doc: "added to |TD error| so every transition can be drawn" },
+            ParamDoc { key: "threads", ty: "integer", range: "1 ..= 16", doc: "threads sharing each minibatch and target batch (data-parallel shards summed in order: a given value gives the same bits on any machine; different values differ in the last bits)" },
             ParamDoc { key: "log_every", ty: "integer", range: ">= 1", doc: "log every this many environment steps" },
             ParamDoc { key: "eval_episodes", ty: "integer", range: ">= 1", doc: "greedy evaluation episodes" },
             ParamDoc { key: "eval_max_steps", ty: "integer", range: ">= 1", doc: "step cap of one evaluation episode" },
@@ -198,6 +211,17 @@ impl Hyperparams for DqnParams {
         check_at_least_one("total_steps", self.total_steps)?;
         check_gamma_key(self.gamma)?;
         check_positive("learning_rate", self.learning_rate)?;
+        check_one_of(
+            "learning_rate_schedule",
+            &self.learning_rate_schedule,
+            &["constant", "linear"],
+        )?;
+        check_range(
+            "learning_rate_final",
+            self.learning_rate_final,
+            0.0,
+            f64::MAX,
+        )?;
         check_one_of("optimizer", &self.optimizer, &["adam", "rmsprop", "sgd"])?;
         check_positive("adam_eps", self.adam_eps)?;
         check_at_least_one("batch_size", self.batch_size as u64)?;
@@ -249,6 +273,7 @@ impl Hyperparams for DqnParams {
         check_range("priority_beta0", self.priority_beta0, 0.0, 1.0)?;
         check_range("priority_beta_final", self.priority_beta_final, 0.0, 1.0)?;
         check_positive("priority_eps", self.priority_eps)?;
+        check_range("threads", self.threads as f64, 1.0, 16.0)?;
         check_at_least_one("log_every", self.log_every)?;
         check_at_least_one("eval_episodes", self.eval_episodes)?;
         check_at_least_one("eval_max_steps", self.eval_max_steps)?;

@@ -20,19 +20,23 @@
 pub mod hyperparams;
 pub mod network;
 pub mod optimizer;
+pub mod parallel;
 pub mod replay;
 
+use std::sync::Arc;
+
 use autodidact_core::{
-    clip_grad_norm, optim, Algorithm, Config, CreateGraph, EnvInstance, EnvSpec, Environment,
-    Hyperparams, Metrics, Params, Rng, Seed, Tape, Var,
+    Algorithm, Config, EnvInstance, EnvSpec, Environment, Hyperparams, Metrics, Params, Rng, Seed,
+    Tensor,
 };
-use ndarray::{Array1, Array2};
+use ndarray::Array2;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 pub use hyperparams::DqnParams;
 pub use network::QNetwork;
 pub use optimizer::{DqnOptimizer, SliceAdam};
+pub use parallel::{Shards, TdLoss};
 pub use replay::{Batch, NStep, Priorities, ReplayBuffer, SumTree, Transition};
 
 use crate::checkpoint::ParamsBits;
@@ -74,9 +78,10 @@ struct DqnCheckpoint {
 pub struct Dqn {
     p: DqnParams,
     env_name: String,
-    net: QNetwork,
-    online: Params<f32>,
-    target: Params<f32>,
+    net: Arc<QNetwork>,
+    online: Arc<Params<f32>>,
+    target: Arc<Params<f32>>,
+    shards: Shards,
     opt: DqnOptimizer,
     buffer: ReplayBuffer,
     priorities: Option<Priorities>,
@@ -119,7 +124,8 @@ impl Dqn {
             init,
             &mut seed.rng("init"),
         );
-        let target = online.clone();
+        let online = Arc::new(online);
+        let target = Arc::clone(&online);
         let epsilon = Schedule::from_name(
             &params.epsilon_schedule,
             params.exploration_initial_eps,
@@ -151,7 +157,8 @@ impl Dqn {
             state_obs: vec![None; n_states],
             optimal: OptimalCache::default(),
             env_name: env_name.into(),
-            net,
+            shards: Shards::new(params.threads)?,
+            net: Arc::new(net),
             online,
             target,
             p: params,
@@ -194,6 +201,16 @@ impl Dqn {
     pub fn epsilon(&self) -> f64 {
         self.epsilon.at(self.steps_done, self.p.total_steps)
     }
+    /// The step size now.
+    pub fn learning_rate(&self) -> f64 {
+        if self.p.learning_rate_schedule == "linear" {
+            let f = (self.steps_done as f64 / self.p.total_steps as f64).min(1.0);
+            self.p.learning_rate + f * (self.p.learning_rate_final - self.p.learning_rate)
+        } else {
+            self.p.learning_rate
+        }
+    }
+
     /// β of prioritised replay now.
     pub fn beta(&self) -> f64 {
         let f = (self.steps_done as f64 / self.p.total_steps as f64).min(1.0);
@@ -267,16 +284,13 @@ impl Dqn {
     fn update_target(&mut self) {
         let tau = self.p.tau;
         if tau >= 1.0 {
-            self.target.clone_from(&self.online);
+            // Shared until the next update of the online network copies it on write.
+            self.target = Arc::clone(&self.online);
             return;
         }
         let (t32, o32) = ((1.0 - tau) as f32, tau as f32);
-        for (t, o) in self
-            .target
-            .tensors_mut()
-            .iter_mut()
-            .zip(self.online.tensors())
-        {
+        let target = Arc::make_mut(&mut self.target);
+        for (t, o) in target.tensors_mut().iter_mut().zip(self.online.tensors()) {
             t.zip_mut_with(o, |t, &o| *t = *t * t32 + o * o32);
         }
     }
@@ -284,20 +298,10 @@ impl Dqn {
     /// TD targets `R + γ^k (1 − done) Q⁻(s', a')` of the given slots.
     fn targets(&self, slots: &[usize]) -> Result<Vec<f32>> {
         let next = self.buffer.next_obs_of(slots);
-        let qt = self.net.q_values(&self.target, next.view())?;
-        let best: Vec<f32> = if self.p.double_dqn {
-            let qo = self.net.q_values(&self.online, next.view())?;
-            qo.rows()
-                .into_iter()
-                .zip(qt.rows())
-                .map(|(ro, rt)| rt[argmax_f32(ro.as_slice().unwrap_or(&ro.to_vec()))])
-                .collect()
-        } else {
-            qt.rows()
-                .into_iter()
-                .map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max))
-                .collect()
-        };
+        let online = self.p.double_dqn.then_some(&self.online);
+        let best = self
+            .shards
+            .bootstrap(&self.net, &self.target, online, next)?;
         let (r, d, g) = self.buffer.scalars_of(slots);
         Ok(best
             .iter()
@@ -314,7 +318,7 @@ impl Dqn {
             let targets = self.targets(&all)?;
             for (slots, y) in all.chunks(bs).zip(targets.chunks(bs)) {
                 let b = self.buffer.batch(slots);
-                self.gradient_step(b.obs, &b.actions, y.to_vec(), None)?;
+                self.gradient_step(b.obs, &b.actions, y, None)?;
             }
             return Ok(());
         }
@@ -328,7 +332,7 @@ impl Dqn {
             };
             let y = self.targets(&slots)?;
             let b = self.buffer.batch(&slots);
-            let td = self.gradient_step(b.obs, &b.actions, y, weights)?;
+            let td = self.gradient_step(b.obs, &b.actions, &y, weights.as_deref())?;
             if let Some(p) = self.priorities.as_mut() {
                 p.update(&slots, &td);
             }
@@ -341,47 +345,36 @@ impl Dqn {
         &mut self,
         obs: Array2<f32>,
         actions: &[usize],
-        targets: Vec<f32>,
-        weights: Option<Vec<f32>>,
+        targets: &[f32],
+        weights: Option<&[f32]>,
     ) -> Result<Vec<f32>> {
-        let tape = Tape::<f32>::new();
-        let p = tape.params(&self.online);
-        let q = self
-            .net
-            .forward(&p, Var::constant(obs.into_dyn()))
-            .gather(actions);
-        let y = Var::constant(Array1::from(targets).into_dyn());
-        let d = q - y;
-        let elem = if self.p.loss == "huber" {
-            let delta = self.p.huber_delta;
-            let dt = delta as f32;
-            let mask = d.with_value(|v| v.mapv(|x| if x.abs() <= dt { 1.0 } else { 0.0 }));
-            Var::where_mask(mask, d.square() * 0.5, (d.abs() - 0.5 * delta) * delta)
+        let loss = if self.p.loss == "huber" {
+            TdLoss::Huber(self.p.huber_delta)
         } else {
-            d.square()
+            TdLoss::Mse
         };
-        let loss = match weights {
-            Some(w) => (elem * Var::constant(Array1::from(w).into_dyn())).mean(),
-            None => elem.mean(),
-        };
-        let loss_value = loss.item();
+        let (mut g, loss_value, td, q_mean) = self.shards.gradient(
+            &self.net,
+            &self.online,
+            obs,
+            actions,
+            targets,
+            weights,
+            loss,
+        )?;
         if !loss_value.is_finite() {
             return Err(RlError::Numerical(format!(
                 "gradient step {}: the TD loss is {loss_value}",
                 self.grad_steps
             )));
         }
-        let grads = tape.grad(&loss, &p, CreateGraph::No);
-        let mut g = optim::values(&grads);
         let norm = if self.p.max_grad_norm > 0.0 {
-            clip_grad_norm(&mut g, self.p.max_grad_norm)
+            clip_global_norm(&mut g, self.p.max_grad_norm)
         } else {
             0.0
         };
-        let td: Vec<f32> = d.with_value(|v| v.iter().copied().collect());
-        let q_mean = q.with_value(|v| v.mean().unwrap_or(0.0)) as f64;
-        drop(tape);
-        self.opt.step(&mut self.online, &g)?;
+        self.opt.set_lr(self.learning_rate());
+        self.opt.step(Arc::make_mut(&mut self.online), &g)?;
         self.grad_steps += 1;
         self.log.loss += loss_value;
         self.log.q += q_mean;
@@ -394,6 +387,7 @@ impl Dqn {
         let mut m = Metrics::new();
         m.insert("steps".into(), self.steps_done as f64);
         m.insert("epsilon".into(), self.epsilon());
+        m.insert("learning_rate".into(), self.learning_rate());
         m.insert("episodes".into(), self.driver.episodes_done() as f64);
         m.insert("gradient_steps".into(), self.grad_steps as f64);
         m.insert("buffer_size".into(), self.buffer.len() as f64);
@@ -500,6 +494,44 @@ impl Dqn {
     }
 }
 
+/// Scales `grads` so their global L2 norm is at most `max_norm` (PyTorch's
+/// `clip_grad_norm_`: factor `max_norm / (norm + 1e-6)` when above); returns the norm before.
+/// Core's `clip_grad_norm` rule, summed over contiguous slices.
+pub fn clip_global_norm(grads: &mut [Tensor<f32>], max_norm: f64) -> f64 {
+    let total = grads
+        .iter()
+        .map(|g| match g.as_slice() {
+            Some(s) => sum_of_squares(s),
+            None => g.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>(),
+        })
+        .sum::<f64>()
+        .sqrt();
+    if total > max_norm && total > 0.0 {
+        let scale = (max_norm / (total + 1e-6)) as f32;
+        for g in grads.iter_mut() {
+            g.mapv_inplace(|x| x * scale);
+        }
+    }
+    total
+}
+
+/// `Σ x²` in `f64`, with eight independent accumulators (so it vectorises).
+fn sum_of_squares(s: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = s.chunks_exact(8);
+    let rest: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += f64::from(x) * f64::from(x);
+        }
+    }
+    acc.iter().sum::<f64>() + rest
+}
+
 /// Index of the first largest entry.
 pub fn argmax_f32(row: &[f32]) -> usize {
     let mut best = 0;
@@ -542,7 +574,7 @@ impl Algorithm for Dqn {
     }
     fn save(&self) -> autodidact_core::Result<Vec<u8>> {
         let ck = DqnCheckpoint {
-            network: self.net.clone(),
+            network: self.net.as_ref().clone(),
             online: ParamsBits::of(&self.online),
             target: ParamsBits::of(&self.target),
             optimizer: self.opt.clone(),
@@ -568,7 +600,7 @@ impl Algorithm for Dqn {
     fn load(&mut self, bytes: &[u8]) -> autodidact_core::Result<()> {
         let ck: DqnCheckpoint = serde_json::from_slice(bytes)
             .map_err(|e| RlError::Checkpoint(format!("cannot decode: {e}")))?;
-        if ck.network != self.net
+        if ck.network != *self.net
             || ck.buffer.obs_dim() != self.buffer.obs_dim()
             || ck.state_obs.len() != self.state_obs.len()
             || ck.priorities.is_some() != self.priorities.is_some()
@@ -580,13 +612,13 @@ impl Algorithm for Dqn {
             ))
             .into());
         }
-        let mut online = self.online.clone();
-        let mut target = self.target.clone();
+        let mut online = self.online.as_ref().clone();
+        let mut target = self.target.as_ref().clone();
         ck.online.restore(&mut online)?;
         ck.target.restore(&mut target)?;
         self.driver.restore(ck.driver)?;
-        self.online = online;
-        self.target = target;
+        self.online = Arc::new(online);
+        self.target = Arc::new(target);
         self.opt = ck.optimizer;
         self.buffer = ck.buffer;
         self.priorities = ck.priorities;
