@@ -43,9 +43,14 @@ fn short_runs_lower_the_post_adaptation_loss() {
             l.meta_step().unwrap();
         }
         let after = post_adaptation_mse(&l);
-        // ANIL (head-only adaptation) and Reptile (first-order, annealed) learn slowest in 400 steps.
-            after < if matches!(method, Method::Anil | Method::Reptile) { 0.9 } else { 0.6 } * before,
-            after < if method == Method::Anil { 0.85 } else { 0.6 } * before,
+        // ANIL (head-only adaptation) and Reptile (first-order, annealed) learn slowest.
+        let bar = if matches!(method, Method::Anil | Method::Reptile) {
+            0.9
+        } else {
+            0.6
+        };
+        assert!(
+            after < bar * before,
             "{}: post-adaptation MSE {before:.3} -> {after:.3}",
             method.name()
         );
