@@ -255,15 +255,6 @@ pub fn execute(cli: Cli) -> Result<()> {
                 a.seed,
             )?;
             let dir = a.out.clone().unwrap_or_else(|| run::default_run_dir(&spec));
-            if !a.quiet {
-                outln!(
-                    "Training {} on {} (seed {}) in {}",
-                    spec.algorithm,
-                    spec.env,
-                    spec.seed,
-                    dir.display()
-                );
-            }
             run::start(
                 &registry,
                 &spec,

@@ -100,7 +100,8 @@ pub enum RunnerError {
 
 fn did_you_mean(suggestions: &[String]) -> String {
     match suggestions {
-        [] => String::new(),
+        [] => "; `autodidact list` shows what is registered (a plugin's entries need --plugin LIB)"
+            .to_string(),
         [one] => format!("; did you mean `{one}`?"),
         many => format!(
             "; did you mean one of: {}?",

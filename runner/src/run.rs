@@ -161,6 +161,15 @@ pub fn start(
         )));
     }
     let alg = spec.build(registry)?;
+    if opts.progress != Progress::Silent {
+        outln!(
+            "Training {} on {} (seed {}) in {}",
+            spec.algorithm,
+            spec.env,
+            spec.seed,
+            dir.display()
+        );
+    }
     atomic::create_dir(dir)?;
     atomic::write_str(&dir.join(CONFIG_FILE), &spec.config_toml())?;
     let total = alg.total_steps();
