@@ -18,12 +18,15 @@ pub enum Backbone {
         /// Run each block as one fused op ([`crate::fused`]) instead of core's composition.
         fused: bool,
     },
-    /// An MLP with ReLU hidden layers and a linear output on flattened inputs.
+    /// An MLP with ReLU hidden layers and a linear output on flattened inputs, optionally
+    /// beside the (scaled) raw input: `[α·x, mlp(x)]`.
     Mlp {
         /// The layers.
         mlp: Mlp,
         /// Values in one input example.
         in_dim: usize,
+        /// Weight of the raw input concatenated to the MLP's output (0: none).
+        raw_skip: f64,
     },
 }
 
@@ -77,7 +80,11 @@ impl Backbone {
                 Init::KaimingUniform,
                 rng,
             );
-            Ok(Backbone::Mlp { mlp, in_dim })
+            Ok(Backbone::Mlp {
+                mlp,
+                in_dim,
+                raw_skip: hp.raw_skip,
+            })
         }
     }
 
@@ -85,7 +92,11 @@ impl Backbone {
     pub fn dim(&self) -> usize {
         match self {
             Backbone::Conv4 { conv, .. } => conv.feature_dim(),
-            Backbone::Mlp { mlp, .. } => mlp.out_dim(),
+            Backbone::Mlp {
+                mlp,
+                in_dim,
+                raw_skip,
+            } => mlp.out_dim() + if *raw_skip > 0.0 { *in_dim } else { 0 },
         }
     }
 
@@ -125,9 +136,18 @@ impl Backbone {
                     conv.forward(p, v, mode, st)
                 }
             }
-            Backbone::Mlp { mlp, in_dim } => {
+            Backbone::Mlp {
+                mlp,
+                in_dim,
+                raw_skip,
+            } => {
                 let v = Var::constant(x.clone()).reshape(&[n, *in_dim]);
-                mlp.forward(p, v)
+                let z = mlp.forward(p, v);
+                if *raw_skip > 0.0 {
+                    Var::concat(&[v * *raw_skip, z], 1)
+                } else {
+                    z
+                }
             }
         }
     }

@@ -68,14 +68,15 @@ fn tensor(shape: &[usize], v: Vec<f32>) -> Tensor<f32> {
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|e| panic!("fused tensor: {e}"))
 }
 
-/// im2col of one `[C, H, W]` image for a 3×3 kernel with padding 1: `cols [C·9, H·W]`.
-pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32]) {
+/// im2col of one `[C, H, W]` image for a 3×3 kernel with padding 1: `cols [C·9, H·W]`, rows
+/// `ld` apart (`ld = H·W` for one image; a multiple of it to lay several images side by side).
+pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: usize) {
     let hw = h * w;
     for ch in 0..c {
         let plane = &x[ch * hw..(ch + 1) * hw];
         for ki in 0..3 {
             for kj in 0..3 {
-                let row = &mut cols[((ch * 3 + ki) * 3 + kj) * hw..][..hw];
+                let row = &mut cols[((ch * 3 + ki) * 3 + kj) * ld..][..hw];
                 for oh in 0..h {
                     let ih = oh as isize + ki as isize - 1;
                     let out = &mut row[oh * w..(oh + 1) * w];
@@ -102,14 +103,15 @@ pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32]) {
     }
 }
 
-/// col2im (the adjoint of [`im2col3`]): adds `cols [C·9, H·W]` into one `[C, H, W]` image.
-pub fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32]) {
+/// col2im (the adjoint of [`im2col3`]): adds `cols [C·9, H·W]` (rows `ld` apart) into one
+/// `[C, H, W]` image.
+pub fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32], ld: usize) {
     let hw = h * w;
     for ch in 0..c {
         let plane = &mut x[ch * hw..(ch + 1) * hw];
         for ki in 0..3 {
             for kj in 0..3 {
-                let row = &cols[((ch * 3 + ki) * 3 + kj) * hw..][..hw];
+                let row = &cols[((ch * 3 + ki) * 3 + kj) * ld..][..hw];
                 for oh in 0..h {
                     let ih = oh as isize + ki as isize - 1;
                     if ih < 0 || ih >= h as isize {
@@ -134,6 +136,11 @@ pub fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32]) {
     }
 }
 
+/// Images per GEMM: enough columns (about 1,024) to amortise packing on small maps.
+pub fn chunk_for(hw: usize) -> usize {
+    (1024 / hw.max(1)).max(1)
+}
+
 /// `y [N, F, H, W] = conv3x3(x [N, C, H, W], w [F, C, 3, 3]) + b`.
 pub fn conv3x3_forward(
     x: &[f32],
@@ -146,22 +153,56 @@ pub fn conv3x3_forward(
 ) -> Vec<f32> {
     let f = b.len();
     let (hw, k) = (h * w, c * 9);
-    let mut cols = vec![0.0f32; k * hw];
+    let chunk = chunk_for(hw).min(n.max(1));
+    let mut cols = vec![0.0f32; k * hw * chunk];
+    let mut tmp = vec![0.0f32; f * hw * chunk];
     let mut y = vec![0.0f32; n * f * hw];
     let wv = view2(wt, f, k);
-    for i in 0..n {
-        im2col3(&x[i * c * hw..(i + 1) * c * hw], c, h, w, &mut cols);
-        let out = &mut y[i * f * hw..(i + 1) * f * hw];
-        for (fo, row) in out.chunks_mut(hw).enumerate() {
-            row.fill(b[fo]);
+    let mut i0 = 0;
+    while i0 < n {
+        let m = chunk.min(n - i0);
+        let ld = m * hw;
+        for j in 0..m {
+            let i = i0 + j;
+            im2col3(
+                &x[i * c * hw..(i + 1) * c * hw],
+                c,
+                h,
+                w,
+                &mut cols[j * hw..],
+                ld,
+            );
         }
-        general_mat_mul(
-            1.0,
-            &wv,
-            &view2(&cols, k, hw),
-            1.0,
-            &mut view2_mut(out, f, hw),
-        );
+        if m == 1 {
+            let out = &mut y[i0 * f * hw..(i0 + 1) * f * hw];
+            for (fo, row) in out.chunks_mut(hw).enumerate() {
+                row.fill(b[fo]);
+            }
+            general_mat_mul(
+                1.0,
+                &wv,
+                &view2(&cols, k, ld),
+                1.0,
+                &mut view2_mut(out, f, ld),
+            );
+        } else {
+            general_mat_mul(
+                1.0,
+                &wv,
+                &view2(&cols, k, ld),
+                0.0,
+                &mut view2_mut(&mut tmp, f, ld),
+            );
+            for j in 0..m {
+                for fo in 0..f {
+                    let dst = &mut y[((i0 + j) * f + fo) * hw..][..hw];
+                    let src = &tmp[fo * ld + j * hw..][..hw];
+                    let bias = b[fo];
+                    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + bias);
+                }
+            }
+        }
+        i0 += m;
     }
     y
 }
@@ -259,11 +300,12 @@ impl CustomOp<f32> for FusedBlock {
                 }
                 let mu = s / m;
                 let mut q = 0.0f64;
+                let mu32 = mu as f32;
                 for i in 0..n {
                     q += y[(i * f + fo) * hw..][..hw]
                         .iter()
-                        .map(|&v| (v as f64 - mu).powi(2))
-                        .sum::<f64>();
+                        .map(|&v| (v - mu32) * (v - mu32))
+                        .sum::<f32>() as f64;
                 }
                 mean[fo] = mu as f32;
                 var[fo] = (q / m) as f32;
@@ -394,15 +436,34 @@ impl CustomOp<f32> for FusedBlock {
         } else {
             Vec::new()
         };
-        let mut cols = vec![0.0f32; k * hw];
-        let mut dcols = vec![0.0f32; k * hw];
-        for i in 0..n {
-            let g_i = view2(&gy[i * f * hw..], f, hw);
-            im2col3(&x[i * c * hw..(i + 1) * c * hw], c, h, w, &mut cols);
+        let chunk = chunk_for(hw).min(n.max(1));
+        let mut cols = vec![0.0f32; k * hw * chunk];
+        let mut dcols = vec![0.0f32; k * hw * chunk];
+        let mut gchunk = vec![0.0f32; f * hw * chunk];
+        let mut i0 = 0;
+        while i0 < n {
+            let m = chunk.min(n - i0);
+            let ld = m * hw;
+            for j in 0..m {
+                let i = i0 + j;
+                im2col3(
+                    &x[i * c * hw..(i + 1) * c * hw],
+                    c,
+                    h,
+                    w,
+                    &mut cols[j * hw..],
+                    ld,
+                );
+                for fo in 0..f {
+                    gchunk[fo * ld + j * hw..][..hw]
+                        .copy_from_slice(&gy[(i * f + fo) * hw..][..hw]);
+                }
+            }
+            let g = view2(&gchunk, f, ld);
             general_mat_mul(
                 1.0,
-                &g_i,
-                &view2(&cols, k, hw).t(),
+                &g,
+                &view2(&cols, k, ld).t(),
                 1.0,
                 &mut view2_mut(&mut dw, f, k),
             );
@@ -410,12 +471,23 @@ impl CustomOp<f32> for FusedBlock {
                 general_mat_mul(
                     1.0,
                     &view2(&wt, f, k).t(),
-                    &g_i,
+                    &g,
                     0.0,
-                    &mut view2_mut(&mut dcols, k, hw),
+                    &mut view2_mut(&mut dcols, k, ld),
                 );
-                col2im3(&dcols, c, h, w, &mut dx[i * c * hw..(i + 1) * c * hw]);
+                for j in 0..m {
+                    let i = i0 + j;
+                    col2im3(
+                        &dcols[j * hw..],
+                        c,
+                        h,
+                        w,
+                        &mut dx[i * c * hw..(i + 1) * c * hw],
+                        ld,
+                    );
+                }
             }
+            i0 += m;
         }
         let dx = if need_dx {
             Var::constant(tensor(&[n, c, h, w], dx))

@@ -35,6 +35,8 @@ pub struct MetricParams {
     pub hidden: Vec<usize>,
     /// Output width of the MLP embedding.
     pub embedding_dim: usize,
+    /// MLP embedding: concatenate the raw input scaled by this to the MLP's output (0: off).
+    pub raw_skip: f64,
     /// Filters per Conv4 block.
     pub filters: usize,
     /// Run each Conv4 block as one fused op (fast; exact) instead of core's composed ops.
@@ -77,6 +79,7 @@ impl Default for MetricParams {
             backbone: "auto".into(),
             hidden: vec![256],
             embedding_dim: 64,
+            raw_skip: 0.0,
             filters: 64,
             fused_conv: true,
             distance: "euclidean".into(),
@@ -166,6 +169,12 @@ impl Hyperparams for MetricParams {
                 "integer",
                 ">= 1",
                 "output width of the MLP embedding",
+            ),
+            doc(
+                "raw_skip",
+                "float",
+                ">= 0",
+                "MLP embedding: [raw_skip * x, mlp(x)] (0: the MLP alone)",
             ),
             doc("filters", "integer", ">= 1", "filters per Conv4 block"),
             doc(
@@ -266,6 +275,7 @@ impl Hyperparams for MetricParams {
         check_positive("logit_scale", self.logit_scale)?;
         check_range("lr_decay", self.lr_decay, f64::MIN_POSITIVE, 1.0)?;
         check_range("weight_decay", self.weight_decay, 0.0, f64::MAX)?;
+        check_range("raw_skip", self.raw_skip, 0.0, f64::MAX)?;
         check_range("grad_clip", self.grad_clip, 0.0, f64::MAX)?;
         check_one_of("backbone", &self.backbone, &["auto", "mlp", "conv4"])?;
         check_one_of("distance", &self.distance, &["euclidean", "cosine"])?;
