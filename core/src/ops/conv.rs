@@ -179,12 +179,13 @@ impl<T: Float> Var<T> {
         let o = ws[0];
         let cols = self.unfold(geom); // [N, L, P]
         let w2 = weight.reshape(&[o, geom.patch_len()]); // [O, P]
-                                                         // W @ colsᵀ per image gives [N, O, L]: already the [N, O, Ho, Wo] layout, no permute.
-        let mut y = w2.matmul_nt(cols); // [N, O, L]
+                                                         // One GEMM over every patch of every image ([N·L, P] @ [P, O]); its gradients are one
+        // GEMM each too (the batch folds into the rows). Then a tiled transpose to [N, O, L].
+        let mut y = cols.matmul_nt(w2); // [N, L, O]
         if let Some(b) = bias {
-            y = y + b.reshape(&[o, 1]);
+            y = y + b;
         }
-        y.reshape(&[xs[0], o, ho, wo])
+        y.t().reshape(&[xs[0], o, ho, wo])
     }
 
     /// Max pooling over `k × k` windows with the given stride (no padding).

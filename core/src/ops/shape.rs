@@ -67,6 +67,32 @@ pub(crate) fn broadcast_to_value<T: Float>(a: &ArrayD<T>, shape: &[usize]) -> Ar
     }
 }
 
+/// Transposes the last two axes of contiguous data, in cache-sized tiles.
+fn batched_transpose<T: Float>(src: &[T], shape: &[usize]) -> ArrayD<T> {
+    let nd = shape.len();
+    let (r, c) = (shape[nd - 2], shape[nd - 1]);
+    let plane = r * c;
+    let mut out = crate::pool::take::<T>(src.len());
+    out.resize(src.len(), T::zero());
+    const TILE: usize = 32;
+    if plane > 0 {
+        for (s, d) in src.chunks_exact(plane).zip(out.chunks_exact_mut(plane)) {
+            for i0 in (0..r).step_by(TILE) {
+                for j0 in (0..c).step_by(TILE) {
+                    for i in i0..(i0 + TILE).min(r) {
+                        for j in j0..(j0 + TILE).min(c) {
+                            d[j * r + i] = s[i * c + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut oshape = shape.to_vec();
+    oshape.swap(nd - 2, nd - 1);
+    from_vec(&oshape, out)
+}
+
 fn contiguous<T: Float>(a: ArrayD<T>) -> ArrayD<T> {
     if a.is_standard_layout() {
         a
@@ -97,7 +123,14 @@ impl<T: Float> Var<T> {
             axes: p,
             len: nd as u8,
         };
+        let swap_last_two = nd >= 2
+            && axes[nd - 2] == nd - 1
+            && axes[nd - 1] == nd - 2
+            && axes[..nd - 2].iter().enumerate().all(|(i, &a)| i == a);
         self.unary(Op::Permute(self.id, perm), |a| {
+            if let (true, Some(src)) = (swap_last_two, a.as_slice()) {
+                return batched_transpose(src, a.shape());
+            }
             contiguous(a.view().permuted_axes(IxDyn(axes)).to_owned())
         })
     }
