@@ -28,6 +28,14 @@ pub enum Backbone {
         /// Weight of the raw input concatenated to the MLP's output (0: none).
         raw_skip: f64,
     },
+    /// A learned per-feature scale `s ⊙ x` on flattened inputs, initialised at 1 (so it
+    /// starts as the raw-feature metric): a diagonal metric, the smallest learned embedding.
+    Diagonal {
+        /// Index of the `[in_dim]` scale.
+        scale: usize,
+        /// Values in one input example.
+        in_dim: usize,
+    },
 }
 
 impl Backbone {
@@ -39,6 +47,11 @@ impl Backbone {
         rng: &mut Rng,
     ) -> Result<Backbone> {
         let image = input_shape.len() == 3;
+        if hp.backbone == "diagonal" {
+            let in_dim: usize = input_shape.iter().product();
+            let scale = params.insert("body.scale", Tensor::ones(ndarray::IxDyn(&[in_dim])));
+            return Ok(Backbone::Diagonal { scale, in_dim });
+        }
         let use_conv = match hp.backbone.as_str() {
             "conv4" => true,
             "mlp" => false,
@@ -97,6 +110,7 @@ impl Backbone {
                 in_dim,
                 raw_skip,
             } => mlp.out_dim() + if *raw_skip > 0.0 { *in_dim } else { 0 },
+            Backbone::Diagonal { in_dim, .. } => *in_dim,
         }
     }
 
@@ -104,7 +118,7 @@ impl Backbone {
     pub fn new_stats(&self) -> Vec<BatchNormStats<f32>> {
         match self {
             Backbone::Conv4 { conv, .. } => conv.new_stats(),
-            Backbone::Mlp { .. } => Vec::new(),
+            Backbone::Mlp { .. } | Backbone::Diagonal { .. } => Vec::new(),
         }
     }
 
@@ -148,6 +162,9 @@ impl Backbone {
                 } else {
                     z
                 }
+            }
+            Backbone::Diagonal { scale, in_dim } => {
+                Var::constant(x.clone()).reshape(&[n, *in_dim]) * p[*scale]
             }
         }
     }

@@ -8,7 +8,7 @@ use crate::errors::{MetricError, Result};
 /// Rows of a `[n, …]` tensor as flat slices (copied if not contiguous).
 fn rows(x: &Tensor<f32>) -> (usize, usize, Vec<f32>) {
     let n = x.shape().first().copied().unwrap_or(0);
-    let d = if n == 0 { 0 } else { x.len() / n };
+    let d = x.len().checked_div(n).unwrap_or(0);
     (n, d, x.iter().copied().collect())
 }
 

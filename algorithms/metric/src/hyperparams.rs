@@ -29,7 +29,8 @@ pub struct MetricParams {
     pub train_shots: usize,
     /// Query examples per class in training episodes (0: the environment's `queries`).
     pub train_queries: usize,
-    /// Embedding network: "auto" (conv4 for images, mlp otherwise), "mlp" or "conv4".
+    /// Embedding network: "auto" (conv4 for images, mlp otherwise), "mlp", "conv4" or
+    /// "diagonal" (a learned per-feature scale of the raw input).
     pub backbone: String,
     /// Hidden widths of the MLP embedding.
     pub hidden: Vec<usize>,
@@ -155,8 +156,8 @@ impl Hyperparams for MetricParams {
             doc(
                 "backbone",
                 "string",
-                "one of: auto, mlp, conv4",
-                "embedding network; auto picks conv4 for images",
+                "one of: auto, mlp, conv4, diagonal",
+                "embedding; auto: conv4 for images, else mlp; diagonal: learned per-feature scale",
             ),
             doc(
                 "hidden",
@@ -277,7 +278,11 @@ impl Hyperparams for MetricParams {
         check_range("weight_decay", self.weight_decay, 0.0, f64::MAX)?;
         check_range("raw_skip", self.raw_skip, 0.0, f64::MAX)?;
         check_range("grad_clip", self.grad_clip, 0.0, f64::MAX)?;
-        check_one_of("backbone", &self.backbone, &["auto", "mlp", "conv4"])?;
+        check_one_of(
+            "backbone",
+            &self.backbone,
+            &["auto", "mlp", "conv4", "diagonal"],
+        )?;
         check_one_of("distance", &self.distance, &["euclidean", "cosine"])?;
         if self.hidden.contains(&0) {
             return Err(CoreError::Config {
