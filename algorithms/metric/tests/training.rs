@@ -213,3 +213,21 @@ fn image_inputs_need_conv4_shapes_and_mlp_refuses_nothing() {
         .to_string();
     assert!(err.contains("[16]"), "{err}");
 }
+
+#[test]
+fn an_untrained_diagonal_metric_is_the_raw_baseline_on_the_same_episodes() {
+    let hp = MetricParams {
+        backbone: "diagonal".into(),
+        ..short(Method::Proto, 1)
+    };
+    let l =
+        MetricLearner::with_distributions(Method::Proto, hp, gaussian(5), None, Seed(5)).unwrap();
+    let m = l
+        .evaluate_on(l.distribution(), Split::Test, 50, "")
+        .unwrap();
+    assert!(
+        (m["query_accuracy"] - m["baseline_accuracy"]).abs() < 1e-12,
+        "{m:?}"
+    );
+    assert_eq!(m["eval_episodes"], 50.0);
+}
