@@ -180,7 +180,7 @@ impl<T: Float> Var<T> {
         let cols = self.unfold(geom); // [N, L, P]
         let w2 = weight.reshape(&[o, geom.patch_len()]); // [O, P]
                                                          // One GEMM over every patch of every image ([N·L, P] @ [P, O]); its gradients are one
-        // GEMM each too (the batch folds into the rows). Then a tiled transpose to [N, O, L].
+                                                         // GEMM each too (the batch folds into the rows). Then a tiled transpose to [N, O, L].
         let mut y = cols.matmul_nt(w2); // [N, L, O]
         if let Some(b) = bias {
             y = y + b;
