@@ -4,7 +4,12 @@
 # for each seed; prints both JSON lines and the steps/s ratio. Not part of tests or CI.
 #
 #   bench/rl/run_sb3_cartpole.sh                  # 50,000 steps, seed 0
-#   STEPS=50000 SEEDS="0 1 2" THREADS=2 bench/rl/run_sb3_cartpole.sh
+#   STEPS=50000 SEEDS="0 1 2" THREADS=2 TORCH_THREADS=0 bench/rl/run_sb3_cartpole.sh
+#
+# THREADS: autodidact's DQN `threads` (default 2: both cores); TORCH_THREADS: torch's
+# intra-op threads (default 0: torch's own default, one per core). THREADS=1 TORCH_THREADS=1
+# compares single-threaded code; on a machine with other load, torch's multi-threaded
+# kernels slow down far more than a single thread does.
 #
 # Makes its own venv at bench/.venv-rl (pip install stable-baselines3 gymnasium, from PyPI;
 # torch is large). Run it on an otherwise idle machine: both sides are timed by wall clock.
@@ -14,6 +19,7 @@ cd "$(dirname "$0")/../.."
 STEPS=${STEPS:-50000}
 SEEDS=${SEEDS:-0}
 THREADS=${THREADS:-2}
+TORCH_THREADS=${TORCH_THREADS:-0}
 VENV=bench/.venv-rl
 
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import stable_baselines3, gymnasium" 2>/dev/null; then
@@ -29,7 +35,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for seed in $SEEDS; do
     ours=$("$OURS_BIN" speed --steps "$STEPS" --seed "$seed" --threads "$THREADS")
-    sb3=$("$VENV/bin/python" bench/rl/sb3_cartpole.py --steps "$STEPS" --seed "$seed")
+    sb3=$("$VENV/bin/python" bench/rl/sb3_cartpole.py --steps "$STEPS" --seed "$seed" --torch-threads "$TORCH_THREADS")
     echo "$ours"
     echo "$sb3"
     python3 - "$ours" "$sb3" <<'PY'

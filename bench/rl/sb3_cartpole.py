@@ -83,7 +83,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--frozen-lake", action="store_true")
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="torch intra-op threads (0: torch's default, one per core)",
+    )
     a = ap.parse_args()
+    if a.torch_threads > 0:
+        torch.set_num_threads(a.torch_threads)
     np.random.seed(a.seed)
     out = frozen_lake(a.steps, a.seed) if a.frozen_lake else cartpole(a.steps, a.seed)
     print(json.dumps(out), flush=True)

@@ -88,12 +88,11 @@ fn cartpole(seeds: u64) {
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
-    match (f.get(11), f.get(12)) {
+    // After the command name: field 3 (state) is token 0, so utime (14) and stime (15) are
+    // tokens 11 and 12, in clock ticks (100 per second).
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok());
+    match (tick(11), tick(12)) {
         (Some(u), Some(s)) => (u + s) / 100.0,
         _ => f64::NAN,
     }
