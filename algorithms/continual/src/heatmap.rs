@@ -70,8 +70,8 @@ fn size(n: usize) -> (u32, u32, u32) {
     } else {
         28
     };
-    let w = 130 + cell * n as u32 + 30;
-    let h = 70 + cell * n as u32 + 70;
+    let w = (130 + cell * n as u32 + 30).max(520);
+    let h = 60 + cell * n as u32 + 80;
     (w, h, cell)
 }
 
@@ -138,11 +138,13 @@ fn draw<DB: DrawingBackend>(
         &axis,
         (x0 + cols as i32 * c / 2, y0 + n_rows * c + 40),
     )?;
-    root.draw_text("after experience i", &axis, (x0 - 80, y0 - 16))?;
+    let left =
+        TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    root.draw_text("after experience i", &left, (8, y0 - 16))?;
     root.draw_text(
-        "R[i][j], % (diagonal: just trained)",
+        "R[i][j] in % (framed diagonal: the experience just trained)",
         &axis,
-        (x0 - 10 + cols as i32 * c / 2, y0 - 16 + n_rows * c + 74),
+        (x0 + cols as i32 * c / 2, y0 + n_rows * c + 62),
     )?;
     root.present()?;
     Ok(())

@@ -63,9 +63,10 @@ pub struct ContinualParams {
     pub buffer_policy: String,
     /// Replay: memory examples mixed into each minibatch (0: as many as `batch_size`).
     pub replay_batch: usize,
-    /// Replay: `joint` (one cross-entropy over the mixed minibatch) or `ace` (the current
-    /// examples' cross-entropy over the current experience's classes only).
-    pub replay_loss: String,
+    /// Class-incremental: the current experience's examples are scored over its own classes
+    /// only (the "labels trick" of Zeno et al. 2018; with replay, ER-ACE of Caccia et al.
+    /// 2022); memory examples over every class seen.
+    pub labels_trick: bool,
     /// A-GEM: memory examples in the reference gradient.
     pub agem_sample: usize,
     /// Examples per evaluation batch.
@@ -90,18 +91,18 @@ impl Default for ContinualParams {
             filters: 32,
             head: "auto".into(),
             mask_unseen: true,
-            ewc_lambda: 100.0,
+            ewc_lambda: 300.0,
             ewc_mode: "separate".into(),
             ewc_decay: 1.0,
             fisher_samples: 256,
-            si_lambda: 1.0,
+            si_lambda: 10.0,
             si_epsilon: 0.1,
             lwf_alpha: 1.0,
             lwf_temperature: 2.0,
             buffer_size: 500,
             buffer_policy: "class-balanced".into(),
             replay_batch: 0,
-            replay_loss: "joint".into(),
+            labels_trick: false,
             agem_sample: 256,
             eval_batch: 512,
         }
@@ -231,10 +232,10 @@ impl Hyperparams for ContinualParams {
                 "memory examples per minibatch (0: batch_size)",
             ),
             d(
-                "replay_loss",
-                "string",
-                "one of: joint, ace",
-                "one loss over the mixed batch, or asymmetric (ER-ACE)",
+                "labels_trick",
+                "bool",
+                "true or false",
+                "class-incremental: current examples scored over their experience's classes only",
             ),
             d(
                 "agem_sample",
@@ -295,7 +296,6 @@ impl Hyperparams for ContinualParams {
             &self.buffer_policy,
             &["reservoir", "class-balanced"],
         )?;
-        check_one_of("replay_loss", &self.replay_loss, &["joint", "ace"])?;
         Ok(())
     }
 }

@@ -290,7 +290,7 @@ impl ContinualLearner {
             seen,
             current,
             mask_unseen: self.hp.mask_unseen,
-            ace: self.method == Method::Replay && self.hp.replay_loss == "ace",
+            ace: self.hp.labels_trick,
             stats: &self.stats,
         }
     }
@@ -429,7 +429,7 @@ impl ContinualLearner {
                 seen,
                 current: e,
                 mask_unseen: self.hp.mask_unseen,
-                ace: self.method == Method::Replay && self.hp.replay_loss == "ace",
+                ace: self.hp.labels_trick,
                 stats: &[],
             };
             let tape = Tape::<f32>::new();

@@ -25,7 +25,7 @@ pub struct Objective<'a> {
     pub current: usize,
     /// Class-incremental: restrict rows to the classes seen so far.
     pub mask_unseen: bool,
-    /// ER-ACE: the current experience's rows are restricted to its own classes.
+    /// Labels trick / ER-ACE: the current experience's rows are restricted to its own classes.
     pub ace: bool,
     /// Conv4 running statistics, used (not updated) by [`Objective::loss`].
     pub stats: &'a [BatchNormStats<f32>],

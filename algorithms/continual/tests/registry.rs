@@ -65,7 +65,7 @@ fn invalid_values_and_unknown_keys_name_the_key() {
     refuses("ewc_mode", "sometimes".into());
     refuses("ewc_decay", 1.5.into());
     refuses("buffer_policy", "fifo".into());
-    refuses("replay_loss", "mse".into());
+    refuses("labels_trick", "yes".into());
     refuses("hidden", toml::Value::Array(vec![0.into()]));
     refuses("lwf_temperature", 0.0.into());
     refuses("no_such_key", 1.into());
@@ -133,6 +133,7 @@ fn every_strategy_runs_through_the_registry_and_reports_the_matrix() {
     let mut longer = config.clone();
     longer.insert("epochs".into(), 5.into());
     longer.insert("lr".into(), 0.01.into());
+    longer.insert("ewc_lambda".into(), 100.0.into());
     let mut alg = (reg.algorithm("ewc").unwrap().build)(&longer, &permuted, Seed(1)).unwrap();
     while alg.steps_done() < alg.total_steps() {
         alg.train_step().unwrap();
