@@ -146,6 +146,12 @@ impl Hyperparams for MetaParams {
                 doc: "MLP hidden activation",
             },
             ParamDoc {
+                key: "init",
+                ty: "string",
+                range: "one of: torch-default, kaiming-uniform, xavier-uniform",
+                doc: "initialiser of the MLP weights (torch-default: U(±1/√fan_in), as nn.Linear)",
+            },
+            ParamDoc {
                 key: "filters",
                 ty: "integer",
                 range: ">= 1",
@@ -207,6 +213,11 @@ impl Hyperparams for MetaParams {
         check_positive("outer_lr", self.outer_lr)?;
         check_range("grad_clip", self.grad_clip, 0.0, f64::MAX)?;
         check_one_of("backbone", &self.backbone, &["auto", "mlp", "conv4"])?;
+        check_one_of(
+            "init",
+            &self.init,
+            &["torch-default", "kaiming-uniform", "xavier-uniform"],
+        )?;
         check_one_of(
             "activation",
             &self.activation,
