@@ -14,8 +14,9 @@
 //!
 //! Within one training round the target network is fixed (it only changes on environment
 //! steps), so with uniform replay and no Double DQN every minibatch of the round is drawn
-//! first and all their targets are computed in one batched forward pass — the same numbers
-//! as drawing them one by one, in one large matrix product instead of many small ones.
+//! first and all their targets are computed in one batched forward pass (each distinct slot
+//! once) — the same numbers as drawing them one by one, in a few large matrix products
+//! instead of many small ones.
 
 pub mod hyperparams;
 pub mod network;
@@ -315,7 +316,18 @@ impl Dqn {
         let bs = self.p.batch_size;
         if self.priorities.is_none() && !self.p.double_dqn {
             let all = self.buffer.sample_uniform(n * bs, &mut self.rng_replay);
-            let targets = self.targets(&all)?;
+            // A slot drawn twice has the same target: compute each distinct slot once.
+            let mut distinct = all.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let values = self.targets(&distinct)?;
+            let targets: Vec<f32> = all
+                .iter()
+                .map(|s| match distinct.binary_search(s) {
+                    Ok(i) => values[i],
+                    Err(_) => f32::NAN,
+                })
+                .collect();
             for (slots, y) in all.chunks(bs).zip(targets.chunks(bs)) {
                 let b = self.buffer.batch(slots);
                 self.gradient_step(b.obs, &b.actions, y, None)?;
