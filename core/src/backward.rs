@@ -229,21 +229,45 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
 
 /// One-hot (per lane along `axis`) of the first maximal (or minimal) entry.
 fn extremum_mask<T: Float>(v: &ArrayD<T>, axis: usize, is_min: bool) -> ArrayD<T> {
-    if let (Some(src), true) = (v.as_slice(), axis + 1 == v.ndim()) {
-        // Fast path: contiguous lanes.
-        let len = v.shape()[axis].max(1);
+    if let Some(src) = v.as_slice() {
+        // Contiguous: view as [outer, len, inner]; a lane is `len` entries `inner` apart.
+        let shape = v.shape();
+        let len = shape[axis];
+        let inner: usize = shape[axis + 1..].iter().product();
         let mut out = crate::pool::take::<T>(src.len());
         out.resize(src.len(), T::zero());
-        for (lane, dst) in src.chunks_exact(len).zip(out.chunks_exact_mut(len)) {
-            let mut best = 0;
-            for (i, &x) in lane.iter().enumerate().skip(1) {
-                if (is_min && x < lane[best]) || (!is_min && x > lane[best]) {
-                    best = i;
+        if len > 0 && inner > 0 {
+            let better = |x: T, y: T| if is_min { x < y } else { x > y };
+            for (block, dst) in src
+                .chunks_exact(len * inner)
+                .zip(out.chunks_exact_mut(len * inner))
+            {
+                if inner == 1 {
+                    let mut best = 0;
+                    for (i, &x) in block.iter().enumerate().skip(1) {
+                        if better(x, block[best]) {
+                            best = i;
+                        }
+                    }
+                    dst[best] = T::one();
+                    continue;
+                }
+                // Track the best row per inner position, scanning rows in order (first wins).
+                let mut best = vec![0usize; inner];
+                for i in 1..len {
+                    let row = &block[i * inner..(i + 1) * inner];
+                    for (k, (&x, b)) in row.iter().zip(best.iter_mut()).enumerate() {
+                        if better(x, block[*b * inner + k]) {
+                            *b = i;
+                        }
+                    }
+                }
+                for (k, &b) in best.iter().enumerate() {
+                    dst[b * inner + k] = T::one();
                 }
             }
-            dst[best] = T::one();
         }
-        return crate::ops::from_vec(v.shape(), out);
+        return crate::ops::from_vec(shape, out);
     }
     let idx = if is_min {
         crate::ops::index::argmax(&crate::pool::map_array(v, |x| -x), axis)

@@ -152,7 +152,7 @@ proptest! {
         gradcheck("conv2d", |v| v[0].conv2d(v[1], Some(v[2]), stride, pad), &[x.clone(), w, b], &opts())?;
         let geom = ConvGeom { channels: 2, height: 5, width: 5, kernel: (2, 3), stride: (stride, 1), padding: (pad, 1) };
         gradcheck("unfold", |v| v[0].unfold(geom), &[x.clone()], &opts())?;
-        let cols = arb_value(&[2, geom.out_hw().0 * geom.out_hw().1, geom.patch_len()], seed ^ 3);
+        let cols = arb_value(&[2, geom.patch_len(), geom.out_hw().0 * geom.out_hw().1], seed ^ 3);
         gradcheck("fold", |v| v[0].fold(geom), &[cols], &opts())?;
         gradcheck("avg_pool2d", |v| v[0].avg_pool2d(2, 2), &[x], &opts())?;
     }

@@ -49,6 +49,9 @@ pub struct MetaParams {
     pub log_every: u64,
     /// Validate every this many meta-iterations (0: never).
     pub val_every: u64,
+    /// Worker threads for the tasks of a meta-batch (1: this thread only). Each task's
+    /// meta-gradient is summed in task order, so the numbers do not depend on this.
+    pub threads: usize,
 }
 
 impl Default for MetaParams {
@@ -72,6 +75,7 @@ impl Default for MetaParams {
             val_tasks: 100,
             log_every: 100,
             val_every: 1000,
+            threads: 1,
         }
     }
 }
@@ -187,6 +191,12 @@ impl Hyperparams for MetaParams {
                 range: ">= 0",
                 doc: "validate every N meta-iterations (0: never)",
             },
+            ParamDoc {
+                key: "threads",
+                ty: "integer",
+                range: ">= 1",
+                doc: "worker threads for a meta-batch's tasks (results do not depend on it)",
+            },
         ]
     }
 
@@ -209,6 +219,7 @@ impl Hyperparams for MetaParams {
         at_least_one("eval_tasks", self.eval_tasks as u64)?;
         at_least_one("val_tasks", self.val_tasks as u64)?;
         at_least_one("log_every", self.log_every)?;
+        at_least_one("threads", self.threads as u64)?;
         check_positive("inner_lr", self.inner_lr)?;
         check_positive("outer_lr", self.outer_lr)?;
         check_range("grad_clip", self.grad_clip, 0.0, f64::MAX)?;

@@ -8,6 +8,7 @@ use autodidact_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::adapt::{adapt, InnerLr};
 use crate::anil::anil_meta_loss;
 use crate::errors::{GradientError, Result};
 use crate::evaluate::{evaluate_tasks, TestAdaptation};
@@ -15,7 +16,8 @@ use crate::hyperparams::{resolve, MetaParams};
 use crate::maml::maml_meta_loss;
 use crate::meta_sgd::meta_sgd_meta_loss;
 use crate::model::Model;
-use crate::reptile::reptile_update;
+use crate::reptile::reptile_combine;
+use rayon::prelude::*;
 
 /// Which gradient-based method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +72,8 @@ pub struct MetaLearner {
     iteration: u64,
     loss_sum: f64,
     loss_count: u64,
+    /// Workers for the tasks of a meta-batch (`threads` > 1).
+    pool: Option<rayon::ThreadPool>,
 }
 
 impl MetaLearner {
@@ -109,6 +113,20 @@ impl MetaLearner {
             }
         }
         let opt = Adam::new(hp.outer_lr);
+        let pool = if hp.threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(hp.threads)
+                .build()
+                .map_err(|e| {
+                    GradientError::Incompatible(format!(
+                        "threads = {}: cannot start the worker pool: {e}",
+                        hp.threads
+                    ))
+                })?;
+            Some(pool)
+        } else {
+            None
+        };
         Ok(MetaLearner {
             method,
             hp,
@@ -121,6 +139,7 @@ impl MetaLearner {
             iteration: 0,
             loss_sum: 0.0,
             loss_count: 0,
+            pool,
         })
     }
 
@@ -151,59 +170,89 @@ impl MetaLearner {
             .collect()
     }
 
+    /// Runs `f` on every task, on the worker pool when there is one; results come back in
+    /// task order, so whatever is summed from them does not depend on the thread count.
+    fn map_tasks<R: Send>(&self, tasks: &[Task], f: impl Fn(&Task) -> R + Sync + Send) -> Vec<R> {
+        match &self.pool {
+            Some(pool) => pool.install(|| tasks.par_iter().map(&f).collect()),
+            None => tasks.iter().map(f).collect(),
+        }
+    }
+
     /// One meta-iteration; returns the meta-loss (the mean query loss after adaptation).
+    ///
+    /// Each task gets a tape of its own: its meta-gradient is taken and the tape dropped
+    /// before the next task, so memory holds one task's graph at a time (second-order Conv4
+    /// graphs are hundreds of MB each), and tasks can run on several threads.
     pub fn meta_step(&mut self) -> Result<f64> {
         let tasks = self.train_tasks()?;
         let hp = &self.hp;
+        let (model, params, n_model) = (&self.model, &self.params, self.n_model);
         let loss = if self.method == Method::Reptile {
             let eps = if hp.anneal {
                 hp.outer_lr * (1.0 - self.iteration as f64 / hp.meta_iterations as f64)
             } else {
                 hp.outer_lr
             };
-            let new = reptile_update(
-                &self.model,
-                &self.params,
-                &tasks,
-                hp.inner_lr,
-                hp.inner_steps,
-                eps,
-            );
+            // φ per task, and (Reptile has no meta-loss of its own) the query loss at φ.
+            let per_task = self.map_tasks(&tasks, |task| {
+                let tape = Tape::<f32>::new();
+                let theta = tape.params(params);
+                let fast = adapt(
+                    model,
+                    &theta,
+                    model.input(&task.support_x),
+                    &task.support_y,
+                    hp.inner_steps,
+                    InnerLr::Scalar(hp.inner_lr),
+                    CreateGraph::No,
+                    None,
+                );
+                let query = model.forward(&fast, model.input(&task.query_x));
+                let loss = model.loss(query, &task.query_y).item();
+                let phi: Vec<Tensor<f32>> = fast.iter().map(|v| v.value()).collect();
+                (loss, phi)
+            });
+            let loss = per_task.iter().map(|(l, _)| l).sum::<f64>() / tasks.len().max(1) as f64;
+            let phis: Vec<Vec<Tensor<f32>>> = per_task.into_iter().map(|(_, p)| p).collect();
+            let new = reptile_combine(&self.params, &phis, eps);
             self.params.assign(new)?;
-            // Reptile has no meta-loss of its own; report the post-adaptation query loss.
-            let tape = Tape::<f32>::new();
-            let theta = tape.params(&self.params);
-            maml_meta_loss(
-                &self.model,
-                &theta,
-                &tasks,
-                hp.inner_lr,
-                hp.inner_steps,
-                true,
-            )
-            .item()
+            loss
         } else {
-            let tape = Tape::<f32>::new();
-            let vars = tape.params(&self.params);
-            let (theta, alphas) = vars.split_at(self.n_model);
             let fo = self.first_order();
-            let meta = match self.method {
-                Method::MetaSgd => {
-                    meta_sgd_meta_loss(&self.model, theta, alphas, &tasks, hp.inner_steps, fo)
+            let method = self.method;
+            let per_task = self.map_tasks(&tasks, |task| {
+                let tape = Tape::<f32>::new();
+                let vars = tape.params(params);
+                let (theta, alphas) = vars.split_at(n_model);
+                let one = std::slice::from_ref(task);
+                let (lr, steps) = (hp.inner_lr, hp.inner_steps);
+                let loss = match method {
+                    Method::MetaSgd => meta_sgd_meta_loss(model, theta, alphas, one, steps, fo),
+                    Method::Anil => anil_meta_loss(model, theta, one, lr, steps, fo),
+                    _ => maml_meta_loss(model, theta, one, lr, steps, fo),
+                };
+                (
+                    loss.item(),
+                    values(&tape.grad(&loss, &vars, CreateGraph::No)),
+                )
+            });
+            let scale = 1.0 / tasks.len().max(1) as f32;
+            let mut value = 0.0;
+            let mut grads: Vec<Tensor<f32>> = self.params.zeros_like();
+            for (loss, g) in &per_task {
+                value += loss;
+                for (acc, gi) in grads.iter_mut().zip(g) {
+                    acc.scaled_add(scale, gi);
                 }
-                Method::Anil => {
-                    anil_meta_loss(&self.model, theta, &tasks, hp.inner_lr, hp.inner_steps, fo)
-                }
-                _ => maml_meta_loss(&self.model, theta, &tasks, hp.inner_lr, hp.inner_steps, fo),
-            };
-            let value = meta.item();
+            }
+            let value = value / tasks.len().max(1) as f64;
             if !value.is_finite() {
                 return Err(GradientError::NonFinite {
                     iteration: self.iteration,
                     value,
                 });
             }
-            let mut grads = values(&tape.grad(&meta, &vars, CreateGraph::No));
             if hp.grad_clip > 0.0 {
                 clip_grad_norm(&mut grads, hp.grad_clip);
             }

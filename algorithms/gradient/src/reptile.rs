@@ -38,14 +38,26 @@ pub fn reptile_update(
     steps: usize,
     epsilon: f64,
 ) -> Vec<Tensor<f32>> {
+    let phis: Vec<Vec<Tensor<f32>>> = tasks
+        .iter()
+        .map(|task| reptile_adapt(model, params, task, inner_lr, steps))
+        .collect();
+    reptile_combine(params, &phis, epsilon)
+}
+
+/// θ + ε · mean_i(φᵢ − θ) from the adapted weights of each task, summed in task order.
+pub fn reptile_combine(
+    params: &Params<f32>,
+    phis: &[Vec<Tensor<f32>>],
+    epsilon: f64,
+) -> Vec<Tensor<f32>> {
     let mut mean: Vec<Tensor<f32>> = params.zeros_like();
-    for task in tasks {
-        let phi = reptile_adapt(model, params, task, inner_lr, steps);
+    for phi in phis {
         for (m, (p, theta)) in mean.iter_mut().zip(phi.iter().zip(params.tensors())) {
             *m = &*m + &(p - theta);
         }
     }
-    let scale = (epsilon / tasks.len().max(1) as f64) as f32;
+    let scale = (epsilon / phis.len().max(1) as f64) as f32;
     params
         .tensors()
         .iter()

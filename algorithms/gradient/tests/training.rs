@@ -142,3 +142,65 @@ fn same_seed_same_numbers() {
     assert_eq!(go(1), go(1));
     assert_ne!(go(1), go(2));
 }
+
+#[test]
+fn the_thread_count_does_not_change_a_number() {
+    for method in [Method::Maml, Method::Reptile, Method::MetaSgd] {
+        let run = |threads: usize| {
+            let hp = MetaParams {
+                threads,
+                ..short(method, 5)
+            };
+            let mut l = MetaLearner::with_distribution(method, hp, sinusoid(), Seed(3)).unwrap();
+            let losses: Vec<f64> = (0..5).map(|_| l.meta_step().unwrap()).collect();
+            (losses, l.params().clone())
+        };
+        let (one, p1) = run(1);
+        let (two, p2) = run(2);
+        assert_eq!(one, two, "{}: meta-losses differ", method.name());
+        assert!(p1 == p2, "{}: parameters differ", method.name());
+    }
+}
+
+#[test]
+fn the_meta_step_follows_the_mean_meta_gradient_of_the_batch() {
+    use autodidact_core::optim::values;
+    use autodidact_core::{CreateGraph, Tape};
+    use autodidact_gradient::maml::maml_meta_loss;
+    // One meta-step with plain Adam from fresh state moves each parameter by ≈ lr·sign(g)
+    // for the gradient g of the whole batch's mean loss taken on one tape.
+    let hp = MetaParams {
+        meta_batch: 4,
+        outer_lr: 1e-4,
+        ..short(Method::Maml, 1)
+    };
+    let mut l =
+        MetaLearner::with_distribution(Method::Maml, hp.clone(), sinusoid(), Seed(11)).unwrap();
+    let before = l.params().clone();
+    // The same tasks the learner draws at iteration 0 (train split, its derived seed).
+    let tasks: Vec<_> = {
+        use autodidact_core::TaskDistribution;
+        let seed = Seed(11).derive("meta-train");
+        (0..4)
+            .map(|i| sinusoid().task(Split::Train, seed, i).unwrap())
+            .collect()
+    };
+    let g = {
+        let tape = Tape::<f32>::new();
+        let theta = tape.params(&before);
+        let loss = maml_meta_loss(l.model(), &theta, &tasks, hp.inner_lr, 1, false);
+        values(&tape.grad(&loss, &theta, CreateGraph::No))
+    };
+    l.meta_step().unwrap();
+    for ((old, new), g) in before.tensors().iter().zip(l.params().tensors()).zip(&g) {
+        for ((o, n), gi) in old.iter().zip(new).zip(g) {
+            if gi.abs() > 1e-3 {
+                let step = (o - n) / 1e-4;
+                assert!(
+                    (step - gi.signum()).abs() < 1e-2,
+                    "step {step} for gradient {gi}"
+                );
+            }
+        }
+    }
+}

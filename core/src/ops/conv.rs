@@ -7,7 +7,63 @@ use super::from_vec;
 use crate::float::Float;
 use crate::tape::{ConvGeom, Op, Var};
 
-/// `[N, C, H, W] → [N, L, C·kh·kw]` patches, `L = Ho·Wo`, zero outside the padded border.
+/// For kernel offset `j` along one axis: the output positions whose input index
+/// `o·stride + j − pad` falls inside `0..len`, as a range `lo..hi` of output positions.
+fn valid_range(out: usize, stride: usize, j: usize, pad: usize, len: usize) -> (usize, usize) {
+    // o·s + j ≥ pad  ⇔  o ≥ ceil((pad − j) / s);   o·s + j − pad < len  ⇔  o < (len + pad − j) / s, rounded up.
+    let lo = if j >= pad {
+        0
+    } else {
+        (pad - j).div_ceil(stride)
+    };
+    let hi = if len + pad > j {
+        (len + pad - j).div_ceil(stride).min(out)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Calls `f(row, out_offset, in_offset, run)` for every run of patch elements that maps to
+/// input pixels, in the `[N, C·kh·kw, Ho·Wo]` layout: row `q = (c·kh + i)·kw + j` of image
+/// `b` holds input pixel `(c, oh·sh + i − ph, ow·sw + j − pw)` at column `oh·Wo + ow`.
+/// A run is `run` consecutive output columns; input steps by the stride.
+fn for_each_run(g: &ConvGeom, n: usize, mut f: impl FnMut(usize, usize, usize)) {
+    let (ho, wo) = g.out_hw();
+    let (kh, kw) = g.kernel;
+    let (sh, sw) = g.stride;
+    let (ph, pw) = g.padding;
+    let (c, h, w) = (g.channels, g.height, g.width);
+    let p = g.patch_len();
+    let l = ho * wo;
+    for b in 0..n {
+        for ch in 0..c {
+            let plane = (b * c + ch) * h * w;
+            for i in 0..kh {
+                let (oh_lo, oh_hi) = valid_range(ho, sh, i, ph, h);
+                for j in 0..kw {
+                    let (ow_lo, ow_hi) = valid_range(wo, sw, j, pw, w);
+                    if ow_lo >= ow_hi {
+                        continue;
+                    }
+                    let row = (b * p + (ch * kh + i) * kw + j) * l;
+                    for oh in oh_lo..oh_hi {
+                        let y = oh * sh + i - ph;
+                        let x0 = ow_lo * sw + j - pw;
+                        // (column offset, input offset) of the run's first element
+                        f(row + oh * wo + ow_lo, plane + y * w + x0, ow_hi - ow_lo);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `[N, C, H, W] → [N, C·kh·kw, Ho·Wo]` patches (im2col), zero outside the padded border.
+///
+/// Each patch element is a row, so a row is a (strided) copy of an input row: the copies are
+/// runs, not single elements, and the convolution is `W [O, C·kh·kw] @ cols` per image,
+/// giving `[N, O, Ho·Wo]` (NCHW) with no transpose.
 pub(crate) fn unfold_value<T: Float>(x: &ArrayD<T>, g: &ConvGeom) -> ArrayD<T> {
     let s = x.shape();
     assert!(
@@ -20,96 +76,61 @@ pub(crate) fn unfold_value<T: Float>(x: &ArrayD<T>, g: &ConvGeom) -> ArrayD<T> {
     );
     let n = s[0];
     let (ho, wo) = g.out_hw();
-    let (kh, kw) = g.kernel;
-    let (sh, sw) = g.stride;
-    let (ph, pw) = g.padding;
-    let (c, h, w) = (g.channels, g.height, g.width);
     let p = g.patch_len();
     let l = ho * wo;
     let src = x
         .as_slice()
         .map(std::borrow::Cow::Borrowed)
         .unwrap_or_else(|| std::borrow::Cow::Owned(x.iter().copied().collect::<Vec<T>>()));
-    let mut out = crate::pool::take::<T>(n * l * p);
-    out.resize(n * l * p, T::zero());
-    for b in 0..n {
-        for oh in 0..ho {
-            for ow in 0..wo {
-                let row = &mut out[((b * l) + oh * wo + ow) * p..][..p];
-                let mut q = 0;
-                for ch in 0..c {
-                    let plane = &src[(b * c + ch) * h * w..][..h * w];
-                    for i in 0..kh {
-                        let y = (oh * sh + i) as isize - ph as isize;
-                        if y < 0 || y >= h as isize {
-                            q += kw;
-                            continue;
-                        }
-                        let line = &plane[y as usize * w..][..w];
-                        for j in 0..kw {
-                            let xx = (ow * sw + j) as isize - pw as isize;
-                            if xx >= 0 && xx < w as isize {
-                                row[q] = line[xx as usize];
-                            }
-                            q += 1;
-                        }
-                    }
-                }
+    let mut out = crate::pool::take::<T>(n * p * l);
+    out.resize(n * p * l, T::zero());
+    let sw = g.stride.1;
+    for_each_run(g, n, |o, i, run| {
+        let dst = &mut out[o..o + run];
+        if sw == 1 {
+            dst.copy_from_slice(&src[i..i + run]);
+        } else {
+            for (k, d) in dst.iter_mut().enumerate() {
+                *d = src[i + k * sw];
             }
         }
-    }
-    from_vec(&[n, l, p], out)
+    });
+    from_vec(&[n, p, l], out)
 }
 
-/// `[N, L, C·kh·kw] → [N, C, H, W]`, summing overlapping patches (the adjoint of unfold).
+/// `[N, C·kh·kw, Ho·Wo] → [N, C, H, W]`, summing overlapping patches (the adjoint of unfold).
 pub(crate) fn fold_value<T: Float>(cols: &ArrayD<T>, g: &ConvGeom) -> ArrayD<T> {
     let s = cols.shape();
     let (ho, wo) = g.out_hw();
     let p = g.patch_len();
     assert!(
-        s.len() == 3 && s[1] == ho * wo && s[2] == p,
+        s.len() == 3 && s[1] == p && s[2] == ho * wo,
         "shape error in fold: expected [N, {}, {}], got {:?}",
-        ho * wo,
         p,
+        ho * wo,
         s
     );
     let n = s[0];
-    let (kh, kw) = g.kernel;
-    let (sh, sw) = g.stride;
-    let (ph, pw) = g.padding;
     let (c, h, w) = (g.channels, g.height, g.width);
-    let l = ho * wo;
     let src = cols
         .as_slice()
         .map(std::borrow::Cow::Borrowed)
         .unwrap_or_else(|| std::borrow::Cow::Owned(cols.iter().copied().collect::<Vec<T>>()));
     let mut out = crate::pool::take::<T>(n * c * h * w);
     out.resize(n * c * h * w, T::zero());
-    for b in 0..n {
-        for oh in 0..ho {
-            for ow in 0..wo {
-                let row = &src[((b * l) + oh * wo + ow) * p..][..p];
-                let mut q = 0;
-                for ch in 0..c {
-                    let plane = &mut out[(b * c + ch) * h * w..][..h * w];
-                    for i in 0..kh {
-                        let y = (oh * sh + i) as isize - ph as isize;
-                        if y < 0 || y >= h as isize {
-                            q += kw;
-                            continue;
-                        }
-                        for j in 0..kw {
-                            let xx = (ow * sw + j) as isize - pw as isize;
-                            if xx >= 0 && xx < w as isize {
-                                plane[y as usize * w + xx as usize] += row[q];
-                            }
-                            q += 1;
-                        }
-                    }
-                }
+    let sw = g.stride.1;
+    for_each_run(g, n, |o, i, run| {
+        let from = &src[o..o + run];
+        if sw == 1 {
+            for (d, &v) in out[i..i + run].iter_mut().zip(from) {
+                *d += v;
+            }
+        } else {
+            for (k, &v) in from.iter().enumerate() {
+                out[i + k * sw] += v;
             }
         }
-    }
+    });
     from_vec(&[n, c, h, w], out)
 }
 
@@ -143,12 +164,12 @@ fn geom_for(
 }
 
 impl<T: Float> Var<T> {
-    /// im2col: `[N, C, H, W] → [N, Ho·Wo, C·kh·kw]`.
+    /// im2col: `[N, C, H, W] → [N, C·kh·kw, Ho·Wo]` (one row per patch element).
     pub fn unfold(self, geom: ConvGeom) -> Var<T> {
         self.unary(Op::Unfold(self.id, geom), |x| unfold_value(x, &geom))
     }
 
-    /// col2im: `[N, Ho·Wo, C·kh·kw] → [N, C, H, W]`, summing overlaps.
+    /// col2im: `[N, C·kh·kw, Ho·Wo] → [N, C, H, W]`, summing overlaps.
     pub fn fold(self, geom: ConvGeom) -> Var<T> {
         self.unary(Op::Fold(self.id, geom), |x| fold_value(x, &geom))
     }
@@ -177,15 +198,14 @@ impl<T: Float> Var<T> {
         );
         let (ho, wo) = geom.out_hw();
         let o = ws[0];
-        let cols = self.unfold(geom); // [N, L, P]
+        let cols = self.unfold(geom); // [N, P, L]
         let w2 = weight.reshape(&[o, geom.patch_len()]); // [O, P]
-                                                         // One GEMM over every patch of every image ([N·L, P] @ [P, O]); its gradients are one
-                                                         // GEMM each too (the batch folds into the rows). Then a tiled transpose to [N, O, L].
-        let mut y = cols.matmul_nt(w2); // [N, L, O]
+                                                         // One GEMM per image, [O, P] @ [P, L], straight into NCHW.
+        let mut y = w2.matmul(cols); // [N, O, L]
         if let Some(b) = bias {
-            y = y + b;
+            y = y + b.reshape(&[o, 1]);
         }
-        y.t().reshape(&[xs[0], o, ho, wo])
+        y.reshape(&[xs[0], o, ho, wo])
     }
 
     /// Max pooling over `k × k` windows with the given stride (no padding).
@@ -215,11 +235,11 @@ impl<T: Float> Var<T> {
             op,
         );
         let (ho, wo) = geom.out_hw();
-        let cols = flat.unfold(geom); // [N·C, L, k·k]
+        let cols = flat.unfold(geom); // [N·C, k·k, L]
         let pooled = if max {
-            cols.max_axis(2, false)
+            cols.max_axis(1, false)
         } else {
-            cols.mean_axes(&[2], false)
+            cols.mean_axes(&[1], false)
         };
         pooled.reshape(&[n, c, ho, wo])
     }
