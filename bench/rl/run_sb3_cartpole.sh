@@ -32,12 +32,14 @@ cargo build --release -p autodidact-rl --example rl_results
 OURS_BIN=target/release/examples/rl_results
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)"
 for seed in $SEEDS; do
     ours=$("$OURS_BIN" speed --steps "$STEPS" --seed "$seed" --threads "$THREADS")
-    sb3=$("$VENV/bin/python" bench/rl/sb3_cartpole.py --steps "$STEPS" --seed "$seed" --torch-threads "$TORCH_THREADS")
     echo "$ours"
+    echo "  load after ours: $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)"
+    sb3=$("$VENV/bin/python" bench/rl/sb3_cartpole.py --steps "$STEPS" --seed "$seed" --torch-threads "$TORCH_THREADS")
     echo "$sb3"
+    echo "  load after SB3: $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)"
     python3 - "$ours" "$sb3" <<'PY'
 import json, sys
 ours, sb3 = (json.loads(x) for x in sys.argv[1:3])

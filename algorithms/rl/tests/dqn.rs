@@ -232,6 +232,15 @@ fn time_limit_truncation_is_not_terminal() {
     let b = a.buffer();
     assert_eq!(b.len(), 200);
     assert!((0..200).all(|i| !b.done(i)));
+    // Within an episode the next observation is the following step's; at the cut it is the
+    // true final observation, not the next episode's first, and it is still discounted.
+    for i in 0..199 {
+        let next = b.next_obs_of(&[i]);
+        let next = next.row(0);
+        let follows = next.iter().zip(b.obs(i + 1)).all(|(x, y)| x == y);
+        assert_eq!(follows, i % 5 != 4, "slot {i}");
+        assert!((b.discount(i) - 0.99).abs() < 1e-6);
+    }
     // On a gridworld, falling into a hole is terminal.
     let g = grid("frozen-lake-4x4", 0.0);
     let p = DqnParams {

@@ -3,10 +3,10 @@
 
 mod common;
 
-use autodidact_core::{Algorithm, Seed};
+use autodidact_core::{Algorithm, Seed, TabularModel};
 use autodidact_rl::tabular::{epsilon_greedy, epsilon_greedy_expectation, greedy_random_ties};
 use autodidact_rl::{QLearningParams, SarsaParams, TabularAgent};
-use common::{build, grid, spec, train_all, train_n};
+use common::{build, grid, grid_with_limit, spec, train_all, train_n};
 
 fn deterministic_4x4() -> autodidact_core::EnvSpec {
     spec(
@@ -140,4 +140,57 @@ fn sarsa_params_keep_their_own_struct() {
     let mut a = TabularAgent::sarsa(&p, Box::new(g), "4x4", Seed(0)).unwrap();
     a.step().unwrap();
     assert_eq!(a.steps_done(), 1);
+}
+
+#[test]
+fn a_time_limit_truncation_bootstraps() {
+    // Episodes cut after one step on the deterministic 4x4 map: no move from the start ends
+    // an episode, so every transition is a truncation with reward 0. With Q₀ = 1, α = 1 and
+    // γ = 0.5, a move to a neighbour s' (never a start, so Q(s', ·) stays 1) gives exactly
+    // Q(s₀, a) = 0.5, and a move into the wall (back to s₀) a positive value; treating the
+    // truncation as terminal would give 0.
+    let g = grid_with_limit("frozen-lake-4x4", 0.0, 1);
+    let s0 = g.model().initial_distribution()[0].0;
+    let leaves: Vec<bool> = (0..4)
+        .map(|a| g.model().transitions(s0, a).iter().all(|t| t.next != s0))
+        .collect();
+    assert_eq!(leaves.iter().filter(|&&l| l).count(), 2);
+    let q = QLearningParams {
+        total_steps: 40,
+        gamma: 0.5,
+        learning_rate: 1.0,
+        learning_rate_final: 1.0,
+        epsilon_schedule: "constant".into(),
+        epsilon_start: 1.0,
+        epsilon_end: 1.0,
+        q_init: 1.0,
+        ..QLearningParams::default()
+    };
+    let sarsa = SarsaParams {
+        total_steps: 40,
+        gamma: 0.5,
+        learning_rate: 1.0,
+        learning_rate_final: 1.0,
+        epsilon_schedule: "constant".into(),
+        epsilon_start: 1.0,
+        epsilon_end: 1.0,
+        q_init: 1.0,
+        ..SarsaParams::default()
+    };
+    let agents = [
+        TabularAgent::q_learning(&q, Box::new(g.clone()), "4x4", Seed(3)).unwrap(),
+        TabularAgent::sarsa(&sarsa, Box::new(g), "4x4", Seed(3)).unwrap(),
+    ];
+    for mut a in agents {
+        train_all(&mut a);
+        let row = a.q().row(s0).to_vec();
+        // Every action was tried (ε = 1 for 40 steps) and bootstrapped.
+        for (act, &v) in row.iter().enumerate() {
+            if leaves[act] {
+                assert_eq!(v, 0.5, "{row:?}");
+            } else {
+                assert!(v > 0.0 && v < 1.0, "{row:?}");
+            }
+        }
+    }
 }

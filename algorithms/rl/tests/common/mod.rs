@@ -41,6 +41,15 @@ pub fn grid(name: &str, slip: f64) -> Gridworld {
     Gridworld::new(map, opts, Seed(0)).unwrap()
 }
 
+/// A built-in gridworld with its slip probability and time limit overridden.
+pub fn grid_with_limit(name: &str, slip: f64, max_steps: usize) -> Gridworld {
+    let map = GridMap::parse(builtin(name).unwrap().text).unwrap();
+    let mut opts = GridOptions::from_map(&map);
+    opts.slip = slip;
+    opts.max_steps = max_steps;
+    Gridworld::new(map, opts, Seed(0)).unwrap()
+}
+
 /// A hand-written MDP: `trans[s][a]` lists the outcomes.
 pub struct Table {
     pub trans: Vec<Vec<Vec<Transition>>>,
