@@ -308,6 +308,19 @@ pub fn write_plot(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
 /// as a band around `x` rather than as a panel of its own.
 pub const CI_SUFFIX: &str = "_ci95";
 
+/// Whether `key` is one cell of a continual learner's accuracy matrix or one of its
+/// per-experience companions (`r_I_J`, `init_acc_J`, `just_trained_I`, `dead_units_I`): logged
+/// once per experience, they are drawn as the heat-map, not as learning curves.
+pub fn is_per_cell_key(key: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some((i, j)) = key.strip_prefix("r_").and_then(|r| r.split_once('_')) {
+        return digits(i) && digits(j);
+    }
+    ["init_acc_", "just_trained_", "dead_units_"]
+        .iter()
+        .any(|p| key.strip_prefix(p).is_some_and(digits))
+}
+
 /// The learning-curve panels of a log: the headline first, then the other metrics that
 /// change (at most [`MAX_PANELS`] in all); `KEY_ci95` becomes a band around `KEY`.
 pub fn learning_curve_panels(log: &Log, headline: &str) -> Vec<Panel> {
@@ -319,7 +332,7 @@ pub fn learning_curve_panels(log: &Log, headline: &str) -> Vec<Panel> {
     };
     metrics::keys(log, headline)
         .into_iter()
-        .filter(|k| !k.ends_with(CI_SUFFIX))
+        .filter(|k| !k.ends_with(CI_SUFFIX) && !is_per_cell_key(k))
         .filter_map(|key| {
             let points = curve(&key);
             let flat = points.windows(2).all(|w| w[0].1 == w[1].1);
@@ -360,6 +373,30 @@ pub fn learning_curve_panels(log: &Log, headline: &str) -> Vec<Panel> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_cell_keys_are_recognised() {
+        for k in [
+            "r_0_0",
+            "r_12_3",
+            "init_acc_4",
+            "just_trained_0",
+            "dead_units_2",
+        ] {
+            assert!(is_per_cell_key(k), "{k}");
+        }
+        for k in [
+            "r_a_0",
+            "r_0",
+            "r_0_1_2",
+            "acc",
+            "init_acc",
+            "just_trained_x",
+            "loss",
+        ] {
+            assert!(!is_per_cell_key(k), "{k}");
+        }
+    }
 
     fn panels() -> Vec<Panel> {
         let log: Log = (1..=20)

@@ -11,6 +11,7 @@
 //! | `checkpoint.ckpt` | the last checkpoint (runner state + algorithm state) |
 //! | `summary.json` | final metrics, iterations, seed, versions; wall-clock under `timing` |
 //! | `learning_curve.svg`, `.png` | the learning curves |
+//! | `accuracy_matrix.png`, `.svg` | a continual learner's accuracy matrix (`r_i_j` keys) as a heat-map |
 
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -559,6 +560,21 @@ impl Session {
             }
         };
         let final_metrics = summary::final_metrics(&evaluation, &self.last_metrics);
+        // A continual learner's accuracy matrix (`r_i_j` keys) as a heat-map picture.
+        let heatmap = if final_metrics
+            .keys()
+            .any(|k| k.starts_with("r_") && plot::is_per_cell_key(k))
+        {
+            match autodidact_continual::heatmap::draw_from_summary(&summary_path, &self.dir) {
+                Ok((png, _)) => Some(png),
+                Err(e) => {
+                    eprintln!("autodidact: warning: no accuracy-matrix heat-map: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         if opts.print {
             outln!(
                 "{} on {} (seed {}): {iterations} iterations done.",
@@ -572,6 +588,9 @@ impl Session {
             match &plot {
                 Some(p) => outln!("Plot:    {} (and {CURVE_FILE}.svg)", p.display()),
                 None => outln!("Plot:    none (no metrics were logged)"),
+            }
+            if let Some(p) = &heatmap {
+                outln!("Heat-map: {} (and accuracy_matrix.svg)", p.display());
             }
         }
         Ok(RunOutcome {

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cargo run --release -p autodidact-continual --example continual_results -- \
-//!     [--streams a,b] [--methods a,b] [--seeds N] [--out DIR] [--set key=value ...]
+//!     [--streams a,b] [--methods a,b] [--seeds N] [--first-seed S] [--out DIR]
+//!     [--set key=value ...]
 //!     [--gaussian "classes=10,dim=32,..."] [--redraw]
 //! ```
 //!
@@ -263,6 +264,7 @@ fn main() {
     .map(|s| s.to_string())
     .collect();
     let mut seeds = 5u64;
+    let mut first_seed = 0u64;
     let mut out = PathBuf::from("bench/continual/results");
     let mut sets = Vec::new();
     let mut gaussian = GAUSSIAN.to_string();
@@ -274,6 +276,7 @@ fn main() {
             "--streams" => streams = val().split(',').map(str::to_string).collect(),
             "--methods" => methods = val().split(',').map(str::to_string).collect(),
             "--seeds" => seeds = val().parse().unwrap(),
+            "--first-seed" => first_seed = val().parse().unwrap(),
             "--out" => out = PathBuf::from(val()),
             "--redraw" => redraw = true,
             "--gaussian" => gaussian = val().replace(',', "\n") + "\n",
@@ -290,7 +293,7 @@ fn main() {
     let done = load_runs(&log);
     for s in &streams {
         for m in &methods {
-            for seed in 0..seeds {
+            for seed in first_seed..first_seed + seeds {
                 if done.iter().any(|r| {
                     r["stream"] == s.as_str() && r["method"] == m.as_str() && r["seed"] == seed
                 }) {

@@ -6,12 +6,16 @@
 //! example's log-likelihood of its label, `F = (1/N) Σₙ (∇θ log p(yₙ|xₙ))²`. The penalty is
 //! `λ/2 · Σ_anchors Σₖ Fₖ (θₖ − θ*ₖ)²`.
 
-use autodidact_core::{Params, Tensor};
+use autodidact_core::layers::Linear;
+use autodidact_core::optim::values;
+use autodidact_core::{cross_entropy, CreateGraph, Params, Tape, Tensor, Var};
+use ndarray::{Axis, Ix2};
 use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Batch;
 use crate::errors::Result;
+use crate::model::{group_rows, Body};
 use crate::strategy::{weighted_sq_distance, Context, Objective, PenaltyInput, Strategy};
 
 /// One consolidated experience: its Fisher diagonal and the parameters it was anchored at.
@@ -53,7 +57,25 @@ impl Ewc {
 
 /// The empirical diagonal Fisher of `params` on `batch`: the mean over its examples of each
 /// example's squared loss gradient.
+///
+/// For an MLP backbone without layer norm (any head layout) it is one batched pass: one
+/// backward pass of the summed loss gives every example's gradient `δₙ` at each linear
+/// layer's outputs, and since that layer's per-example weight gradient is the outer product
+/// `aₙ δₙᵀ` of its input and `δₙ`, the sum of their squares is `(a²)ᵀ (δ²)` (bias: `Σₙ δₙ²`)
+/// — one matrix product per layer (Goodfellow 2015). Other backbones (Conv4, layer norm) take
+/// one backward pass per example ([`empirical_fisher_per_example`]); both give the same
+/// values up to rounding.
 pub fn empirical_fisher(
+    objective: &Objective<'_>,
+    params: &Params<f32>,
+    batch: &Batch,
+) -> Vec<Tensor<f32>> {
+    batched_fisher(objective, params, batch)
+        .unwrap_or_else(|| empirical_fisher_per_example(objective, params, batch))
+}
+
+/// [`empirical_fisher`] by one backward pass per example (any backbone).
+pub fn empirical_fisher_per_example(
     objective: &Objective<'_>,
     params: &Params<f32>,
     batch: &Batch,
@@ -74,6 +96,100 @@ pub fn empirical_fisher(
         f.mapv_inplace(|v| v * scale);
     }
     fisher
+}
+
+/// Adds `Σₙ (aₙ δₙᵀ)²` to a `[in, out]` weight's Fisher and `Σₙ δₙ²` to its bias's.
+fn add_linear_fisher(
+    fisher: &mut [Tensor<f32>],
+    linear: &Linear,
+    a: &Tensor<f32>,
+    delta: &Tensor<f32>,
+) -> Option<()> {
+    let a2 = a.view().into_dimensionality::<Ix2>().ok()?.mapv(|v| v * v);
+    let d2 = delta
+        .view()
+        .into_dimensionality::<Ix2>()
+        .ok()?
+        .mapv(|v| v * v);
+    let w = a2.t().dot(&d2);
+    let fw = fisher.get_mut(linear.weight)?;
+    if fw.shape() != w.shape() {
+        return None;
+    }
+    fw.zip_mut_with(&w.into_dyn(), |f, &g| *f += g);
+    if let Some(b) = linear.bias {
+        let fb = fisher.get_mut(b)?;
+        fb.zip_mut_with(&d2.sum_axis(Axis(0)).into_dyn(), |f, &g| *f += g);
+    }
+    Some(())
+}
+
+/// The batched [`empirical_fisher`] of an MLP without layer norm; `None` for other backbones.
+fn batched_fisher(
+    objective: &Objective<'_>,
+    params: &Params<f32>,
+    batch: &Batch,
+) -> Option<Vec<Tensor<f32>>> {
+    let model = objective.model;
+    let Body::Mlp { layers, activation } = &model.body else {
+        return None;
+    };
+    if layers.iter().any(|l| l.norm.is_some()) {
+        return None;
+    }
+    let n = batch.len();
+    let mut fisher = params.zeros_like();
+    if n == 0 {
+        return Some(fisher);
+    }
+    let tape = Tape::<f32>::new();
+    let p = tape.params(params);
+    let mut h = model.input(&batch.x, n);
+    // Each linear layer's input (values) and output (a variable whose gradient is δ).
+    let mut taps: Vec<(&Linear, Tensor<f32>, Var<f32>)> = Vec::new();
+    for l in layers {
+        let z = l.linear.forward(&p, h);
+        taps.push((&l.linear, h.value(), z));
+        h = activation.apply(z);
+    }
+    // The summed loss over the batch, as `Model::loss` routes it (it returns the mean).
+    let routing = objective.routing(batch);
+    let features = h.value();
+    let mut loss: Option<Var<f32>> = None;
+    let mut add = |part: Var<f32>| {
+        loss = Some(match loss.take() {
+            Some(t) => t + part,
+            None => part,
+        });
+    };
+    if model.multi_head {
+        for (head, rows) in group_rows(&routing.head) {
+            let labels: Vec<usize> = rows.iter().map(|&r| routing.label[r]).collect();
+            let hs = h.index_select(&rows);
+            let z = model.head(&p, hs, head);
+            taps.push((&model.heads[head], hs.value(), z));
+            add(cross_entropy(z, &labels) * rows.len() as f64);
+        }
+    } else {
+        let z = model.head(&p, h, 0);
+        taps.push((&model.heads[0], features, z));
+        let logits = match &routing.mask {
+            Some(m) => z + Var::constant(m.clone()),
+            None => z,
+        };
+        add(cross_entropy(logits, &routing.label) * n as f64);
+    }
+    let loss = loss?;
+    let outputs: Vec<Var<f32>> = taps.iter().map(|t| t.2).collect();
+    let deltas = values(&tape.grad(&loss, &outputs, CreateGraph::No));
+    for ((linear, a, _), delta) in taps.iter().zip(&deltas) {
+        add_linear_fisher(&mut fisher, linear, a, delta)?;
+    }
+    let scale = 1.0 / n as f32;
+    for f in &mut fisher {
+        f.mapv_inplace(|v| v * scale);
+    }
+    Some(fisher)
 }
 
 impl Strategy for Ewc {

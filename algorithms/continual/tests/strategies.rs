@@ -6,7 +6,7 @@ mod common;
 
 use autodidact_continual::agem::project_onto;
 use autodidact_continual::data::{Batch, StreamData};
-use autodidact_continual::ewc::{empirical_fisher, Anchor, Ewc};
+use autodidact_continual::ewc::{empirical_fisher, empirical_fisher_per_example, Anchor, Ewc};
 use autodidact_continual::hyperparams::ContinualParams;
 use autodidact_continual::lwf::distillation;
 use autodidact_continual::model::Model;
@@ -177,6 +177,62 @@ fn ewc_fisher_and_penalty_match_hand_computation() {
     let g = tape.grad(&p, &vars, autodidact_core::CreateGraph::No);
     let gw = g[0].value();
     assert!((gw[[0, 1]] as f64 - lambda * fisher[0][[0, 1]] as f64 * 0.5).abs() < 1e-6);
+}
+
+/// The batched Fisher (one backward pass, `(a²)ᵀ δ²` per linear layer) equals the loop of
+/// single-example backward passes on a two-hidden-layer MLP: one head with unseen classes
+/// masked, with the labels trick, and one head per task.
+#[test]
+fn batched_fisher_equals_the_per_example_loop() {
+    let check = |stream: &dyn TaskStream, ace: bool| {
+        let data = StreamData::from_stream(stream).unwrap();
+        let hp = ContinualParams {
+            hidden: vec![8, 6],
+            ..ContinualParams::default()
+        };
+        let mut params = Params::new();
+        let model = Model::build(&hp, &data, &mut params, &mut Seed(4).rng("init")).unwrap();
+        let classes: Vec<Vec<bool>> = data
+            .experiences
+            .iter()
+            .map(|e| {
+                (0..data.num_classes)
+                    .map(|c| e.classes.contains(&c))
+                    .collect()
+            })
+            .collect();
+        let seen: Vec<bool> = (0..data.num_classes)
+            .map(|c| classes[0][c] || classes[1][c])
+            .collect();
+        let obj = Objective {
+            current: 1,
+            ace,
+            ..objective(&model, &data, &classes, &seen)
+        };
+        // Rows of experiences 0 and 1 mixed, as a replay minibatch would be.
+        let mut batch = Batch::gather(&data.experiences[1], &[0, 1, 2, 3, 4, 5], false);
+        let old = Batch::gather(&data.experiences[0], &[0, 1, 2], false);
+        let dim = old.x.len() / old.len();
+        for i in 0..old.len() {
+            batch.push(&old.x[i * dim..(i + 1) * dim], old.y[i], old.exp[i]);
+        }
+        let fast = empirical_fisher(&obj, &params, &batch);
+        let slow = empirical_fisher_per_example(&obj, &params, &batch);
+        assert_eq!(fast.len(), slow.len());
+        let mut nonzero = 0;
+        for (f, s) in fast.iter().zip(&slow) {
+            assert_eq!(f.shape(), s.shape());
+            for (&a, &b) in f.iter().zip(s.iter()) {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+                nonzero += usize::from(b > 0.0);
+            }
+        }
+        assert!(nonzero > 0);
+    };
+    check(&common::class_incremental(2), false);
+    check(&common::class_incremental(2), true);
+    check(&common::task_incremental(3), false);
+    check(&common::permuted(5), false);
 }
 
 #[test]
