@@ -4,8 +4,12 @@
 //! Core's `conv2d` unfolds the whole batch at once (a 400-image episode's second block is a
 //! 180 MB im2col buffer), so a training episode spends most of its time in page faults and
 //! memory copies rather than in GEMM. Here im2col is done one image at a time into a buffer
-//! that stays in cache, the GEMM writes NCHW directly, and batch norm, ReLU and pooling run in
-//! one pass each way.
+//! that stays in cache. The GEMM writes straight into a channel-major `[F, N·H·W]` buffer (no
+//! transposing copy; batch-norm statistics are taken per chunk while it is in cache), and
+//! normalisation, ReLU and pooling run in one pass. Only that buffer, a one-byte window
+//! position and x̂ per pooled output are kept for the backward pass, which builds each chunk's
+//! output gradient directly in the GEMM layout. Large buffers are reused through a
+//! per-thread pool.
 //!
 //! Differentiability: with recording off (plain training, `CreateGraph::No`) the backward pass
 //! runs the fused kernels. When a gradient is itself recorded (`CreateGraph::Yes`), backward
@@ -19,25 +23,85 @@ use autodidact_core::{
     batch_norm, grad_with_seeds, is_grad_enabled, BatchNormMode, CreateGraph, CustomOp, Tensor, Var,
 };
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn, ShapeBuilder};
 
 /// Batch-norm ε, as core's Conv4.
 pub const BN_EPS: f64 = 1e-5;
 
+/// `argmax` value of a pooled output whose window maximum is not positive (ReLU blocks it).
+const NONE: u8 = u8::MAX;
+
+thread_local! {
+    /// Large scratch buffers (conv outputs, im2col chunks) reused across calls, so that a
+    /// training episode does not fault in hundreds of MB of fresh zeroed pages every step.
+    static SCRATCH: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers kept in [`SCRATCH`] (the largest are kept when there are more).
+const SCRATCH_KEEP: usize = 12;
+
+/// A buffer of at least `len` floats from this thread's scratch pool (contents unspecified:
+/// callers overwrite what they use).
+fn take(len: usize) -> Vec<f32> {
+    SCRATCH.with(|p| {
+        let mut p = p.borrow_mut();
+        let best = p
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.len() >= len)
+            .min_by_key(|(_, v)| v.len())
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => p.swap_remove(i),
+            None => vec![0.0; len],
+        }
+    })
+}
+
+/// Returns a buffer to the scratch pool.
+fn give(v: Vec<f32>) {
+    if v.is_empty() {
+        return;
+    }
+    SCRATCH.with(|p| {
+        let mut p = p.borrow_mut();
+        p.push(v);
+        if p.len() > SCRATCH_KEEP {
+            if let Some(i) = p
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, v)| v.len())
+                .map(|(i, _)| i)
+            {
+                p.swap_remove(i);
+            }
+        }
+    });
+}
+
 /// What the forward pass keeps for the backward pass.
 #[derive(Default)]
 struct Saved {
-    /// Normalised pre-activations x̂, `[N, F, H, W]`.
-    xhat: Vec<f32>,
-    /// Per output element, the flat offset (within its `H·W` plane) of the window's maximum,
-    /// or `u32::MAX` when the maximum is not positive (ReLU blocks the gradient).
-    argmax: Vec<u32>,
+    /// Convolution output (before batch norm), channel-major `[F, N·H·W]` (batch-statistics
+    /// mode only: with running statistics the backward pass needs no dense activations).
+    y: Vec<f32>,
+    /// Per pooled output, the position of the window's maximum (0..4, row-major in the 2×2
+    /// window), or [`NONE`] when the maximum is not positive.
+    argmax: Vec<u8>,
+    /// Per pooled output, the normalised pre-activation x̂ at the window's maximum.
+    xhat_at: Vec<f32>,
     /// 1 / sqrt(var + ε) per channel (batch or running variance).
     inv_std: Vec<f32>,
-    /// Batch mean per channel (batch-statistics modes).
+    /// Mean per channel (batch or running).
     mean: Vec<f32>,
     /// Biased batch variance per channel (batch-statistics modes).
     var: Vec<f32>,
+}
+
+impl Drop for Saved {
+    fn drop(&mut self) {
+        give(std::mem::take(&mut self.y));
+    }
 }
 
 /// The fused block; one instance per call.
@@ -60,14 +124,47 @@ fn view2(s: &[f32], r: usize, c: usize) -> ArrayView2<'_, f32> {
     ArrayView2::from_shape((r, c), &s[..r * c]).unwrap_or_else(|e| panic!("fused view: {e}"))
 }
 
-fn view2_mut(s: &mut [f32], r: usize, c: usize) -> ArrayViewMut2<'_, f32> {
-    ArrayViewMut2::from_shape((r, c), &mut s[..r * c]).unwrap_or_else(|e| panic!("fused view: {e}"))
+/// A `[r, c]` view of `s` whose rows are `ld` apart.
+fn view2_strided_mut(s: &mut [f32], r: usize, c: usize, ld: usize) -> ArrayViewMut2<'_, f32> {
+    let len = if r == 0 { 0 } else { (r - 1) * ld + c };
+    ArrayViewMut2::from_shape((r, c).strides((ld, 1)), &mut s[..len])
+        .unwrap_or_else(|e| panic!("fused view: {e}"))
 }
 
 fn tensor(shape: &[usize], v: Vec<f32>) -> Tensor<f32> {
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|e| panic!("fused tensor: {e}"))
 }
 
+/// Σ v, with eight f32 lanes (vectorisable) combined in f64.
+fn sum8(v: &[f32]) -> f64 {
+    let mut acc = [0.0f32; 8];
+    let it = v.chunks_exact(8);
+    let rem = it.remainder();
+    for c in it {
+        for l in 0..8 {
+            acc[l] += c[l];
+        }
+    }
+    acc.iter().map(|&a| a as f64).sum::<f64>() + rem.iter().map(|&a| a as f64).sum::<f64>()
+}
+
+/// Σ (v − μ)², with eight f32 lanes combined in f64.
+fn sqdev8(v: &[f32], mu: f32) -> f64 {
+    let mut acc = [0.0f32; 8];
+    let it = v.chunks_exact(8);
+    let rem = it.remainder();
+    for c in it {
+        for l in 0..8 {
+            let d = c[l] - mu;
+            acc[l] += d * d;
+        }
+    }
+    acc.iter().map(|&a| a as f64).sum::<f64>()
+        + rem
+            .iter()
+            .map(|&a| ((a - mu) * (a - mu)) as f64)
+            .sum::<f64>()
+}
 /// im2col of one `[C, H, W]` image for a 3×3 kernel with padding 1: `cols [C·9, H·W]`, rows
 /// `ld` apart (`ld = H·W` for one image; a multiple of it to lay several images side by side).
 pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: usize) {
@@ -75,28 +172,26 @@ pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: us
     for ch in 0..c {
         let plane = &x[ch * hw..(ch + 1) * hw];
         for ki in 0..3 {
+            // Output rows oh0..oh1 read input rows oh + ki − 1 inside the image.
+            let (oh0, oh1) = (usize::from(ki == 0), if ki == 2 { h - 1 } else { h });
             for kj in 0..3 {
                 let row = &mut cols[((ch * 3 + ki) * 3 + kj) * ld..][..hw];
-                for oh in 0..h {
-                    let ih = oh as isize + ki as isize - 1;
-                    let out = &mut row[oh * w..(oh + 1) * w];
-                    if ih < 0 || ih >= h as isize {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let line = &plane[ih as usize * w..(ih as usize + 1) * w];
-                    // Output column ow reads input column ow + kj − 1.
-                    match kj {
-                        0 => {
-                            out[0] = 0.0;
-                            out[1..].copy_from_slice(&line[..w - 1]);
-                        }
-                        1 => out.copy_from_slice(line),
-                        _ => {
-                            out[..w - 1].copy_from_slice(&line[1..]);
-                            out[w - 1] = 0.0;
-                        }
-                    }
+                // Output p reads input p + off: one shifted copy of the whole plane (rather
+                // than one short copy per image row), then the borders are zeroed.
+                let off = (ki as isize - 1) * w as isize + kj as isize - 1;
+                let p0 = (oh0 * w).max((-off).max(0) as usize);
+                let p1 = (oh1 * w).min((hw as isize - off).max(0) as usize);
+                row[..p0].fill(0.0);
+                if p1 > p0 {
+                    let s0 = (p0 as isize + off) as usize;
+                    row[p0..p1].copy_from_slice(&plane[s0..s0 + (p1 - p0)]);
+                }
+                row[p1.max(p0)..].fill(0.0);
+                // Columns that wrapped around to the neighbouring image row.
+                match kj {
+                    0 => (oh0..oh1).for_each(|oh| row[oh * w] = 0.0),
+                    2 => (oh0..oh1).for_each(|oh| row[oh * w + w - 1] = 0.0),
+                    _ => {}
                 }
             }
         }
@@ -141,70 +236,113 @@ pub fn chunk_for(hw: usize) -> usize {
     (1024 / hw.max(1)).max(1)
 }
 
-/// `y [N, F, H, W] = conv3x3(x [N, C, H, W], w [F, C, 3, 3]) + b`.
-pub fn conv3x3_forward(
-    x: &[f32],
+/// Shapes of one block call.
+#[derive(Clone, Copy)]
+struct Dims {
     n: usize,
     c: usize,
     h: usize,
     w: usize,
+    f: usize,
+}
+
+impl Dims {
+    fn hw(&self) -> usize {
+        self.h * self.w
+    }
+    fn k(&self) -> usize {
+        self.c * 9
+    }
+    fn pooled(&self) -> usize {
+        (self.h / 2) * (self.w / 2)
+    }
+}
+
+/// Convolution (+ bias) of images `i0..i0 + m` of `x [N, C, H, W]` into `y`, channel-major:
+/// channel `fo`'s `m·H·W` outputs are `y[fo·ld_y .. fo·ld_y + m·H·W]`. `cols` is scratch of
+/// at least `C·9·m·H·W` floats.
+#[allow(clippy::too_many_arguments)]
+fn conv_chunk(
+    d: Dims,
+    x: &[f32],
     wt: &[f32],
     b: &[f32],
-) -> Vec<f32> {
-    let f = b.len();
-    let (hw, k) = (h * w, c * 9);
-    let chunk = chunk_for(hw).min(n.max(1));
-    let mut cols = vec![0.0f32; k * hw * chunk];
-    let mut tmp = vec![0.0f32; f * hw * chunk];
-    let mut y = vec![0.0f32; n * f * hw];
-    let wv = view2(wt, f, k);
-    let mut i0 = 0;
-    while i0 < n {
-        let m = chunk.min(n - i0);
-        let ld = m * hw;
-        for j in 0..m {
-            let i = i0 + j;
-            im2col3(
-                &x[i * c * hw..(i + 1) * c * hw],
-                c,
-                h,
-                w,
-                &mut cols[j * hw..],
-                ld,
-            );
-        }
-        if m == 1 {
-            let out = &mut y[i0 * f * hw..(i0 + 1) * f * hw];
-            for (fo, row) in out.chunks_mut(hw).enumerate() {
-                row.fill(b[fo]);
-            }
-            general_mat_mul(
-                1.0,
-                &wv,
-                &view2(&cols, k, ld),
-                1.0,
-                &mut view2_mut(out, f, ld),
-            );
-        } else {
-            general_mat_mul(
-                1.0,
-                &wv,
-                &view2(&cols, k, ld),
-                0.0,
-                &mut view2_mut(&mut tmp, f, ld),
-            );
-            for j in 0..m {
-                for fo in 0..f {
-                    let dst = &mut y[((i0 + j) * f + fo) * hw..][..hw];
-                    let src = &tmp[fo * ld + j * hw..][..hw];
-                    let bias = b[fo];
-                    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + bias);
-                }
-            }
-        }
-        i0 += m;
+    i0: usize,
+    m: usize,
+    cols: &mut [f32],
+    y: &mut [f32],
+    ld_y: usize,
+) {
+    let (hw, k, c) = (d.hw(), d.k(), d.c);
+    let ld = m * hw;
+    for j in 0..m {
+        let i = i0 + j;
+        im2col3(
+            &x[i * c * hw..(i + 1) * c * hw],
+            c,
+            d.h,
+            d.w,
+            &mut cols[j * hw..],
+            ld,
+        );
     }
-    y
+    for (fo, &bias) in b.iter().enumerate() {
+        y[fo * ld_y..fo * ld_y + ld].fill(bias);
+    }
+    general_mat_mul(
+        1.0,
+        &view2(wt, d.f, k),
+        &view2(cols, k, ld),
+        1.0,
+        &mut view2_strided_mut(y, d.f, ld, ld_y),
+    );
+}
+
+/// Batch norm (given mean and 1/σ), affine, ReLU and 2×2 max-pool of one `[H, W]` plane:
+/// writes the pooled outputs, the window position of each maximum and x̂ there.
+#[allow(clippy::too_many_arguments)]
+fn pool_plane(
+    plane: &[f32],
+    w: usize,
+    (ho, wo): (usize, usize),
+    (mu, is, g, be): (f32, f32, f32, f32),
+    out: &mut [f32],
+    arg: &mut [u8],
+    xat: &mut [f32],
+) {
+    for ph in 0..ho {
+        let r0 = &plane[2 * ph * w..][..2 * wo];
+        let r1 = &plane[(2 * ph + 1) * w..][..2 * wo];
+        let q = ph * wo..(ph + 1) * wo;
+        for ((((a, b), o), ag), xa) in r0
+            .chunks_exact(2)
+            .zip(r1.chunks_exact(2))
+            .zip(&mut out[q.clone()])
+            .zip(&mut arg[q.clone()])
+            .zip(&mut xat[q])
+        {
+            let xh = [
+                (a[0] - mu) * is,
+                (a[1] - mu) * is,
+                (b[0] - mu) * is,
+                (b[1] - mu) * is,
+            ];
+            let z = [
+                g * xh[0] + be,
+                g * xh[1] + be,
+                g * xh[2] + be,
+                g * xh[3] + be,
+            ];
+            // The first maximum in window order (as core's max_pool2d), without branches.
+            let (b01, a01) = if z[1] > z[0] { (z[1], 1) } else { (z[0], 0) };
+            let (b23, a23) = if z[3] > z[2] { (z[3], 3) } else { (z[2], 2) };
+            let (best, at) = if b23 > b01 { (b23, a23) } else { (b01, a01) };
+            let pos = best > 0.0;
+            *o = if pos { best } else { 0.0 };
+            *ag = if pos { at as u8 } else { NONE };
+            *xa = if pos { xh[at] } else { 0.0 };
+        }
+    }
 }
 
 impl FusedBlock {
@@ -275,90 +413,123 @@ impl CustomOp<f32> for FusedBlock {
     fn forward(&self, inputs: &[&ArrayD<f32>]) -> ArrayD<f32> {
         let (xa, wa, ba, ga, bea) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
         let xs = xa.shape();
-        let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
         let f = wa.shape()[0];
+        let d = Dims {
+            n: xs[0],
+            c: xs[1],
+            h: xs[2],
+            w: xs[3],
+            f,
+        };
         assert!(
-            wa.shape() == [f, c, 3, 3],
+            wa.shape() == [f, d.c, 3, 3],
             "shape error in fused conv block: input {xs:?}, weight {:?}",
             wa.shape()
         );
-        let hw = h * w;
+        let (n, hw, k) = (d.n, d.hw(), d.k());
+        let (ho, wo) = (d.h / 2, d.w / 2);
+        let po = d.pooled();
+        let total = n * hw;
         let (x, wt, b, g, be) = (slice(xa), slice(wa), slice(ba), slice(ga), slice(bea));
-        let mut y = conv3x3_forward(&x, n, c, h, w, &wt, &b);
-        // Batch norm statistics.
-        let (mean, var) = if self.batch_stats {
-            let m = (n * hw) as f64;
-            let mut mean = vec![0.0f32; f];
-            let mut var = vec![0.0f32; f];
-            for fo in 0..f {
-                let mut s = 0.0f64;
-                for i in 0..n {
-                    s += y[(i * f + fo) * hw..][..hw]
-                        .iter()
-                        .map(|&v| v as f64)
-                        .sum::<f64>();
+        let chunk = chunk_for(hw).min(n.max(1));
+        let mut cols = take(k * hw * chunk);
+        let mut out = vec![0.0f32; n * f * po];
+        let mut argmax = vec![NONE; n * f * po];
+        let mut xhat_at = vec![0.0f32; n * f * po];
+        let inv = |v: f32| (1.0 / (v as f64 + BN_EPS).sqrt()) as f32;
+        let saved = if self.batch_stats {
+            // Pass 1: convolution into channel-major y, statistics per chunk while it is in
+            // cache (combined across chunks with Chan et al.'s pairwise update).
+            let mut y = take(f * total);
+            let mut cnt = 0.0f64;
+            let mut mean64 = vec![0.0f64; f];
+            let mut m2 = vec![0.0f64; f];
+            let mut i0 = 0;
+            while i0 < n {
+                let m = chunk.min(n - i0);
+                let ld = m * hw;
+                conv_chunk(d, &x, &wt, &b, i0, m, &mut cols, &mut y[i0 * hw..], total);
+                let nb = ld as f64;
+                for fo in 0..f {
+                    let row = &y[fo * total + i0 * hw..][..ld];
+                    let mb = sum8(row) / nb;
+                    let m2b = sqdev8(row, mb as f32);
+                    let delta = mb - mean64[fo];
+                    let tot = cnt + nb;
+                    mean64[fo] += delta * nb / tot;
+                    m2[fo] += m2b + delta * delta * cnt * nb / tot;
                 }
-                let mu = s / m;
-                let mut q = 0.0f64;
-                let mu32 = mu as f32;
-                for i in 0..n {
-                    q += y[(i * f + fo) * hw..][..hw]
-                        .iter()
-                        .map(|&v| (v - mu32) * (v - mu32))
-                        .sum::<f32>() as f64;
-                }
-                mean[fo] = mu as f32;
-                var[fo] = (q / m) as f32;
+                cnt += nb;
+                i0 += m;
             }
-            (mean, var)
-        } else {
-            let (m, v) = self.running.clone().unwrap_or_default();
-            (m, v)
-        };
-        let inv_std: Vec<f32> = var
-            .iter()
-            .map(|&v| (1.0 / (v as f64 + BN_EPS).sqrt()) as f32)
-            .collect();
-        // Normalise in place (y becomes x̂), then ReLU and pool.
-        let (ho, wo) = (h / 2, w / 2);
-        let mut out = vec![0.0f32; n * f * ho * wo];
-        let mut argmax = vec![u32::MAX; n * f * ho * wo];
-        for i in 0..n {
+            let mean: Vec<f32> = mean64.iter().map(|&v| v as f32).collect();
+            let var: Vec<f32> = m2.iter().map(|&v| (v / total as f64) as f32).collect();
+            let inv_std: Vec<f32> = var.iter().map(|&v| inv(v)).collect();
+            // Pass 2: normalise, ReLU, pool.
             for fo in 0..f {
-                let plane = &mut y[(i * f + fo) * hw..][..hw];
-                let (mu, is) = (mean[fo], inv_std[fo]);
-                plane.iter_mut().for_each(|v| *v = (*v - mu) * is);
-                let (gg, bb) = (g[fo], be[fo]);
-                let o = (i * f + fo) * ho * wo;
-                for ph in 0..ho {
-                    for pw in 0..wo {
-                        let mut best = f32::NEG_INFINITY;
-                        let mut at = 0u32;
-                        for di in 0..2 {
-                            for dj in 0..2 {
-                                let p = (2 * ph + di) * w + 2 * pw + dj;
-                                let z = gg * plane[p] + bb;
-                                if z > best {
-                                    best = z;
-                                    at = p as u32;
-                                }
-                            }
-                        }
-                        if best > 0.0 {
-                            out[o + ph * wo + pw] = best;
-                            argmax[o + ph * wo + pw] = at;
-                        }
+                let row = &y[fo * total..][..total];
+                let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
+                for i in 0..n {
+                    let o = (i * f + fo) * po;
+                    pool_plane(
+                        &row[i * hw..][..hw],
+                        d.w,
+                        (ho, wo),
+                        bn,
+                        &mut out[o..o + po],
+                        &mut argmax[o..o + po],
+                        &mut xhat_at[o..o + po],
+                    );
+                }
+            }
+            Saved {
+                y,
+                argmax,
+                xhat_at,
+                inv_std,
+                mean,
+                var,
+            }
+        } else {
+            // Running statistics: each chunk is normalised and pooled while in cache; nothing
+            // dense is kept.
+            let (mean, var) = self.running.clone().unwrap_or_default();
+            let inv_std: Vec<f32> = var.iter().map(|&v| inv(v)).collect();
+            let mut yc = take(f * hw * chunk);
+            let mut i0 = 0;
+            while i0 < n {
+                let m = chunk.min(n - i0);
+                let ld = m * hw;
+                conv_chunk(d, &x, &wt, &b, i0, m, &mut cols, &mut yc, ld);
+                for fo in 0..f {
+                    let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
+                    for j in 0..m {
+                        let o = ((i0 + j) * f + fo) * po;
+                        pool_plane(
+                            &yc[fo * ld + j * hw..][..hw],
+                            d.w,
+                            (ho, wo),
+                            bn,
+                            &mut out[o..o + po],
+                            &mut argmax[o..o + po],
+                            &mut xhat_at[o..o + po],
+                        );
                     }
                 }
+                i0 += m;
             }
-        }
-        *self.saved.borrow_mut() = Saved {
-            xhat: y,
-            argmax,
-            inv_std,
-            mean,
-            var,
+            give(yc);
+            Saved {
+                y: Vec::new(),
+                argmax,
+                xhat_at,
+                inv_std,
+                mean,
+                var,
+            }
         };
+        give(cols);
+        *self.saved.borrow_mut() = saved;
         tensor(&[n, f, ho, wo], out)
     }
 
@@ -369,131 +540,165 @@ impl CustomOp<f32> for FusedBlock {
             return grad_with_seeds(&[out], &[grad], inputs, CreateGraph::Yes);
         }
         let xs = inputs[0].shape();
-        let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
         let f = inputs[1].shape()[0];
-        let (hw, k) = (h * w, c * 9);
+        let d = Dims {
+            n: xs[0],
+            c: xs[1],
+            h: xs[2],
+            w: xs[3],
+            f,
+        };
+        let (n, c, h, w) = (d.n, d.c, d.h, d.w);
+        let (hw, k) = (d.hw(), d.k());
         let (ho, wo) = (h / 2, w / 2);
+        let po = d.pooled();
+        let total = n * hw;
         let saved = self.saved.borrow();
         let gamma = inputs[3].value();
         let gamma = slice(&gamma);
-        let gout = grad.value();
-        let gout = slice(&gout);
-        // Through the pooling and the ReLU: gz is non-zero only at positive window maxima.
-        let mut gz = vec![0.0f32; n * f * hw];
-        for (j, &at) in saved.argmax.iter().enumerate() {
-            if at != u32::MAX {
-                let plane = j / (ho * wo);
-                gz[plane * hw + at as usize] = gout[j];
-            }
-        }
-        // Through batch norm.
+        let wv = inputs[1].value();
+        let wt = slice(&wv);
+        let gv = grad.value();
+        let gout = slice(&gv);
+        // β and γ gradients: the ReLU and pool pass the gradient only at positive window
+        // maxima, so they are sums over the pooled outputs.
         let mut dgamma = vec![0.0f32; f];
         let mut dbeta = vec![0.0f32; f];
         for fo in 0..f {
             let (mut sg, mut sgx) = (0.0f64, 0.0f64);
             for i in 0..n {
-                let o = (i * f + fo) * hw;
-                for (gv, xv) in gz[o..o + hw].iter().zip(&saved.xhat[o..o + hw]) {
-                    sg += *gv as f64;
-                    sgx += (*gv * *xv) as f64;
+                let o = (i * f + fo) * po;
+                for q in o..o + po {
+                    if saved.argmax[q] != NONE {
+                        sg += gout[q] as f64;
+                        sgx += (gout[q] * saved.xhat_at[q]) as f64;
+                    }
                 }
             }
             dgamma[fo] = sgx as f32;
             dbeta[fo] = sg as f32;
         }
-        let m = (n * hw) as f32;
-        let mut gy = gz;
-        for fo in 0..f {
-            let scale = gamma[fo] * saved.inv_std[fo];
-            let (mg, mgx) = (dbeta[fo] / m, dgamma[fo] / m);
-            for i in 0..n {
-                let o = (i * f + fo) * hw;
-                let (gp, xp) = (&mut gy[o..o + hw], &saved.xhat[o..o + hw]);
+        // Gradient at the convolution output, per channel:
+        //   batch statistics:   gy = s·gz − s·mean(gz) − s·mean(gz·x̂)·x̂,   s = γ/σ
+        //   running statistics: gy = s·gz
+        // where gz (the gradient after batch norm) is sparse: the pooled gradient at the
+        // window maxima. The dense part is affine in y: cst + lin·(y − μ).
+        let cnt = total as f32;
+        let scale: Vec<f32> = (0..f).map(|fo| gamma[fo] * saved.inv_std[fo]).collect();
+        let (cst, lin): (Vec<f32>, Vec<f32>) = (0..f)
+            .map(|fo| {
                 if self.batch_stats {
-                    gp.iter_mut()
-                        .zip(xp)
-                        .for_each(|(gv, &xv)| *gv = scale * (*gv - mg - xv * mgx));
+                    (
+                        -scale[fo] * dbeta[fo] / cnt,
+                        -scale[fo] * dgamma[fo] / cnt * saved.inv_std[fo],
+                    )
                 } else {
-                    gp.iter_mut().for_each(|gv| *gv *= scale);
+                    (0.0, 0.0)
                 }
-            }
-        }
-        let mut db = vec![0.0f32; f];
-        for i in 0..n {
-            for fo in 0..f {
-                db[fo] += gy[(i * f + fo) * hw..][..hw].iter().sum::<f32>();
-            }
-        }
-        // Through the convolution.
-        let xv = inputs[0].value();
-        let x = slice(&xv);
-        let wv = inputs[1].value();
-        let wt = slice(&wv);
+            })
+            .collect();
         let need_dx = inputs[0].requires_grad();
         let mut dw = vec![0.0f32; f * k];
+        let mut db = vec![0.0f64; f];
         let mut dx = if need_dx {
             vec![0.0f32; n * c * hw]
         } else {
             Vec::new()
         };
         let chunk = chunk_for(hw).min(n.max(1));
-        let mut cols = vec![0.0f32; k * hw * chunk];
-        let mut dcols = vec![0.0f32; k * hw * chunk];
-        let mut gchunk = vec![0.0f32; f * hw * chunk];
-        let mut i0 = 0;
-        while i0 < n {
-            let m = chunk.min(n - i0);
-            let ld = m * hw;
-            for j in 0..m {
-                let i = i0 + j;
-                im2col3(
-                    &x[i * c * hw..(i + 1) * c * hw],
-                    c,
-                    h,
-                    w,
-                    &mut cols[j * hw..],
-                    ld,
-                );
+        let mut cols = take(k * hw * chunk);
+        let mut dcols = if need_dx {
+            take(k * hw * chunk)
+        } else {
+            Vec::new()
+        };
+        let mut gch = take(f * hw * chunk);
+        inputs[0].with_value(|xa| {
+            let x = slice(xa);
+            let mut i0 = 0;
+            while i0 < n {
+                let m = chunk.min(n - i0);
+                let ld = m * hw;
+                // The chunk's gy, channel-major [F, m·H·W] (the GEMM layout).
                 for fo in 0..f {
-                    gchunk[fo * ld + j * hw..][..hw]
-                        .copy_from_slice(&gy[(i * f + fo) * hw..][..hw]);
+                    let grow = &mut gch[fo * ld..][..ld];
+                    if self.batch_stats {
+                        let yrow = &saved.y[fo * total + i0 * hw..][..ld];
+                        let (cs, ln, mu) = (cst[fo], lin[fo], saved.mean[fo]);
+                        grow.iter_mut()
+                            .zip(yrow)
+                            .for_each(|(gv, &yv)| *gv = cs + ln * (yv - mu));
+                    } else {
+                        grow.fill(0.0);
+                    }
+                    let s = scale[fo];
+                    for j in 0..m {
+                        let o = ((i0 + j) * f + fo) * po;
+                        let gp = &mut grow[j * hw..][..hw];
+                        for ph in 0..ho {
+                            for pw in 0..wo {
+                                let q = o + ph * wo + pw;
+                                let a = saved.argmax[q];
+                                if a != NONE {
+                                    let a = a as usize;
+                                    gp[(2 * ph + a / 2) * w + 2 * pw + a % 2] += s * gout[q];
+                                }
+                            }
+                        }
+                    }
+                    db[fo] += sum8(grow);
                 }
-            }
-            let g = view2(&gchunk, f, ld);
-            general_mat_mul(
-                1.0,
-                &g,
-                &view2(&cols, k, ld).t(),
-                1.0,
-                &mut view2_mut(&mut dw, f, k),
-            );
-            if need_dx {
-                general_mat_mul(
-                    1.0,
-                    &view2(&wt, f, k).t(),
-                    &g,
-                    0.0,
-                    &mut view2_mut(&mut dcols, k, ld),
-                );
                 for j in 0..m {
                     let i = i0 + j;
-                    col2im3(
-                        &dcols[j * hw..],
+                    im2col3(
+                        &x[i * c * hw..(i + 1) * c * hw],
                         c,
                         h,
                         w,
-                        &mut dx[i * c * hw..(i + 1) * c * hw],
+                        &mut cols[j * hw..],
                         ld,
                     );
                 }
+                let g = view2(&gch, f, ld);
+                general_mat_mul(
+                    1.0,
+                    &g,
+                    &view2(&cols, k, ld).t(),
+                    1.0,
+                    &mut view2_strided_mut(&mut dw, f, k, k),
+                );
+                if need_dx {
+                    general_mat_mul(
+                        1.0,
+                        &view2(&wt, f, k).t(),
+                        &g,
+                        0.0,
+                        &mut view2_strided_mut(&mut dcols, k, ld, ld),
+                    );
+                    for j in 0..m {
+                        let i = i0 + j;
+                        col2im3(
+                            &dcols[j * hw..],
+                            c,
+                            h,
+                            w,
+                            &mut dx[i * c * hw..(i + 1) * c * hw],
+                            ld,
+                        );
+                    }
+                }
+                i0 += m;
             }
-            i0 += m;
-        }
+        });
+        give(cols);
+        give(dcols);
+        give(gch);
         let dx = if need_dx {
             Var::constant(tensor(&[n, c, h, w], dx))
         } else {
             Var::zeros(&[n, c, h, w])
         };
+        let db: Vec<f32> = db.iter().map(|&v| v as f32).collect();
         vec![
             dx,
             Var::constant(tensor(&[f, c, 3, 3], dw)),
