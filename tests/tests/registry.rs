@@ -34,20 +34,8 @@ fn every_shared_environment_is_registered() {
     }
 }
 
-/// Known gaps, `(crate, key)`, left out until the crate documents the key (reported to its
-/// owners); a new undocumented key still fails.
-const KNOWN_UNDOCUMENTED: &[(&str, &str)] = &[("autodidact-gradient", "init")];
-
-fn undocumented(
-    crate_name: &str,
-    defaults: &BTreeSet<String>,
-    docs: &BTreeSet<String>,
-) -> Vec<String> {
-    defaults
-        .difference(docs)
-        .filter(|k| !KNOWN_UNDOCUMENTED.contains(&(crate_name, k.as_str())))
-        .cloned()
-        .collect()
+fn undocumented(defaults: &BTreeSet<String>, docs: &BTreeSet<String>) -> Vec<String> {
+    defaults.difference(docs).cloned().collect()
 }
 
 /// Every key with a default is documented (`describe` shows it with its type, range and
@@ -59,7 +47,7 @@ fn every_parameter_with_a_default_is_documented() {
     for a in r.algorithms() {
         let defaults: BTreeSet<String> = (a.default_config)().keys().cloned().collect();
         let docs: BTreeSet<String> = (a.params)().iter().map(|d| d.key.to_string()).collect();
-        let missing = undocumented(a.crate_name, &defaults, &docs);
+        let missing = undocumented(&defaults, &docs);
         if !missing.is_empty() {
             problems.push(format!(
                 "algorithm {} ({}): undocumented keys {missing:?}",
@@ -70,7 +58,7 @@ fn every_parameter_with_a_default_is_documented() {
     for e in r.envs() {
         let defaults: BTreeSet<String> = (e.default_config)().keys().cloned().collect();
         let docs: BTreeSet<String> = (e.params)().iter().map(|d| d.key.to_string()).collect();
-        let missing = undocumented(e.crate_name, &defaults, &docs);
+        let missing = undocumented(&defaults, &docs);
         if !missing.is_empty() {
             problems.push(format!(
                 "environment {} ({}): undocumented keys {missing:?}",

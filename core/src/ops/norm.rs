@@ -59,11 +59,11 @@ pub fn batch_norm<T: Float>(
     let axes: Vec<usize> = (0..shape.len()).filter(|&a| a != 1).collect();
     let g = gamma.reshape(&bshape);
     let b = beta.reshape(&bshape);
-    let xhat = match (mode, stats) {
+    match (mode, stats) {
         (BatchNormMode::Eval, Some(st)) => {
             let mean = Var::constant(to_tensor(&st.mean, &bshape));
             let var = Var::constant(to_tensor(&st.var, &bshape));
-            (x - mean) / (var + eps).sqrt()
+            (x - mean) * (g / (var + eps).sqrt()) + b
         }
         (mode, stats) => {
             let mean = x.mean_axes(&axes, true);
@@ -88,10 +88,11 @@ pub fn batch_norm<T: Float>(
                     }
                 });
             }
-            centred / (var + eps).sqrt()
+            // γ/σ per channel first: one full-size multiply instead of a divide and a
+            // multiply (the divide's backward alone is four full-size ops).
+            centred * (g / (var + eps).sqrt()) + b
         }
-    };
-    xhat * g + b
+    }
 }
 
 /// Layer normalisation over the last axis, with `gamma` and `beta` of that axis' length.
