@@ -77,25 +77,51 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         let wd = T::of(self.weight_decay);
         let lr_wd = T::of(self.lr * self.weight_decay);
         let decoupled = self.decoupled;
+        // Moments this small no longer move a weight (|m|/(√v + ε) with ε = 1e-8), but as
+        // subnormals they make every later multiply ~100x slower: flush them to zero.
+        let tiny = T::of(1e-30);
         for ((p, g), (m, v)) in params
             .tensors_mut()
             .iter_mut()
             .zip(grads)
             .zip(self.m.iter_mut().zip(self.v.iter_mut()))
         {
-            ndarray::Zip::from(p)
-                .and(g)
-                .and(m)
-                .and(v)
-                .for_each(|w, &g, m, v| {
-                    let g = if decoupled { g } else { g + wd * *w };
-                    if decoupled {
-                        *w -= lr_wd * *w;
+            let update = |w: &mut T, g: T, m: &mut T, v: &mut T| {
+                let g = if decoupled {
+                    *w -= lr_wd * *w;
+                    g
+                } else {
+                    g + wd * *w
+                };
+                *m = b1t * *m + (one - b1t) * g;
+                *v = b2t * *v + (one - b2t) * g * g;
+                if m.abs() < tiny {
+                    *m = T::zero();
+                }
+                if *v < tiny {
+                    *v = T::zero();
+                }
+                *w -= step * *m / (v.sqrt() / c2s + eps);
+            };
+            // Plain slices when every buffer is contiguous (always, for a store's tensors):
+            // a Zip over dynamic-rank arrays costs several times the arithmetic.
+            match (
+                p.as_slice_mut(),
+                g.as_slice(),
+                m.as_slice_mut(),
+                v.as_slice_mut(),
+            ) {
+                (Some(ps), Some(gs), Some(ms), Some(vs)) => {
+                    for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(ms).zip(vs) {
+                        update(w, g, m, v);
                     }
-                    *m = b1t * *m + (one - b1t) * g;
-                    *v = b2t * *v + (one - b2t) * g * g;
-                    *w -= step * *m / (v.sqrt() / c2s + eps);
-                });
+                }
+                _ => ndarray::Zip::from(p)
+                    .and(g)
+                    .and(m)
+                    .and(v)
+                    .for_each(|w, &g, m, v| update(w, g, m, v)),
+            }
         }
         Ok(())
     }
