@@ -166,3 +166,42 @@ fn value_buffers_return_to_the_pool_and_are_reused() {
         assert_eq!(autodidact_core::pool::held::<f64>(), steady);
     }
 }
+
+#[test]
+fn adam_matches_its_formula_and_never_keeps_subnormal_moments() {
+    use autodidact_core::optim::Optimizer;
+    let mut params = Params::<f32>::new();
+    params.insert(
+        "w",
+        ndarray::ArrayD::from_elem(ndarray::IxDyn(&[3]), 1.0f32),
+    );
+    let mut adam = Adam::<f32>::new(0.1);
+    // First step: m̂ = g, v̂ = g², so w moves by lr·g/(|g| + ε) = lr·sign(g).
+    let g =
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[3]), vec![2.0f32, -0.5, 1e-3]).unwrap();
+    adam.step(&mut params, std::slice::from_ref(&g)).unwrap();
+    let w = params.tensors()[0].clone();
+    for (wi, gi) in w.iter().zip(&g) {
+        let expected = 1.0 - 0.1 * gi / (gi.abs() + 1e-8);
+        assert!((wi - expected).abs() < 1e-6, "{wi} vs {expected}");
+    }
+    // Then zero gradients for long: the moments decay through the subnormal range, which the
+    // optimiser flushes to zero instead (the weights stop moving either way).
+    let zero = ndarray::ArrayD::zeros(ndarray::IxDyn(&[3]));
+    for _ in 0..20_000 {
+        adam.step(&mut params, std::slice::from_ref(&zero)).unwrap();
+    }
+    let state = serde_json::to_value(&adam).unwrap();
+    for key in ["m", "v"] {
+        let flat = state[key].to_string();
+        let values: Vec<f32> = serde_json::from_value::<Vec<serde_json::Value>>(state[key].clone())
+            .unwrap()
+            .iter()
+            .flat_map(|t| serde_json::from_value::<ndarray::ArrayD<f32>>(t.clone()).unwrap())
+            .collect();
+        assert!(
+            values.iter().all(|x| *x == 0.0 || x.is_normal()),
+            "{key} holds a subnormal: {flat}"
+        );
+    }
+}
