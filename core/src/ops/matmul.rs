@@ -1,6 +1,7 @@
 //! Matrix products: 2-D, batched (`[B…, n, k] @ [B…, k, m]`) and broadcast
 //! (`[B…, n, k] @ [k, m]` as one GEMM; `[n, k] @ [B…, k, m]`).
 
+use std::any::TypeId;
 use std::borrow::Cow;
 
 use ndarray::linalg::general_mat_mul;
@@ -21,6 +22,102 @@ fn view2<T>(s: &[T], rows: usize, cols: usize) -> ArrayView2<'_, T> {
     match ArrayView2::from_shape((rows, cols), &s[..rows * cols]) {
         Ok(v) => v,
         Err(e) => panic!("autodidact internal error: matmul view: {e}"),
+    }
+}
+
+/// Which GEMM runs: `gemm` (runtime-dispatched AVX-512/AVX2 kernels) unless the environment
+/// variable `AUTODIDACT_MATMUL=ndarray` selects ndarray's `matrixmultiply` (read once; for A/B
+/// benchmarks in one binary). Only `f32` and `f64` go to `gemm`; empty products never do.
+fn use_gemm<T: Float>(n: usize, k: usize, m: usize) -> bool {
+    static NDARRAY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ndarray =
+        *NDARRAY.get_or_init(|| std::env::var("AUTODIDACT_MATMUL").is_ok_and(|v| v == "ndarray"));
+    let id = TypeId::of::<T>();
+    !ndarray && n > 0 && k > 0 && m > 0 && (id == TypeId::of::<f32>() || id == TypeId::of::<f64>())
+}
+
+/// `out := op(a) @ op(b)`, with `op(a)` the logical `[n, k]` matrix whose element `(i, p)` is
+/// `a[i * a_rs + p * a_cs]`, `op(b)` the logical `[k, m]` matrix with element `(p, j)` at
+/// `b[p * b_rs + j * b_cs]`, and `out` row-major `[n, m]` (overwritten, not read). Single thread.
+///
+/// Panics (before any unsafe code runs) unless every index the product can touch is in bounds.
+#[allow(unsafe_code)]
+fn gemm_into<T: Float>(
+    n: usize,
+    k: usize,
+    m: usize,
+    a: &[T],
+    a_rs: usize,
+    a_cs: usize,
+    b: &[T],
+    b_rs: usize,
+    b_cs: usize,
+    out: &mut [T],
+) {
+    // The bounds the SAFETY argument rests on. All dimensions are >= 1, so the largest index
+    // read from `a` is (n-1)*a_rs + (k-1)*a_cs (strides are non-negative), from `b`
+    // (k-1)*b_rs + (m-1)*b_cs, and the largest written to `out` is (n-1)*m + (m-1) = n*m - 1.
+    // `checked_*` rules out overflow, so every offset also fits in isize (slices are at most
+    // isize::MAX bytes long, elements are at least 4 bytes).
+    assert!(
+        n > 0 && k > 0 && m > 0,
+        "autodidact internal error: empty gemm"
+    );
+    let last = |r: usize, rs: usize, c: usize, cs: usize| {
+        (r - 1)
+            .checked_mul(rs)
+            .and_then(|x| (c - 1).checked_mul(cs).and_then(|y| x.checked_add(y)))
+    };
+    assert!(
+        last(n, a_rs, k, a_cs).is_some_and(|i| i < a.len()),
+        "autodidact internal error: gemm lhs out of bounds"
+    );
+    assert!(
+        last(k, b_rs, m, b_cs).is_some_and(|i| i < b.len()),
+        "autodidact internal error: gemm rhs out of bounds"
+    );
+    assert!(
+        n.checked_mul(m).is_some_and(|len| len <= out.len()),
+        "autodidact internal error: gemm dst out of bounds"
+    );
+    let id = TypeId::of::<T>();
+    assert!(
+        id == TypeId::of::<f32>() || id == TypeId::of::<f64>(),
+        "autodidact internal error: gemm on {}",
+        T::NAME
+    );
+    // SAFETY: the asserts above prove every element `gemm` addresses is inside its slice:
+    // lhs (i, p) at i*a_rs + p*a_cs <= (n-1)*a_rs + (k-1)*a_cs < a.len(); rhs (p, j) at
+    // p*b_rs + j*b_cs < b.len(); dst (i, j) at i*m + j < n*m <= out.len(), each offset fitting
+    // in isize because it indexes an existing slice. `out` is a unique `&mut` borrow, so dst
+    // aliases neither lhs nor rhs (shared borrows), and nothing else touches it during the call.
+    // `T` is f32 or f64 (asserted), the types `gemm` dispatches to its real kernels (it checks
+    // `TypeId` itself); `conj_*` are no-ops for reals. `read_dst = false` means `out` is only
+    // written (`alpha` is ignored), so its previous contents need not be initialised values of
+    // any particular kind (they are initialised `T`s anyway). `Parallelism::None` runs on this
+    // thread: no data race, deterministic summation order.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            out.as_mut_ptr(),
+            1,
+            m as isize,
+            false,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
     }
 }
 
@@ -51,7 +148,15 @@ pub(crate) fn matmul_value<T: Float>(
         super::shape_panic(op, sa, sb, "inner dimensions differ");
     }
     let (da, db) = (contiguous(a), contiguous(b));
+    // Strides (row, column) of the logical `op(a)` [n, k] and `op(b)` [k, m] over their stored
+    // row-major [ra, ca] and [rb, cb] buffers: a transpose swaps the two strides.
+    let (a_rs, a_cs) = if ta { (1, ca) } else { (ca, 1) };
+    let (b_rs, b_cs) = if tb { (1, cb) } else { (cb, 1) };
     let mm = |ai: &[T], bi: &[T], out: &mut [T]| {
+        if use_gemm::<T>(n, k, m) {
+            gemm_into(n, k, m, ai, a_rs, a_cs, bi, b_rs, b_cs, out);
+            return;
+        }
         let av = view2(ai, ra, ca);
         let bv = view2(bi, rb, cb);
         let mut c = match ArrayViewMut2::from_shape((n, m), out) {
@@ -70,6 +175,13 @@ pub(crate) fn matmul_value<T: Float>(
         let rows = sa[..sa.len() - 1].iter().product();
         let mut out = crate::pool::take::<T>(rows * m);
         out.resize(rows * m, T::zero());
+        if use_gemm::<T>(rows, k, m) {
+            gemm_into(rows, k, m, &da, k, 1, &db, b_rs, b_cs, &mut out);
+            let mut shape = sa.to_vec();
+            let last = shape.len() - 1;
+            shape[last] = m;
+            return from_vec(&shape, out);
+        }
         let mut c = match ArrayViewMut2::from_shape((rows, m), &mut out) {
             Ok(c) => c,
             Err(e) => panic!("autodidact internal error: matmul out view: {e}"),
@@ -130,5 +242,107 @@ impl<T: Float> Var<T> {
         self.binary(other, Op::Matmul(self.id, other.id, ta, tb), |a, b| {
             matmul_value(a, b, ta, tb)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::IxDyn;
+
+    /// Naive `op(a) @ op(b)` on one 2-D slice pair.
+    fn naive<T: Float>(
+        a: &[T],
+        b: &[T],
+        (ra, ca, rb, cb): (usize, usize, usize, usize),
+        ta: bool,
+        tb: bool,
+    ) -> Vec<T> {
+        let (n, k) = if ta { (ca, ra) } else { (ra, ca) };
+        let m = if tb { rb } else { cb };
+        let at = |i: usize, p: usize| if ta { a[p * ca + i] } else { a[i * ca + p] };
+        let bt = |p: usize, j: usize| if tb { b[j * cb + p] } else { b[p * cb + j] };
+        let mut out = vec![T::zero(); n * m];
+        for i in 0..n {
+            for j in 0..m {
+                let mut s = T::zero();
+                for p in 0..k {
+                    s += at(i, p) * bt(p, j);
+                }
+                out[i * m + j] = s;
+            }
+        }
+        out
+    }
+
+    fn arr<T: Float>(shape: &[usize], seed: usize) -> ArrayD<T> {
+        let len: usize = shape.iter().product();
+        let v = (0..len)
+            .map(|i| T::of((((i * 7 + seed * 13) % 23) as f64 - 11.0) / 8.0))
+            .collect();
+        ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Every flavour (nn, nt, tn, tt) and layout (2-D, batched, `[B,n,k]@[k,m]`,
+    /// `[n,k]@[B,k,m]`) through `gemm` agrees with a naive product (the gradient tests only use
+    /// shapes below 5; these also reach the kernels' full tiles and edges).
+    fn check<T: Float>(tol: f64) {
+        for &(n, k, m) in &[
+            (1, 1, 1),
+            (3, 1, 5),
+            (1, 7, 1),
+            (17, 33, 19),
+            (64, 40, 9),
+            (10, 40, 40),
+        ] {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let sa2 = if ta { [k, n] } else { [n, k] };
+                let sb2 = if tb { [m, k] } else { [k, m] };
+                let bt = 3;
+                let cases: [(Vec<usize>, Vec<usize>); 4] = [
+                    (sa2.to_vec(), sb2.to_vec()),
+                    ([&[bt][..], &sa2].concat(), [&[bt][..], &sb2].concat()),
+                    ([&[bt][..], &sa2].concat(), sb2.to_vec()),
+                    (sa2.to_vec(), [&[bt][..], &sb2].concat()),
+                ];
+                for (sa, sb) in cases {
+                    let (a, b) = (arr::<T>(&sa, 1), arr::<T>(&sb, 2));
+                    let got = matmul_value(&a, &b, ta, tb);
+                    let (asl, bsl) = (a.as_slice().unwrap_or(&[]), b.as_slice().unwrap_or(&[]));
+                    let dims = (sa2[0], sa2[1], sb2[0], sb2[1]);
+                    let batch = if sa.len() == 3 || sb.len() == 3 {
+                        bt
+                    } else {
+                        1
+                    };
+                    let (ast, bst) = (
+                        if sa.len() == 3 { n * k } else { 0 },
+                        if sb.len() == 3 { k * m } else { 0 },
+                    );
+                    let want: Vec<T> = (0..batch)
+                        .flat_map(|i| naive(&asl[i * ast..], &bsl[i * bst..], dims, ta, tb))
+                        .collect();
+                    let g = got.as_slice().unwrap_or(&[]);
+                    assert_eq!(g.len(), want.len(), "{sa:?} {sb:?} {ta} {tb}");
+                    for (x, y) in g.iter().zip(&want) {
+                        assert!(
+                            (x.as_f64() - y.as_f64()).abs() <= tol * (1.0 + y.as_f64().abs()),
+                            "{} {sa:?} {sb:?} ta {ta} tb {tb}: {x} vs {y}",
+                            T::NAME
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_matches_naive_every_flavour_f64() {
+        check::<f64>(1e-12);
+    }
+
+    #[test]
+    fn gemm_matches_naive_every_flavour_f32() {
+        check::<f32>(1e-4);
     }
 }
