@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p autodidact-core --example bench_gemm [-- --rounds 4] [--scale 1] [--layout nn|nt|tn]
+//!     [--shapes 10x1x40,10x40x1]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, unsafe_code, missing_docs)]
 
@@ -69,7 +70,21 @@ fn main() {
         "{:<14} {:>12} {:>12} {:>8} {:>10}",
         "n x k x m", "ndarray µs", "gemm µs", "ratio", "gemm GF/s"
     );
-    for &(n, k, m, reps) in &SHAPES {
+    // --shapes 10x1x40,10x40x1,...: other shapes (20,000 repetitions each before --scale).
+    let custom: Vec<(usize, usize, usize, usize)> = args
+        .iter()
+        .position(|a| a == "--shapes")
+        .map(|i| {
+            args[i + 1]
+                .split(',')
+                .map(|t| {
+                    let d: Vec<usize> = t.split('x').map(|x| x.parse().unwrap()).collect();
+                    (d[0], d[1], d[2], 20_000)
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| SHAPES.to_vec());
+    for &(n, k, m, reps) in &custom {
         let reps = ((reps as f64 * scale) as usize).max(5);
         let a0 = Array2::<f32>::from_shape_fn((n, k), |(i, j)| {
             ((i * 7 + j * 3) % 11) as f32 * 0.1 - 0.5
