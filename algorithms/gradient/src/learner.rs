@@ -8,7 +8,6 @@ use autodidact_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::adapt::{adapt, InnerLr};
 use crate::anil::anil_meta_loss;
 use crate::errors::{GradientError, Result};
 use crate::evaluate::{evaluate_tasks, TestAdaptation};
@@ -16,7 +15,7 @@ use crate::hyperparams::{resolve, MetaParams};
 use crate::maml::maml_meta_loss;
 use crate::meta_sgd::meta_sgd_meta_loss;
 use crate::model::Model;
-use crate::reptile::reptile_combine;
+use crate::reptile::{reptile_combine, reptile_task};
 use rayon::prelude::*;
 
 /// Which gradient-based method.
@@ -194,27 +193,11 @@ impl MetaLearner {
             } else {
                 hp.outer_lr
             };
-            // φ per task, and (Reptile has no meta-loss of its own) the query loss at φ.
             let per_task = self.map_tasks(&tasks, |task| {
-                let tape = Tape::<f32>::new();
-                let theta = tape.params(params);
-                let fast = adapt(
-                    model,
-                    &theta,
-                    model.input(&task.support_x),
-                    &task.support_y,
-                    hp.inner_steps,
-                    InnerLr::Scalar(hp.inner_lr),
-                    CreateGraph::No,
-                    None,
-                );
-                let query = model.forward(&fast, model.input(&task.query_x));
-                let loss = model.loss(query, &task.query_y).item();
-                let phi: Vec<Tensor<f32>> = fast.iter().map(|v| v.value()).collect();
-                (loss, phi)
+                reptile_task(model, params, task, hp.inner_lr, hp.inner_steps)
             });
-            let loss = per_task.iter().map(|(l, _)| l).sum::<f64>() / tasks.len().max(1) as f64;
-            let phis: Vec<Vec<Tensor<f32>>> = per_task.into_iter().map(|(_, p)| p).collect();
+            let loss = per_task.iter().map(|(_, l)| l).sum::<f64>() / tasks.len().max(1) as f64;
+            let phis: Vec<Vec<Tensor<f32>>> = per_task.into_iter().map(|(p, _)| p).collect();
             let new = reptile_combine(&self.params, &phis, eps);
             self.params.assign(new)?;
             loss

@@ -14,6 +14,18 @@ pub fn reptile_adapt(
     inner_lr: f64,
     steps: usize,
 ) -> Vec<Tensor<f32>> {
+    reptile_task(model, params, task, inner_lr, steps).0
+}
+
+/// The adapted weights φ for one task and the query loss at φ (Reptile has no meta-loss of
+/// its own; this is what training reports).
+pub fn reptile_task(
+    model: &Model,
+    params: &Params<f32>,
+    task: &Task,
+    inner_lr: f64,
+    steps: usize,
+) -> (Vec<Tensor<f32>>, f64) {
     let tape = Tape::<f32>::new();
     let theta = tape.params(params);
     let fast = adapt(
@@ -26,7 +38,9 @@ pub fn reptile_adapt(
         CreateGraph::No,
         None,
     );
-    fast.iter().map(|v| v.value()).collect()
+    let query = model.forward(&fast, model.input(&task.query_x));
+    let loss = model.loss(query, &task.query_y).item();
+    (fast.iter().map(|v| v.value()).collect(), loss)
 }
 
 /// The new parameters θ + ε · mean_i(φᵢ − θ) over `tasks`.
