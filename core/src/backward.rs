@@ -4,7 +4,7 @@
 //! `vjp(op, out, g, emit)` receives the node's op, its output variable and the gradient flowing
 //! into it, and calls `emit(input_id, gradient)` once per input.
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, Dimension, IxDyn};
 
 use crate::float::Float;
 use crate::ops::reduce::keepdim_shape;
@@ -14,8 +14,9 @@ fn var<T: Float>(id: Id) -> Var<T> {
     T::with_tape(|s| s.var(id))
 }
 
-fn shape_of<T: Float>(id: Id) -> Vec<usize> {
-    T::with_tape(|s| s.nodes[id as usize].value.shape().to_vec())
+/// The shape of node `id` (held inline up to rank 4: no allocation).
+fn shape_of<T: Float>(id: Id) -> IxDyn {
+    T::with_tape(|s| s.nodes[id as usize].value.raw_dim())
 }
 
 fn indices<T: Float>(start: u32, n: usize) -> Vec<usize> {
@@ -33,29 +34,29 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
     match op {
         Leaf | Const => {}
         Add(a, b) => {
-            emit(a, g.sum_to_shape(&shape_of::<T>(a)));
-            emit(b, g.sum_to_shape(&shape_of::<T>(b)));
+            emit(a, g.sum_to_shape(shape_of::<T>(a).slice()));
+            emit(b, g.sum_to_shape(shape_of::<T>(b).slice()));
         }
         Sub(a, b) => {
-            emit(a, g.sum_to_shape(&shape_of::<T>(a)));
-            emit(b, (-g).sum_to_shape(&shape_of::<T>(b)));
+            emit(a, g.sum_to_shape(shape_of::<T>(a).slice()));
+            emit(b, (-g).sum_to_shape(shape_of::<T>(b).slice()));
         }
         Mul(a, b) => {
             let (va, vb) = (var::<T>(a), var::<T>(b));
             if va.requires_grad() {
-                emit(a, (g * vb).sum_to_shape(&shape_of::<T>(a)));
+                emit(a, (g * vb).sum_to_shape(shape_of::<T>(a).slice()));
             }
             if vb.requires_grad() {
-                emit(b, (g * va).sum_to_shape(&shape_of::<T>(b)));
+                emit(b, (g * va).sum_to_shape(shape_of::<T>(b).slice()));
             }
         }
         Div(a, b) => {
             let vb = var::<T>(b);
             let ga = g / vb;
-            emit(a, ga.sum_to_shape(&shape_of::<T>(a)));
+            emit(a, ga.sum_to_shape(shape_of::<T>(a).slice()));
             if vb.requires_grad() {
                 // d(a/b)/db = −(a/b)/b
-                emit(b, (-(ga * out)).sum_to_shape(&shape_of::<T>(b)));
+                emit(b, (-(ga * out)).sum_to_shape(shape_of::<T>(b).slice()));
             }
         }
         Neg(a) => emit(a, -g),
@@ -114,7 +115,8 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
             //   tn: dA = B Gᵀ,   dB = A G
             //   tt: dA = Bᵀ Gᵀ,  dB = Gᵀ Aᵀ
             let (va, vb) = (var::<T>(a), var::<T>(b));
-            let (sa, sb) = (shape_of::<T>(a), shape_of::<T>(b));
+            let (da, db) = (shape_of::<T>(a), shape_of::<T>(b));
+            let (sa, sb) = (da.slice(), db.slice());
             if va.requires_grad() {
                 let ga = match (ta, tb) {
                     (false, false) => g.matmul_t(vb, false, true),
@@ -122,7 +124,7 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
                     (true, false) => vb.matmul_t(g, false, true),
                     (true, true) => vb.matmul_t(g, true, true),
                 };
-                emit(a, ga.sum_to_shape(&sa));
+                emit(a, ga.sum_to_shape(sa));
             }
             if vb.requires_grad() {
                 let gb = if sa.len() > 2 && sb.len() == 2 && !ta {
@@ -141,31 +143,33 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
                         (true, false) => va.matmul_t(g, false, false),
                         (true, true) => g.matmul_t(va, true, true),
                     };
-                    gb.sum_to_shape(&sb)
+                    gb.sum_to_shape(sb)
                 };
                 emit(b, gb);
             }
         }
         Permute(a, perm) => emit(a, g.permute(&perm.inverse().as_vec())),
-        Reshape(a) => emit(a, g.reshape(&shape_of::<T>(a))),
-        BroadcastTo(a) => emit(a, g.sum_to_shape(&shape_of::<T>(a))),
-        SumToShape(a) => emit(a, g.broadcast_to(&shape_of::<T>(a))),
+        Reshape(a) => emit(a, g.reshape(shape_of::<T>(a).slice())),
+        BroadcastTo(a) => emit(a, g.sum_to_shape(shape_of::<T>(a).slice())),
+        SumToShape(a) => emit(a, g.broadcast_to(shape_of::<T>(a).slice())),
         Sum(a, mask, keepdim) => {
-            let sa = shape_of::<T>(a);
+            let da = shape_of::<T>(a);
+            let sa = da.slice();
             let gk = if keepdim {
                 g
             } else {
-                g.reshape(&keepdim_shape(&sa, mask))
+                g.reshape(&keepdim_shape(sa, mask))
             };
-            emit(a, gk.broadcast_to(&sa))
+            emit(a, gk.broadcast_to(sa))
         }
         MaxAxis(a, axis, keepdim, is_min) => {
             let axis = axis as usize;
-            let sa = shape_of::<T>(a);
+            let da = shape_of::<T>(a);
+            let sa = da.slice();
             // One-hot of the first extremal entry along the axis: a constant.
             let mask = const_from::<T>(a, |v| extremum_mask(v, axis, is_min));
             let gk = if keepdim { g } else { g.unsqueeze(axis) };
-            emit(a, gk.broadcast_to(&sa) * mask)
+            emit(a, gk.broadcast_to(sa) * mask)
         }
         Narrow(a, axis, start) => {
             let total = shape_of::<T>(a)[axis as usize];
@@ -195,7 +199,8 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
             emit(a, g.index_select(&idx))
         }
         Gather(a, start) => {
-            let sa = shape_of::<T>(a);
+            let da = shape_of::<T>(a);
+            let sa = da.slice();
             let idx = indices::<T>(start, sa[0]);
             emit(a, g.scatter(&idx, sa[1]))
         }
@@ -211,13 +216,13 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
             if va.requires_grad() {
                 emit(
                     a,
-                    Var::where_var(mask, g, zero).sum_to_shape(&shape_of::<T>(a)),
+                    Var::where_var(mask, g, zero).sum_to_shape(shape_of::<T>(a).slice()),
                 );
             }
             if vb.requires_grad() {
                 emit(
                     b,
-                    Var::where_var(mask, zero, g).sum_to_shape(&shape_of::<T>(b)),
+                    Var::where_var(mask, zero, g).sum_to_shape(shape_of::<T>(b).slice()),
                 );
             }
         }

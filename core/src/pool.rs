@@ -27,25 +27,70 @@ impl Hasher for CapacityHasher {
     }
 }
 
-/// Free buffers by capacity.
+/// Free buffers of one length: whole arrays (reused as they are when the shape matches, which
+/// skips building an array) and bare vectors.
+struct Bucket<T> {
+    arrays: Vec<ArrayD<T>>,
+    vecs: Vec<Vec<T>>,
+}
+
+impl<T> Default for Bucket<T> {
+    fn default() -> Self {
+        Bucket {
+            arrays: Vec::new(),
+            vecs: Vec::new(),
+        }
+    }
+}
+
+/// Free buffers by length: short lengths index a vector directly, longer ones a hash map.
 #[doc(hidden)]
 pub struct Pool<T> {
-    free: HashMap<usize, Vec<Vec<T>>, BuildHasherDefault<CapacityHasher>>,
+    short: Vec<Bucket<T>>,
+    free: HashMap<usize, Bucket<T>, BuildHasherDefault<CapacityHasher>>,
     held: usize,
 }
 
-/// Buffers kept per capacity; more are freed.
-const PER_SIZE: usize = 256;
+/// Lengths below this have a directly indexed bucket (the values of small networks).
+const SHORT: usize = 4096;
+
+/// Arrays (or vectors) kept per length; more are freed. One MAML meta-batch makes thousands of
+/// same-shaped values before its tape drops, so the cap is high; `MAX_HELD` bounds the memory.
+const PER_SIZE: usize = 1 << 14;
 /// Elements kept in all (128 Mi elements: 512 MiB of f32).
 const MAX_HELD: usize = 1 << 27;
-/// Buffers shorter than this are left to the allocator (its small-size caches are fast).
-const MIN_LEN: usize = 16;
+/// Arrays of a bucket searched (from the most recent) for one of the wanted shape.
+const SHAPE_SCAN: usize = 8;
 
 impl<T> Pool<T> {
     pub(crate) fn new() -> Self {
         Pool {
+            short: Vec::new(),
             free: HashMap::default(),
             held: 0,
+        }
+    }
+
+    /// The bucket of `len`, if one was ever made.
+    #[inline]
+    fn get(&mut self, len: usize) -> Option<&mut Bucket<T>> {
+        if len < SHORT {
+            self.short.get_mut(len)
+        } else {
+            self.free.get_mut(&len)
+        }
+    }
+
+    /// The bucket of `len`, made if needed.
+    #[inline]
+    fn entry(&mut self, len: usize) -> &mut Bucket<T> {
+        if len < SHORT {
+            if self.short.len() <= len {
+                self.short.resize_with(len + 1, Bucket::default);
+            }
+            &mut self.short[len]
+        } else {
+            self.free.entry(len).or_default()
         }
     }
 }
@@ -53,10 +98,15 @@ impl<T> Pool<T> {
 /// An empty vector with capacity for at least `len` elements, from the pool if possible.
 #[inline]
 pub(crate) fn take<T: Float>(len: usize) -> Vec<T> {
-    if len >= MIN_LEN {
+    if len > 0 {
         if let Some(v) = T::with_pool(|p| {
-            let v = p.free.get_mut(&len)?.pop()?;
-            p.held -= v.capacity();
+            let b = p.get(len)?;
+            let mut v = match b.vecs.pop() {
+                Some(v) => v,
+                None => b.arrays.pop()?.into_raw_vec_and_offset().0,
+            };
+            p.held -= len;
+            v.clear();
             Some(v)
         }) {
             return v;
@@ -65,11 +115,11 @@ pub(crate) fn take<T: Float>(len: usize) -> Vec<T> {
     Vec::with_capacity(len)
 }
 
-/// Returns a buffer to the pool.
+/// Returns a buffer to the pool (keyed by its capacity).
 #[inline]
 pub(crate) fn give<T: Float>(mut v: Vec<T>) {
     let cap = v.capacity();
-    if cap < MIN_LEN {
+    if cap == 0 {
         return;
     }
     v.clear();
@@ -77,10 +127,10 @@ pub(crate) fn give<T: Float>(mut v: Vec<T>) {
         if p.held + cap > MAX_HELD {
             return;
         }
-        let list = p.free.entry(cap).or_default();
-        if list.len() < PER_SIZE {
+        let b = p.entry(cap);
+        if b.vecs.len() < PER_SIZE {
+            b.vecs.push(v);
             p.held += cap;
-            list.push(v);
         }
     });
 }
@@ -90,29 +140,96 @@ pub fn held<T: Float>() -> usize {
     T::with_pool(|p| p.held)
 }
 
-/// Returns an array's buffer to the pool.
+/// Returns an array's buffer to the pool; a standard-layout array is kept whole, so the next
+/// value of its shape reuses it without building an array.
 #[inline]
 pub(crate) fn recycle<T: Float>(a: ArrayD<T>) {
-    let (v, _) = a.into_raw_vec_and_offset();
-    give(v);
+    let len = a.len();
+    if len == 0 || !a.is_standard_layout() {
+        let (v, _) = a.into_raw_vec_and_offset();
+        give(v);
+        return;
+    }
+    T::with_pool(|p| {
+        if p.held + len > MAX_HELD {
+            return;
+        }
+        let b = p.entry(len);
+        if b.arrays.len() < PER_SIZE {
+            b.arrays.push(a);
+            p.held += len;
+        }
+    });
 }
 
-/// `f` applied element-wise into a pooled buffer (standard layout out).
+/// A standard-layout array of `shape` from the pool, its elements left as they were (the
+/// caller overwrites every one, e.g. through [`slice_mut`]).
+#[inline]
+pub(crate) fn scratch<T: Float>(shape: &[usize]) -> ArrayD<T> {
+    let len: usize = shape.iter().product();
+    if len > 0 {
+        let hit = T::with_pool(|p| {
+            let b = p.get(len)?;
+            let n = b.arrays.len();
+            let found = (n.saturating_sub(SHAPE_SCAN)..n)
+                .rev()
+                .find(|&i| b.arrays[i].shape() == shape);
+            let r = match found {
+                Some(i) => Ok(b.arrays.swap_remove(i)),
+                None => Err(match b.vecs.pop() {
+                    Some(v) => v,
+                    None => b.arrays.pop()?.into_raw_vec_and_offset().0,
+                }),
+            };
+            p.held -= len;
+            Some(r)
+        });
+        match hit {
+            Some(Ok(a)) => return a,
+            Some(Err(mut v)) => {
+                v.clear();
+                v.resize(len, T::zero());
+                return crate::ops::from_vec(shape, v);
+            }
+            None => {}
+        }
+    }
+    crate::ops::from_vec(shape, vec![T::zero(); len])
+}
+
+/// The elements of a standard-layout array, in order, for writing.
+#[inline]
+pub(crate) fn slice_mut<T: Float>(a: &mut ArrayD<T>) -> &mut [T] {
+    match a.as_slice_mut() {
+        Some(s) => s,
+        None => panic!("autodidact internal error: scratch array is not in standard layout"),
+    }
+}
+
+/// `f` applied element-wise into a pooled array (standard layout out).
 #[inline]
 pub(crate) fn map_array<T: Float>(a: &ArrayD<T>, f: impl Fn(T) -> T) -> ArrayD<T> {
-    let mut out = take::<T>(a.len());
+    let mut out = scratch::<T>(a.shape());
+    let o = slice_mut(&mut out);
     match a.as_slice() {
-        Some(s) => out.extend(s.iter().map(|&x| f(x))),
-        None => out.extend(a.iter().map(|&x| f(x))),
+        Some(s) => {
+            for (o, &x) in o.iter_mut().zip(s) {
+                *o = f(x);
+            }
+        }
+        None => {
+            for (o, &x) in o.iter_mut().zip(a.iter()) {
+                *o = f(x);
+            }
+        }
     }
-    crate::ops::from_vec(a.shape(), out)
+    out
 }
 
 /// A pooled array of `shape` filled with `value`.
 #[inline]
 pub(crate) fn filled<T: Float>(shape: &[usize], value: T) -> ArrayD<T> {
-    let n = shape.iter().product();
-    let mut out = take::<T>(n);
-    out.resize(n, value);
-    crate::ops::from_vec(shape, out)
+    let mut out = scratch::<T>(shape);
+    slice_mut(&mut out).fill(value);
+    out
 }

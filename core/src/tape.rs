@@ -15,7 +15,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::ArrayD;
 
 use crate::float::Float;
 use crate::Tensor;
@@ -431,17 +431,17 @@ impl<T: Float> Var<T> {
 
     /// A scalar (rank-0) constant.
     pub fn scalar(x: f64) -> Var<T> {
-        Var::constant(ArrayD::from_elem(IxDyn(&[]), T::of(x)))
+        Var::constant(crate::pool::filled(&[], T::of(x)))
     }
 
     /// A constant of zeros.
     pub fn zeros(shape: &[usize]) -> Var<T> {
-        Var::constant(ArrayD::zeros(IxDyn(shape)))
+        Var::constant(crate::pool::filled(shape, T::zero()))
     }
 
     /// A constant of ones.
     pub fn ones(shape: &[usize]) -> Var<T> {
-        Var::constant(ArrayD::ones(IxDyn(shape)))
+        Var::constant(crate::pool::filled(shape, T::one()))
     }
 
     /// The node's id on the tape (its position, hence its topological rank).

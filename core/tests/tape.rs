@@ -152,6 +152,10 @@ fn value_buffers_return_to_the_pool_and_are_reused() {
         let x = t.param(&autodidact_core::ndarray::Array2::<f64>::ones((8, 8)).into_dyn());
         let y = (x.matmul(x).tanh() * 3.0).sum();
         let _ = t.grad(&y, &[x], CreateGraph::No);
+        // A second-order step too (MAML's pattern), scalars and broadcasts included.
+        let g = t.grad(&y, &[x], CreateGraph::Yes)[0];
+        let z = (x - g * 0.1).relu().mean() + Var::scalar(1.0);
+        let _ = t.grad(&z, &[x], CreateGraph::No);
     };
     step();
     assert!(

@@ -4,9 +4,9 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use ndarray::{ArrayD, IxDyn, Zip};
 
-use super::{broadcast_shape, from_vec};
+use super::broadcast_shape;
 use crate::float::Float;
-use crate::pool::{map_array, take};
+use crate::pool::{map_array, scratch, slice_mut};
 use crate::tape::{Op, Var};
 
 /// `f(a, b)` element-wise with broadcasting; a fast path for equal contiguous shapes.
@@ -18,9 +18,11 @@ pub(crate) fn zip_map<T: Float>(
 ) -> ArrayD<T> {
     if a.shape() == b.shape() {
         if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
-            let mut v = take::<T>(x.len());
-            v.extend(x.iter().zip(y).map(|(&x, &y)| f(x, y)));
-            return from_vec(a.shape(), v);
+            let mut out = scratch::<T>(a.shape());
+            for (o, (&x, &y)) in slice_mut(&mut out).iter_mut().zip(x.iter().zip(y)) {
+                *o = f(x, y);
+            }
+            return out;
         }
         return Zip::from(a).and(b).map_collect(|&x, &y| f(x, y));
     }

@@ -22,7 +22,7 @@ pub(crate) fn index_select_value<T: Float>(a: &ArrayD<T>, idx: &[usize]) -> Arra
 pub(crate) fn index_add_value<T: Float>(g: &ArrayD<T>, idx: &[usize], rows: usize) -> ArrayD<T> {
     let mut shape = g.shape().to_vec();
     shape[0] = rows;
-    let mut out = ArrayD::zeros(IxDyn(&shape));
+    let mut out = crate::pool::filled(&shape, T::zero());
     for (i, &r) in idx.iter().enumerate() {
         let mut dst = out.index_axis_mut(Axis(0), r);
         dst += &g.index_axis(Axis(0), i);

@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayD, ArrayView2, ArrayViewMut2};
 
-use super::from_vec;
 use crate::float::Float;
 use crate::tape::{Op, Var};
 
@@ -173,16 +172,17 @@ pub(crate) fn matmul_value<T: Float>(
     if sb.len() == 2 && !ta {
         // [B…, n, k] @ [k, m]: one GEMM over all rows.
         let rows = sa[..sa.len() - 1].iter().product();
-        let mut out = crate::pool::take::<T>(rows * m);
-        out.resize(rows * m, T::zero());
+        let mut shape = sa.to_vec();
+        let last = shape.len() - 1;
+        shape[last] = m;
+        let mut result = crate::pool::scratch::<T>(&shape);
+        let out = crate::pool::slice_mut(&mut result);
         if use_gemm::<T>(rows, k, m) {
-            gemm_into(rows, k, m, &da, k, 1, &db, b_rs, b_cs, &mut out);
-            let mut shape = sa.to_vec();
-            let last = shape.len() - 1;
-            shape[last] = m;
-            return from_vec(&shape, out);
+            gemm_into(rows, k, m, &da, k, 1, &db, b_rs, b_cs, out);
+            return result;
         }
-        let mut c = match ArrayViewMut2::from_shape((rows, m), &mut out) {
+        // `general_mat_mul` with beta 0 overwrites `c` without reading it.
+        let mut c = match ArrayViewMut2::from_shape((rows, m), out) {
             Ok(c) => c,
             Err(e) => panic!("autodidact internal error: matmul out view: {e}"),
         };
@@ -192,10 +192,7 @@ pub(crate) fn matmul_value<T: Float>(
         } else {
             general_mat_mul(T::one(), &view2(&da, rows, k), &bv, T::zero(), &mut c);
         }
-        let mut shape = sa.to_vec();
-        let last = shape.len() - 1;
-        shape[last] = m;
-        return from_vec(&shape, out);
+        return result;
     }
     let batch_shape = if sb.len() == 2 {
         sa[..sa.len() - 2].to_vec()
@@ -207,17 +204,17 @@ pub(crate) fn matmul_value<T: Float>(
     let batch: usize = batch_shape.iter().product();
     let a_stride = if sa.len() == 2 { 0 } else { ra * ca };
     let b_stride = if sb.len() == 2 { 0 } else { rb * cb };
-    let mut out = crate::pool::take::<T>(batch * n * m);
-    out.resize(batch * n * m, T::zero());
+    let mut shape = batch_shape;
+    shape.push(n);
+    shape.push(m);
+    let mut result = crate::pool::scratch::<T>(&shape);
+    let out = crate::pool::slice_mut(&mut result);
     if n * m > 0 {
         for (i, chunk) in out.chunks_mut(n * m).enumerate().take(batch) {
             mm(&da[i * a_stride..], &db[i * b_stride..], chunk);
         }
     }
-    let mut shape = batch_shape;
-    shape.push(n);
-    shape.push(m);
-    from_vec(&shape, out)
+    result
 }
 
 impl<T: Float> Var<T> {

@@ -1,7 +1,7 @@
 //! Reductions: sum, mean, max/min over an axis; logsumexp, softmax and log_softmax composed
 //! from them.
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, Axis};
 
 use crate::float::Float;
 use crate::tape::{Op, Var};
@@ -70,7 +70,7 @@ impl<T: Float> Var<T> {
                 Some(x) => x.iter().copied().sum(),
                 None => a.iter().copied().sum(),
             };
-            ArrayD::from_elem(IxDyn(&[]), s)
+            crate::pool::filled(&[], s)
         })
     }
 

@@ -10,7 +10,7 @@ use crate::tape::{Op, Perm, Var};
 /// axes where `shape` has 1 are summed with keepdim.
 pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
     if x.shape() == shape {
-        return x.clone();
+        return crate::pool::map_array(x, |v| v);
     }
     assert!(
         x.ndim() >= shape.len(),
@@ -20,15 +20,13 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
     );
     if shape.iter().product::<usize>() == 1 {
         let s: T = x.iter().copied().sum();
-        return ArrayD::from_elem(IxDyn(shape), s);
+        return crate::pool::filled(shape, s);
     }
     // Contiguous input: one pass with merged runs.
     if let (Some(src), true) = (x.as_slice(), super::strided::broadcasts(shape, x.shape())) {
-        let n: usize = shape.iter().product();
-        let mut out = crate::pool::take::<T>(n);
-        out.resize(n, T::zero());
-        super::strided::reduce_into(src, x.shape(), shape, &mut out);
-        return from_vec(shape, out);
+        let mut out = crate::pool::filled(shape, T::zero());
+        super::strided::reduce_into(src, x.shape(), shape, crate::pool::slice_mut(&mut out));
+        return out;
     }
     let lead = x.ndim() - shape.len();
     let mut out = x.clone();
@@ -53,10 +51,9 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
 /// Repeats `a` to `shape` (NumPy broadcasting).
 pub(crate) fn broadcast_to_value<T: Float>(a: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
     if let (Some(src), true) = (a.as_slice(), super::strided::broadcasts(a.shape(), shape)) {
-        let total: usize = shape.iter().product();
-        let mut out = crate::pool::take::<T>(total);
-        super::strided::broadcast_into(src, a.shape(), shape, &mut out);
-        return from_vec(shape, out);
+        let mut out = crate::pool::scratch::<T>(shape);
+        super::strided::broadcast_into(src, a.shape(), shape, crate::pool::slice_mut(&mut out));
+        return out;
     }
     match a.broadcast(IxDyn(shape)) {
         Some(v) => v.to_owned(),
@@ -170,12 +167,13 @@ impl<T: Float> Var<T> {
             return self;
         }
         self.unary(Op::Reshape(self.id), |a| {
-            let mut data = crate::pool::take::<T>(a.len());
+            let mut out = crate::pool::scratch::<T>(&new);
+            let o = crate::pool::slice_mut(&mut out);
             match a.as_slice() {
-                Some(s) => data.extend_from_slice(s),
-                None => data.extend(a.iter().copied()),
+                Some(s) => o.copy_from_slice(s),
+                None => o.iter_mut().zip(a.iter()).for_each(|(o, &x)| *o = x),
             }
-            from_vec(&new, data)
+            out
         })
     }
 
@@ -206,8 +204,7 @@ impl<T: Float> Var<T> {
 
     /// Repeats along axes of length 1 (and new leading axes) to reach `shape`.
     pub fn broadcast_to(self, shape: &[usize]) -> Var<T> {
-        let old = self.shape();
-        if old == shape {
+        if self.with_value(|v| v.shape() == shape) {
             return self;
         }
         self.unary(Op::BroadcastTo(self.id), |a| broadcast_to_value(a, shape))
@@ -215,7 +212,7 @@ impl<T: Float> Var<T> {
 
     /// Sums down to `shape` (the adjoint of `broadcast_to`).
     pub fn sum_to_shape(self, shape: &[usize]) -> Var<T> {
-        if self.shape() == shape {
+        if self.with_value(|v| v.shape() == shape) {
             return self;
         }
         self.unary(Op::SumToShape(self.id), |a| sum_to_shape_value(a, shape))
@@ -254,7 +251,7 @@ impl<T: Float> Var<T> {
         self.unary(Op::Pad(self.id, axis as u8, start as u32), |a| {
             let mut shape = a.shape().to_vec();
             shape[axis] = total;
-            let mut out = ArrayD::zeros(IxDyn(&shape));
+            let mut out = crate::pool::filled(&shape, T::zero());
             out.slice_axis_mut(Axis(axis), Slice::from(start..start + a.shape()[axis]))
                 .assign(a);
             out
@@ -289,7 +286,7 @@ impl<T: Float> Var<T> {
             }
             let mut shape = first.clone();
             shape[axis] = total;
-            let mut out = ArrayD::zeros(IxDyn(&shape));
+            let mut out = crate::pool::filled(&shape, T::zero());
             let mut off = 0;
             for v in vars {
                 let val = &s.node(*v).value;

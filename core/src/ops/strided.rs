@@ -35,32 +35,36 @@ pub(crate) fn broadcasts(src: &[usize], dst: &[usize]) -> bool {
             .all(|(&s, &d)| s == d || s == 1)
 }
 
-fn bcast_rec<T: Float>(runs: &[(usize, bool)], src: &[T], out: &mut Vec<T>) {
+/// Writes the broadcast of `src` into `out` from its start; returns the elements written.
+fn bcast_rec<T: Float>(runs: &[(usize, bool)], src: &[T], out: &mut [T]) -> usize {
     let (len, rep) = runs[0];
     if runs.len() == 1 {
         if rep {
-            out.extend(std::iter::repeat_n(src[0], len));
+            out[..len].fill(src[0]);
         } else {
-            out.extend_from_slice(&src[..len]);
+            out[..len].copy_from_slice(&src[..len]);
         }
-        return;
+        return len;
     }
     let inner: usize = runs[1..].iter().filter(|r| !r.1).map(|r| r.0).product();
+    let mut at = 0;
     for i in 0..len {
         let off = if rep { 0 } else { i * inner };
-        bcast_rec(&runs[1..], &src[off..], out);
+        at += bcast_rec(&runs[1..], &src[off..], &mut out[at..]);
     }
+    at
 }
 
-/// Repeats contiguous `src` of shape `sshape` to `dshape` into `out` (which must be empty).
+/// Repeats contiguous `src` of shape `sshape` to `dshape` into `out` (`prod(dshape)` long).
 pub(crate) fn broadcast_into<T: Float>(
     src: &[T],
     sshape: &[usize],
     dshape: &[usize],
-    out: &mut Vec<T>,
+    out: &mut [T],
 ) {
     let r = runs(sshape, dshape);
-    bcast_rec(&r, src, out);
+    let written = bcast_rec(&r, src, out);
+    debug_assert_eq!(written, out.len());
 }
 
 fn reduce_rec<T: Float>(runs: &[(usize, bool)], x: &[T], out: &mut [T]) {
