@@ -5,6 +5,8 @@ use autodidact_core::{
     grad, CreateGraph, Metrics, Params, Seed, Split, Tape, TaskDistribution, Var,
 };
 
+use rayon::prelude::*;
+
 use crate::adapt::InnerLr;
 use crate::errors::Result;
 use crate::model::Model;
@@ -80,6 +82,11 @@ fn task_curve(
 }
 
 /// Evaluates on `n_tasks` tasks of `split`; metric names start with `prefix` ("" or "val_").
+///
+/// With a worker `pool` the tasks are adapted in parallel (each on a tape of its own thread);
+/// every task's draw depends only on its index and the curves are kept in task order, so the
+/// numbers are the same for any thread count.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate_tasks(
     model: &Model,
     params: &Params<f32>,
@@ -90,12 +97,21 @@ pub fn evaluate_tasks(
     seed: Seed,
     how: &TestAdaptation,
     prefix: &str,
+    pool: Option<&rayon::ThreadPool>,
 ) -> Result<Metrics> {
-    let mut curves: Vec<Vec<f64>> = Vec::with_capacity(n_tasks);
-    for i in 0..n_tasks {
+    let curve_of = |i: usize| -> Result<Vec<f64>> {
         let task = dist.task(split, seed, i as u64)?;
-        curves.push(task_curve(model, params, n_model, &task, how));
-    }
+        Ok(task_curve(model, params, n_model, &task, how))
+    };
+    let curves: Vec<Vec<f64>> = match pool {
+        Some(pool) => pool.install(|| {
+            (0..n_tasks)
+                .into_par_iter()
+                .map(curve_of)
+                .collect::<Result<_>>()
+        })?,
+        None => (0..n_tasks).map(curve_of).collect::<Result<_>>()?,
+    };
     let name = if model.classification {
         "query_accuracy"
     } else {

@@ -275,6 +275,7 @@ impl MetaLearner {
             seed,
             &how,
             prefix,
+            self.pool.as_ref(),
         )
     }
 }

@@ -153,12 +153,16 @@ fn the_thread_count_does_not_change_a_number() {
             };
             let mut l = MetaLearner::with_distribution(method, hp, sinusoid(), Seed(3)).unwrap();
             let losses: Vec<f64> = (0..5).map(|_| l.meta_step().unwrap()).collect();
-            (losses, l.params().clone())
+            // Evaluation runs its tasks on the same pool.
+            let eval = l.evaluate_on(&*sinusoid(), Split::Test, 12, "").unwrap();
+            (losses, l.params().clone(), eval)
         };
-        let (one, p1) = run(1);
-        let (two, p2) = run(2);
+        let (one, p1, e1) = run(1);
+        let (two, p2, e2) = run(2);
         assert_eq!(one, two, "{}: meta-losses differ", method.name());
         assert!(p1 == p2, "{}: parameters differ", method.name());
+        assert_eq!(e1, e2, "{}: evaluation differs", method.name());
+        assert_eq!(e1.get("eval_tasks"), Some(&12.0));
     }
 }
 
