@@ -22,7 +22,7 @@ use std::rc::Rc;
 use autodidact_core::{
     batch_norm, grad_with_seeds, is_grad_enabled, BatchNormMode, CreateGraph, CustomOp, Tensor, Var,
 };
-use ndarray::linalg::general_mat_mul;
+use autodidact_core::ops::matmul::gemm_views;
 use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn, ShapeBuilder};
 
 /// Batch-norm ε, as core's Conv4.
@@ -289,7 +289,7 @@ fn conv_chunk(
     for (fo, &bias) in b.iter().enumerate() {
         y[fo * ld_y..fo * ld_y + ld].fill(bias);
     }
-    general_mat_mul(
+    gemm_views(
         1.0,
         &view2(wt, d.f, k),
         &view2(cols, k, ld),
@@ -660,7 +660,7 @@ impl CustomOp<f32> for FusedBlock {
                     );
                 }
                 let g = view2(&gch, f, ld);
-                general_mat_mul(
+                gemm_views(
                     1.0,
                     &g,
                     &view2(&cols, k, ld).t(),
@@ -668,7 +668,7 @@ impl CustomOp<f32> for FusedBlock {
                     &mut view2_strided_mut(&mut dw, f, k, k),
                 );
                 if need_dx {
-                    general_mat_mul(
+                    gemm_views(
                         1.0,
                         &view2(&wt, f, k).t(),
                         &g,

@@ -120,6 +120,108 @@ fn gemm_into<T: Float>(
     }
 }
 
+/// `c := alpha · a @ b + beta · c` on 2-D views (BLAS `gemm` semantics; `c` is not read when
+/// `beta` is 0), on the same kernels as [`Var::matmul`]: for hand-fused kernels that work
+/// outside the tape (the metric family's Conv4 blocks). Any strides work: views with negative
+/// strides, a `c` whose layout is not plainly row- or column-major, and `AUTODIDACT_MATMUL=ndarray`
+/// go through ndarray's `general_mat_mul` instead.
+///
+/// # Panics
+/// If the shapes do not chain (`a: [n, k]`, `b: [k, m]`, `c: [n, m]`), naming all three.
+pub fn gemm_views<T: Float>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let ((n, k), (k2, m), (cn, cm)) = (a.dim(), b.dim(), c.dim());
+    if k != k2 || cn != n || cm != m {
+        panic!(
+            "shape error in gemm_views: a {:?} @ b {:?} into c {:?}",
+            a.shape(),
+            b.shape(),
+            c.shape()
+        );
+    }
+    if n == 0 || m == 0 {
+        return;
+    }
+    let non_negative = |s: &[isize]| s.iter().all(|&x| x >= 0);
+    let (cs0, cs1) = (c.strides()[0], c.strides()[1]);
+    // `c`'s elements are pairwise distinct when one axis is unit-stride and the other steps
+    // over a whole line of it (row- or column-major with any leading dimension).
+    let distinct =
+        (cs1 == 1 && (n == 1 || cs0 >= m as isize)) || (cs0 == 1 && (m == 1 || cs1 >= n as isize));
+    if k == 0
+        || !use_gemm::<T>(n, k, m)
+        || !non_negative(a.strides())
+        || !non_negative(b.strides())
+        || !distinct
+    {
+        general_mat_mul(alpha, a, b, beta, c);
+        return;
+    }
+    gemm_views_unchecked(alpha, a, b, beta, c);
+}
+
+/// The `gemm` call of [`gemm_views`], once it has checked the shapes chain, every stride is
+/// non-negative, `c`'s elements are distinct and `T` is `f32` or `f64`.
+#[allow(unsafe_code)]
+fn gemm_views_unchecked<T: Float>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let ((n, k), m) = (a.dim(), b.dim().1);
+    let id = TypeId::of::<T>();
+    assert!(
+        id == TypeId::of::<f32>() || id == TypeId::of::<f64>(),
+        "autodidact internal error: gemm on {}",
+        T::NAME
+    );
+    let (ar, ac) = (a.strides()[0], a.strides()[1]);
+    let (br, bc) = (b.strides()[0], b.strides()[1]);
+    let (cr, cc) = (c.strides()[0], c.strides()[1]);
+    let read_dst = beta != T::zero();
+    // SAFETY: an ndarray view guarantees that every index inside its shape addresses an
+    // element of its allocation through its pointer and strides, so each (i, p) of `a`, (p, j)
+    // of `b` and (i, j) of `c` that `gemm` visits (i < n, p < k, j < m, the views' own shapes)
+    // is valid; the caller checked that the strides are non-negative (the form `gemm` reads)
+    // and that `c`'s elements are pairwise distinct. `c` is a unique `&mut` borrow and `a`,
+    // `b` shared ones, so the destination aliases neither source and nothing else touches it
+    // during the call. `T` is f32 or f64 (asserted), which `gemm` dispatches on by `TypeId`;
+    // the conjugation flags are no-ops for reals. `gemm` computes
+    // dst := alpha_gemm · dst + beta_gemm · lhs · rhs, reading dst only when `read_dst`; so our
+    // `beta` goes in its alpha slot and our `alpha` in its beta slot. `Parallelism::None`:
+    // this thread only, a fixed summation order.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            c.as_mut_ptr(),
+            cc,
+            cr,
+            read_dst,
+            a.as_ptr(),
+            ac,
+            ar,
+            b.as_ptr(),
+            bc,
+            br,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 /// `op(a) @ op(b)` where `op` transposes the last two axes when its flag is set; the GEMM reads
 /// transposed operands through strides, so no transpose is ever materialised.
 pub(crate) fn matmul_value<T: Float>(
@@ -331,6 +433,77 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `gemm_views` against a naive product: transposed and strided sources, a destination
+    /// with a leading dimension wider than its rows, alpha and beta (beta 0 must not read `c`,
+    /// so it starts as NaN there).
+    #[test]
+    fn gemm_views_matches_blas_semantics() {
+        use ndarray::{s, Array2, ShapeBuilder};
+        for &(n, k, m) in &[
+            (1, 1, 1),
+            (3, 5, 2),
+            (17, 33, 19),
+            (64, 40, 9),
+            (0, 3, 2),
+            (2, 0, 3),
+        ] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                for &(alpha, beta) in &[(1.0, 0.0), (2.0, 1.0), (0.5, -1.5)] {
+                    let fill = |r: usize, c: usize, seed: usize| {
+                        Array2::from_shape_fn((r, c), |(i, j)| {
+                            (((i * 7 + j * 3 + seed * 13) % 23) as f64 - 11.0) / 8.0
+                        })
+                    };
+                    // Stored transposed when the flag is set, then viewed back as [n, k].
+                    let a_store = if ta { fill(k, n, 1) } else { fill(n, k, 1) };
+                    let b_store = if tb { fill(m, k, 2) } else { fill(k, m, 2) };
+                    let a = if ta { a_store.t() } else { a_store.view() };
+                    let b = if tb { b_store.t() } else { b_store.view() };
+                    let c0 = fill(n, m, 3);
+                    // Destination inside a wider buffer (leading dimension m + 3).
+                    let mut buf = Array2::<f64>::from_elem((n, m + 3), f64::NAN);
+                    if beta != 0.0 {
+                        buf.slice_mut(s![.., ..m]).assign(&c0);
+                    }
+                    gemm_views(alpha, &a, &b, beta, &mut buf.slice_mut(s![.., ..m]));
+                    for i in 0..n {
+                        for j in 0..m {
+                            let dot: f64 = (0..k).map(|p| a[(i, p)] * b[(p, j)]).sum();
+                            let want =
+                                alpha * dot + if beta != 0.0 { beta * c0[(i, j)] } else { 0.0 };
+                            let got = buf[(i, j)];
+                            assert!(
+                                (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                                "{n}x{k}x{m} ta {ta} tb {tb} a {alpha} b {beta}: {got} vs {want}"
+                            );
+                        }
+                        for j in m..m + 3 {
+                            assert!(buf[(i, j)].is_nan(), "wrote outside the view");
+                        }
+                    }
+                    // A column-major destination takes the kernel path too.
+                    let mut cf = Array2::<f64>::zeros((n, m).f());
+                    gemm_views(1.0, &a, &b, 0.0, &mut cf.view_mut());
+                    for i in 0..n {
+                        for j in 0..m {
+                            let dot: f64 = (0..k).map(|p| a[(i, p)] * b[(p, j)]).sum();
+                            assert!((cf[(i, j)] - dot).abs() <= 1e-12 * (1.0 + dot.abs()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "shape error in gemm_views")]
+    fn gemm_views_names_mismatched_shapes() {
+        let a = ndarray::Array2::<f32>::zeros((2, 3));
+        let b = ndarray::Array2::<f32>::zeros((4, 5));
+        let mut c = ndarray::Array2::<f32>::zeros((2, 5));
+        gemm_views(1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
     }
 
     #[test]
