@@ -135,6 +135,16 @@ pub(crate) fn give<T: Float>(mut v: Vec<T>) {
     });
 }
 
+/// A vector of `len` zeros whose buffer comes from this thread's pool when one of that length is
+/// free (the values of tape scopes that have ended go back there). For custom ops that build
+/// large outputs: a reused buffer is only cleared, where a fresh one of many MB is faulted in
+/// page by page on every call.
+pub fn zeroed<T: Float>(len: usize) -> Vec<T> {
+    let mut v = take::<T>(len);
+    v.resize(len, T::zero());
+    v
+}
+
 /// Elements currently held by this thread's pool for `T` (for tests of reuse).
 pub fn held<T: Float>() -> usize {
     T::with_pool(|p| p.held)

@@ -477,7 +477,9 @@ impl CustomOp<f32> for FusedBlock {
         let (x, wt, b, g, be) = (slice(xa), slice(wa), slice(ba), slice(ga), slice(bea));
         let chunk = chunk_for(hw).min(n.max(1));
         let mut cols = take(k * hw * chunk);
-        let mut out = vec![0.0f32; n * f * po];
+        // The output becomes a tape value, whose buffer core's pool takes back when the tape
+        // ends: drawing it from there reuses last episode's pages.
+        let mut out = autodidact_core::pool::zeroed::<f32>(n * f * po);
         let mut argmax = vec![NONE; n * f * po];
         let mut xhat_at = vec![0.0f32; n * f * po];
         let inv = |v: f32| (1.0 / (v as f64 + BN_EPS).sqrt()) as f32;
@@ -602,8 +604,14 @@ impl CustomOp<f32> for FusedBlock {
         let gamma = slice(&gamma);
         let wv = inputs[1].value();
         let wt = slice(&wv);
-        let gv = grad.value();
-        let gout = slice(&gv);
+        // The output gradient, copied into a reused scratch buffer (a fresh copy of a
+        // training episode's gradient is tens of MB of new pages every step).
+        let mut gbuf = take(n * f * po);
+        grad.with_value(|v| match v.as_slice() {
+            Some(src) => gbuf[..src.len()].copy_from_slice(src),
+            None => gbuf.iter_mut().zip(v.iter()).for_each(|(d, &s)| *d = s),
+        });
+        let gout = &gbuf[..n * f * po];
         // β and γ gradients: the ReLU and pool pass the gradient only at positive window
         // maxima, so they are sums over the pooled outputs.
         let mut dgamma = vec![0.0f32; f];
@@ -645,7 +653,7 @@ impl CustomOp<f32> for FusedBlock {
         let mut dw = vec![0.0f32; f * k];
         let mut db = vec![0.0f64; f];
         let mut dx = if need_dx {
-            vec![0.0f32; n * c * hw]
+            autodidact_core::pool::zeroed::<f32>(n * c * hw)
         } else {
             Vec::new()
         };
@@ -736,6 +744,7 @@ impl CustomOp<f32> for FusedBlock {
         });
         give(cols);
         give(dcols);
+        give(gbuf);
         give(gch);
         let dx = if need_dx {
             Var::constant(tensor(&[n, c, h, w], dx))
