@@ -19,10 +19,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use autodidact_core::ops::matmul::gemm_views;
 use autodidact_core::{
     batch_norm, grad_with_seeds, is_grad_enabled, BatchNormMode, CreateGraph, CustomOp, Tensor, Var,
 };
-use autodidact_core::ops::matmul::gemm_views;
 use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn, ShapeBuilder};
 
 /// Batch-norm ε, as core's Conv4.
@@ -167,6 +167,7 @@ fn sqdev8(v: &[f32], mu: f32) -> f64 {
 }
 /// im2col of one `[C, H, W]` image for a 3×3 kernel with padding 1: `cols [C·9, H·W]`, rows
 /// `ld` apart (`ld = H·W` for one image; a multiple of it to lay several images side by side).
+#[inline(always)]
 pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: usize) {
     let hw = h * w;
     for ch in 0..c {
@@ -200,6 +201,7 @@ pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: us
 
 /// col2im (the adjoint of [`im2col3`]): adds `cols [C·9, H·W]` (rows `ld` apart) into one
 /// `[C, H, W]` image.
+#[inline(always)]
 pub fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32], ld: usize) {
     let hw = h * w;
     for ch in 0..c {
@@ -262,6 +264,7 @@ impl Dims {
 /// channel `fo`'s `m·H·W` outputs are `y[fo·ld_y .. fo·ld_y + m·H·W]`. `cols` is scratch of
 /// at least `C·9·m·H·W` floats.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn conv_chunk(
     d: Dims,
     x: &[f32],
@@ -376,8 +379,16 @@ impl pulp::WithSimd for PoolPlane<'_> {
                 // (no index into `xh`), so the loop has no branch.
                 let c01 = z[1] > z[0];
                 let c23 = z[3] > z[2];
-                let (b01, x01, a01) = if c01 { (z[1], xh[1], 1) } else { (z[0], xh[0], 0) };
-                let (b23, x23, a23) = if c23 { (z[3], xh[3], 3) } else { (z[2], xh[2], 2) };
+                let (b01, x01, a01) = if c01 {
+                    (z[1], xh[1], 1)
+                } else {
+                    (z[0], xh[0], 0)
+                };
+                let (b23, x23, a23) = if c23 {
+                    (z[3], xh[3], 3)
+                } else {
+                    (z[2], xh[2], 2)
+                };
                 let c = b23 > b01;
                 let (best, xbest, at) = if c { (b23, x23, a23) } else { (b01, x01, a01) };
                 let pos = best > 0.0;
@@ -455,6 +466,54 @@ impl CustomOp<f32> for FusedBlock {
     }
 
     fn forward(&self, inputs: &[&ArrayD<f32>]) -> ArrayD<f32> {
+        pulp::Arch::new().dispatch(Forward { op: self, inputs })
+    }
+
+    fn backward(&self, inputs: &[Var<f32>], output: Var<f32>, grad: Var<f32>) -> Vec<Var<f32>> {
+        pulp::Arch::new().dispatch(Backward {
+            op: self,
+            inputs,
+            output,
+            grad,
+        })
+    }
+}
+
+/// [`FusedBlock`]'s forward pass, for `pulp`'s dispatch: the whole pass (its element-wise
+/// loops: statistics, normalisation, pooling, im2col) is compiled for AVX2 and AVX-512 and the
+/// best the CPU has runs; the workspace's baseline target has only SSE2.
+struct Forward<'a, 'b> {
+    op: &'a FusedBlock,
+    inputs: &'a [&'b ArrayD<f32>],
+}
+
+impl pulp::WithSimd for Forward<'_, '_> {
+    type Output = ArrayD<f32>;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> ArrayD<f32> {
+        self.op.forward_impl(self.inputs)
+    }
+}
+
+/// [`FusedBlock`]'s backward pass, for `pulp`'s dispatch (as [`Forward`]).
+struct Backward<'a> {
+    op: &'a FusedBlock,
+    inputs: &'a [Var<f32>],
+    output: Var<f32>,
+    grad: Var<f32>,
+}
+
+impl pulp::WithSimd for Backward<'_> {
+    type Output = Vec<Var<f32>>;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Vec<Var<f32>> {
+        self.op.backward_impl(self.inputs, self.output, self.grad)
+    }
+}
+
+impl FusedBlock {
+    #[inline(always)]
+    fn forward_impl(&self, inputs: &[&ArrayD<f32>]) -> ArrayD<f32> {
         let (xa, wa, ba, ga, bea) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
         let xs = xa.shape();
         let f = wa.shape()[0];
@@ -579,7 +638,13 @@ impl CustomOp<f32> for FusedBlock {
         tensor(&[n, f, ho, wo], out)
     }
 
-    fn backward(&self, inputs: &[Var<f32>], _output: Var<f32>, grad: Var<f32>) -> Vec<Var<f32>> {
+    #[inline(always)]
+    fn backward_impl(
+        &self,
+        inputs: &[Var<f32>],
+        _output: Var<f32>,
+        grad: Var<f32>,
+    ) -> Vec<Var<f32>> {
         if is_grad_enabled() {
             // Recording the gradient: differentiate the reference composition instead.
             let out = self.reference(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
@@ -665,8 +730,16 @@ impl CustomOp<f32> for FusedBlock {
             Vec::new()
         };
         let mut gch = take(f * hw * chunk);
-        inputs[0].with_value(|xa| {
-            let x = slice(xa);
+        // The input, copied into reused scratch so that the loops below run here, in the
+        // vectorised context of `Backward`, rather than in a tape closure compiled for the
+        // baseline target.
+        let mut xbuf = take(n * c * hw);
+        inputs[0].with_value(|xa| match xa.as_slice() {
+            Some(src) => xbuf[..src.len()].copy_from_slice(src),
+            None => xbuf.iter_mut().zip(xa.iter()).for_each(|(d, &s)| *d = s),
+        });
+        {
+            let x: &[f32] = &xbuf[..n * c * hw];
             let mut i0 = 0;
             while i0 < n {
                 let m = chunk.min(n - i0);
@@ -741,7 +814,8 @@ impl CustomOp<f32> for FusedBlock {
                 }
                 i0 += m;
             }
-        });
+        }
+        give(xbuf);
         give(cols);
         give(dcols);
         give(gbuf);
