@@ -52,6 +52,9 @@ pub struct MetricParams {
     pub fce_steps: usize,
     /// Relation Networks: hidden width of the relation module.
     pub relation_hidden: usize,
+    /// Relation Networks: a class embedding is the "sum" of its support embeddings (Sung et
+    /// al.) or their "mean" (the same input scale at every shot count).
+    pub relation_pooling: String,
     /// Global gradient-norm clip (0: off).
     pub grad_clip: f64,
     /// Test episodes in the final evaluation.
@@ -88,6 +91,7 @@ impl Default for MetricParams {
             fce: false,
             fce_steps: 5,
             relation_hidden: 8,
+            relation_pooling: "sum".into(),
             grad_clip: 0.0,
             eval_episodes: 1000,
             val_episodes: 200,
@@ -215,6 +219,12 @@ impl Hyperparams for MetricParams {
                 "relation-net: hidden width of the relation module",
             ),
             doc(
+                "relation_pooling",
+                "string",
+                "sum | mean",
+                "relation-net: class embedding as the sum (Sung et al.) or mean of its support embeddings",
+            ),
+            doc(
                 "grad_clip",
                 "float",
                 ">= 0",
@@ -284,6 +294,7 @@ impl Hyperparams for MetricParams {
             &["auto", "mlp", "conv4", "diagonal"],
         )?;
         check_one_of("distance", &self.distance, &["euclidean", "cosine"])?;
+        check_one_of("relation_pooling", &self.relation_pooling, &["sum", "mean"])?;
         if self.hidden.contains(&0) {
             return Err(CoreError::Config {
                 key: "hidden".into(),

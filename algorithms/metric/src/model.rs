@@ -75,8 +75,10 @@ impl Model {
         let dim = backbone.dim();
         let fce = (method == Method::Matching && hp.fce)
             .then(|| FullContext::new(params, dim, hp.fce_steps, rng));
-        let relation = (method == Method::Relation)
-            .then(|| RelationModule::new(params, dim, hp.relation_hidden, rng));
+        let relation = (method == Method::Relation).then(|| {
+            RelationModule::new(params, dim, hp.relation_hidden, rng)
+                .with_mean_pooling(hp.relation_pooling == "mean")
+        });
         Ok(Model {
             method,
             backbone,

@@ -17,6 +17,9 @@ use crate::proto::class_pooling;
 pub struct RelationModule {
     /// `[2D, hidden, 1]`, ReLU inside.
     pub mlp: Mlp,
+    /// Class embeddings are means of the support embeddings instead of sums.
+    #[serde(default)]
+    pub mean_pooling: bool,
 }
 
 impl RelationModule {
@@ -31,7 +34,15 @@ impl RelationModule {
                 Init::KaimingUniform,
                 rng,
             ),
+            mean_pooling: false,
         }
+    }
+
+    /// The same module, pooling each class's support embeddings by their mean (`true`) or
+    /// sum (`false`, Sung et al.).
+    pub fn with_mean_pooling(mut self, mean: bool) -> Self {
+        self.mean_pooling = mean;
+        self
     }
 
     /// Relation scores `[n_query, ways]` of every query with every class embedding.
@@ -60,7 +71,7 @@ pub fn relation_loss(
     query_labels: &[usize],
     ways: usize,
 ) -> (Var<f32>, Var<f32>) {
-    let classes = class_embeddings(support, support_labels, ways);
+    let classes = class_pooling(support_labels, ways, module.mean_pooling).matmul(support);
     let scores = module.scores(p, query, classes);
     (mse(scores, one_hot_var(query_labels, ways)), scores)
 }

@@ -128,6 +128,17 @@ fn relation_loss_and_prediction_by_hand() {
     near(loss.item(), mse);
     // q0 scores higher with class 0 (relu(2 + 1 + 0.1) vs relu(2 + 0.1)).
     assert_eq!(scores.argmax(1)[[0]], 0);
+
+    // Mean pooling: class 0's embedding is (1, 1), the mean of its two support rows.
+    let mean_module = module.clone().with_mean_pooling(true);
+    let (_, scores) = relation_loss(&mean_module, &p, s, &sy, q, &qy, 2);
+    let sc = scores.value();
+    let means = [[1.0, 1.0], [0.0, 1.0]];
+    for i in 0..2 {
+        for c in 0..2 {
+            near(sc[[i, c]] as f64, rel(qs[i], means[c]));
+        }
+    }
 }
 
 #[test]
