@@ -10,7 +10,11 @@ cargo build -p autodidact-continual --example continual_results
 BIN=./target/debug/examples/continual_results
 OUT=algorithms/continual/results/omniglot-conv4
 echo "machine: $(nproc) cores, $(uname -srm); start $(date -u +%FT%TZ); load: $(uptime | sed 's/.*load average: //')"
-for seed in 0 1 2; do
+# Naive and Replay-1000 on five seeds first, then the other strategies on seeds 0-2.
+for seed in 0 1 2 3 4; do
   $BIN --streams omniglot-class --methods naive,replay-1000 --seeds 1 --first-seed $seed --out $OUT --set backbone=conv4
+done
+for seed in 0 1 2; do
+  $BIN --streams omniglot-class --methods ewc,si,lwf,replay-100,replay-500 --seeds 1 --first-seed $seed --out $OUT --set backbone=conv4
 done
 echo "done $(date -u +%FT%TZ); load: $(uptime | sed 's/.*load average: //')"
