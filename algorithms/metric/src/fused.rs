@@ -304,6 +304,7 @@ fn conv_chunk(
 /// Batch norm (given mean and 1/σ), affine, ReLU and 2×2 max-pool of one `[H, W]` plane:
 /// writes the pooled outputs, the window position of each maximum and x̂ there.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn pool_plane(
     plane: &[f32],
     w: usize,
@@ -313,89 +314,51 @@ fn pool_plane(
     arg: &mut [u8],
     xat: &mut [f32],
 ) {
-    // Compiled for the best vector extension this CPU has (AVX-512 or AVX2, picked at run
-    // time; the workspace's baseline target has only SSE2): the loop is branch-free so it
-    // vectorises. Every lane's arithmetic is the same at any width.
-    pulp::Arch::new().dispatch(PoolPlane {
-        plane,
-        w,
-        shape: (ho, wo),
-        bn: (mu, is, g, be),
-        out,
-        arg,
-        xat,
-    });
-}
-
-/// [`pool_plane`]'s arguments, for `pulp`'s dispatch.
-struct PoolPlane<'a> {
-    plane: &'a [f32],
-    w: usize,
-    shape: (usize, usize),
-    bn: (f32, f32, f32, f32),
-    out: &'a mut [f32],
-    arg: &'a mut [u8],
-    xat: &'a mut [f32],
-}
-
-impl pulp::WithSimd for PoolPlane<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let PoolPlane {
-            plane,
-            w,
-            shape: (ho, wo),
-            bn: (mu, is, g, be),
-            out,
-            arg,
-            xat,
-        } = self;
-        for ph in 0..ho {
-            let r0 = &plane[2 * ph * w..][..2 * wo];
-            let r1 = &plane[(2 * ph + 1) * w..][..2 * wo];
-            let q = ph * wo..(ph + 1) * wo;
-            for ((((a, b), o), ag), xa) in r0
-                .chunks_exact(2)
-                .zip(r1.chunks_exact(2))
-                .zip(&mut out[q.clone()])
-                .zip(&mut arg[q.clone()])
-                .zip(&mut xat[q])
-            {
-                let xh = [
-                    (a[0] - mu) * is,
-                    (a[1] - mu) * is,
-                    (b[0] - mu) * is,
-                    (b[1] - mu) * is,
-                ];
-                let z = [
-                    g * xh[0] + be,
-                    g * xh[1] + be,
-                    g * xh[2] + be,
-                    g * xh[3] + be,
-                ];
-                // The first maximum in window order (as core's max_pool2d), with selects only
-                // (no index into `xh`), so the loop has no branch.
-                let c01 = z[1] > z[0];
-                let c23 = z[3] > z[2];
-                let (b01, x01, a01) = if c01 {
-                    (z[1], xh[1], 1)
-                } else {
-                    (z[0], xh[0], 0)
-                };
-                let (b23, x23, a23) = if c23 {
-                    (z[3], xh[3], 3)
-                } else {
-                    (z[2], xh[2], 2)
-                };
-                let c = b23 > b01;
-                let (best, xbest, at) = if c { (b23, x23, a23) } else { (b01, x01, a01) };
-                let pos = best > 0.0;
-                *o = if pos { best } else { 0.0 };
-                *ag = if pos { at } else { NONE };
-                *xa = if pos { xbest } else { 0.0 };
-            }
+    // Inlined into the forward pass, which runs under `pulp`'s dispatch (see `Forward`): the
+    // loop is branch-free so it vectorises at AVX2/AVX-512 width.
+    for ph in 0..ho {
+        let r0 = &plane[2 * ph * w..][..2 * wo];
+        let r1 = &plane[(2 * ph + 1) * w..][..2 * wo];
+        let q = ph * wo..(ph + 1) * wo;
+        for ((((a, b), o), ag), xa) in r0
+            .chunks_exact(2)
+            .zip(r1.chunks_exact(2))
+            .zip(&mut out[q.clone()])
+            .zip(&mut arg[q.clone()])
+            .zip(&mut xat[q])
+        {
+            let xh = [
+                (a[0] - mu) * is,
+                (a[1] - mu) * is,
+                (b[0] - mu) * is,
+                (b[1] - mu) * is,
+            ];
+            let z = [
+                g * xh[0] + be,
+                g * xh[1] + be,
+                g * xh[2] + be,
+                g * xh[3] + be,
+            ];
+            // The first maximum in window order (as core's max_pool2d), with selects only
+            // (no index into `xh`), so the loop has no branch.
+            let c01 = z[1] > z[0];
+            let c23 = z[3] > z[2];
+            let (b01, x01, a01) = if c01 {
+                (z[1], xh[1], 1)
+            } else {
+                (z[0], xh[0], 0)
+            };
+            let (b23, x23, a23) = if c23 {
+                (z[3], xh[3], 3)
+            } else {
+                (z[2], xh[2], 2)
+            };
+            let c = b23 > b01;
+            let (best, xbest, at) = if c { (b23, x23, a23) } else { (b01, x01, a01) };
+            let pos = best > 0.0;
+            *o = if pos { best } else { 0.0 };
+            *ag = if pos { at } else { NONE };
+            *xa = if pos { xbest } else { 0.0 };
         }
     }
 }
