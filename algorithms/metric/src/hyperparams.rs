@@ -55,6 +55,13 @@ pub struct MetricParams {
     /// Relation Networks: a class embedding is the "sum" of its support embeddings (Sung et
     /// al.) or their "mean" (the same input scale at every shot count).
     pub relation_pooling: String,
+    /// Relation Networks: the relation module's initialisation, "kaiming" (Sung et al.) or
+    /// "difference" (hidden width 2·D, the first layer computing |a − b| per feature and the
+    /// output layer a weighted L1 distance, so the untrained module already ranks classes).
+    pub relation_init: String,
+    /// Relation Networks: the pair fed to the relation module, "concat" ([a, b], Sung et al.)
+    /// or "concat-sqdiff" ([a, b, (a − b)²], the squared differences appended).
+    pub relation_input: String,
     /// Global gradient-norm clip (0: off).
     pub grad_clip: f64,
     /// Test episodes in the final evaluation.
@@ -92,6 +99,8 @@ impl Default for MetricParams {
             fce_steps: 5,
             relation_hidden: 8,
             relation_pooling: "sum".into(),
+            relation_init: "kaiming".into(),
+            relation_input: "concat".into(),
             grad_clip: 0.0,
             eval_episodes: 1000,
             val_episodes: 200,
@@ -225,6 +234,18 @@ impl Hyperparams for MetricParams {
                 "relation-net: class embedding as the sum (Sung et al.) or mean of its support embeddings",
             ),
             doc(
+                "relation_init",
+                "string",
+                "kaiming | difference",
+                "relation-net: relation module initialisation; difference starts as a distance (L1 on concat, hidden 2·D; squared L2 on concat-sqdiff, hidden D; relation_hidden unused)",
+            ),
+            doc(
+                "relation_input",
+                "string",
+                "concat | concat-sqdiff",
+                "relation-net: the relation module's input, [a, b] (Sung et al.) or [a, b, (a - b)^2]",
+            ),
+            doc(
                 "grad_clip",
                 "float",
                 ">= 0",
@@ -295,6 +316,16 @@ impl Hyperparams for MetricParams {
         )?;
         check_one_of("distance", &self.distance, &["euclidean", "cosine"])?;
         check_one_of("relation_pooling", &self.relation_pooling, &["sum", "mean"])?;
+        check_one_of(
+            "relation_init",
+            &self.relation_init,
+            &["kaiming", "difference"],
+        )?;
+        check_one_of(
+            "relation_input",
+            &self.relation_input,
+            &["concat", "concat-sqdiff"],
+        )?;
         if self.hidden.contains(&0) {
             return Err(CoreError::Config {
                 key: "hidden".into(),

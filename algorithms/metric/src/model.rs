@@ -76,8 +76,13 @@ impl Model {
         let fce = (method == Method::Matching && hp.fce)
             .then(|| FullContext::new(params, dim, hp.fce_steps, rng));
         let relation = (method == Method::Relation).then(|| {
-            RelationModule::new(params, dim, hp.relation_hidden, rng)
-                .with_mean_pooling(hp.relation_pooling == "mean")
+            let sqdiff = hp.relation_input == "concat-sqdiff";
+            let module = if hp.relation_init == "difference" {
+                RelationModule::difference(params, dim, sqdiff, rng)
+            } else {
+                RelationModule::new(params, dim, hp.relation_hidden, sqdiff, rng)
+            };
+            module.with_mean_pooling(hp.relation_pooling == "mean")
         });
         Ok(Model {
             method,

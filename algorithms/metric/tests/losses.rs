@@ -86,7 +86,7 @@ fn matching_loss_and_prediction_by_hand() {
 #[test]
 fn relation_loss_and_prediction_by_hand() {
     let mut params = Params::<f32>::new();
-    let module = RelationModule::new(&mut params, 2, 1, &mut Seed(0).rng("init"));
+    let module = RelationModule::new(&mut params, 2, 1, false, &mut Seed(0).rng("init"));
     // relation(q, c) = σ(1.5 · relu(q·(1, -1) + c·(0.5, 0) + 0.1) - 1).
     params
         .assign(vec![
@@ -164,4 +164,38 @@ fn confidence_interval_is_1_96_standard_errors() {
     near(m, 0.5);
     // Sample sd = √(1/3); CI = 1.96 · sd / 2.
     near(ci, 1.96 * (1.0f64 / 3.0).sqrt() / 2.0);
+}
+
+#[test]
+fn difference_initialised_relation_modules_start_as_distances() {
+    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let qs = [[3.0f32, 1.0, -0.5], [0.0, 2.0, 1.0]];
+    let cls = [[2.0f32, 2.0, 0.0], [0.0, 1.0, -1.0]];
+    let s = 1.0 / 3f64.sqrt();
+    for sqdiff in [false, true] {
+        let mut params = Params::<f32>::new();
+        let module = RelationModule::difference(&mut params, 3, sqdiff, &mut Seed(0).rng("init"))
+            .with_mean_pooling(true);
+        assert_eq!(module.mlp.layers[0].in_dim, if sqdiff { 9 } else { 6 });
+        let tape = Tape::<f32>::new();
+        let p = tape.params(&params);
+        let q = var(&[&qs[0], &qs[1]]);
+        let c = var(&[&cls[0], &cls[1]]);
+        let sc = module.scores(&p, q, c).value();
+        for i in 0..2 {
+            for j in 0..2 {
+                let d: f64 = (0..3)
+                    .map(|k| {
+                        let diff = (qs[i][k] - cls[j][k]) as f64;
+                        if sqdiff {
+                            diff * diff
+                        } else {
+                            diff.abs()
+                        }
+                    })
+                    .sum();
+                near(sc[[i, j]] as f64, sig(-s * d));
+            }
+        }
+    }
 }
