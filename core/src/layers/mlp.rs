@@ -84,6 +84,29 @@ impl Mlp {
         }
     }
 
+    /// The parameters copied once per task along a new leading axis, for running `tasks`
+    /// tasks, each with its own (later adapted) weights, through [`Mlp::forward`] in one
+    /// batched pass (vectorised MAML): a weight `[in, out]` becomes `[tasks, in, out]` and a
+    /// bias `[out]` becomes `[tasks, 1, out]`, so that inputs `[tasks, rows, in]` give
+    /// outputs `[tasks, rows, out]`. The copies are a `broadcast_to`, so the gradient of a
+    /// loss summed over tasks with respect to them is one gradient per task, and with respect
+    /// to the shared parameters their sum.
+    pub fn per_task<T: Float>(&self, p: &[Var<T>], tasks: usize) -> Vec<Var<T>> {
+        p.iter()
+            .map(|&v| {
+                let s = v.shape();
+                let mut shape = vec![1];
+                if s.len() == 1 {
+                    shape.push(1);
+                }
+                shape.extend_from_slice(&s);
+                let v = v.reshape(&shape);
+                shape[0] = tasks;
+                v.broadcast_to(&shape)
+            })
+            .collect()
+    }
+
     /// Every layer but the last, activation included (the "body" that ANIL freezes).
     pub fn features<T: Float>(&self, p: &[Var<T>], x: Var<T>) -> Var<T> {
         let n = self.layers.len();
