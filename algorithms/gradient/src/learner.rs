@@ -12,7 +12,7 @@ use crate::anil::anil_meta_loss;
 use crate::errors::{GradientError, Result};
 use crate::evaluate::{evaluate_tasks, TestAdaptation};
 use crate::hyperparams::{resolve, MetaParams};
-use crate::maml::maml_meta_loss;
+use crate::maml::{maml_meta_loss, maml_meta_loss_batched};
 use crate::meta_sgd::meta_sgd_meta_loss;
 use crate::model::Model;
 use crate::reptile::{reptile_combine, reptile_task};
@@ -204,32 +204,49 @@ impl MetaLearner {
         } else {
             let fo = self.first_order();
             let method = self.method;
-            let per_task = self.map_tasks(&tasks, |task| {
+            // MAML on an MLP (sinusoid, feature vectors): every task in one batched pass on one
+            // tape (the graph is small), whatever the thread count, so the numbers do not
+            // depend on it. Conv4 graphs stay one task per tape.
+            let batched = matches!(method, Method::Maml | Method::FoMaml)
+                && crate::maml::batchable(model, &tasks);
+            let (value, mut grads) = if batched {
                 let tape = Tape::<f32>::new();
-                let vars = tape.params(params);
-                let (theta, alphas) = vars.split_at(n_model);
-                let one = std::slice::from_ref(task);
-                let (lr, steps) = (hp.inner_lr, hp.inner_steps);
-                let loss = match method {
-                    Method::MetaSgd => meta_sgd_meta_loss(model, theta, alphas, one, steps, fo),
-                    Method::Anil => anil_meta_loss(model, theta, one, lr, steps, fo),
-                    _ => maml_meta_loss(model, theta, one, lr, steps, fo),
-                };
+                let theta = tape.params(params);
+                let loss =
+                    maml_meta_loss_batched(model, &theta, &tasks, hp.inner_lr, hp.inner_steps, fo);
+                // Already the mean over the meta-batch, as is its gradient.
                 (
                     loss.item(),
-                    values(&tape.grad(&loss, &vars, CreateGraph::No)),
+                    values(&tape.grad(&loss, &theta, CreateGraph::No)),
                 )
-            });
-            let scale = 1.0 / tasks.len().max(1) as f32;
-            let mut value = 0.0;
-            let mut grads: Vec<Tensor<f32>> = self.params.zeros_like();
-            for (loss, g) in &per_task {
-                value += loss;
-                for (acc, gi) in grads.iter_mut().zip(g) {
-                    acc.scaled_add(scale, gi);
+            } else {
+                let per_task = self.map_tasks(&tasks, |task| {
+                    let tape = Tape::<f32>::new();
+                    let vars = tape.params(params);
+                    let (theta, alphas) = vars.split_at(n_model);
+                    let one = std::slice::from_ref(task);
+                    let (lr, steps) = (hp.inner_lr, hp.inner_steps);
+                    let loss = match method {
+                        Method::MetaSgd => meta_sgd_meta_loss(model, theta, alphas, one, steps, fo),
+                        Method::Anil => anil_meta_loss(model, theta, one, lr, steps, fo),
+                        _ => maml_meta_loss(model, theta, one, lr, steps, fo),
+                    };
+                    (
+                        loss.item(),
+                        values(&tape.grad(&loss, &vars, CreateGraph::No)),
+                    )
+                });
+                let scale = 1.0 / tasks.len().max(1) as f32;
+                let mut value = 0.0;
+                let mut grads: Vec<Tensor<f32>> = self.params.zeros_like();
+                for (loss, g) in &per_task {
+                    value += loss;
+                    for (acc, gi) in grads.iter_mut().zip(g) {
+                        acc.scaled_add(scale, gi);
+                    }
                 }
-            }
-            let value = value / tasks.len().max(1) as f64;
+                (value / tasks.len().max(1) as f64, grads)
+            };
             if !value.is_finite() {
                 return Err(GradientError::NonFinite {
                     iteration: self.iteration,

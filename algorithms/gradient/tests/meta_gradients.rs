@@ -5,12 +5,13 @@
 use autodidact_core::ndarray::{Array2, IxDyn};
 use autodidact_core::testing::{check_meta_gradient, GradcheckOptions};
 use autodidact_core::{
-    CreateGraph, Params, Seed, Split, Targets, Task, TaskDistribution, TaskKind, Tensor,
+    optim, CreateGraph, Params, Seed, Split, Tape, Targets, Task, TaskDistribution, TaskKind,
+    Tensor,
 };
 use autodidact_envs::{Sinusoid, SinusoidParams};
 use autodidact_gradient::anil::anil_meta_loss;
 use autodidact_gradient::hyperparams::MetaParams;
-use autodidact_gradient::maml::maml_meta_loss;
+use autodidact_gradient::maml::{batchable, maml_meta_loss, maml_meta_loss_batched};
 use autodidact_gradient::meta_sgd::meta_sgd_meta_loss;
 use autodidact_gradient::model::Model;
 use autodidact_gradient::reptile::reptile_update;
@@ -215,4 +216,92 @@ fn classification_meta_gradient_through_cross_entropy() {
     )
     .unwrap();
     let _ = CreateGraph::Yes;
+}
+
+/// The meta-loss and meta-gradient of `f` at `params`.
+fn loss_and_grad(
+    params: &Params<f64>,
+    f: impl Fn(&[autodidact_core::Var<f64>]) -> autodidact_core::Var<f64>,
+) -> (f64, Vec<Tensor<f64>>) {
+    let tape = Tape::<f64>::new();
+    let theta = tape.params(params);
+    let loss = f(&theta);
+    (
+        loss.item(),
+        optim::values(&tape.grad(&loss, &theta, CreateGraph::No)),
+    )
+}
+
+#[test]
+fn batched_maml_equals_the_task_loop() {
+    // Regression (sinusoid) and classification (cross-entropy), second and first order, one
+    // and two inner steps: the batched pass gives the loop's meta-loss and meta-gradient.
+    let (reg_model, reg_params) = tiny(5);
+    let reg_tasks = tasks(4);
+    let hp = MetaParams {
+        hidden: vec![4],
+        activation: "tanh".into(),
+        ..MetaParams::default()
+    };
+    let mut cls_params = Params::<f64>::new();
+    let cls_model = Model::build(
+        &hp,
+        TaskKind::Classification { ways: 3 },
+        &[2],
+        &mut cls_params,
+        &mut Seed(8).rng("init"),
+    )
+    .unwrap();
+    let cls_tasks: Vec<Task> = (0..3)
+        .map(|t| {
+            let x =
+                Array2::from_shape_fn((6, 2), |(i, j)| ((i * 2 + j + 7 * t) as f32 * 0.37).sin())
+                    .into_dyn();
+            Task {
+                support_x: x.clone(),
+                support_y: Targets::Labels(vec![0, 1, 2, 0, 1, 2]),
+                query_x: x.mapv(|v| v * 0.8 - 0.1),
+                query_y: Targets::Labels(vec![(t) % 3, 1, 0, 0, (t + 1) % 3, 2]),
+            }
+        })
+        .collect();
+    let cases = [
+        (&reg_model, &reg_params, &reg_tasks, 0.01),
+        (&cls_model, &cls_params, &cls_tasks, 0.5),
+    ];
+    for (model, params, ts, lr) in cases {
+        assert!(batchable(model, ts));
+        for first_order in [false, true] {
+            for steps in [1, 2] {
+                let (l1, g1) = loss_and_grad(params, |th| {
+                    maml_meta_loss(model, th, ts, lr, steps, first_order)
+                });
+                let (l2, g2) = loss_and_grad(params, |th| {
+                    maml_meta_loss_batched(model, th, ts, lr, steps, first_order)
+                });
+                let what = format!("first_order {first_order}, steps {steps}");
+                assert!(
+                    (l1 - l2).abs() <= 1e-12 * (1.0 + l1.abs()),
+                    "{what}: {l1} vs {l2}"
+                );
+                for (a, b) in g1.iter().zip(&g2) {
+                    assert_eq!(a.shape(), b.shape(), "{what}");
+                    for (x, y) in a.iter().zip(b.iter()) {
+                        assert!(
+                            (x - y).abs() <= 1e-10 * (1.0 + x.abs()),
+                            "{what}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // Tasks of different sizes cannot share one batch.
+    let mut uneven = reg_tasks.clone();
+    uneven[1] = tasks(1).remove(0);
+    uneven[1].query_x = uneven[1]
+        .query_x
+        .slice_axis(autodidact_core::ndarray::Axis(0), (0..2).into())
+        .to_owned();
+    assert!(!batchable(&reg_model, &uneven));
 }
