@@ -73,7 +73,11 @@ impl RelationModule {
             let (i, o) = (ix[0], ix[1]);
             if sqdiff {
                 // Only the squared-difference block, feature by feature.
-                return if i >= 2 * dim && i - 2 * dim == o { 1.0 } else { 0.0 };
+                return if i >= 2 * dim && i - 2 * dim == o {
+                    1.0
+                } else {
+                    0.0
+                };
             }
             // Input i < D is a (the query), i >= D is b (the class); unit o < D is a − b.
             let (feature, sign) = if i < dim { (i, 1.0) } else { (i - dim, -1.0) };
