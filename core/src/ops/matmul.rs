@@ -203,7 +203,10 @@ fn gemm_views_unchecked<T: Float>(
     // the conjugation flags are no-ops for reals. `gemm` computes
     // dst := alpha_gemm · dst + beta_gemm · lhs · rhs, reading dst only when `read_dst`; so our
     // `beta` goes in its alpha slot and our `alpha` in its beta slot. `Parallelism::None`:
-    // this thread only, a fixed summation order.
+    // this thread only, a fixed summation order. As in `gemm_into`, the call computes the
+    // transpose c^T = b^T a^T (rows m, columns n): element (i', j') of its dst is c(j', i'),
+    // of its lhs b(p, i'), of its rhs a(j', p) — the same elements, reached with the strides
+    // swapped, so row-major operands arrive in `gemm`'s native column-major layout.
     unsafe {
         gemm::gemm(
             m,
