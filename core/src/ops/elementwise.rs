@@ -34,6 +34,34 @@ pub(crate) fn zip_map<T: Float>(
         let s = a.iter().next().copied().unwrap_or_else(T::zero);
         return map_array(b, |y| f(s, y));
     }
+    // The commonest broadcast, a bias row: one operand's shape is a trailing part of the
+    // other's, so it repeats whole; apply `f` row by row without materialising the repeat.
+    if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+        if !y.is_empty() && a.shape().ends_with(b.shape()) {
+            let mut out = scratch::<T>(a.shape());
+            for (o, xr) in slice_mut(&mut out)
+                .chunks_exact_mut(y.len())
+                .zip(x.chunks_exact(y.len()))
+            {
+                for ((o, &x), &y) in o.iter_mut().zip(xr).zip(y) {
+                    *o = f(x, y);
+                }
+            }
+            return out;
+        }
+        if !x.is_empty() && b.shape().ends_with(a.shape()) {
+            let mut out = scratch::<T>(b.shape());
+            for (o, yr) in slice_mut(&mut out)
+                .chunks_exact_mut(x.len())
+                .zip(y.chunks_exact(x.len()))
+            {
+                for ((o, &x), &y) in o.iter_mut().zip(x).zip(yr) {
+                    *o = f(x, y);
+                }
+            }
+            return out;
+        }
+    }
     let shape = broadcast_shape(op, a.shape(), b.shape());
     // One operand already has the output's shape: repeat the other to it (merged runs), then
     // take the equal-shape path.
@@ -294,5 +322,44 @@ impl<T: Float> Sub<Var<T>> for f64 {
     type Output = Var<T>;
     fn sub(self, rhs: Var<T>) -> Var<T> {
         rhs.neg().add_scalar(self)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod trailing_broadcast_tests {
+    use ndarray::{ArrayD, Axis, IxDyn};
+
+    fn arr(shape: &[usize], k: f64) -> ArrayD<f64> {
+        let n: usize = shape.iter().product();
+        ArrayD::from_shape_vec(
+            IxDyn(shape),
+            (0..n).map(|i| k + (i as f64 * 0.7).sin()).collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn trailing_broadcasts_match_ndarray_both_ways() {
+        for (big, small) in [
+            (vec![2, 3, 4], vec![4]),
+            (vec![2, 3, 4], vec![3, 4]),
+            (vec![5, 1], vec![1]),
+        ] {
+            let (a, b) = (arr(&big, 0.3), arr(&small, -1.1));
+            let want = &a - &b;
+            assert_eq!(super::zip_map("sub", &a, &b, |x, y| x - y), want);
+            let want = &b - &a;
+            assert_eq!(super::zip_map("sub", &b, &a, |x, y| x - y), want);
+            // And the bias gradient: the sum over the leading rows.
+            let mut s = a.clone();
+            for _ in 0..big.len() - small.len() {
+                s = s.sum_axis(Axis(0));
+            }
+            let got = crate::ops::shape::sum_to_shape_value(&a, &small);
+            for (x, y) in got.iter().zip(s.iter()) {
+                assert!((x - y).abs() < 1e-9);
+            }
+        }
     }
 }

@@ -22,6 +22,17 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
         let s: T = x.iter().copied().sum();
         return crate::pool::filled(shape, s);
     }
+    // The commonest case, a bias's gradient: `shape` is a trailing part of `x`'s shape, so the
+    // sum is over whole leading rows; add the rows up without the general strided walk.
+    let len: usize = shape.iter().product();
+    if let (Some(src), true) = (x.as_slice(), x.shape().ends_with(shape)) {
+        let mut out = crate::pool::filled(shape, T::zero());
+        let acc = crate::pool::slice_mut(&mut out);
+        for row in src.chunks_exact(len) {
+            acc.iter_mut().zip(row).for_each(|(a, &v)| *a = *a + v);
+        }
+        return out;
+    }
     // Contiguous input: one pass with merged runs.
     if let (Some(src), true) = (x.as_slice(), super::strided::broadcasts(shape, x.shape())) {
         let mut out = crate::pool::filled(shape, T::zero());
