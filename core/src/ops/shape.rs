@@ -29,7 +29,7 @@ pub(crate) fn sum_to_shape_value<T: Float>(x: &ArrayD<T>, shape: &[usize]) -> Ar
         let mut out = crate::pool::filled(shape, T::zero());
         let acc = crate::pool::slice_mut(&mut out);
         for row in src.chunks_exact(len) {
-            acc.iter_mut().zip(row).for_each(|(a, &v)| *a = *a + v);
+            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
         }
         return out;
     }
