@@ -38,28 +38,10 @@ pub(crate) fn zip_map<T: Float>(
     // other's, so it repeats whole; apply `f` row by row without materialising the repeat.
     if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
         if !y.is_empty() && a.shape().ends_with(b.shape()) {
-            let mut out = scratch::<T>(a.shape());
-            for (o, xr) in slice_mut(&mut out)
-                .chunks_exact_mut(y.len())
-                .zip(x.chunks_exact(y.len()))
-            {
-                for ((o, &x), &y) in o.iter_mut().zip(xr).zip(y) {
-                    *o = f(x, y);
-                }
-            }
-            return out;
+            return repeat_rows(a.shape(), x, y, f);
         }
         if !x.is_empty() && b.shape().ends_with(a.shape()) {
-            let mut out = scratch::<T>(b.shape());
-            for (o, yr) in slice_mut(&mut out)
-                .chunks_exact_mut(x.len())
-                .zip(y.chunks_exact(x.len()))
-            {
-                for ((o, &x), &y) in o.iter_mut().zip(x).zip(yr) {
-                    *o = f(x, y);
-                }
-            }
-            return out;
+            return repeat_rows(b.shape(), y, x, |v, w| f(w, v));
         }
     }
     let shape = broadcast_shape(op, a.shape(), b.shape());
@@ -82,6 +64,26 @@ pub(crate) fn zip_map<T: Float>(
             b.shape()
         ),
     }
+}
+
+/// `f(big, small)` element-wise, `small` repeated along `big`'s leading axes (its shape is a
+/// trailing part of `big`'s `shape`).
+fn repeat_rows<T: Float>(
+    shape: &[usize],
+    big: &[T],
+    small: &[T],
+    f: impl Fn(T, T) -> T,
+) -> ArrayD<T> {
+    let mut out = scratch::<T>(shape);
+    for (o, br) in slice_mut(&mut out)
+        .chunks_exact_mut(small.len())
+        .zip(big.chunks_exact(small.len()))
+    {
+        for ((o, &v), &w) in o.iter_mut().zip(br).zip(small) {
+            *o = f(v, w);
+        }
+    }
+    out
 }
 
 impl<T: Float> Var<T> {
