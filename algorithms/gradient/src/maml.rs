@@ -5,7 +5,7 @@
 //! nothing in the inner loop, so ∂θ'/∂θ = I and the second-order terms drop out.
 
 use autodidact_core::ndarray::{self, Axis};
-use autodidact_core::{grad, CreateGraph, Float, Targets, Task, Tensor, Var};
+use autodidact_core::{grad, sgd_step, CreateGraph, Float, Targets, Task, Tensor, Var};
 
 use crate::adapt::{adapt, InnerLr};
 use crate::model::{Body, Model};
@@ -105,9 +105,9 @@ fn stacked<T: Float>(
 }
 
 /// [`maml_meta_loss`] with every task in one batched pass (vectorised MAML): the parameters
-/// are copied per task ([`autodidact_core::layers::Mlp::per_task`]), so one gradient of the support losses summed over
-/// tasks gives each task its own inner gradient, and every matrix product is one batched
-/// product over the tasks. The same meta-loss and meta-gradient as the task loop up to
+/// are copied per task ([`autodidact_core::layers::Mlp::per_task`]), so one gradient of the
+/// support losses summed over tasks gives each task its own inner gradient, and every matrix
+/// product is one batched product over the tasks. The same meta-loss and meta-gradient as the task loop up to
 /// summation order, with a graph of a few dozen nodes instead of a few dozen per task, which
 /// is what makes small networks (sinusoid regression) fast.
 ///
@@ -142,11 +142,7 @@ pub fn maml_meta_loss_batched<T: Float>(
     for _ in 0..steps {
         let loss = model.loss(flat(model.forward(&fast, xs)), &ys) * n as f64;
         let g = grad(&[loss], &fast, create);
-        fast = fast
-            .iter()
-            .zip(&g)
-            .map(|(&w, &gw)| w - gw * inner_lr)
-            .collect();
+        fast = sgd_step(&fast, &g, inner_lr);
     }
     model.loss(flat(model.forward(&fast, xq)), &yq)
 }
