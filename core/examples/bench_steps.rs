@@ -112,7 +112,8 @@ fn mlp_step_flops(widths: &[usize], batch: usize) -> f64 {
     3.0 * one_pass - layers[0]
 }
 
-fn bench_small(rng: &mut Rng, warmup: usize, reps: usize) {
+/// The 1-40-40-1 ReLU MLP of the small-step and MAML benchmarks, Kaiming-uniform initialised.
+fn sine_mlp(rng: &mut Rng) -> (Mlp, Params<f32>) {
     let mut p = Params::<f32>::new();
     let mlp = Mlp::new(
         &mut p,
@@ -122,6 +123,11 @@ fn bench_small(rng: &mut Rng, warmup: usize, reps: usize) {
         Init::KaimingUniform,
         rng,
     );
+    (mlp, p)
+}
+
+fn bench_small(rng: &mut Rng, warmup: usize, reps: usize) {
+    let (mlp, mut p) = sine_mlp(rng);
     let mut opt = Sgd::new(0.01);
     let x = uniform(&[10, 1], rng, -5.0, 5.0);
     let y = x.mapv(f32::sin);
@@ -245,15 +251,7 @@ fn maml_meta_step_batched(
 }
 
 fn bench_maml_batched(rng: &mut Rng, warmup: usize, reps: usize) {
-    let mut p = Params::<f32>::new();
-    let mlp = Mlp::new(
-        &mut p,
-        "net",
-        &[1, 40, 40, 1],
-        Activation::Relu,
-        Init::KaimingUniform,
-        rng,
-    );
+    let (mlp, mut p) = sine_mlp(rng);
     let mut adam = Adam::new(1e-3);
     let tasks = sine_tasks(25, rng);
     let stack = |f: &dyn Fn(&SineTask) -> &ArrayD<f32>| {
@@ -279,15 +277,7 @@ fn bench_maml_batched(rng: &mut Rng, warmup: usize, reps: usize) {
 }
 
 fn bench_maml(rng: &mut Rng, warmup: usize, reps: usize) {
-    let mut p = Params::<f32>::new();
-    let mlp = Mlp::new(
-        &mut p,
-        "net",
-        &[1, 40, 40, 1],
-        Activation::Relu,
-        Init::KaimingUniform,
-        rng,
-    );
+    let (mlp, mut p) = sine_mlp(rng);
     let mut adam = Adam::new(1e-3);
     let tasks = sine_tasks(25, rng);
     let mut last = 0.0;
