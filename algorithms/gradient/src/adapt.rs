@@ -14,6 +14,16 @@ pub enum InnerLr<'a, T: Float> {
     PerParam(&'a [Var<T>]),
 }
 
+/// Whether the inner loop is recorded: not for first-order methods (their inner gradients are
+/// constants), yes for second-order ones.
+pub fn inner_graph(first_order: bool) -> CreateGraph {
+    if first_order {
+        CreateGraph::No
+    } else {
+        CreateGraph::Yes
+    }
+}
+
 /// Adapts `theta` to a support set with `steps` SGD steps; `only` restricts adaptation to
 /// some parameter indices (the others stay as given).
 ///

@@ -1,9 +1,9 @@
 //! ANIL (Raghu et al. 2020): "almost no inner loop" — adapt only the head; the body is learned
 //! in the outer loop only.
 
-use autodidact_core::{CreateGraph, Float, Task, Var};
+use autodidact_core::{Float, Task, Var};
 
-use crate::adapt::{adapt, InnerLr};
+use crate::adapt::{adapt, inner_graph, InnerLr};
 use crate::model::Model;
 
 /// The mean post-adaptation query loss with head-only adaptation.
@@ -15,11 +15,7 @@ pub fn anil_meta_loss<T: Float>(
     steps: usize,
     first_order: bool,
 ) -> Var<T> {
-    let create = if first_order {
-        CreateGraph::No
-    } else {
-        CreateGraph::Yes
-    };
+    let create = inner_graph(first_order);
     let head = model.head_params();
     let mut total = Var::scalar(0.0);
     for task in tasks {

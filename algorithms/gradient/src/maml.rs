@@ -5,9 +5,9 @@
 //! nothing in the inner loop, so ∂θ'/∂θ = I and the second-order terms drop out.
 
 use autodidact_core::ndarray::{self, Axis};
-use autodidact_core::{grad, sgd_step, CreateGraph, Float, Targets, Task, Tensor, Var};
+use autodidact_core::{grad, sgd_step, Float, Targets, Task, Tensor, Var};
 
-use crate::adapt::{adapt, InnerLr};
+use crate::adapt::{adapt, inner_graph, InnerLr};
 use crate::model::{Body, Model};
 
 /// The mean post-adaptation query loss over `tasks`, differentiable with respect to `theta`.
@@ -19,11 +19,7 @@ pub fn maml_meta_loss<T: Float>(
     steps: usize,
     first_order: bool,
 ) -> Var<T> {
-    let create = if first_order {
-        CreateGraph::No
-    } else {
-        CreateGraph::Yes
-    };
+    let create = inner_graph(first_order);
     let mut total = Var::scalar(0.0);
     for task in tasks {
         let fast = adapt(
@@ -124,11 +120,7 @@ pub fn maml_meta_loss_batched<T: Float>(
     let Body::Mlp(mlp) = &model.body else {
         panic!("maml_meta_loss_batched needs an MLP body; check `batchable` first")
     };
-    let create = if first_order {
-        CreateGraph::No
-    } else {
-        CreateGraph::Yes
-    };
+    let create = inner_graph(first_order);
     let n = tasks.len();
     let (xs, ys) = stacked::<T>(model, tasks, |t| (&t.support_x, &t.support_y));
     let (xq, yq) = stacked::<T>(model, tasks, |t| (&t.query_x, &t.query_y));

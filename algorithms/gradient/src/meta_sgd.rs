@@ -1,9 +1,9 @@
 //! Meta-SGD (Li et al. 2017): MAML with a learned per-parameter inner learning rate α, meta-
 //! learned together with θ: θ'ᵢ = θ − α ⊙ ∇θ L_Tᵢ(f_θ).
 
-use autodidact_core::{CreateGraph, Float, Task, Var};
+use autodidact_core::{Float, Task, Var};
 
-use crate::adapt::{adapt, InnerLr};
+use crate::adapt::{adapt, inner_graph, InnerLr};
 use crate::model::Model;
 
 /// The mean post-adaptation query loss, differentiable with respect to `theta` and `alphas`.
@@ -15,11 +15,7 @@ pub fn meta_sgd_meta_loss<T: Float>(
     steps: usize,
     first_order: bool,
 ) -> Var<T> {
-    let create = if first_order {
-        CreateGraph::No
-    } else {
-        CreateGraph::Yes
-    };
+    let create = inner_graph(first_order);
     let mut total = Var::scalar(0.0);
     for task in tasks {
         let fast = adapt(
