@@ -34,6 +34,25 @@ fn tiny(hidden: usize) -> (Model, Params<f64>) {
     (m, p)
 }
 
+/// A 2-4-3 tanh classifier for the cross-entropy checks.
+fn tiny_classifier() -> (Model, Params<f64>) {
+    let hp = MetaParams {
+        hidden: vec![4],
+        activation: "tanh".into(),
+        ..MetaParams::default()
+    };
+    let mut p = Params::<f64>::new();
+    let m = Model::build(
+        &hp,
+        TaskKind::Classification { ways: 3 },
+        &[2],
+        &mut p,
+        &mut Seed(8).rng("init"),
+    )
+    .unwrap();
+    (m, p)
+}
+
 fn tasks(n: usize) -> Vec<Task> {
     let dist = Sinusoid::new(SinusoidParams {
         shots: 4,
@@ -183,20 +202,7 @@ fn reptile_update_equals_its_definition() {
 
 #[test]
 fn classification_meta_gradient_through_cross_entropy() {
-    let hp = MetaParams {
-        hidden: vec![4],
-        activation: "tanh".into(),
-        ..MetaParams::default()
-    };
-    let mut params = Params::<f64>::new();
-    let model = Model::build(
-        &hp,
-        TaskKind::Classification { ways: 3 },
-        &[2],
-        &mut params,
-        &mut Seed(8).rng("init"),
-    )
-    .unwrap();
+    let (model, params) = tiny_classifier();
     let x = Array2::from_shape_fn((6, 2), |(i, j)| ((i * 2 + j) as f32 * 0.37).sin()).into_dyn();
     let task = Task {
         support_x: x.clone(),
@@ -238,20 +244,7 @@ fn batched_maml_equals_the_task_loop() {
     // and two inner steps: the batched pass gives the loop's meta-loss and meta-gradient.
     let (reg_model, reg_params) = tiny(5);
     let reg_tasks = tasks(4);
-    let hp = MetaParams {
-        hidden: vec![4],
-        activation: "tanh".into(),
-        ..MetaParams::default()
-    };
-    let mut cls_params = Params::<f64>::new();
-    let cls_model = Model::build(
-        &hp,
-        TaskKind::Classification { ways: 3 },
-        &[2],
-        &mut cls_params,
-        &mut Seed(8).rng("init"),
-    )
-    .unwrap();
+    let (cls_model, cls_params) = tiny_classifier();
     let cls_tasks: Vec<Task> = (0..3)
         .map(|t| {
             let x =
