@@ -209,3 +209,40 @@ fn adam_matches_its_formula_and_never_keeps_subnormal_moments() {
         );
     }
 }
+
+#[test]
+fn adam_lr_scales_act_as_parameter_groups() {
+    use autodidact_core::ndarray::ArrayD;
+    // Two tensors with the same gradient history: the one scaled by 0.25 must move exactly a
+    // quarter as far as the unscaled one under plain Adam, and with AdamW's decoupled decay too.
+    for mut adam in [Adam::<f64>::new(0.1), Adam::<f64>::adamw(0.1, 0.5)] {
+        adam.set_lr_scale(1, 0.25);
+        assert_eq!(adam.lr_scale(0), 1.0);
+        assert_eq!(adam.lr_scale(1), 0.25);
+        assert_eq!(adam.lr_scale(7), 1.0);
+        let mut p = Params::<f64>::new();
+        p.insert("a", arr1(&[1.0, -1.0]).into_dyn());
+        p.insert("b", arr1(&[1.0, -1.0]).into_dyn());
+        let grads: Vec<ArrayD<f64>> = vec![arr1(&[0.3, -2.0]).into_dyn(); 2];
+        let mut reference = Adam::<f64>::new(0.025);
+        reference.weight_decay = adam.weight_decay;
+        reference.decoupled = adam.decoupled;
+        let mut q = Params::<f64>::new();
+        q.insert("b", arr1(&[1.0, -1.0]).into_dyn());
+        for _ in 0..3 {
+            adam.step(&mut p, &grads).unwrap();
+            reference.step(&mut q, &grads[..1]).unwrap();
+        }
+        let a = &p.tensors()[0];
+        let b = &p.tensors()[1];
+        assert!((a[0] - 1.0).abs() > 0.2, "the unscaled tensor moves: {a}");
+        // Scaled tensor == a separate Adam at lr × 0.25 (a parameter group).
+        for (x, y) in b.iter().zip(q.tensors()[0].iter()) {
+            assert!((x - y).abs() < 1e-12, "{b} vs {}", q.tensors()[0]);
+        }
+    }
+    let mut adam = Adam::<f32>::new(1e-3);
+    adam.set_lr_scale(2, 0.1);
+    let back: Adam<f32> = serde_json::from_str(&serde_json::to_string(&adam).unwrap()).unwrap();
+    assert_eq!(adam, back);
+}

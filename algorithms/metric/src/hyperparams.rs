@@ -57,11 +57,17 @@ pub struct MetricParams {
     pub relation_pooling: String,
     /// Relation Networks: the relation module's initialisation, "kaiming" (Sung et al.) or
     /// "difference" (hidden width 2·D, the first layer computing |a − b| per feature and the
-    /// output layer a weighted L1 distance, so the untrained module already ranks classes).
+    /// output layer a weighted L1 distance, so the untrained module already ranks classes),
+    /// or "difference-calibrated" (the same, its output layer then scaled on the first
+    /// training episode so the scores span (0, 1); see `RelationModule::calibrate`).
     pub relation_init: String,
     /// Relation Networks: the pair fed to the relation module, "concat" ([a, b], Sung et al.)
     /// or "concat-sqdiff" ([a, b, (a − b)²], the squared differences appended).
     pub relation_input: String,
+    /// Relation Networks: multiplier of `lr` for the relation module's parameters (Adam
+    /// parameter groups); below 1 the module moves slower than the embedding, so a
+    /// "difference" start is reshaped gradually instead of being swamped by the first steps.
+    pub relation_lr_scale: f64,
     /// Global gradient-norm clip (0: off).
     pub grad_clip: f64,
     /// Test episodes in the final evaluation.
@@ -101,6 +107,7 @@ impl Default for MetricParams {
             relation_pooling: "sum".into(),
             relation_init: "kaiming".into(),
             relation_input: "concat".into(),
+            relation_lr_scale: 1.0,
             grad_clip: 0.0,
             eval_episodes: 1000,
             val_episodes: 200,
@@ -236,14 +243,20 @@ impl Hyperparams for MetricParams {
             doc(
                 "relation_init",
                 "string",
-                "kaiming | difference",
-                "relation-net: relation module initialisation; difference starts as a distance (L1 on concat, hidden 2·D; squared L2 on concat-sqdiff, hidden D; relation_hidden unused)",
+                "kaiming | difference | difference-calibrated",
+                "relation-net: relation module initialisation; difference starts as a distance (L1 on concat, hidden 2·D; squared L2 on concat-sqdiff, hidden D; relation_hidden unused); difference-calibrated also scales the output layer on the first training episode so the scores span (0, 1)",
             ),
             doc(
                 "relation_input",
                 "string",
                 "concat | concat-sqdiff",
                 "relation-net: the relation module's input, [a, b] (Sung et al.) or [a, b, (a - b)^2]",
+            ),
+            doc(
+                "relation_lr_scale",
+                "float",
+                "> 0",
+                "relation-net: multiplier of lr for the relation module (a slower module keeps a difference start)",
             ),
             doc(
                 "grad_clip",
@@ -305,6 +318,7 @@ impl Hyperparams for MetricParams {
         at_least_one("log_every", self.log_every)?;
         check_positive("lr", self.lr)?;
         check_positive("logit_scale", self.logit_scale)?;
+        check_positive("relation_lr_scale", self.relation_lr_scale)?;
         check_range("lr_decay", self.lr_decay, f64::MIN_POSITIVE, 1.0)?;
         check_range("weight_decay", self.weight_decay, 0.0, f64::MAX)?;
         check_range("raw_skip", self.raw_skip, 0.0, f64::MAX)?;
@@ -319,7 +333,7 @@ impl Hyperparams for MetricParams {
         check_one_of(
             "relation_init",
             &self.relation_init,
-            &["kaiming", "difference"],
+            &["kaiming", "difference", "difference-calibrated"],
         )?;
         check_one_of(
             "relation_input",

@@ -14,6 +14,7 @@ use crate::errors::{MetricError, Result};
 use crate::evaluate::{evaluate_episodes, score_accuracy};
 use crate::hyperparams::{resolve, MetricParams};
 use crate::model::{Method, Model};
+use crate::proto::class_pooling;
 
 /// The best validation point so far (early stopping).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -146,11 +147,18 @@ impl MetricLearner {
         let mut rng = seed.rng("init");
         let model = Model::build(method, &hp, &dist.input_shape(), &mut params, &mut rng)?;
         let stats = model.backbone.new_stats();
-        let opt = if hp.weight_decay > 0.0 {
+        let mut opt = if hp.weight_decay > 0.0 {
             Adam::adamw(hp.lr, hp.weight_decay)
         } else {
             Adam::new(hp.lr)
         };
+        if let Some(relation) = &model.relation {
+            for layer in &relation.mlp.layers {
+                for index in std::iter::once(layer.weight).chain(layer.bias) {
+                    opt.set_lr_scale(index, hp.relation_lr_scale);
+                }
+            }
+        }
         Ok(MetricLearner {
             method,
             hp,
@@ -185,6 +193,10 @@ impl MetricLearner {
     pub fn params(&self) -> &Params<f32> {
         &self.params
     }
+    /// The optimiser (its state and per-tensor learning-rate scales).
+    pub fn optimizer(&self) -> &Adam<f32> {
+        &self.opt
+    }
     /// The batch-norm running statistics (empty for the MLP backbone).
     pub fn bn_stats(&self) -> &[BatchNormStats<f32>] {
         &self.stats
@@ -215,6 +227,9 @@ impl MetricLearner {
     /// step). Does not advance the iteration counter.
     pub fn train_on(&mut self, task: &Task) -> Result<(f64, f64)> {
         let ep = Episode::new(task)?;
+        if self.iteration == 0 && self.hp.relation_init == "difference-calibrated" {
+            self.calibrate_relation(&ep)?;
+        }
         let tape = Tape::<f32>::new();
         let vars = tape.params(&self.params);
         let out = self
@@ -237,6 +252,25 @@ impl MetricLearner {
         self.opt.set_lr(self.current_lr());
         self.opt.step(&mut self.params, &grads)?;
         Ok((loss, acc))
+    }
+
+    /// Scales a difference-initialised relation module's output on the first training
+    /// episode (`relation_init = "difference-calibrated"`); nothing is recorded for gradients.
+    fn calibrate_relation(&mut self, ep: &Episode<'_>) -> Result<()> {
+        let Some(relation) = &self.model.relation else {
+            return Ok(());
+        };
+        let tape = Tape::<f32>::new();
+        let vars = tape.params(&self.params);
+        // Batch statistics on a copy: calibration must not move the running statistics.
+        let mut stats = self.stats.clone();
+        let (support, query) =
+            self.model
+                .embed_episode(&vars, ep, BatchNormMode::BatchStats, &mut stats)?;
+        let classes = class_pooling(ep.support_labels, ep.ways, relation.mean_pooling)
+            .matmul(support);
+        relation.calibrate(&mut self.params, &vars, query, classes);
+        Ok(())
     }
 
     /// The training episode of the current iteration.

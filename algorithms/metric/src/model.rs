@@ -77,7 +77,7 @@ impl Model {
             .then(|| FullContext::new(params, dim, hp.fce_steps, rng));
         let relation = (method == Method::Relation).then(|| {
             let sqdiff = hp.relation_input == "concat-sqdiff";
-            let module = if hp.relation_init == "difference" {
+            let module = if hp.relation_init.starts_with("difference") {
                 RelationModule::difference(params, dim, sqdiff, rng)
             } else {
                 RelationModule::new(params, dim, hp.relation_hidden, sqdiff, rng)

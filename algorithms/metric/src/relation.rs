@@ -109,19 +109,85 @@ impl RelationModule {
 
     /// Relation scores `[n_query, ways]` of every query with every class embedding.
     pub fn scores(&self, p: &[Var<f32>], query: Var<f32>, classes: Var<f32>) -> Var<f32> {
+        self.logits(p, query, classes).sigmoid()
+    }
+
+    /// The scores before the sigmoid, `[n_query, ways]`.
+    pub fn logits(&self, p: &[Var<f32>], query: Var<f32>, classes: Var<f32>) -> Var<f32> {
+        let (m, ways) = (query.shape()[0], classes.shape()[0]);
+        self.mlp
+            .forward(p, self.pairs(query, classes))
+            .reshape(&[m, ways])
+    }
+
+    /// The module's input rows, query-major: `[a, b]` or `[a, b, (a − b)²]` for every query
+    /// `a` and class embedding `b`.
+    pub fn pairs(&self, query: Var<f32>, classes: Var<f32>) -> Var<f32> {
         let m = query.shape()[0];
         let ways = classes.shape()[0];
         let qi: Vec<usize> = (0..m).flat_map(|q| std::iter::repeat_n(q, ways)).collect();
         let ci: Vec<usize> = (0..m).flat_map(|_| 0..ways).collect();
         let (a, b) = (query.index_select(&qi), classes.index_select(&ci));
-        let pairs = if self.sqdiff {
+        if self.sqdiff {
             Var::concat(&[a, b, (a - b).square()], 1)
         } else {
             Var::concat(&[a, b], 1)
+        }
+    }
+
+    /// Rescales a two-layer module on one episode's embeddings (`relation_init =
+    /// "difference-calibrated"`), so that training starts from a distance it can reshape:
+    ///
+    /// 1. the first layer by `1/μ`, `μ` the mean hidden activation over the episode's
+    ///    query–class pairs, so hidden units carry values of order 1 — on a difference start
+    ///    each unit is one feature's `(a_d − b_d)²` (or `|a_d − b_d|`), which for 5-shot means
+    ///    of sparse text features is of order 1e-3, so the first Adam steps on the pair
+    ///    weights (each moving by about the learning rate) would outweigh it;
+    /// 2. the output layer so that a logit becomes `κ·(1 − 2·d/d̄)` (κ = [`CALIBRATED_LOGIT`],
+    ///    `d̄` the episode's mean distance): `+κ` for identical embeddings, 0 at half the mean
+    ///    distance, `−κ` at the mean, instead of scores that all sit near 0.5.
+    ///
+    /// Both are positive rescalings (ReLU is positively homogeneous) plus a constant, so the
+    /// ranking of classes is unchanged. Does nothing unless the module has two layers and the
+    /// episode has a positive mean activation and distance.
+    pub fn calibrate(
+        &self,
+        params: &mut Params<f32>,
+        p: &[Var<f32>],
+        query: Var<f32>,
+        classes: Var<f32>,
+    ) {
+        let [first, last] = self.mlp.layers.as_slice() else {
+            return;
         };
-        self.mlp.forward(p, pairs).sigmoid().reshape(&[m, ways])
+        let hidden = self
+            .mlp
+            .activation
+            .apply(first.forward(p, self.pairs(query, classes)))
+            .value();
+        let mu = hidden.mean().unwrap_or(0.0);
+        let logits = self.logits(p, query, classes).value();
+        let b2 = last.bias.map_or(0.0, |b| params.tensors()[b].sum());
+        // Mean of `w2·h` after the first layer's rescaling.
+        let spread = (logits.mean().unwrap_or(0.0) - b2) / mu;
+        if !(mu > 0.0 && mu.is_finite() && spread < 0.0 && spread.is_finite()) {
+            return;
+        }
+        let alpha = -2.0 * CALIBRATED_LOGIT / spread;
+        let t = params.tensors_mut();
+        for index in std::iter::once(first.weight).chain(first.bias) {
+            t[index].mapv_inplace(|w| w / mu);
+        }
+        t[last.weight].mapv_inplace(|w| w * alpha);
+        if let Some(b) = last.bias {
+            t[b].fill(CALIBRATED_LOGIT);
+        }
     }
 }
+
+/// The logit a calibrated difference start gives to identical embeddings (and minus it at
+/// the episode's mean distance): sigmoid(±2) = 0.88 / 0.12.
+pub const CALIBRATED_LOGIT: f32 = 2.0;
 
 /// Class embeddings `[ways, D]`: the sum of each class's support embeddings.
 pub fn class_embeddings(support: Var<f32>, labels: &[usize], ways: usize) -> Var<f32> {

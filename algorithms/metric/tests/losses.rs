@@ -199,3 +199,58 @@ fn difference_initialised_relation_modules_start_as_distances() {
         }
     }
 }
+
+#[test]
+fn calibrated_relation_modules_span_the_sigmoid_and_keep_the_ranking() {
+    use autodidact_metric::relation::CALIBRATED_LOGIT;
+    let qs = [[3.0f32, 1.0, -0.5], [0.0, 2.0, 1.0]];
+    let cls = [[2.0f32, 2.0, 0.0], [0.0, 1.0, -1.0]];
+    for sqdiff in [false, true] {
+        let mut params = Params::<f32>::new();
+        let module = RelationModule::difference(&mut params, 3, sqdiff, &mut Seed(0).rng("init"))
+            .with_mean_pooling(true);
+        let dist = |i: usize, j: usize| -> f64 {
+            (0..3)
+                .map(|k| {
+                    let diff = (qs[i][k] - cls[j][k]) as f64;
+                    if sqdiff {
+                        diff * diff
+                    } else {
+                        diff.abs()
+                    }
+                })
+                .sum()
+        };
+        let mean = (0..2)
+            .flat_map(|i| (0..2).map(move |j| (i, j)))
+            .map(|(i, j)| dist(i, j))
+            .sum::<f64>()
+            / 4.0;
+        {
+            let tape = Tape::<f32>::new();
+            let p = tape.params(&params);
+            let (q, c) = (var(&[&qs[0], &qs[1]]), var(&[&cls[0], &cls[1]]));
+            module.calibrate(&mut params, &p, q, c);
+        }
+        let tape = Tape::<f32>::new();
+        let p = tape.params(&params);
+        let (q, c) = (var(&[&qs[0], &qs[1]]), var(&[&cls[0], &cls[1]]));
+        let logits = module.logits(&p, q, c).value();
+        // The hidden units now average 1 over the episode's pairs.
+        let first = &module.mlp.layers[0];
+        let hidden = first.forward(&p, module.pairs(q, c)).relu().value();
+        near(hidden.mean().unwrap() as f64, 1.0);
+        let k = CALIBRATED_LOGIT as f64;
+        for i in 0..2 {
+            for j in 0..2 {
+                // κ·(1 − 2·d/d̄), by hand.
+                let want = k * (1.0 - 2.0 * dist(i, j) / mean);
+                assert!(
+                    (logits[[i, j]] as f64 - want).abs() < 1e-4,
+                    "sqdiff {sqdiff}: logit ({i}, {j}) {} vs {want}",
+                    logits[[i, j]]
+                );
+            }
+        }
+    }
+}

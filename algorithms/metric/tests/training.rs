@@ -231,3 +231,31 @@ fn an_untrained_diagonal_metric_is_the_raw_baseline_on_the_same_episodes() {
     );
     assert_eq!(m["eval_episodes"], 50.0);
 }
+
+#[test]
+fn relation_lr_scale_slows_only_the_relation_module() {
+    let hp = MetricParams {
+        relation_lr_scale: 0.1,
+        ..short(Method::Relation, 5)
+    };
+    let l = MetricLearner::with_distributions(Method::Relation, hp, gaussian(5), None, Seed(1))
+        .unwrap();
+    let names = l.params().names();
+    let mut relation = 0;
+    for (i, name) in names.iter().enumerate() {
+        let scale = l.optimizer().lr_scale(i);
+        if name.starts_with("relation") {
+            relation += 1;
+            assert_eq!(scale, 0.1, "{name}");
+        } else {
+            assert_eq!(scale, 1.0, "{name}");
+        }
+    }
+    assert_eq!(relation, 4, "two weights and two biases: {names:?}");
+    let bad = MetricParams {
+        relation_lr_scale: 0.0,
+        ..short(Method::Relation, 5)
+    };
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(err.contains("relation_lr_scale"), "{err}");
+}

@@ -24,6 +24,10 @@ pub struct Adam<T> {
     pub weight_decay: f64,
     /// Decay the weights directly (AdamW) instead of adding to the gradient.
     pub decoupled: bool,
+    /// Per-tensor multipliers of `lr` (PyTorch's parameter groups), in the store's order;
+    /// tensors past the end of the list use 1.
+    #[serde(default)]
+    pub lr_scales: Vec<f64>,
     t: u64,
     m: Vec<Tensor<T>>,
     v: Vec<Tensor<T>>,
@@ -39,6 +43,7 @@ impl<T: Float> Adam<T> {
             eps: 1e-8,
             weight_decay: 0.0,
             decoupled: false,
+            lr_scales: Vec::new(),
             t: 0,
             m: Vec::new(),
             v: Vec::new(),
@@ -51,6 +56,18 @@ impl<T: Float> Adam<T> {
             decoupled: true,
             ..Adam::new(lr)
         }
+    }
+    /// Multiplies the learning rate (and decoupled decay) of the tensor at `index` by
+    /// `scale`, for a part of the model that should move slower or faster than the rest.
+    pub fn set_lr_scale(&mut self, index: usize, scale: f64) {
+        if self.lr_scales.len() <= index {
+            self.lr_scales.resize(index + 1, 1.0);
+        }
+        self.lr_scales[index] = scale;
+    }
+    /// The learning-rate multiplier of the tensor at `index`.
+    pub fn lr_scale(&self, index: usize) -> f64 {
+        self.lr_scales.get(index).copied().unwrap_or(1.0)
     }
     /// Steps taken.
     pub fn steps(&self) -> u64 {
@@ -70,22 +87,25 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         let (b1, b2) = (self.beta1, self.beta2);
         let c1 = 1.0 - b1.powi(t);
         let c2 = 1.0 - b2.powi(t);
-        let step = T::of(self.lr / c1);
         let c2s = T::of(c2.sqrt());
         let (b1t, b2t, eps) = (T::of(b1), T::of(b2), T::of(self.eps));
         let one = T::one();
         let wd = T::of(self.weight_decay);
-        let lr_wd = T::of(self.lr * self.weight_decay);
         let decoupled = self.decoupled;
         // Moments this small no longer move a weight (|m|/(√v + ε) with ε = 1e-8), but as
         // subnormals they make every later multiply ~100x slower: flush them to zero.
         let tiny = T::of(1e-30);
-        for ((p, g), (m, v)) in params
+        let scales = &self.lr_scales;
+        for (i, ((p, g), (m, v))) in params
             .tensors_mut()
             .iter_mut()
             .zip(grads)
             .zip(self.m.iter_mut().zip(self.v.iter_mut()))
+            .enumerate()
         {
+            let lr = self.lr * scales.get(i).copied().unwrap_or(1.0);
+            let step = T::of(lr / c1);
+            let lr_wd = T::of(lr * self.weight_decay);
             let update = |w: &mut T, g: T, m: &mut T, v: &mut T| {
                 let g = if decoupled {
                     *w -= lr_wd * *w;
