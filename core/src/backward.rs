@@ -34,12 +34,21 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
     match op {
         Leaf | Const => {}
         Add(a, b) => {
-            emit(a, g.sum_to_shape(shape_of::<T>(a).slice()));
-            emit(b, g.sum_to_shape(shape_of::<T>(b).slice()));
+            if var::<T>(a).requires_grad() {
+                emit(a, g.sum_to_shape(shape_of::<T>(a).slice()));
+            }
+            if var::<T>(b).requires_grad() {
+                emit(b, g.sum_to_shape(shape_of::<T>(b).slice()));
+            }
         }
         Sub(a, b) => {
-            emit(a, g.sum_to_shape(shape_of::<T>(a).slice()));
-            emit(b, (-g).sum_to_shape(shape_of::<T>(b).slice()));
+            if var::<T>(a).requires_grad() {
+                emit(a, g.sum_to_shape(shape_of::<T>(a).slice()));
+            }
+            // A constant target (a loss's `pred − target`) needs no negated gradient.
+            if var::<T>(b).requires_grad() {
+                emit(b, (-g).sum_to_shape(shape_of::<T>(b).slice()));
+            }
         }
         Mul(a, b) => {
             let (va, vb) = (var::<T>(a), var::<T>(b));
@@ -94,12 +103,9 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
         Cos(a) => emit(a, -(g * var::<T>(a).sin())),
         Tanh(a) => emit(a, g * (1.0 - out.square())),
         Sigmoid(a) => emit(a, g * out * (1.0 - out)),
-        Relu(a) => {
-            let mask = const_from::<T>(a, |v| {
-                crate::pool::map_array(v, |x| if x > T::zero() { T::one() } else { T::zero() })
-            });
-            emit(a, g * mask)
-        }
+        Relu(a) => emit(a, g.relu_mask(var::<T>(a))),
+        // Linear in `g`; its derivative in `a` is zero wherever it exists.
+        ReluMask(gid, a) => emit(gid, g.relu_mask(var::<T>(a))),
         LeakyRelu(a, slope) => {
             let s = T::of(slope);
             let d = const_from::<T>(a, |v| {
@@ -146,6 +152,28 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
                     gb.sum_to_shape(sb)
                 };
                 emit(b, gb);
+            }
+        }
+        Affine(x, w, b) => {
+            // y = x w + b: the matmul's rules for x and w, and b's gradient summed over rows.
+            let (vx, vw, vb) = (var::<T>(x), var::<T>(w), var::<T>(b));
+            if vx.requires_grad() {
+                emit(x, g.matmul_t(vw, false, true));
+            }
+            if vw.requires_grad() {
+                let sx = shape_of::<T>(x);
+                let gw = if sx.ndim() > 2 {
+                    // [B…, n, k] @ [k, m]: fold the batch into the rows, one GEMM.
+                    let x2 = vx.reshape(&[usize::MAX, sx[sx.ndim() - 1]]);
+                    let g2 = g.reshape(&[usize::MAX, g.shape()[g.ndim() - 1]]);
+                    x2.matmul_t(g2, true, false)
+                } else {
+                    vx.matmul_t(g, true, false)
+                };
+                emit(w, gw);
+            }
+            if vb.requires_grad() {
+                emit(b, g.sum_to_shape(shape_of::<T>(b).slice()));
             }
         }
         Permute(a, perm) => emit(a, g.permute(&perm.inverse().as_vec())),

@@ -105,6 +105,10 @@ pub(crate) enum Op {
     Softplus(Id),
     /// `op(a) @ op(b)`, with transpose flags for each side.
     Matmul(Id, Id, bool, bool),
+    /// `x @ w + b`: a 2-D `w` and a bias row `b` (`[m]` or `[1, m]`) added to every row.
+    Affine(Id, Id, Id),
+    /// `g` where `a > 0`, else 0: ReLU's backward as one op (`a` is not differentiated).
+    ReluMask(Id, Id),
     Permute(Id, Perm),
     Reshape(Id),
     BroadcastTo(Id),
@@ -149,6 +153,12 @@ impl Op {
                 f(a);
                 f(b)
             }
+            Affine(x, w, b) => {
+                f(x);
+                f(w);
+                f(b)
+            }
+            ReluMask(g, _) => f(g),
             Neg(a)
             | AddScalar(a)
             | MulScalar(a, _)

@@ -86,6 +86,33 @@ proptest! {
     }
 
     #[test]
+    fn affine_rows(bt in 1usize..3, n in 1usize..4, k in 1usize..4, m in 1usize..4, seed in any::<u64>()) {
+        let x = arb_value(&[n, k], seed);
+        let x3 = arb_value(&[bt, n, k], seed ^ 1);
+        let w = arb_value(&[k, m], seed ^ 2);
+        let b = arb_value(&[m], seed ^ 3);
+        let b_row = arb_value(&[1, m], seed ^ 4);
+        let b_full = arb_value(&[n, m], seed ^ 5);
+        for (name, x, b) in [
+            ("affine [n,k] + [m]", x.clone(), b.clone()),
+            ("affine [n,k] + [1,m]", x.clone(), b_row),
+            ("affine [B,n,k] + [m]", x3, b),
+            ("affine [n,k] + [n,m] (composed)", x, b_full),
+        ] {
+            gradcheck(name, |v| v[0].affine(v[1], v[2]), &[x.clone(), w.clone(), b.clone()], &opts())?;
+            // The same values as the composed product and sum.
+            let _t = Tape::<f64>::new();
+            let (vx, vw, vb) = (Var::constant(x), Var::constant(w.clone()), Var::constant(b));
+            let fused = vx.affine(vw, vb).value();
+            let composed = (vx.matmul(vw) + vb).value();
+            prop_assert_eq!(fused.shape(), composed.shape());
+            for (p, q) in fused.iter().zip(composed.iter()) {
+                prop_assert!((p - q).abs() < 1e-12, "{}: {} vs {}", name, p, q);
+            }
+        }
+    }
+
+    #[test]
     fn shape_ops(x in arb_tensor_with_shape(vec![2, 3, 4], -2.0..2.0)) {
         gradcheck("permute", |v| v[0].permute(&[2, 0, 1]), &[x.clone()], &opts())?;
         gradcheck("transpose", |v| v[0].transpose(0, 2), &[x.clone()], &opts())?;

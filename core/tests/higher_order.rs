@@ -54,6 +54,27 @@ fn hvp_elementwise_and_matmul() {
 }
 
 #[test]
+fn hvp_linear_relu_layers() {
+    // Two fused linear layers around a ReLU (its backward is the one-op mask, differentiated
+    // again here): x [5, 3] → 4 → 2, every input differentiated twice.
+    let x = rand_tensor(&[5, 3], 30);
+    let w1 = rand_tensor(&[3, 4], 31);
+    let b1 = rand_tensor(&[4], 32);
+    let w2 = rand_tensor(&[4, 2], 33);
+    let b2 = rand_tensor(&[1, 2], 34);
+    gradgradcheck(
+        "affine-relu-affine",
+        |v| {
+            let h = v[0].affine(v[1], v[2]).relu();
+            h.affine(v[3], v[4]).tanh() * h.sum()
+        },
+        &[x, w1, b1, w2, b2],
+        &opts(),
+    )
+    .unwrap();
+}
+
+#[test]
 fn hvp_softmax_cross_entropy() {
     let logits = rand_tensor(&[5, 4], 3);
     let w = rand_tensor(&[4, 4], 4);

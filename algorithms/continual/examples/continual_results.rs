@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Streams: gaussian-permuted, gaussian-split-task, gaussian-split-class, omniglot-class,
-//! banking77-class. Methods: naive, ewc, si, lwf, replay-100, replay-500, replay-1000, agem,
+//! omniglot-task (a head per experience), banking77-class. Methods: naive, ewc, si, lwf,
+//! replay-100, replay-500, replay-1000, agem,
 //! joint (and replay-N for any N). Each finished run is appended to `DIR/runs.jsonl` and
 //! skipped when the command is run again; `DIR/results.md` is rewritten from every run, and
 //! `--redraw` redraws the first seed's heat-maps from `runs.jsonl`.
@@ -66,6 +67,15 @@ fn stream(name: &str, seed: Seed, gaussian: &str) -> Box<dyn TaskStream> {
             )
             .unwrap(),
         ),
+        "omniglot-task" => Box::new(
+            split_stream_from_config(
+                &cfg(&format!(
+                    "source = \"omniglot\"\ndata_dir = [\"{DATA}/omniglot/images_background_small1.zip\", \"{DATA}/omniglot/images_background_small2.zip\"]\nexperiences = 10\nscenario = \"task-incremental\"\nimage_size = 28\n"
+                )),
+                seed,
+            )
+            .unwrap(),
+        ),
         "banking77-class" => Box::new(
             split_stream_from_config(
                 &cfg(&format!(
@@ -94,7 +104,7 @@ fn hyperparams(method: &str, stream: &str, sets: &[(String, String)]) -> (Method
             hp.hidden = vec![128, 128];
             hp.epochs = 5;
         }
-        "omniglot-class" => {
+        "omniglot-class" | "omniglot-task" => {
             // An MLP on the 28 x 28 pixels: Conv4 takes ~30 times longer per run here.
             hp.backbone = "mlp".into();
             hp.hidden = vec![256, 256];

@@ -267,8 +267,8 @@ impl MetricLearner {
         let (support, query) =
             self.model
                 .embed_episode(&vars, ep, BatchNormMode::BatchStats, &mut stats)?;
-        let classes = class_pooling(ep.support_labels, ep.ways, relation.mean_pooling)
-            .matmul(support);
+        let classes =
+            class_pooling(ep.support_labels, ep.ways, relation.mean_pooling).matmul(support);
         relation.calibrate(&mut self.params, &vars, query, classes);
         Ok(())
     }

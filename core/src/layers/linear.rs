@@ -47,10 +47,9 @@ impl Linear {
 
     /// `x [N, in] → [N, out]` with the parameters `p` (in the store's order).
     pub fn forward<T: Float>(&self, p: &[Var<T>], x: Var<T>) -> Var<T> {
-        let y = x.matmul(p[self.weight]);
         match self.bias {
-            Some(b) => y + p[b],
-            None => y,
+            Some(b) => x.affine(p[self.weight], p[b]),
+            None => x.matmul(p[self.weight]),
         }
     }
 }

@@ -179,6 +179,29 @@ impl<T: Float> Var<T> {
             map_array(a, |x| if x > z { x } else { z })
         })
     }
+    /// `self` where `a > 0`, else 0 (shapes must match): ReLU's backward rule as one op, so
+    /// the mask is never materialised. Differentiable in `self` (by the same rule); `a` is
+    /// treated as a constant, as ReLU's derivative is.
+    pub(crate) fn relu_mask(self, a: Var<T>) -> Var<T> {
+        let z = T::zero();
+        let rec = crate::tape::is_grad_enabled();
+        T::with_tape(|s| {
+            let (g, x) = (s.node(self), s.node(a));
+            let value = zip_map(
+                "relu_mask",
+                &g.value,
+                &x.value,
+                |g, x| if x > z { g } else { z },
+            );
+            let rg = rec && g.requires_grad;
+            let op = if rg {
+                Op::ReluMask(self.id, a.id)
+            } else {
+                Op::Const
+            };
+            s.push(value, op, rg)
+        })
+    }
     /// `x` for `x > 0`, else `slope · x`.
     pub fn leaky_relu(self, slope: f64) -> Var<T> {
         let s = T::of(slope);

@@ -330,6 +330,37 @@ pub(crate) fn matmul_value<T: Float>(
 }
 
 impl<T: Float> Var<T> {
+    /// `self @ w + b`, a linear layer: one op when `w` is 2-D and `b` is a bias row (`[m]` or
+    /// `[1, m]`) — one node instead of two, the bias added in the product's output buffer —
+    /// otherwise `self.matmul(w) + b` with broadcasting. Same values and gradients either way.
+    pub fn affine(self, w: Var<T>, b: Var<T>) -> Var<T> {
+        let (sx, sw, sb) = (self.shape(), w.shape(), b.shape());
+        let row = sw.len() == 2 && (sb.as_slice() == [sw[1]] || sb.as_slice() == [1, sw[1]]);
+        if !row || sx.len() < 2 || sx[sx.len() - 1] != sw[0] {
+            return self.matmul(w) + b;
+        }
+        let rec = crate::tape::is_grad_enabled();
+        T::with_tape(|s| {
+            let (x, wn, bn) = (s.node(self), s.node(w), s.node(b));
+            let mut value = matmul_value(&x.value, &wn.value, false, false);
+            let bias = contiguous(&bn.value);
+            if !bias.is_empty() {
+                for row in crate::pool::slice_mut(&mut value).chunks_exact_mut(bias.len()) {
+                    for (o, &c) in row.iter_mut().zip(bias.iter()) {
+                        *o = *o + c;
+                    }
+                }
+            }
+            let rg = rec && (x.requires_grad || wn.requires_grad || bn.requires_grad);
+            let op = if rg {
+                Op::Affine(self.id, w.id, b.id)
+            } else {
+                Op::Const
+            };
+            s.push(value, op, rg)
+        })
+    }
+
     /// Matrix product over the last two axes; leading (batch) axes must match, or one side is
     /// 2-D and is shared by every batch entry.
     pub fn matmul(self, other: Var<T>) -> Var<T> {
