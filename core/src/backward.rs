@@ -154,6 +154,18 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
                 emit(b, gb);
             }
         }
+        Mse(a, b) => {
+            // d/da mean((a − b)²) = 2(a − b)/n; the negative for b.
+            let (va, vb) = (var::<T>(a), var::<T>(b));
+            let n = shape_of::<T>(a).size().max(1);
+            let ga = (va - vb) * (g * (2.0 / n as f64));
+            if va.requires_grad() {
+                emit(a, ga);
+            }
+            if vb.requires_grad() {
+                emit(b, -ga);
+            }
+        }
         Affine(x, w, b) => {
             // y = x w + b: the matmul's rules for x and w, and b's gradient summed over rows.
             let (vx, vw, vb) = (var::<T>(x), var::<T>(w), var::<T>(b));

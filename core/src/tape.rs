@@ -109,6 +109,8 @@ pub(crate) enum Op {
     Affine(Id, Id, Id),
     /// `g` where `a > 0`, else 0: ReLU's backward as one op (`a` is not differentiated).
     ReluMask(Id, Id),
+    /// `mean((a − b)²)` over two tensors of one shape.
+    Mse(Id, Id),
     Permute(Id, Perm),
     Reshape(Id),
     BroadcastTo(Id),
@@ -145,7 +147,7 @@ impl Op {
         use Op::*;
         match *self {
             Leaf | Const => {}
-            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Matmul(a, b, _, _) => {
+            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Matmul(a, b, _, _) | Mse(a, b) => {
                 f(a);
                 f(b)
             }

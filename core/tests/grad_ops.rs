@@ -157,6 +157,16 @@ proptest! {
     #[test]
     fn losses(logits in arb_tensor_with_shape(vec![4, 3], -2.0..2.0), labels in arb_labels(4, 3), t in arb_tensor_with_shape(vec![4, 3], 0.0..1.0)) {
         gradcheck("mse", |v| mse(v[0], v[1]), &[logits.clone(), t.clone()], &opts())?;
+        // A broadcast target takes the composed path; both equal mean((a − b)²).
+        let row = t.index_axis(ndarray::Axis(0), 0).to_owned().into_dyn();
+        gradcheck("mse broadcast", |v| mse(v[0], v[1]), &[logits.clone(), row.clone()], &opts())?;
+        {
+            let _tape = Tape::<f64>::new();
+            let (a, b, r) = (Var::constant(logits.clone()), Var::constant(t.clone()), Var::constant(row));
+            let by_hand = |d: Var<f64>| d.with_value(|v| v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64);
+            prop_assert!((mse(a, b).item() - by_hand(a - b)).abs() < 1e-12);
+            prop_assert!((mse(a, r).item() - by_hand(a - r)).abs() < 1e-12);
+        }
         gradcheck("cross_entropy", |v| cross_entropy(v[0], &labels), &[logits.clone()], &opts())?;
         gradcheck("cross_entropy_soft", |v| cross_entropy_soft(v[0], v[1].softmax(1)), &[logits.clone(), t.clone()], &opts())?;
         gradcheck("bce_with_logits", |v| binary_cross_entropy_with_logits(v[0], v[1]), &[logits.clone(), t.clone()], &opts())?;

@@ -2,11 +2,35 @@
 
 use crate::float::Float;
 use crate::ops::index::one_hot;
-use crate::tape::Var;
+use crate::tape::{Op, Var};
 
-/// Mean squared error `mean((pred − target)²)`.
+/// Mean squared error `mean((pred − target)²)`; `target` broadcasts to `pred`'s shape.
+///
+/// Equal shapes (the usual case) run as one op, whose backward `2(pred − target)/n` is
+/// written in the same differentiable ops; other shapes compose subtract, square and mean.
 pub fn mse<T: Float>(pred: Var<T>, target: Var<T>) -> Var<T> {
-    (pred - target).square().mean()
+    let rec = crate::tape::is_grad_enabled();
+    let fused = T::with_tape(|s| {
+        let (a, b) = (s.node(pred), s.node(target));
+        if a.value.shape() != b.value.shape() {
+            return None;
+        }
+        let n = a.value.len();
+        let sq = |acc: T, (&x, &y): (&T, &T)| acc + (x - y) * (x - y);
+        let sum = match (a.value.as_slice(), b.value.as_slice()) {
+            (Some(x), Some(y)) => x.iter().zip(y).fold(T::zero(), sq),
+            _ => a.value.iter().zip(b.value.iter()).fold(T::zero(), sq),
+        };
+        let value = crate::pool::filled(&[], sum * T::of(1.0 / n.max(1) as f64));
+        let rg = rec && (a.requires_grad || b.requires_grad);
+        let op = if rg {
+            Op::Mse(pred.id, target.id)
+        } else {
+            Op::Const
+        };
+        Some(s.push(value, op, rg))
+    });
+    fused.unwrap_or_else(|| (pred - target).square().mean())
 }
 
 /// Cross-entropy of `[N, C]` logits against integer labels, averaged over rows.

@@ -334,20 +334,20 @@ impl<T: Float> Var<T> {
     /// `[1, m]`) — one node instead of two, the bias added in the product's output buffer —
     /// otherwise `self.matmul(w) + b` with broadcasting. Same values and gradients either way.
     pub fn affine(self, w: Var<T>, b: Var<T>) -> Var<T> {
-        let (sx, sw, sb) = (self.shape(), w.shape(), b.shape());
-        let row = sw.len() == 2 && (sb.as_slice() == [sw[1]] || sb.as_slice() == [1, sw[1]]);
-        if !row || sx.len() < 2 || sx[sx.len() - 1] != sw[0] {
-            return self.matmul(w) + b;
-        }
         let rec = crate::tape::is_grad_enabled();
-        T::with_tape(|s| {
+        let fused = T::with_tape(|s| {
             let (x, wn, bn) = (s.node(self), s.node(w), s.node(b));
+            let (sx, sw, sb) = (x.value.shape(), wn.value.shape(), bn.value.shape());
+            let row = sw.len() == 2 && (sb == [sw[1]] || sb == [1, sw[1]]);
+            if !row || sx.len() < 2 || sx[sx.len() - 1] != sw[0] {
+                return None;
+            }
             let mut value = matmul_value(&x.value, &wn.value, false, false);
             let bias = contiguous(&bn.value);
             if !bias.is_empty() {
                 for row in crate::pool::slice_mut(&mut value).chunks_exact_mut(bias.len()) {
                     for (o, &c) in row.iter_mut().zip(bias.iter()) {
-                        *o = *o + c;
+                        *o += c;
                     }
                 }
             }
@@ -357,8 +357,9 @@ impl<T: Float> Var<T> {
             } else {
                 Op::Const
             };
-            s.push(value, op, rg)
-        })
+            Some(s.push(value, op, rg))
+        });
+        fused.unwrap_or_else(|| self.matmul(w) + b)
     }
 
     /// Matrix product over the last two axes; leading (batch) axes must match, or one side is

@@ -60,10 +60,21 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         );
         for (i, (p, g)) in params.tensors_mut().iter_mut().zip(grads).enumerate() {
             if self.momentum == 0.0 {
-                if self.weight_decay == 0.0 {
-                    p.zip_mut_with(g, |w, &g| *w -= lr * g);
-                } else {
-                    p.zip_mut_with(g, |w, &g| *w -= lr * (g + wd * *w));
+                // Plain slices when both are contiguous (a store's tensors and computed
+                // gradients always are): `zip_mut_with` costs more than these few flops.
+                match (p.as_slice_mut(), g.as_slice()) {
+                    (Some(ps), Some(gs)) if ps.len() == gs.len() && self.weight_decay == 0.0 => {
+                        for (w, &g) in ps.iter_mut().zip(gs) {
+                            *w -= lr * g;
+                        }
+                    }
+                    (Some(ps), Some(gs)) if ps.len() == gs.len() => {
+                        for (w, &g) in ps.iter_mut().zip(gs) {
+                            *w -= lr * (g + wd * *w);
+                        }
+                    }
+                    _ if self.weight_decay == 0.0 => p.zip_mut_with(g, |w, &g| *w -= lr * g),
+                    _ => p.zip_mut_with(g, |w, &g| *w -= lr * (g + wd * *w)),
                 }
                 continue;
             }
