@@ -237,6 +237,12 @@ fn train_and_eval(a: &Args, env: &str, data: Vec<String>, default_eval: &[usize]
         {
             line += &format!(" baseline={:.2}% ±{:.2}", 100.0 * b, 100.0 * bci);
         }
+        if let (Some(d), Some(dci)) = (
+            r.get("gain_over_baseline"),
+            r.get("gain_over_baseline_ci95"),
+        ) {
+            line += &format!(" paired_gain={:+.2}% ±{:.2}", 100.0 * d, 100.0 * dci);
+        }
         line += &format!(
             " train_iterations={} train_s={:.0} eval_s={:.1} load={}",
             learner.steps_done(),

@@ -160,6 +160,10 @@ fn registry_builds_all_three_and_trains_with_more_ways() {
         let e = alg.evaluate(None).unwrap();
         assert!(e.contains_key("query_accuracy") && e.contains_key("query_accuracy_ci95"));
         assert!(e.contains_key("baseline_accuracy") && e.contains_key("baseline_accuracy_ci95"));
+        // The paired gain is the difference of the two means (same episodes).
+        let gain = e["gain_over_baseline"];
+        assert!((gain - (e["query_accuracy"] - e["baseline_accuracy"])).abs() < 1e-12);
+        assert!(e["gain_over_baseline_ci95"] >= 0.0);
     }
     let mut cfg = Config::new();
     cfg.insert("train_ways".into(), toml::Value::Integer(9));
