@@ -2,8 +2,8 @@
 # The continual-learning results of docs/continual.md: every strategy, 5 seeds, on the
 # gaussian-classes permuted and split streams and the class-incremental BANKING77 stream, the
 # plasticity ablation of Replay-1000 on BANKING77 (3 seeds), BANKING77 with the labels trick,
-# and Omniglot-small (an MLP on the pixels), class- and task-incremental. Runs already in a results folder's runs.jsonl are
-# skipped, so the script resumes where it stopped.
+# and Omniglot-small (an MLP on the pixels), class- and task-incremental. Runs already in a
+# results folder's runs.jsonl are skipped, so the script resumes where it stopped.
 #
 #   bash bench/continual/run_results.sh     # from the workspace root; about an hour on 2 busy cores
 set -euo pipefail
