@@ -136,8 +136,8 @@ fn bench_small(rng: &mut Rng, warmup: usize, reps: usize) {
         let tape = Tape::<f32>::new();
         let v = tape.params(&p);
         let loss = mse(
-            mlp.forward(&v, tape.constant(x.clone())),
-            tape.constant(y.clone()),
+            mlp.forward(&v, tape.constant_from(&x)),
+            tape.constant_from(&y),
         );
         let g = optim::values(&tape.grad(&loss, &v, CreateGraph::No));
         opt.step(&mut p, &g).unwrap();
@@ -165,7 +165,7 @@ fn bench_mnist(rng: &mut Rng, warmup: usize, reps: usize) {
     let s = time(warmup, reps, || {
         let tape = Tape::<f32>::new();
         let v = tape.params(&p);
-        let loss = cross_entropy(mlp.forward(&v, tape.constant(x.clone())), &labels);
+        let loss = cross_entropy(mlp.forward(&v, tape.constant_from(&x)), &labels);
         let g = optim::values(&tape.grad(&loss, &v, CreateGraph::No));
         opt.step(&mut p, &g).unwrap();
         last = loss.item();
@@ -207,15 +207,15 @@ fn maml_meta_step(mlp: &Mlp, p: &mut Params<f32>, adam: &mut Adam<f32>, tasks: &
     let mut meta = tape.scalar(0.0);
     for t in tasks {
         let loss = mse(
-            mlp.forward(&theta, tape.constant(t.xs.clone())),
-            tape.constant(t.ys.clone()),
+            mlp.forward(&theta, tape.constant_from(&t.xs)),
+            tape.constant_from(&t.ys),
         );
         let g = tape.grad(&loss, &theta, CreateGraph::Yes);
         let fast = sgd_step(&theta, &g, 0.01);
         meta = meta
             + mse(
-                mlp.forward(&fast, tape.constant(t.xq.clone())),
-                tape.constant(t.yq.clone()),
+                mlp.forward(&fast, tape.constant_from(&t.xq)),
+                tape.constant_from(&t.yq),
             );
     }
     let meta = meta * (1.0 / tasks.len() as f64);

@@ -59,8 +59,8 @@ fn main() {
             let tape = Tape::<f32>::new();
             let v = tape.params(&p);
             let loss = mse(
-                mlp.forward(&v, tape.constant(x.clone())),
-                tape.constant(y.clone()),
+                mlp.forward(&v, tape.constant_from(&x)),
+                tape.constant_from(&y),
             );
             let g = optim::values(&tape.grad(&loss, &v, CreateGraph::No));
             opt.step(&mut p, &g).unwrap();
@@ -82,7 +82,7 @@ fn main() {
         time("mlp 784-256-128-10 batch 64 step", 300, || {
             let tape = Tape::<f32>::new();
             let v = tape.params(&p);
-            let loss = cross_entropy(mlp.forward(&v, tape.constant(x.clone())), &labels);
+            let loss = cross_entropy(mlp.forward(&v, tape.constant_from(&x)), &labels);
             let g = optim::values(&tape.grad(&loss, &v, CreateGraph::No));
             opt.step(&mut p, &g).unwrap();
         });
@@ -114,15 +114,15 @@ fn main() {
             let mut meta = tape.scalar(0.0);
             for [ys, xs, yq, xq] in &tasks {
                 let loss = mse(
-                    mlp.forward(&theta, tape.constant(xs.clone())),
-                    tape.constant(ys.clone()),
+                    mlp.forward(&theta, tape.constant_from(xs)),
+                    tape.constant_from(ys),
                 );
                 let g = tape.grad(&loss, &theta, CreateGraph::Yes);
                 let fast = sgd_step(&theta, &g, 0.01);
                 meta = meta
                     + mse(
-                        mlp.forward(&fast, tape.constant(xq.clone())),
-                        tape.constant(yq.clone()),
+                        mlp.forward(&fast, tape.constant_from(xq)),
+                        tape.constant_from(yq),
                     );
             }
             let meta = meta * (1.0 / 25.0);
@@ -151,12 +151,7 @@ pub fn conv4_step() {
     time("conv4 64f, 100 images 28x28, fwd+bwd", 10, || {
         let tape = Tape::<f32>::new();
         let v = tape.params(&p);
-        let h = conv.forward(
-            &v,
-            tape.constant(x.clone()),
-            BatchNormMode::BatchStats,
-            None,
-        );
+        let h = conv.forward(&v, tape.constant_from(&x), BatchNormMode::BatchStats, None);
         let loss = cross_entropy(head.forward(&v, h), &labels);
         let _ = tape.grad(&loss, &v, CreateGraph::No);
     });

@@ -379,6 +379,14 @@ impl<T: Float> Tape<T> {
         Var::constant(value)
     }
 
+    /// A constant copied from data that outlives the step (a batch, a task's inputs) into a
+    /// buffer from the array pool: unlike `constant(value.clone())` it allocates nothing once
+    /// the pool is warm, which matters for small steps and for inputs above the allocator's
+    /// `mmap` threshold (a fresh mapping, page faults and an unmap on every step).
+    pub fn constant_from(&self, value: &Tensor<T>) -> Var<T> {
+        Var::constant_from(value)
+    }
+
     /// A scalar constant.
     pub fn scalar(&self, x: f64) -> Var<T> {
         Var::scalar(x)
@@ -439,6 +447,12 @@ impl<T: Float> Var<T> {
     /// A constant variable.
     pub fn constant(value: Tensor<T>) -> Var<T> {
         T::with_tape(|s| s.push(value, Op::Const, false))
+    }
+
+    /// A constant copied from borrowed data into a buffer from the array pool: the same as
+    /// `Var::constant(value.clone())` without an allocation once the pool is warm.
+    pub fn constant_from(value: &Tensor<T>) -> Var<T> {
+        Var::constant(crate::pool::map_array(value, |x| x))
     }
 
     /// A scalar (rank-0) constant.

@@ -246,3 +246,21 @@ fn adam_lr_scales_act_as_parameter_groups() {
     let back: Adam<f32> = serde_json::from_str(&serde_json::to_string(&adam).unwrap()).unwrap();
     assert_eq!(adam, back);
 }
+
+#[test]
+fn constant_from_copies_borrowed_data_in_any_layout() {
+    let t = Tape::<f64>::new();
+    let a = arr2(&[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).into_dyn();
+    let c = t.constant_from(&a);
+    assert_eq!(c.value(), a);
+    assert!(!c.requires_grad());
+    // A transposed (non-standard) source gives the same logical values, row-major.
+    let at = a.t().to_owned();
+    let transposed = a.clone().reversed_axes();
+    assert_eq!(Var::constant_from(&transposed).value(), at);
+    // Reused from the pool: a second step's copy holds the new values, not stale ones.
+    drop(t);
+    let t = Tape::<f64>::new();
+    let b = a.mapv(|x| -x);
+    assert_eq!(t.constant_from(&b).value(), b);
+}

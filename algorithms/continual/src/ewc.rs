@@ -174,7 +174,7 @@ fn batched_fisher(
         let z = model.head(&p, h, 0);
         taps.push((&model.heads[0], features, z));
         let logits = match &routing.mask {
-            Some(m) => z + Var::constant(m.clone()),
+            Some(m) => z + Var::constant_from(m),
             None => z,
         };
         add(cross_entropy(logits, &routing.label) * n as f64);

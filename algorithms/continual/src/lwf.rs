@@ -100,11 +100,7 @@ impl Strategy for Lwf {
         let obj = input.objective;
         let model = obj.model;
         let old_h = no_grad(|| {
-            let old: Vec<Var<f32>> = frozen
-                .params
-                .iter()
-                .map(|t| Var::constant(t.clone()))
-                .collect();
+            let old: Vec<Var<f32>> = frozen.params.iter().map(Var::constant_from).collect();
             let mut st = frozen.stats.clone();
             let h = model.features(
                 &old,

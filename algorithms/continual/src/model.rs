@@ -305,7 +305,7 @@ impl Model {
     fn single_logits(&self, p: &[Var<f32>], h: Var<f32>, routing: &Routing) -> Var<f32> {
         let logits = self.head(p, h, 0);
         match &routing.mask {
-            Some(m) => logits + Var::constant(m.clone()),
+            Some(m) => logits + Var::constant_from(m),
             None => logits,
         }
     }

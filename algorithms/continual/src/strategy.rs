@@ -179,7 +179,7 @@ pub fn weighted_sq_distance(
 ) -> Var<f32> {
     let mut total: Option<Var<f32>> = None;
     for ((&v, w), a) in vars.iter().zip(weights).zip(anchor) {
-        let term = (Var::constant(w.clone()) * (v - Var::constant(a.clone())).square()).sum();
+        let term = (Var::constant_from(w) * (v - Var::constant_from(a)).square()).sum();
         total = Some(match total {
             Some(t) => t + term,
             None => term,

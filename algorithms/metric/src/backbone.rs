@@ -137,12 +137,8 @@ impl Backbone {
         match self {
             Backbone::Conv4 { conv, fused } => {
                 let c = &conv.config;
-                let v = Var::constant(x.clone()).reshape(&[
-                    n,
-                    c.in_channels,
-                    c.input_size,
-                    c.input_size,
-                ]);
+                let v =
+                    Var::constant_from(x).reshape(&[n, c.in_channels, c.input_size, c.input_size]);
                 if *fused {
                     fused_conv4(conv, p, v, mode, stats)
                 } else {
@@ -155,7 +151,7 @@ impl Backbone {
                 in_dim,
                 raw_skip,
             } => {
-                let v = Var::constant(x.clone()).reshape(&[n, *in_dim]);
+                let v = Var::constant_from(x).reshape(&[n, *in_dim]);
                 let z = mlp.forward(p, v);
                 if *raw_skip > 0.0 {
                     Var::concat(&[v * *raw_skip, z], 1)
@@ -164,7 +160,7 @@ impl Backbone {
                 }
             }
             Backbone::Diagonal { scale, in_dim } => {
-                Var::constant(x.clone()).reshape(&[n, *in_dim]) * p[*scale]
+                Var::constant_from(x).reshape(&[n, *in_dim]) * p[*scale]
             }
         }
     }
