@@ -27,9 +27,7 @@ $BIN --streams banking77-class --methods replay-1000 --seeds 3 --out $A/sgd-0.5 
 $BIN --streams banking77-class --methods replay-1000 --seeds 3 --out $A/sgd-0.5-no-mask --set optimizer=sgd --set lr=0.5 --set momentum=0.9 --set mask_unseen=false --set reset_optimizer=false
 $BIN --streams banking77-class --methods replay-1000 --seeds 3 --out $A/leaky-relu --set activation=leaky-relu
 $BIN --streams banking77-class --seeds 5 --out $OUT/banking77-labels-trick --set labels_trick=true
-# A-GEM's reference gradient makes its Omniglot runs ~4 min each on the busy machine: one seed.
-$BIN --streams omniglot-class --methods naive,ewc,si,lwf,replay-100,replay-500,replay-1000,joint --seeds 5 --out $OUT/omniglot
-$BIN --streams omniglot-class --methods agem --seeds 1 --out $OUT/omniglot
+$BIN --streams omniglot-class --seeds 5 --out $OUT/omniglot
 # Task-incremental Omniglot-small: a head per experience (the task id is given at test time).
 $BIN --streams omniglot-task --seeds 5 --out $OUT/omniglot-task
 echo "done $(date -u +%FT%TZ); load: $(uptime | sed 's/.*load average: //')"
