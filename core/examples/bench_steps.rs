@@ -139,8 +139,8 @@ fn bench_small(rng: &mut Rng, warmup: usize, reps: usize) {
             mlp.forward(&v, tape.constant_from(&x)),
             tape.constant_from(&y),
         );
-        let g = optim::values(&tape.grad(&loss, &v, CreateGraph::No));
-        opt.step(&mut p, &g).unwrap();
+        let g = tape.grad(&loss, &v, CreateGraph::No);
+        opt.step_vars(&mut p, &g).unwrap();
         last = loss.item();
     });
     report(PLAN[0].0, &s, None, &format!("  (final loss {last:.4})"));
@@ -166,8 +166,8 @@ fn bench_mnist(rng: &mut Rng, warmup: usize, reps: usize) {
         let tape = Tape::<f32>::new();
         let v = tape.params(&p);
         let loss = cross_entropy(mlp.forward(&v, tape.constant_from(&x)), &labels);
-        let g = optim::values(&tape.grad(&loss, &v, CreateGraph::No));
-        opt.step(&mut p, &g).unwrap();
+        let g = tape.grad(&loss, &v, CreateGraph::No);
+        opt.step_vars(&mut p, &g).unwrap();
         last = loss.item();
     });
     report(
@@ -219,8 +219,8 @@ fn maml_meta_step(mlp: &Mlp, p: &mut Params<f32>, adam: &mut Adam<f32>, tasks: &
             );
     }
     let meta = meta * (1.0 / tasks.len() as f64);
-    let g = optim::values(&tape.grad(&meta, &theta, CreateGraph::No));
-    adam.step(p, &g).unwrap();
+    let g = tape.grad(&meta, &theta, CreateGraph::No);
+    adam.step_vars(p, &g).unwrap();
     meta.item()
 }
 
@@ -238,15 +238,15 @@ fn maml_meta_step_batched(
     let tape = Tape::<f32>::new();
     let theta = tape.params(p);
     let per_task = mlp.per_task(&theta, t);
-    let [xs, ys, xq, yq] = tasks.clone().map(|a| tape.constant(a));
+    let [xs, ys, xq, yq] = tasks.each_ref().map(|a| tape.constant_from(a));
     let rows = tasks[0].shape()[1] as f64;
     // Σ_t mse_t = Σ (pred − y)² / rows: each task's mean over its own rows.
     let support = (mlp.forward(&per_task, xs) - ys).square().sum() * (1.0 / rows);
     let g = tape.grad(&support, &per_task, CreateGraph::Yes);
     let fast = sgd_step(&per_task, &g, 0.01);
     let meta = (mlp.forward(&fast, xq) - yq).square().sum() * (1.0 / (rows * t as f64));
-    let g = optim::values(&tape.grad(&meta, &theta, CreateGraph::No));
-    adam.step(p, &g).unwrap();
+    let g = tape.grad(&meta, &theta, CreateGraph::No);
+    adam.step_vars(p, &g).unwrap();
     meta.item()
 }
 

@@ -264,3 +264,65 @@ fn constant_from_copies_borrowed_data_in_any_layout() {
     let b = a.mapv(|x| -x);
     assert_eq!(t.constant_from(&b).value(), b);
 }
+
+#[test]
+fn step_vars_reads_gradients_in_place_and_matches_step() {
+    use autodidact_core::optim::{Optimizer, RmsProp};
+    // Each optimiser twice from the same start: once from copied gradients, once from the
+    // tape's variables; three steps of a small quadratic must give identical parameters.
+    fn run(opt: &mut dyn Optimizer<f64>, in_place: bool) -> Vec<f64> {
+        let mut p = Params::<f64>::new();
+        p.insert("w", arr2(&[[1.0, -2.0], [0.5, 3.0]]).into_dyn());
+        p.insert("b", arr1(&[0.25, -0.75]).into_dyn());
+        for _ in 0..3 {
+            let t = Tape::<f64>::new();
+            let v = t.params(&p);
+            let loss = (v[0].square().sum() * 0.5 + (v[1] * 3.0).sin().sum()) * 1.5;
+            let g = t.grad(&loss, &v, CreateGraph::No);
+            if in_place {
+                opt.step_vars(&mut p, &g).unwrap();
+            } else {
+                opt.step(&mut p, &autodidact_core::optim::values(&g))
+                    .unwrap();
+            }
+        }
+        p.tensors().iter().flat_map(|t| t.iter().copied()).collect()
+    }
+    let makers: Vec<Box<dyn Fn() -> Box<dyn Optimizer<f64>>>> = vec![
+        Box::new(|| Box::new(Sgd::new(0.1))),
+        Box::new(|| Box::new(Sgd::new(0.1).with_weight_decay(0.01))),
+        Box::new(|| {
+            Box::new(
+                Sgd::new(0.1)
+                    .with_momentum(0.9, true)
+                    .with_weight_decay(0.01),
+            )
+        }),
+        Box::new(|| Box::new(Adam::new(0.05))),
+        Box::new(|| Box::new(Adam::adamw(0.05, 0.1))),
+        Box::new(|| Box::new(RmsProp::new(0.01))),
+    ];
+    for (k, make) in makers.iter().enumerate() {
+        let (mut a, mut b) = (make(), make());
+        let (copied, in_place) = (run(a.as_mut(), false), run(b.as_mut(), true));
+        assert_eq!(copied, in_place, "optimiser {k}");
+        assert!(
+            copied
+                .iter()
+                .zip([1.0, -2.0, 0.5, 3.0])
+                .any(|(x, y)| *x != y),
+            "optimiser {k} moved nothing"
+        );
+    }
+    // A gradient of the wrong shape is refused, naming the parameter.
+    let mut p = Params::<f64>::new();
+    p.insert("w", arr1(&[1.0, 2.0]).into_dyn());
+    let t = Tape::<f64>::new();
+    let wrong = Var::constant(arr1(&[1.0, 2.0, 3.0]).into_dyn());
+    let err = Sgd::new(0.1)
+        .step_vars(&mut p, &[wrong])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`w`") && err.contains("[3]"), "{err}");
+    drop(t);
+}

@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_grads, Optimizer};
+use super::{check_grads, GradSource, Optimizer};
 use crate::error::Result;
 use crate::float::Float;
 use crate::params::Params;
+use crate::tape::Var;
 use crate::Tensor;
 
 /// Adam (Kingma and Ba), with L2 (`weight_decay`) or decoupled (AdamW) decay.
@@ -75,10 +76,15 @@ impl<T: Float> Adam<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for Adam<T> {
-    fn step(&mut self, params: &mut Params<T>, grads: &[Tensor<T>]) -> Result<()> {
+impl<T: Float> Adam<T> {
+    /// The update from any gradient source (tensors, or variables read in place).
+    fn apply<G: GradSource<T> + ?Sized>(
+        &mut self,
+        params: &mut Params<T>,
+        grads: &G,
+    ) -> Result<()> {
         check_grads(params, grads)?;
-        if self.m.len() != grads.len() {
+        if self.m.len() != grads.count() {
             self.m = params.zeros_like();
             self.v = params.zeros_like();
         }
@@ -96,10 +102,9 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         // subnormals they make every later multiply ~100x slower: flush them to zero.
         let tiny = T::of(1e-30);
         let scales = &self.lr_scales;
-        for (i, ((p, g), (m, v))) in params
+        for (i, (p, (m, v))) in params
             .tensors_mut()
             .iter_mut()
-            .zip(grads)
             .zip(self.m.iter_mut().zip(self.v.iter_mut()))
             .enumerate()
         {
@@ -125,25 +130,36 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             };
             // Plain slices when every buffer is contiguous (always, for a store's tensors):
             // a Zip over dynamic-rank arrays costs several times the arithmetic.
-            match (
-                p.as_slice_mut(),
-                g.as_slice(),
-                m.as_slice_mut(),
-                v.as_slice_mut(),
-            ) {
-                (Some(ps), Some(gs), Some(ms), Some(vs)) => {
-                    for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(ms).zip(vs) {
-                        update(w, g, m, v);
+            grads.with(i, |g| {
+                match (
+                    p.as_slice_mut(),
+                    g.as_slice(),
+                    m.as_slice_mut(),
+                    v.as_slice_mut(),
+                ) {
+                    (Some(ps), Some(gs), Some(ms), Some(vs)) => {
+                        for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(ms).zip(vs) {
+                            update(w, g, m, v);
+                        }
                     }
+                    _ => ndarray::Zip::from(&mut *p)
+                        .and(g)
+                        .and(&mut *m)
+                        .and(&mut *v)
+                        .for_each(|w, &g, m, v| update(w, g, m, v)),
                 }
-                _ => ndarray::Zip::from(p)
-                    .and(g)
-                    .and(m)
-                    .and(v)
-                    .for_each(|w, &g, m, v| update(w, g, m, v)),
-            }
+            });
         }
         Ok(())
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adam<T> {
+    fn step(&mut self, params: &mut Params<T>, grads: &[Tensor<T>]) -> Result<()> {
+        self.apply(params, grads)
+    }
+    fn step_vars(&mut self, params: &mut Params<T>, grads: &[Var<T>]) -> Result<()> {
+        self.apply(params, grads)
     }
     fn lr(&self) -> f64 {
         self.lr

@@ -19,28 +19,67 @@ use crate::Tensor;
 pub trait Optimizer<T: Float> {
     /// One update; `grads` are in the store's order.
     fn step(&mut self, params: &mut Params<T>, grads: &[Tensor<T>]) -> Result<()>;
+    /// One update from gradient variables as [`crate::Tape::grad`] returns them, in the
+    /// store's order. SGD and Adam read the values in place on the tape; the default copies
+    /// them out first (`values`) and calls [`Optimizer::step`].
+    fn step_vars(&mut self, params: &mut Params<T>, grads: &[Var<T>]) -> Result<()> {
+        self.step(params, &values(grads))
+    }
     /// The learning rate.
     fn lr(&self) -> f64;
     /// Sets the learning rate (schedules).
     fn set_lr(&mut self, lr: f64);
 }
 
+/// Where an optimiser reads gradient `i` from: tensors it is given, or variables on the tape
+/// (read in place, without a copy).
+pub(crate) trait GradSource<T: Float> {
+    /// How many gradients.
+    fn count(&self) -> usize;
+    /// Calls `f` with gradient `i`.
+    fn with<R>(&self, i: usize, f: impl FnOnce(&Tensor<T>) -> R) -> R;
+}
+
+impl<T: Float> GradSource<T> for [Tensor<T>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn with<R>(&self, i: usize, f: impl FnOnce(&Tensor<T>) -> R) -> R {
+        f(&self[i])
+    }
+}
+
+impl<T: Float> GradSource<T> for [Var<T>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn with<R>(&self, i: usize, f: impl FnOnce(&Tensor<T>) -> R) -> R {
+        self[i].with_value(f)
+    }
+}
+
 /// Checks that gradients match the parameters one to one in shape.
-pub(crate) fn check_grads<T: Float>(params: &Params<T>, grads: &[Tensor<T>]) -> Result<()> {
-    if params.len() != grads.len() {
+pub(crate) fn check_grads<T: Float, G: GradSource<T> + ?Sized>(
+    params: &Params<T>,
+    grads: &G,
+) -> Result<()> {
+    if params.len() != grads.count() {
         return Err(CoreError::Shape {
             op: "optimizer step",
-            detail: format!("{} gradients for {} parameters", grads.len(), params.len()),
+            detail: format!(
+                "{} gradients for {} parameters",
+                grads.count(),
+                params.len()
+            ),
         });
     }
-    for ((name, p), g) in params.names().iter().zip(params.tensors()).zip(grads) {
-        if p.shape() != g.shape() {
+    for (i, (name, p)) in params.names().iter().zip(params.tensors()).enumerate() {
+        if let Some(gs) = grads.with(i, |g| (p.shape() != g.shape()).then(|| g.shape().to_vec())) {
             return Err(CoreError::Shape {
                 op: "optimizer step",
                 detail: format!(
-                    "parameter `{name}` has shape {:?}, its gradient {:?}",
-                    p.shape(),
-                    g.shape()
+                    "parameter `{name}` has shape {:?}, its gradient {gs:?}",
+                    p.shape()
                 ),
             });
         }

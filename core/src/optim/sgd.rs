@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_grads, Optimizer};
+use super::{check_grads, GradSource, Optimizer};
 use crate::error::Result;
 use crate::float::Float;
 use crate::params::Params;
+use crate::tape::Var;
 use crate::Tensor;
 
 /// SGD, as PyTorch defines it (`v ← μv + g`; Nesterov uses `g + μv`).
@@ -47,10 +48,15 @@ impl<T: Float> Sgd<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for Sgd<T> {
-    fn step(&mut self, params: &mut Params<T>, grads: &[Tensor<T>]) -> Result<()> {
+impl<T: Float> Sgd<T> {
+    /// The update from any gradient source (tensors, or variables read in place).
+    fn apply<G: GradSource<T> + ?Sized>(
+        &mut self,
+        params: &mut Params<T>,
+        grads: &G,
+    ) -> Result<()> {
         check_grads(params, grads)?;
-        if self.momentum != 0.0 && self.velocity.len() != grads.len() {
+        if self.momentum != 0.0 && self.velocity.len() != grads.count() {
             self.velocity = params.zeros_like();
         }
         let (lr, mu, wd) = (
@@ -58,36 +64,58 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
             T::of(self.momentum),
             T::of(self.weight_decay),
         );
-        for (i, (p, g)) in params.tensors_mut().iter_mut().zip(grads).enumerate() {
-            if self.momentum == 0.0 {
-                // Plain slices when both are contiguous (a store's tensors and computed
-                // gradients always are): `zip_mut_with` costs more than these few flops.
-                match (p.as_slice_mut(), g.as_slice()) {
-                    (Some(ps), Some(gs)) if ps.len() == gs.len() && self.weight_decay == 0.0 => {
-                        for (w, &g) in ps.iter_mut().zip(gs) {
-                            *w -= lr * g;
+        let (plain, decay, nesterov) = (
+            self.momentum == 0.0,
+            self.weight_decay != 0.0,
+            self.nesterov,
+        );
+        for (i, p) in params.tensors_mut().iter_mut().enumerate() {
+            let velocity = if plain {
+                None
+            } else {
+                self.velocity.get_mut(i)
+            };
+            grads.with(i, |g| {
+                let Some(v) = velocity else {
+                    // Plain slices when both are contiguous (a store's tensors and computed
+                    // gradients always are): `zip_mut_with` costs more than these few flops.
+                    match (p.as_slice_mut(), g.as_slice()) {
+                        (Some(ps), Some(gs)) if ps.len() == gs.len() && !decay => {
+                            for (w, &g) in ps.iter_mut().zip(gs) {
+                                *w -= lr * g;
+                            }
                         }
-                    }
-                    (Some(ps), Some(gs)) if ps.len() == gs.len() => {
-                        for (w, &g) in ps.iter_mut().zip(gs) {
-                            *w -= lr * (g + wd * *w);
+                        (Some(ps), Some(gs)) if ps.len() == gs.len() => {
+                            for (w, &g) in ps.iter_mut().zip(gs) {
+                                *w -= lr * (g + wd * *w);
+                            }
                         }
+                        _ if !decay => p.zip_mut_with(g, |w, &g| *w -= lr * g),
+                        _ => p.zip_mut_with(g, |w, &g| *w -= lr * (g + wd * *w)),
                     }
-                    _ if self.weight_decay == 0.0 => p.zip_mut_with(g, |w, &g| *w -= lr * g),
-                    _ => p.zip_mut_with(g, |w, &g| *w -= lr * (g + wd * *w)),
-                }
-                continue;
-            }
-            let v = &mut self.velocity[i];
-            let nesterov = self.nesterov;
-            ndarray::Zip::from(p).and(v).and(g).for_each(|w, v, &g| {
-                let g = g + wd * *w;
-                *v = mu * *v + g;
-                let d = if nesterov { g + mu * *v } else { *v };
-                *w -= lr * d;
+                    return;
+                };
+                ndarray::Zip::from(&mut *p)
+                    .and(v)
+                    .and(g)
+                    .for_each(|w, v, &g| {
+                        let g = g + wd * *w;
+                        *v = mu * *v + g;
+                        let d = if nesterov { g + mu * *v } else { *v };
+                        *w -= lr * d;
+                    });
             });
         }
         Ok(())
+    }
+}
+
+impl<T: Float> Optimizer<T> for Sgd<T> {
+    fn step(&mut self, params: &mut Params<T>, grads: &[Tensor<T>]) -> Result<()> {
+        self.apply(params, grads)
+    }
+    fn step_vars(&mut self, params: &mut Params<T>, grads: &[Var<T>]) -> Result<()> {
+        self.apply(params, grads)
     }
     fn lr(&self) -> f64 {
         self.lr
