@@ -166,11 +166,29 @@ fn confidence_interval_is_1_96_standard_errors() {
     near(ci, 1.96 * (1.0f64 / 3.0).sqrt() / 2.0);
 }
 
+/// The relation tests' tiny episode: two query embeddings and two class embeddings.
+const QS: [[f32; 3]; 2] = [[3.0, 1.0, -0.5], [0.0, 2.0, 1.0]];
+const CLS: [[f32; 3]; 2] = [[2.0, 2.0, 0.0], [0.0, 1.0, -1.0]];
+
+/// The distance a difference-initialised module computes between query `i` and class `j`, by
+/// hand: squared Euclidean on `concat-sqdiff`, L1 on `concat`.
+fn hand_distance(i: usize, j: usize, sqdiff: bool) -> f64 {
+    (0..3)
+        .map(|k| {
+            let diff = (QS[i][k] - CLS[j][k]) as f64;
+            if sqdiff {
+                diff * diff
+            } else {
+                diff.abs()
+            }
+        })
+        .sum()
+}
+
 #[test]
 fn difference_initialised_relation_modules_start_as_distances() {
     let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-    let qs = [[3.0f32, 1.0, -0.5], [0.0, 2.0, 1.0]];
-    let cls = [[2.0f32, 2.0, 0.0], [0.0, 1.0, -1.0]];
+    let (qs, cls) = (QS, CLS);
     let s = 1.0 / 3f64.sqrt();
     for sqdiff in [false, true] {
         let mut params = Params::<f32>::new();
@@ -184,17 +202,7 @@ fn difference_initialised_relation_modules_start_as_distances() {
         let sc = module.scores(&p, q, c).value();
         for i in 0..2 {
             for j in 0..2 {
-                let d: f64 = (0..3)
-                    .map(|k| {
-                        let diff = (qs[i][k] - cls[j][k]) as f64;
-                        if sqdiff {
-                            diff * diff
-                        } else {
-                            diff.abs()
-                        }
-                    })
-                    .sum();
-                near(sc[[i, j]] as f64, sig(-s * d));
+                near(sc[[i, j]] as f64, sig(-s * hand_distance(i, j, sqdiff)));
             }
         }
     }
@@ -203,24 +211,12 @@ fn difference_initialised_relation_modules_start_as_distances() {
 #[test]
 fn calibrated_relation_modules_span_the_sigmoid_and_keep_the_ranking() {
     use autodidact_metric::relation::CALIBRATED_LOGIT;
-    let qs = [[3.0f32, 1.0, -0.5], [0.0, 2.0, 1.0]];
-    let cls = [[2.0f32, 2.0, 0.0], [0.0, 1.0, -1.0]];
+    let (qs, cls) = (QS, CLS);
     for sqdiff in [false, true] {
         let mut params = Params::<f32>::new();
         let module = RelationModule::difference(&mut params, 3, sqdiff, &mut Seed(0).rng("init"))
             .with_mean_pooling(true);
-        let dist = |i: usize, j: usize| -> f64 {
-            (0..3)
-                .map(|k| {
-                    let diff = (qs[i][k] - cls[j][k]) as f64;
-                    if sqdiff {
-                        diff * diff
-                    } else {
-                        diff.abs()
-                    }
-                })
-                .sum()
-        };
+        let dist = |i: usize, j: usize| hand_distance(i, j, sqdiff);
         let mean = (0..2)
             .flat_map(|i| (0..2).map(move |j| (i, j)))
             .map(|(i, j)| dist(i, j))
