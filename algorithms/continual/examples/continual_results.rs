@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Streams: gaussian-permuted, gaussian-split-task, gaussian-split-class, omniglot-class,
-//! omniglot-task (a head per experience), banking77-class. Methods: naive, ewc, si, lwf,
+//! omniglot-task (a head per experience), omniglot-permuted (every character in every
+//! experience, pixels permuted per experience), banking77-class. Methods: naive, ewc, si, lwf,
 //! replay-100, replay-500, replay-1000, agem,
 //! joint (and replay-N for any N). Each finished run is appended to `DIR/runs.jsonl` and
 //! skipped when the command is run again; `DIR/results.md` is rewritten from every run, and
@@ -67,6 +68,15 @@ fn stream(name: &str, seed: Seed, gaussian: &str) -> Box<dyn TaskStream> {
             )
             .unwrap(),
         ),
+        "omniglot-permuted" => Box::new(
+            permuted_stream_from_config(
+                &cfg(&format!(
+                    "source = \"omniglot\"\ndata_dir = [\"{DATA}/omniglot/images_background_small1.zip\", \"{DATA}/omniglot/images_background_small2.zip\"]\nexperiences = 5\nimage_size = 28\n"
+                )),
+                seed,
+            )
+            .unwrap(),
+        ),
         "omniglot-task" => Box::new(
             split_stream_from_config(
                 &cfg(&format!(
@@ -104,7 +114,7 @@ fn hyperparams(method: &str, stream: &str, sets: &[(String, String)]) -> (Method
             hp.hidden = vec![128, 128];
             hp.epochs = 5;
         }
-        "omniglot-class" | "omniglot-task" => {
+        "omniglot-class" | "omniglot-task" | "omniglot-permuted" => {
             // An MLP on the 28 x 28 pixels: Conv4 takes ~30 times longer per run here.
             hp.backbone = "mlp".into();
             hp.hidden = vec![256, 256];
