@@ -2,7 +2,7 @@
 # The continual-learning results of docs/continual.md: every strategy, 5 seeds, on the
 # gaussian-classes permuted and split streams and the class-incremental BANKING77 stream, the
 # plasticity ablation of Replay-1000 on BANKING77 (3 seeds), BANKING77 with the labels trick,
-# and Omniglot-small (an MLP on the pixels), class- and task-incremental. Runs already in a
+# and Omniglot-small (an MLP on the pixels), class- and task-incremental and permuted. Runs already in a
 # results folder's runs.jsonl are skipped, so the script resumes where it stopped.
 #
 #   bash bench/continual/run_results.sh     # from the workspace root; about an hour on 2 busy cores
@@ -30,4 +30,6 @@ $BIN --streams banking77-class --seeds 5 --out $OUT/banking77-labels-trick --set
 $BIN --streams omniglot-class --seeds 5 --out $OUT/omniglot
 # Task-incremental Omniglot-small: a head per experience (the task id is given at test time).
 $BIN --streams omniglot-task --seeds 5 --out $OUT/omniglot-task
+# Permuted Omniglot-small: every character in every experience, a pixel permutation each.
+$BIN --streams omniglot-permuted --seeds 5 --out $OUT/omniglot-permuted
 echo "done $(date -u +%FT%TZ); load: $(uptime | sed 's/.*load average: //')"
