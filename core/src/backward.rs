@@ -134,14 +134,7 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
             }
             if vb.requires_grad() {
                 let gb = if sa.len() > 2 && sb.len() == 2 && !ta {
-                    // [B…, n, k] @ [k, m]: fold the batch into the rows, one GEMM.
-                    let a2 = va.reshape(&[usize::MAX, sa[sa.len() - 1]]);
-                    let g2 = g.reshape(&[usize::MAX, g.shape()[g.ndim() - 1]]);
-                    if tb {
-                        g2.matmul_t(a2, true, false)
-                    } else {
-                        a2.matmul_t(g2, true, false)
-                    }
+                    shared_rhs_grad(va, g, tb)
                 } else {
                     let gb = match (ta, tb) {
                         (false, false) => va.matmul_t(g, true, false),
@@ -173,16 +166,7 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
                 emit(x, g.matmul_t(vw, false, true));
             }
             if vw.requires_grad() {
-                let sx = shape_of::<T>(x);
-                let gw = if sx.ndim() > 2 {
-                    // [B…, n, k] @ [k, m]: fold the batch into the rows, one GEMM.
-                    let x2 = vx.reshape(&[usize::MAX, sx[sx.ndim() - 1]]);
-                    let g2 = g.reshape(&[usize::MAX, g.shape()[g.ndim() - 1]]);
-                    x2.matmul_t(g2, true, false)
-                } else {
-                    vx.matmul_t(g, true, false)
-                };
-                emit(w, gw);
+                emit(w, shared_rhs_grad(vx, g, false));
             }
             if vb.requires_grad() {
                 emit(b, g.sum_to_shape(shape_of::<T>(b).slice()));
@@ -269,6 +253,26 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
         Unfold(a, geom) => emit(a, g.fold(geom)),
         Fold(a, geom) => emit(a, g.unfold(geom)),
         Custom(..) => unreachable!("custom ops are dispatched by grad"),
+    }
+}
+
+/// The gradient of a 2-D right operand shared by every row of `a @ op(b)` (`a` of any rank,
+/// `g` the output's gradient): `aᵀ g`, or `gᵀ a` when `b` is used transposed, with the
+/// batch axes of `a` and `g` folded into their rows so that it is one GEMM.
+fn shared_rhs_grad<T: Float>(a: Var<T>, g: Var<T>, transposed: bool) -> Var<T> {
+    let (a2, g2) = if a.ndim() > 2 {
+        let (sa, sg) = (shape_of::<T>(a.id), shape_of::<T>(g.id));
+        (
+            a.reshape(&[usize::MAX, sa[sa.ndim() - 1]]),
+            g.reshape(&[usize::MAX, sg[sg.ndim() - 1]]),
+        )
+    } else {
+        (a, g)
+    };
+    if transposed {
+        g2.matmul_t(a2, true, false)
+    } else {
+        a2.matmul_t(g2, true, false)
     }
 }
 
