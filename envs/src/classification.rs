@@ -21,6 +21,9 @@ pub struct ClassData {
     pub group: String,
     data: Vec<f32>,
     count: usize,
+    /// Which examples the source holds out as its own test set, by position (`None`: the
+    /// source has no test split).
+    source_test: Option<Vec<bool>>,
 }
 
 impl ClassData {
@@ -35,6 +38,15 @@ impl ClassData {
     /// Every example, back to back (`len() * dim` values).
     pub fn data(&self) -> &[f32] {
         &self.data
+    }
+    /// The source's own split of this class, as `(training, test)` example indices, when the
+    /// source has one (BANKING77's `train.csv` and `test.csv`); `None` otherwise.
+    pub fn source_split(&self) -> Option<(Vec<usize>, Vec<usize>)> {
+        self.source_test.as_ref().map(|is_test| {
+            let (test, train): (Vec<usize>, Vec<usize>) =
+                (0..self.count).partition(|&i| is_test[i]);
+            (train, test)
+        })
     }
 }
 
@@ -81,8 +93,42 @@ impl LabelledDataset {
             group: group.into(),
             data,
             count,
+            source_test: None,
         });
         Ok(())
+    }
+
+    /// Adds a class like [`push_class`](Self::push_class) whose examples `i` with
+    /// `is_test[i]` are the source's own test examples (read back by
+    /// [`ClassData::source_split`]); `is_test` has one entry per example.
+    pub fn push_class_with_test(
+        &mut self,
+        name: impl Into<String>,
+        group: impl Into<String>,
+        data: Vec<f32>,
+        is_test: Vec<bool>,
+    ) -> Result<()> {
+        let name = name.into();
+        if is_test.len().saturating_mul(self.dim) != data.len() {
+            return Err(EnvsError::Invalid(format!(
+                "class `{name}`: {} test marks for {} values of examples of shape {:?}",
+                is_test.len(),
+                data.len(),
+                self.input_shape
+            )));
+        }
+        self.push_class(name.clone(), group, data)?;
+        let class = self
+            .classes
+            .last_mut()
+            .ok_or_else(|| EnvsError::Invalid(format!("class `{name}` was not added")))?;
+        class.source_test = Some(is_test);
+        Ok(())
+    }
+
+    /// Whether every class carries the source's own train/test split.
+    pub fn has_source_split(&self) -> bool {
+        !self.classes.is_empty() && self.classes.iter().all(|c| c.source_test.is_some())
     }
 
     /// What the data is ("omniglot", "intents").

@@ -52,6 +52,10 @@ pub struct IntentsParams {
     pub validation_classes: Vec<String>,
     /// Test intents.
     pub test_classes: Vec<String>,
+    /// File names (case-insensitive) whose rows are the data's own test examples, kept apart
+    /// for the continual streams' `holdout = "source"` (BANKING77: `test.csv`).
+    #[serde(deserialize_with = "one_or_many")]
+    pub test_files: Vec<String>,
 }
 
 impl Default for IntentsParams {
@@ -71,6 +75,7 @@ impl Default for IntentsParams {
             train_classes: Vec::new(),
             validation_classes: Vec::new(),
             test_classes: Vec::new(),
+            test_files: vec!["test.csv".into()],
         }
     }
 }
@@ -164,6 +169,12 @@ impl Hyperparams for IntentsParams {
                 ty: "list of strings",
                 range: "labels",
                 doc: "explicit test intents",
+            },
+            ParamDoc {
+                key: "test_files",
+                ty: "string or list of strings",
+                range: "file names",
+                doc: "files whose rows are the data's own test examples (test.csv), for the streams' holdout = \"source\"",
             },
         ]
     }
@@ -344,8 +355,16 @@ impl Intents {
     pub fn load_data(p: &IntentsParams, seed: Seed) -> Result<IntentData> {
         p.validate()
             .map_err(|e| EnvsError::Invalid(e.to_string()))?;
-        let mut by_label: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Each label's texts in file order, each marked whether its file is one of the data's
+        // own test files.
+        let mut by_label: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+        let mut any_test_file = false;
         for f in csv_files(&p.data_dir)? {
+            let is_test = f.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                p.test_files.iter().any(|t| t.eq_ignore_ascii_case(&n))
+            });
+            any_test_file |= is_test;
             let bytes = std::fs::read(&f).map_err(|e| EnvsError::io(&f, e))?;
             for row in read_csv_bytes(
                 &bytes,
@@ -353,7 +372,10 @@ impl Intents {
                 &p.text_column,
                 &p.label_column,
             )? {
-                by_label.entry(row.label).or_default().push(row.text);
+                by_label
+                    .entry(row.label)
+                    .or_default()
+                    .push((row.text, is_test));
             }
         }
         if by_label.is_empty() {
@@ -385,17 +407,22 @@ impl Intents {
             let texts: Vec<&str> = splits
                 .train
                 .iter()
-                .flat_map(|&c| by_label[labels[c]].iter().map(String::as_str))
+                .flat_map(|&c| by_label[labels[c]].iter().map(|(t, _)| t.as_str()))
                 .collect();
             featuriser.fit_idf(texts);
         }
         let mut data = LabelledDataset::new("intents", vec![p.dim]);
         for (label, texts) in &by_label {
             let mut buf = vec![0.0f32; texts.len() * p.dim];
-            for (t, out) in texts.iter().zip(buf.chunks_exact_mut(p.dim)) {
+            for ((t, _), out) in texts.iter().zip(buf.chunks_exact_mut(p.dim)) {
                 featuriser.transform_into(t, out);
             }
-            data.push_class(label.clone(), label.clone(), buf)?;
+            if any_test_file {
+                let is_test = texts.iter().map(|&(_, test)| test).collect();
+                data.push_class_with_test(label.clone(), label.clone(), buf, is_test)?;
+            } else {
+                data.push_class(label.clone(), label.clone(), buf)?;
+            }
         }
         Ok(IntentData {
             data,

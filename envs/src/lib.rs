@@ -54,7 +54,7 @@ pub use gridworld_goals::{GridworldGoals, GridworldGoalsParams};
 pub use intents::{Intents, IntentsParams};
 pub use omniglot::{Omniglot, OmniglotParams};
 pub use sinusoid::{Sinusoid, SinusoidParams};
-pub use streams::{PermutedStream, PermutedStreamParams, SplitStream, SplitStreamParams};
+pub use streams::{Holdout, PermutedStream, PermutedStreamParams, SplitStream, SplitStreamParams};
 pub use text::{TextFeaturiser, Weighting};
 
 /// Makes sure this crate's registrations are linked in (call it once from a binary that

@@ -9,7 +9,8 @@
 //!   permutation of the input features (the first is the identity): domain-incremental.
 //!
 //! Each class's examples are shuffled by the seed and `test_fraction` of them held out for
-//! testing. Global class ids number the classes in the order they arrive (0, 1, …).
+//! testing (`holdout = "random"`), or the data's own test split is kept (`holdout = "source"`:
+//! BANKING77's `test.csv`, so figures compare with the literature's). Global class ids number the classes in the order they arrive (0, 1, …).
 //! Parameters other than the stream's own go to the source.
 
 use std::sync::Arc;
@@ -34,9 +35,13 @@ pub struct SplitStreamParams {
     pub experiences: usize,
     /// `class-incremental` or `task-incremental`.
     pub scenario: String,
-    /// Share of each class's examples held out for testing.
+    /// Share of each class's examples held out for testing (with `holdout = "random"`).
     pub test_fraction: f64,
-    /// At most this many examples per class (0: all).
+    /// `random` (each class's examples shuffled by the seed, `test_fraction` held out) or
+    /// `source` (the data's own test split, e.g. BANKING77's `test.csv`).
+    pub holdout: String,
+    /// At most this many examples per class (0: all; with `holdout = "source"`, training
+    /// examples only).
     pub max_per_class: usize,
 }
 
@@ -47,6 +52,7 @@ impl Default for SplitStreamParams {
             experiences: 5,
             scenario: "class-incremental".into(),
             test_fraction: 0.2,
+            holdout: "random".into(),
             max_per_class: 0,
         }
     }
@@ -60,9 +66,13 @@ pub struct PermutedStreamParams {
     pub source: String,
     /// Number of experiences (permutations).
     pub experiences: usize,
-    /// Share of each class's examples held out for testing.
+    /// Share of each class's examples held out for testing (with `holdout = "random"`).
     pub test_fraction: f64,
-    /// At most this many examples per class (0: all).
+    /// `random` (each class's examples shuffled by the seed, `test_fraction` held out) or
+    /// `source` (the data's own test split, e.g. BANKING77's `test.csv`).
+    pub holdout: String,
+    /// At most this many examples per class (0: all; with `holdout = "source"`, training
+    /// examples only).
     pub max_per_class: usize,
 }
 
@@ -72,6 +82,7 @@ impl Default for PermutedStreamParams {
             source: "gaussian-classes".into(),
             experiences: 5,
             test_fraction: 0.2,
+            holdout: "random".into(),
             max_per_class: 0,
         }
     }
@@ -95,6 +106,14 @@ const TEST_DOC: ParamDoc = ParamDoc {
     range: "0 < f < 1",
     doc: "share of each class's examples held out for testing",
 };
+const HOLDOUT_DOC: ParamDoc = ParamDoc {
+    key: "holdout",
+    ty: "string",
+    range: "one of: random, source",
+    doc: "random: test_fraction of each class held out by the seed; source: the data's own test split (intents: the test_files)",
+};
+/// The accepted `holdout` values.
+pub const HOLDOUTS: &[&str] = &["random", "source"];
 const MAX_DOC: ParamDoc = ParamDoc {
     key: "max_per_class",
     ty: "integer",
@@ -127,6 +146,7 @@ impl Hyperparams for SplitStreamParams {
                 doc: "whether task ids are given",
             },
             TEST_DOC,
+            HOLDOUT_DOC,
             MAX_DOC,
         ]
     }
@@ -139,18 +159,20 @@ impl Hyperparams for SplitStreamParams {
             &["class-incremental", "task-incremental"],
         )?;
         check_open_fraction(self.test_fraction)?;
+        check_one_of("holdout", &self.holdout, HOLDOUTS)?;
         Ok(())
     }
 }
 
 impl Hyperparams for PermutedStreamParams {
     fn docs() -> Vec<ParamDoc> {
-        vec![SOURCE_DOC, EXPERIENCES_DOC, TEST_DOC, MAX_DOC]
+        vec![SOURCE_DOC, EXPERIENCES_DOC, TEST_DOC, HOLDOUT_DOC, MAX_DOC]
     }
     fn validate(&self) -> autodidact_core::Result<()> {
         check_one_of("source", &self.source, SOURCES)?;
         check_range("experiences", self.experiences as f64, 1.0, 1e6)?;
         check_open_fraction(self.test_fraction)?;
+        check_one_of("holdout", &self.holdout, HOLDOUTS)?;
         Ok(())
     }
 }
@@ -167,34 +189,93 @@ fn check_open_fraction(f: f64) -> autodidact_core::Result<()> {
     }
 }
 
-/// Each class's examples shuffled by the seed and cut into (train, test) indices.
+/// How each class's examples are cut into training and test examples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Holdout {
+    /// Each class's examples shuffled by the seed and this share of them held out.
+    Random(f64),
+    /// The data's own test split ([`ClassData::source_split`](crate::classification::ClassData::source_split)).
+    Source,
+}
+
+impl Holdout {
+    /// The holdout named by the `holdout` and `test_fraction` keys.
+    pub fn from_params(holdout: &str, test_fraction: f64) -> Holdout {
+        if holdout == "source" {
+            Holdout::Source
+        } else {
+            Holdout::Random(test_fraction)
+        }
+    }
+}
+
+/// Each class's examples cut into (train, test) indices: shuffled by the seed with
+/// `test_fraction` held out, or the source's own split (training examples shuffled by the
+/// seed, so `max_per_class` keeps a seeded subset of them).
 fn holdout(
     data: &LabelledDataset,
-    test_fraction: f64,
+    holdout: Holdout,
     max_per_class: usize,
     seed: Seed,
 ) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
     let seed = seed.derive("holdout");
+    if holdout == Holdout::Source && !data.has_source_split() {
+        return Err(EnvsError::param(
+            "holdout",
+            format!(
+                "\"source\" needs a source with its own test split, and `{}` has none here (intents: name the test files in `test_files`); use \"random\"",
+                data.name()
+            ),
+        ));
+    }
     (0..data.num_classes())
         .map(|c| {
             let class = data.class(c);
-            let mut idx: Vec<usize> = (0..class.len()).collect();
-            idx.shuffle(&mut seed.index(c as u64).rng("examples"));
-            if max_per_class > 0 {
-                idx.truncate(max_per_class);
+            let mut rng = seed.index(c as u64).rng("examples");
+            match holdout {
+                Holdout::Source => {
+                    let (mut train, test) = class.source_split().ok_or_else(|| {
+                        EnvsError::param(
+                            "holdout",
+                            format!("class `{}` has no split of its own", class.name),
+                        )
+                    })?;
+                    train.shuffle(&mut rng);
+                    if max_per_class > 0 {
+                        train.truncate(max_per_class);
+                    }
+                    for (part, n) in [("training", train.len()), ("test", test.len())] {
+                        if n == 0 {
+                            return Err(EnvsError::NotEnoughExamples {
+                                class: class.name.clone(),
+                                available: 0,
+                                needed: 1,
+                                detail: format!("the data's own split has no {part} example of it"),
+                            });
+                        }
+                    }
+                    Ok((train, test))
+                }
+                Holdout::Random(test_fraction) => {
+                    let mut idx: Vec<usize> = (0..class.len()).collect();
+                    idx.shuffle(&mut rng);
+                    if max_per_class > 0 {
+                        idx.truncate(max_per_class);
+                    }
+                    let n = idx.len();
+                    if n < 2 {
+                        return Err(EnvsError::NotEnoughExamples {
+                            class: class.name.clone(),
+                            available: n,
+                            needed: 2,
+                            detail: "one to train on and one to test on".into(),
+                        });
+                    }
+                    let n_test = ((test_fraction * n as f64).round() as usize).clamp(1, n - 1);
+                    let test = idx.split_off(n - n_test);
+                    Ok((idx, test))
+                }
             }
-            let n = idx.len();
-            if n < 2 {
-                return Err(EnvsError::NotEnoughExamples {
-                    class: class.name.clone(),
-                    available: n,
-                    needed: 2,
-                    detail: "one to train on and one to test on".into(),
-                });
-            }
-            let n_test = ((test_fraction * n as f64).round() as usize).clamp(1, n - 1);
-            let test = idx.split_off(n - n_test);
-            Ok((idx, test))
         })
         .collect()
 }
@@ -235,7 +316,7 @@ impl SplitStream {
         data: &LabelledDataset,
         experiences: usize,
         scenario: Scenario,
-        test_fraction: f64,
+        holdout_by: Holdout,
         max_per_class: usize,
         seed: Seed,
     ) -> Result<Self> {
@@ -253,7 +334,7 @@ impl SplitStream {
         }
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut seed.rng("class-order"));
-        let parts = holdout(data, test_fraction, max_per_class, seed)?;
+        let parts = holdout(data, holdout_by, max_per_class, seed)?;
         let (base, extra) = (n / experiences, n % experiences);
         let mut out = Vec::with_capacity(experiences);
         let mut next = 0;
@@ -325,14 +406,14 @@ impl PermutedStream {
     pub fn new(
         data: &LabelledDataset,
         experiences: usize,
-        test_fraction: f64,
+        holdout_by: Holdout,
         max_per_class: usize,
         seed: Seed,
     ) -> Result<Self> {
         if experiences == 0 {
             return Err(EnvsError::param("experiences", "must be at least 1"));
         }
-        let parts = holdout(data, test_fraction, max_per_class, seed)?;
+        let parts = holdout(data, holdout_by, max_per_class, seed)?;
         let mut train = Vec::new();
         let mut test = Vec::new();
         for (c, (tr, te)) in parts.iter().enumerate() {
@@ -422,7 +503,7 @@ pub fn split_stream_from_config(config: &Config, seed: Seed) -> Result<SplitStre
         &data,
         p.experiences,
         scenario,
-        p.test_fraction,
+        Holdout::from_params(&p.holdout, p.test_fraction),
         p.max_per_class,
         seed,
     )
@@ -433,7 +514,13 @@ pub fn permuted_stream_from_config(config: &Config, seed: Seed) -> Result<Permut
     let (mine, src) = split_config(config, &PermutedStreamParams::docs());
     let p = PermutedStreamParams::from_config(&mine).map_err(core_to_envs)?;
     let data = load_source(&p.source, &src, seed.derive("source"))?;
-    PermutedStream::new(&data, p.experiences, p.test_fraction, p.max_per_class, seed)
+    PermutedStream::new(
+        &data,
+        p.experiences,
+        Holdout::from_params(&p.holdout, p.test_fraction),
+        p.max_per_class,
+        seed,
+    )
 }
 
 fn core_to_envs(e: autodidact_core::CoreError) -> EnvsError {

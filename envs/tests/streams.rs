@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use autodidact_core::{Config, Scenario, Seed, TaskStream};
 use autodidact_envs::gaussian::{GaussianClasses, GaussianClassesParams};
 use autodidact_envs::streams::{
-    permuted_stream_from_config, split_stream_from_config, PermutedStream, SplitStream,
+    permuted_stream_from_config, split_stream_from_config, Holdout, PermutedStream, SplitStream,
 };
 use common::*;
 
@@ -28,7 +28,15 @@ fn gaussian(classes: usize, per: usize) -> autodidact_envs::LabelledDataset {
 #[test]
 fn split_stream_partitions_the_classes() {
     let d = gaussian(11, 10);
-    let s = SplitStream::new(&d, 4, Scenario::ClassIncremental, 0.3, 0, Seed(1)).unwrap();
+    let s = SplitStream::new(
+        &d,
+        4,
+        Scenario::ClassIncremental,
+        Holdout::Random(0.3),
+        0,
+        Seed(1),
+    )
+    .unwrap();
     assert_eq!(s.scenario(), Scenario::ClassIncremental);
     assert_eq!(s.num_classes(), 11);
     assert_eq!(s.input_shape(), vec![6]);
@@ -67,7 +75,15 @@ fn split_stream_partitions_the_classes() {
             .outer_iter()
             .all(|r| !train.contains(&r.iter().map(|v| v.to_bits()).collect::<Vec<_>>())));
     }
-    let t = SplitStream::new(&d, 4, Scenario::TaskIncremental, 0.3, 0, Seed(1)).unwrap();
+    let t = SplitStream::new(
+        &d,
+        4,
+        Scenario::TaskIncremental,
+        Holdout::Random(0.3),
+        0,
+        Seed(1),
+    )
+    .unwrap();
     assert_eq!(
         t.experiences()
             .iter()
@@ -80,21 +96,45 @@ fn split_stream_partitions_the_classes() {
 #[test]
 fn streams_are_seeded() {
     let d = gaussian(10, 6);
-    let a = SplitStream::new(&d, 5, Scenario::ClassIncremental, 0.5, 0, Seed(1)).unwrap();
-    let b = SplitStream::new(&d, 5, Scenario::ClassIncremental, 0.5, 0, Seed(1)).unwrap();
-    let c = SplitStream::new(&d, 5, Scenario::ClassIncremental, 0.5, 0, Seed(2)).unwrap();
+    let a = SplitStream::new(
+        &d,
+        5,
+        Scenario::ClassIncremental,
+        Holdout::Random(0.5),
+        0,
+        Seed(1),
+    )
+    .unwrap();
+    let b = SplitStream::new(
+        &d,
+        5,
+        Scenario::ClassIncremental,
+        Holdout::Random(0.5),
+        0,
+        Seed(1),
+    )
+    .unwrap();
+    let c = SplitStream::new(
+        &d,
+        5,
+        Scenario::ClassIncremental,
+        Holdout::Random(0.5),
+        0,
+        Seed(2),
+    )
+    .unwrap();
     assert_eq!(a.experiences(), b.experiences());
     assert_ne!(
         a.class_names(),
         c.class_names(),
         "the class order follows the seed"
     );
-    let p = PermutedStream::new(&d, 3, 0.5, 0, Seed(1)).unwrap();
-    let q = PermutedStream::new(&d, 3, 0.5, 0, Seed(1)).unwrap();
+    let p = PermutedStream::new(&d, 3, Holdout::Random(0.5), 0, Seed(1)).unwrap();
+    let q = PermutedStream::new(&d, 3, Holdout::Random(0.5), 0, Seed(1)).unwrap();
     assert_eq!(p.experiences(), q.experiences());
     assert_ne!(
         p.permutations(),
-        PermutedStream::new(&d, 3, 0.5, 0, Seed(2))
+        PermutedStream::new(&d, 3, Holdout::Random(0.5), 0, Seed(2))
             .unwrap()
             .permutations()
     );
@@ -103,7 +143,7 @@ fn streams_are_seeded() {
 #[test]
 fn permuted_stream_permutes_features_of_the_same_examples() {
     let d = gaussian(4, 10);
-    let s = PermutedStream::new(&d, 3, 0.2, 5, Seed(3)).unwrap();
+    let s = PermutedStream::new(&d, 3, Holdout::Random(0.2), 5, Seed(3)).unwrap();
     assert_eq!(s.scenario(), Scenario::DomainIncremental);
     assert_eq!(s.num_classes(), 4);
     let ex = s.experiences();
@@ -127,12 +167,27 @@ fn permuted_stream_permutes_features_of_the_same_examples() {
 #[test]
 fn stream_errors_name_both_numbers() {
     let d = gaussian(3, 4);
-    let m = SplitStream::new(&d, 5, Scenario::ClassIncremental, 0.2, 0, Seed(0))
-        .unwrap_err()
-        .to_string();
+    let m = SplitStream::new(
+        &d,
+        5,
+        Scenario::ClassIncremental,
+        Holdout::Random(0.2),
+        0,
+        Seed(0),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(m.contains('5') && m.contains('3'), "{m}");
     let tiny = gaussian(3, 2);
-    assert!(SplitStream::new(&tiny, 3, Scenario::ClassIncremental, 0.2, 1, Seed(0)).is_err());
+    assert!(SplitStream::new(
+        &tiny,
+        3,
+        Scenario::ClassIncremental,
+        Holdout::Random(0.2),
+        1,
+        Seed(0)
+    )
+    .is_err());
 }
 
 fn cfg(pairs: &[(&str, toml::Value)]) -> Config {
@@ -210,5 +265,137 @@ fn streams_from_config_over_every_source() {
     )
     .unwrap();
     assert_eq!(p.experiences().len(), 2);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// The first `n` rows of `intents_csv(classes, per)` per class go to one file, the rest to another.
+fn split_csv(classes: usize, per: usize, train_per: usize) -> (String, String) {
+    let all = intents_csv(classes, per, "category");
+    let mut lines = all.lines();
+    let header = lines.next().unwrap().to_string();
+    let (mut train, mut test) = (format!("{header}\n"), format!("{header}\n"));
+    for (i, line) in lines.enumerate() {
+        let out = if i % per < train_per {
+            &mut train
+        } else {
+            &mut test
+        };
+        out.push_str(line);
+        out.push('\n');
+    }
+    (train, test)
+}
+
+#[test]
+fn source_holdout_keeps_the_datas_own_test_file() {
+    let root = temp_dir("stream-holdout");
+    let (train, test) = split_csv(6, 7, 5);
+    std::fs::write(root.join("train.csv"), &train).unwrap();
+    std::fs::write(root.join("test.csv"), &test).unwrap();
+    let dir = root.display().to_string();
+    let config = |holdout: &str, extra: &[(&str, toml::Value)]| {
+        let mut c = cfg(&[
+            ("source", "intents".into()),
+            ("experiences", 3.into()),
+            ("data_dir", dir.clone().into()),
+            ("dim", 64.into()),
+            ("holdout", holdout.into()),
+        ]);
+        c.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        c
+    };
+    // Every class: its 5 train.csv rows to train on, its 2 test.csv rows to test on, whatever
+    // the seed (which only orders the training examples).
+    for seed in [0, 1] {
+        let s = split_stream_from_config(&config("source", &[]), Seed(seed)).unwrap();
+        for e in s.experiences() {
+            for &g in &e.classes {
+                assert_eq!(e.train_y.iter().filter(|&&y| y == g).count(), 5);
+                assert_eq!(e.test_y.iter().filter(|&&y| y == g).count(), 2);
+            }
+        }
+    }
+    // The test inputs are exactly test.csv's texts, featurised: compare with a stream over
+    // test.csv alone, holding out nothing of it but featurised the same way.
+    let s = split_stream_from_config(&config("source", &[]), Seed(3)).unwrap();
+    let random = split_stream_from_config(&config("random", &[]), Seed(3)).unwrap();
+    let n_test =
+        |s: &SplitStream| -> usize { s.experiences().iter().map(|e| e.test_y.len()).sum() };
+    assert_eq!(n_test(&s), 12);
+    // 20 % of 7 examples rounds to one per class.
+    assert_eq!(n_test(&random), 6);
+    let only_test = std::fs::read_to_string(root.join("test.csv")).unwrap();
+    let feats =
+        autodidact_envs::text::TextFeaturiser::new(64, autodidact_envs::text::Weighting::LogCount)
+            .unwrap();
+    let mut expected: Vec<Vec<f32>> = only_test
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let text = l.rsplit_once(',').unwrap().0.trim_matches('"');
+            let mut v = vec![0.0f32; 64];
+            feats.transform_into(text, &mut v);
+            v
+        })
+        .collect();
+    let mut got: Vec<Vec<f32>> = s
+        .experiences()
+        .iter()
+        .flat_map(|e| {
+            let x = e.test_x.as_slice().unwrap().to_vec();
+            x.chunks(64).map(<[f32]>::to_vec).collect::<Vec<_>>()
+        })
+        .collect();
+    let key = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    expected.sort_by_key(key);
+    got.sort_by_key(key);
+    assert_eq!(got, expected);
+    // `max_per_class` caps the training examples only.
+    let s = split_stream_from_config(&config("source", &[("max_per_class", 3.into())]), Seed(0))
+        .unwrap();
+    assert_eq!(s.experiences()[0].train_y.len(), 2 * 3);
+    assert_eq!(s.experiences()[0].test_y.len(), 2 * 2);
+    // The permuted stream keeps the same split.
+    let p = permuted_stream_from_config(&config("source", &[]), Seed(0)).unwrap();
+    assert_eq!(p.experiences()[1].test_y.len(), 12);
+
+    // A source without a split of its own is refused, naming the key and the source.
+    let m = split_stream_from_config(
+        &cfg(&[
+            ("holdout", "source".into()),
+            ("classes", 4.into()),
+            ("experiences", 2.into()),
+        ]),
+        Seed(0),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("holdout") && m.contains("gaussian"), "{m}");
+    // Intents whose test files are renamed away have no split either.
+    let m = split_stream_from_config(
+        &config("source", &[("test_files", "held-out.csv".into())]),
+        Seed(0),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("holdout") && m.contains("test_files"), "{m}");
+    // A class with no row in test.csv is named.
+    let (train, test) = split_csv(6, 7, 5);
+    let test: String = test
+        .lines()
+        .filter(|l| !l.ends_with("intent_04"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(root.join("train.csv"), &train).unwrap();
+    std::fs::write(root.join("test.csv"), &test).unwrap();
+    let m = split_stream_from_config(&config("source", &[]), Seed(0))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("intent_04") && m.contains("test"), "{m}");
+    // An unknown holdout names the key and the choices.
+    let m = split_stream_from_config(&config("by-file", &[]), Seed(0))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("holdout") && m.contains("source"), "{m}");
     std::fs::remove_dir_all(&root).ok();
 }

@@ -12,7 +12,8 @@
 //!
 //! Streams: gaussian-permuted, gaussian-split-task, gaussian-split-class, omniglot-class,
 //! omniglot-task (a head per experience), omniglot-permuted (every character in every
-//! experience, pixels permuted per experience), banking77-class. Methods: naive, ewc, si, lwf,
+//! experience, pixels permuted per experience), banking77-class, banking77-class-official
+//! (BANKING77's own train.csv / test.csv split). Methods: naive, ewc, si, lwf,
 //! replay-100, replay-500, replay-1000, agem,
 //! joint (and replay-N for any N). Each finished run is appended to `DIR/runs.jsonl` and
 //! skipped when the command is run again; `DIR/results.md` is rewritten from every run, and
@@ -90,6 +91,17 @@ fn stream(name: &str, seed: Seed, gaussian: &str) -> Box<dyn TaskStream> {
             split_stream_from_config(
                 &cfg(&format!(
                     "source = \"intents\"\ndata_dir = \"{DATA}/banking77\"\nexperiences = 7\nscenario = \"class-incremental\"\n"
+                )),
+                seed,
+            )
+            .unwrap(),
+        ),
+        // The same stream on BANKING77's own split: train.csv to train on, test.csv (40 texts
+        // per intent) to test on, as in the literature.
+        "banking77-class-official" => Box::new(
+            split_stream_from_config(
+                &cfg(&format!(
+                    "source = \"intents\"\ndata_dir = \"{DATA}/banking77\"\nexperiences = 7\nscenario = \"class-incremental\"\nholdout = \"source\"\n"
                 )),
                 seed,
             )

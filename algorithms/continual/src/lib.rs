@@ -20,11 +20,11 @@
 //! ```
 //! use autodidact_continual::{hyperparams::defaults_for, ContinualLearner, Method};
 //! use autodidact_core::Seed;
-//! use autodidact_envs::{GaussianClasses, GaussianClassesParams, PermutedStream};
+//! use autodidact_envs::{GaussianClasses, GaussianClassesParams, Holdout, PermutedStream};
 //!
 //! let src = GaussianClassesParams { classes: 4, examples_per_class: 20, ..Default::default() };
 //! let data = GaussianClasses::new(src).unwrap().dataset(Seed(1)).unwrap();
-//! let stream = PermutedStream::new(&data, 2, 0.25, 0, Seed(1)).unwrap();
+//! let stream = PermutedStream::new(&data, 2, Holdout::Random(0.25), 0, Seed(1)).unwrap();
 //! let hp = autodidact_continual::hyperparams::ContinualParams {
 //!     epochs: 2, hidden: vec![16], ..defaults_for("ewc")
 //! };

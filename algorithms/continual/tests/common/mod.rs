@@ -3,7 +3,9 @@
 
 use autodidact_continual::hyperparams::{defaults_for, ContinualParams};
 use autodidact_core::{Experience, Scenario, Seed, TaskStream, Tensor};
-use autodidact_envs::{GaussianClasses, GaussianClassesParams, PermutedStream, SplitStream};
+use autodidact_envs::{
+    GaussianClasses, GaussianClassesParams, Holdout, PermutedStream, SplitStream,
+};
 use ndarray::IxDyn;
 use rand::Rng as _;
 
@@ -33,7 +35,7 @@ pub fn class_incremental(seed: u64) -> SplitStream {
         &gaussian(8, 40, 16, seed),
         4,
         Scenario::ClassIncremental,
-        0.25,
+        Holdout::Random(0.25),
         0,
         Seed(seed),
     )
@@ -46,7 +48,7 @@ pub fn task_incremental(seed: u64) -> SplitStream {
         &gaussian(8, 40, 16, seed),
         4,
         Scenario::TaskIncremental,
-        0.25,
+        Holdout::Random(0.25),
         0,
         Seed(seed),
     )
@@ -55,7 +57,14 @@ pub fn task_incremental(seed: u64) -> SplitStream {
 
 /// Domain-incremental: 4 classes under 3 permutations.
 pub fn permuted(seed: u64) -> PermutedStream {
-    PermutedStream::new(&gaussian(4, 40, 16, seed), 3, 0.25, 0, Seed(seed)).unwrap()
+    PermutedStream::new(
+        &gaussian(4, 40, 16, seed),
+        3,
+        Holdout::Random(0.25),
+        0,
+        Seed(seed),
+    )
+    .unwrap()
 }
 
 /// Short-run hyperparameters.
