@@ -29,7 +29,7 @@ use autodidact_continual::heatmap::draw_matrix;
 use autodidact_continual::hyperparams::{defaults_for, ContinualParams};
 use autodidact_continual::metrics::mean_ci95;
 use autodidact_continual::{AccuracyMatrix, ContinualLearner, Method};
-use autodidact_core::{Config, Seed, TaskStream};
+use autodidact_core::{Algorithm, Config, EnvInstance, Seed, TaskStream};
 use autodidact_envs::streams::{permuted_stream_from_config, split_stream_from_config};
 use serde_json::{json, Value};
 
@@ -39,76 +39,76 @@ const DATA: &str = "../shared/data";
 const GAUSSIAN: &str =
     "classes = 10\ndim = 32\nexamples_per_class = 100\nmean_scale = 1.0\nnoise = 1.0\n";
 
-fn stream(name: &str, seed: Seed, gaussian: &str) -> Box<dyn TaskStream> {
-    let cfg = |s: &str| -> Config { toml::from_str(s).unwrap() };
+/// A stream's configuration, and whether it is a `permuted` stream (else `split`).
+fn stream_config(name: &str, gaussian: &str) -> (String, bool) {
     let gauss = format!("source = \"gaussian-classes\"\n{gaussian}");
+    let omniglot = format!(
+        "source = \"omniglot\"\ndata_dir = [\"{DATA}/omniglot/images_background_small1.zip\", \"{DATA}/omniglot/images_background_small2.zip\"]\nimage_size = 28\n"
+    );
+    let banking =
+        format!("source = \"intents\"\ndata_dir = \"{DATA}/banking77\"\nexperiences = 7\n");
     match name {
-        "gaussian-permuted" => Box::new(
-            permuted_stream_from_config(&cfg(&format!("{gauss}experiences = 5\n")), seed).unwrap(),
+        "gaussian-permuted" => (format!("{gauss}experiences = 5\n"), true),
+        "gaussian-split-task" => (
+            format!("{gauss}experiences = 5\nscenario = \"task-incremental\"\n"),
+            false,
         ),
-        "gaussian-split-task" => Box::new(
-            split_stream_from_config(
-                &cfg(&format!("{gauss}experiences = 5\nscenario = \"task-incremental\"\n")),
-                seed,
-            )
-            .unwrap(),
+        "gaussian-split-class" => (
+            format!("{gauss}experiences = 5\nscenario = \"class-incremental\"\n"),
+            false,
         ),
-        "gaussian-split-class" => Box::new(
-            split_stream_from_config(
-                &cfg(&format!("{gauss}experiences = 5\nscenario = \"class-incremental\"\n")),
-                seed,
-            )
-            .unwrap(),
+        "omniglot-class" => (
+            format!("{omniglot}experiences = 10\nscenario = \"class-incremental\"\n"),
+            false,
         ),
-        "omniglot-class" => Box::new(
-            split_stream_from_config(
-                &cfg(&format!(
-                    "source = \"omniglot\"\ndata_dir = [\"{DATA}/omniglot/images_background_small1.zip\", \"{DATA}/omniglot/images_background_small2.zip\"]\nexperiences = 10\nscenario = \"class-incremental\"\nimage_size = 28\n"
-                )),
-                seed,
-            )
-            .unwrap(),
+        "omniglot-permuted" => (format!("{omniglot}experiences = 5\n"), true),
+        "omniglot-task" => (
+            format!("{omniglot}experiences = 10\nscenario = \"task-incremental\"\n"),
+            false,
         ),
-        "omniglot-permuted" => Box::new(
-            permuted_stream_from_config(
-                &cfg(&format!(
-                    "source = \"omniglot\"\ndata_dir = [\"{DATA}/omniglot/images_background_small1.zip\", \"{DATA}/omniglot/images_background_small2.zip\"]\nexperiences = 5\nimage_size = 28\n"
-                )),
-                seed,
-            )
-            .unwrap(),
-        ),
-        "omniglot-task" => Box::new(
-            split_stream_from_config(
-                &cfg(&format!(
-                    "source = \"omniglot\"\ndata_dir = [\"{DATA}/omniglot/images_background_small1.zip\", \"{DATA}/omniglot/images_background_small2.zip\"]\nexperiences = 10\nscenario = \"task-incremental\"\nimage_size = 28\n"
-                )),
-                seed,
-            )
-            .unwrap(),
-        ),
-        "banking77-class" => Box::new(
-            split_stream_from_config(
-                &cfg(&format!(
-                    "source = \"intents\"\ndata_dir = \"{DATA}/banking77\"\nexperiences = 7\nscenario = \"class-incremental\"\n"
-                )),
-                seed,
-            )
-            .unwrap(),
+        "banking77-class" => (
+            format!("{banking}scenario = \"class-incremental\"\n"),
+            false,
         ),
         // The same stream on BANKING77's own split: train.csv to train on, test.csv (40 texts
         // per intent) to test on, as in the literature.
-        "banking77-class-official" => Box::new(
-            split_stream_from_config(
-                &cfg(&format!(
-                    "source = \"intents\"\ndata_dir = \"{DATA}/banking77\"\nexperiences = 7\nscenario = \"class-incremental\"\nholdout = \"source\"\n"
-                )),
-                seed,
-            )
-            .unwrap(),
+        "banking77-class-official" => (
+            format!("{banking}scenario = \"class-incremental\"\nholdout = \"source\"\n"),
+            false,
         ),
         other => panic!("unknown stream `{other}`"),
     }
+}
+
+fn build_stream(config: &str, permuted: bool, seed: Seed) -> Box<dyn TaskStream> {
+    let cfg: Config = toml::from_str(config).unwrap();
+    if permuted {
+        Box::new(permuted_stream_from_config(&cfg, seed).unwrap())
+    } else {
+        Box::new(split_stream_from_config(&cfg, seed).unwrap())
+    }
+}
+
+fn stream(name: &str, seed: Seed, gaussian: &str) -> Box<dyn TaskStream> {
+    let (config, permuted) = stream_config(name, gaussian);
+    build_stream(&config, permuted, seed)
+}
+
+/// The task-incremental twin of a class-incremental stream: the same classes, order and
+/// examples (both drawn from the seed alone), with each experience's index as its task id.
+/// Evaluating a class-incremental model on it masks the logits to each experience's classes,
+/// which separates what the model still knows within an experience from the competition
+/// between experiences in the one head.
+fn task_aware_twin(name: &str, seed: Seed, gaussian: &str) -> Option<Box<dyn TaskStream>> {
+    let (config, permuted) = stream_config(name, gaussian);
+    let class_il = "scenario = \"class-incremental\"";
+    config.contains(class_il).then(|| {
+        build_stream(
+            &config.replace(class_il, "scenario = \"task-incremental\""),
+            permuted,
+            seed,
+        )
+    })
 }
 
 /// Hyperparameters of a method (`replay-N`: replay with N examples) on a stream.
@@ -163,6 +163,16 @@ fn run(
         l.train_epoch().unwrap();
     }
     let secs = t0.elapsed().as_secs_f64();
+    let (task_aware_acc, task_aware) = match task_aware_twin(stream_name, Seed(seed), gaussian) {
+        Some(twin) => {
+            let m = l.evaluate(Some(&EnvInstance::Stream(twin))).unwrap();
+            let per: Vec<f64> = (0..l.data().len())
+                .map(|j| m[&format!("acc_{j}")])
+                .collect();
+            (json!(m["acc"]), json!(per))
+        }
+        None => (Value::Null, Value::Null),
+    };
     let mx = l.matrix();
     if seed == 0 {
         let title = format!("{method} on {stream_name} (seed 0)");
@@ -180,6 +190,7 @@ fn run(
         "acc": mx.acc(), "bwt": mx.bwt(), "fwt": mx.fwt(), "forgetting": mx.forgetting(),
         "diagonal": mx.diagonal(), "rows": mx.rows, "init": mx.init,
         "dead_units": l.dead_units(),
+        "task_aware_acc": task_aware_acc, "task_aware": task_aware,
         "hyperparameters": toml::Table::try_from(&hp).map(|t| serde_json::to_value(t).unwrap()).unwrap(),
     })
 }
@@ -270,6 +281,38 @@ fn write_report(runs: &[Value], path: &Path) {
             secs
         ));
     }
+    // The class-incremental runs that measured it: what the final model knows within each
+    // experience (logits masked to its classes) against its accuracy over every class seen.
+    let aware: Vec<_> = groups
+        .iter()
+        .map(|(k, rs)| {
+            let rs: Vec<&&Value> = rs.iter().filter(|r| r["task_aware_acc"].is_f64()).collect();
+            (k, rs)
+        })
+        .filter(|(_, rs)| !rs.is_empty())
+        .collect();
+    if !aware.is_empty() {
+        md.push_str("\n### Task-aware accuracy of the final class-incremental models\n\nThe final model evaluated with each test example's logits masked to its experience's classes (the task-incremental twin of the stream), next to its class-incremental ACC on the same seeds; \"paired gap\" is task-aware − class-incremental per seed.\n\n| stream | method | seeds | task-aware ACC % | ACC % | paired gap |\n| --- | --- | --- | --- | --- | --- |\n");
+        for ((stream, _, method), rs) in aware {
+            let get = |k: &str| {
+                rs.iter()
+                    .map(|r| r[k].as_f64().unwrap())
+                    .collect::<Vec<_>>()
+            };
+            let gap: Vec<f64> = get("task_aware_acc")
+                .iter()
+                .zip(get("acc"))
+                .map(|(a, b)| a - b)
+                .collect();
+            md.push_str(&format!(
+                "| {stream} | {method} | {} | {} | {} | {} |\n",
+                rs.len(),
+                pct(&get("task_aware_acc")),
+                pct(&get("acc")),
+                pct(&gap)
+            ));
+        }
+    }
     std::fs::write(path, md).unwrap();
 }
 
@@ -339,8 +382,11 @@ fn main() {
                     .map(|x| format!("{:.0}", 100.0 * x.as_f64().unwrap()))
                     .collect();
                 println!(
-                    "{s} {m} seed {seed}: ACC {:.1} BWT {:.1} forgetting {:.1} R[i][i] [{}] dead {:?} ({:.0} s)",
+                    "{s} {m} seed {seed}: ACC {:.1} (task-aware {}) BWT {:.1} forgetting {:.1} R[i][i] [{}] dead {:?} ({:.0} s)",
                     100.0 * r["acc"].as_f64().unwrap(),
+                    r["task_aware_acc"]
+                        .as_f64()
+                        .map_or("-".to_string(), |a| format!("{:.1}", 100.0 * a)),
                     100.0 * r["bwt"].as_f64().unwrap(),
                     100.0 * r["forgetting"].as_f64().unwrap(),
                     diag.join(" "),
