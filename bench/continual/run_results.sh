@@ -32,4 +32,8 @@ $BIN --streams omniglot-class --seeds 5 --out $OUT/omniglot
 $BIN --streams omniglot-task --seeds 5 --out $OUT/omniglot-task
 # Permuted Omniglot-small: every character in every experience, a pixel permutation each.
 $BIN --streams omniglot-permuted --seeds 5 --out $OUT/omniglot-permuted
+# Session 6: the class-incremental tables again, now with each final model's task-aware accuracy,
+# and BANKING77 on its own train.csv / test.csv split.
+$BIN --streams gaussian-split-class,banking77-class,omniglot-class --seeds 5 --out $OUT/task-aware
+$BIN --streams banking77-class-official --seeds 5 --out $OUT/banking77-official
 echo "done $(date -u +%FT%TZ); load: $(uptime | sed 's/.*load average: //')"
