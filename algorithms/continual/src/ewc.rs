@@ -5,6 +5,12 @@
 //! The Fisher is the empirical one: the mean over examples of the squared gradient of each
 //! example's log-likelihood of its label, `F = (1/N) Σₙ (∇θ log p(yₙ|xₙ))²`. The penalty is
 //! `λ/2 · Σ_anchors Σₖ Fₖ (θₖ − θ*ₖ)²`.
+//!
+//! A sum of quadratics is one quadratic: `Σₐ Fₐ (θ − θₐ)² = F̄ (θ − θ̄)² + C` with `F̄ = Σₐ Fₐ`,
+//! `θ̄ = Σₐ Fₐ θₐ / F̄` and `C = Σₐ Fₐ θₐ² − F̄ θ̄²`, a constant. So however many experiences
+//! separate EWC has consolidated, each minibatch's penalty costs one pass over the parameters
+//! (as online EWC's does), not one per anchor; the anchors themselves are kept (checkpoints,
+//! inspection) and the merged form is rebuilt whenever they change.
 
 use autodidact_core::layers::Linear;
 use autodidact_core::optim::values;
@@ -27,8 +33,67 @@ pub struct Anchor {
     pub params: Vec<Tensor<f32>>,
 }
 
+/// Every anchor's quadratic merged into one: `Σ weight (θ − centre)² + offset`.
+#[derive(Clone, Debug, PartialEq)]
+struct Merged {
+    weight: Vec<Tensor<f32>>,
+    centre: Vec<Tensor<f32>>,
+    offset: f64,
+}
+
+impl Merged {
+    /// Merges the anchors (in f64, then rounded); `None` when there is none. One anchor is
+    /// taken as it is, so online EWC and separate EWC's first experience are unchanged.
+    fn of(anchors: &[Anchor]) -> Option<Merged> {
+        let first = anchors.first()?;
+        if anchors.len() == 1 {
+            return Some(Merged {
+                weight: first.fisher.clone(),
+                centre: first.params.clone(),
+                offset: 0.0,
+            });
+        }
+        let mut weight = Vec::with_capacity(first.fisher.len());
+        let mut centre = Vec::with_capacity(first.fisher.len());
+        let mut offset = 0.0f64;
+        for (t, last) in first.params.iter().enumerate() {
+            let n = last.len();
+            let (mut f_sum, mut f_theta, mut f_theta2) =
+                (vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]);
+            for a in anchors {
+                for (i, (&f, &th)) in a.fisher[t].iter().zip(a.params[t].iter()).enumerate() {
+                    let (f, th) = (f as f64, th as f64);
+                    f_sum[i] += f;
+                    f_theta[i] += f * th;
+                    f_theta2[i] += f * th * th;
+                }
+            }
+            let mut c = last.clone();
+            for (i, v) in c.iter_mut().enumerate() {
+                if f_sum[i] > 0.0 {
+                    let bar = f_theta[i] / f_sum[i];
+                    *v = bar as f32;
+                    // Σ F θ² − F̄ θ̄² ≥ 0 (Cauchy–Schwarz); clamp the rounding below zero.
+                    offset += (f_theta2[i] - f_theta[i] * bar).max(0.0);
+                }
+            }
+            let mut w = last.clone();
+            for (v, &f) in w.iter_mut().zip(&f_sum) {
+                *v = f as f32;
+            }
+            weight.push(w);
+            centre.push(c);
+        }
+        Some(Merged {
+            weight,
+            centre,
+            offset,
+        })
+    }
+}
+
 /// EWC.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ewc {
     /// Penalty strength λ.
     pub lambda: f64,
@@ -39,7 +104,9 @@ pub struct Ewc {
     /// Examples per Fisher estimate (0: all).
     pub samples: usize,
     /// The anchors (one when online).
-    pub anchors: Vec<Anchor>,
+    anchors: Vec<Anchor>,
+    /// The anchors' penalties merged into one quadratic (rebuilt whenever they change).
+    merged: Option<Merged>,
 }
 
 impl Ewc {
@@ -51,7 +118,19 @@ impl Ewc {
             decay,
             samples,
             anchors: Vec::new(),
+            merged: None,
         }
+    }
+
+    /// The anchors consolidated so far (one when online).
+    pub fn anchors(&self) -> &[Anchor] {
+        &self.anchors
+    }
+
+    /// Adds an anchor as separate EWC does after an experience.
+    pub fn push_anchor(&mut self, anchor: Anchor) {
+        self.anchors.push(anchor);
+        self.merged = Merged::of(&self.anchors);
     }
 }
 
@@ -227,22 +306,19 @@ impl Strategy for Ewc {
         } else {
             self.anchors.push(Anchor { fisher, params });
         }
+        self.merged = Merged::of(&self.anchors);
         Ok(())
     }
 
     fn penalty(&self, input: &PenaltyInput<'_, '_>) -> Option<autodidact_core::Var<f32>> {
-        if self.anchors.is_empty() || self.lambda == 0.0 {
+        if self.lambda == 0.0 {
             return None;
         }
-        let mut total = None;
-        for a in &self.anchors {
-            let d = weighted_sq_distance(input.vars, &a.fisher, &a.params);
-            total = Some(match total {
-                Some(t) => t + d,
-                None => d,
-            });
-        }
-        total.map(|t| t * (self.lambda / 2.0))
+        let m = self.merged.as_ref()?;
+        let d = weighted_sq_distance(input.vars, &m.weight, &m.centre);
+        // The constant keeps the reported penalty equal to the sum over anchors.
+        let d = if m.offset > 0.0 { d + m.offset } else { d };
+        Some(d * (self.lambda / 2.0))
     }
 
     fn metrics(&self) -> autodidact_core::Metrics {
@@ -257,6 +333,7 @@ impl Strategy for Ewc {
 
     fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
         self.anchors = serde_json::from_value(state)?;
+        self.merged = Merged::of(&self.anchors);
         Ok(())
     }
 }
