@@ -114,7 +114,7 @@ impl Hyperparams for IntentsParams {
                 key: "weighting",
                 ty: "string",
                 range: "one of: log-count, tf-idf",
-                doc: "bucket weighting (tf-idf fitted on the training intents)",
+                doc: "bucket weighting (tf-idf fitted on the training intents' rows outside the test_files)",
             },
             ParamDoc {
                 key: "ways",
@@ -174,7 +174,7 @@ impl Hyperparams for IntentsParams {
                 key: "test_files",
                 ty: "string or list of strings",
                 range: "file names",
-                doc: "files whose rows are the data's own test examples (test.csv), for the streams' holdout = \"source\"",
+                doc: "files whose rows are the data's own test examples, for the streams' holdout = \"source\" (the episodes pool every file)",
             },
         ]
     }
@@ -195,6 +195,18 @@ impl Hyperparams for IntentsParams {
             0.0,
             1.0 - self.train_fraction,
         )?;
+        // Test files are matched by bare file name, so a path could never match.
+        if let Some(bad) = self
+            .test_files
+            .iter()
+            .find(|t| t.trim().is_empty() || t.contains('/') || t.contains('\\'))
+        {
+            return Err(EnvsError::param(
+                "test_files",
+                format!("`{bad}` must be a bare file name such as test.csv (matched against each CSV's name, case-insensitively)"),
+            )
+            .into());
+        }
         Ok(())
     }
 }
@@ -364,14 +376,24 @@ impl Intents {
                 let n = n.to_string_lossy();
                 p.test_files.iter().any(|t| t.eq_ignore_ascii_case(&n))
             });
-            any_test_file |= is_test;
             let bytes = std::fs::read(&f).map_err(|e| EnvsError::io(&f, e))?;
-            for row in read_csv_bytes(
+            let rows = read_csv_bytes(
                 &bytes,
                 &f.display().to_string(),
                 &p.text_column,
                 &p.label_column,
-            )? {
+            )?;
+            if is_test && rows.is_empty() {
+                return Err(EnvsError::param(
+                    "test_files",
+                    format!(
+                        "{} is one of the data's own test files but holds no data row",
+                        f.display()
+                    ),
+                ));
+            }
+            any_test_file |= is_test;
+            for row in rows {
                 by_label
                     .entry(row.label)
                     .or_default()
@@ -407,7 +429,13 @@ impl Intents {
             let texts: Vec<&str> = splits
                 .train
                 .iter()
-                .flat_map(|&c| by_label[labels[c]].iter().map(|(t, _)| t.as_str()))
+                // The data's own test rows stay unseen, even unlabelled.
+                .flat_map(|&c| {
+                    by_label[labels[c]]
+                        .iter()
+                        .filter(|(_, test)| !test)
+                        .map(|(t, _)| t.as_str())
+                })
                 .collect();
             featuriser.fit_idf(texts);
         }

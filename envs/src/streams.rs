@@ -104,7 +104,7 @@ const TEST_DOC: ParamDoc = ParamDoc {
     key: "test_fraction",
     ty: "float",
     range: "0 < f < 1",
-    doc: "share of each class's examples held out for testing",
+    doc: "share of each class's examples held out for testing (holdout = \"random\")",
 };
 const HOLDOUT_DOC: ParamDoc = ParamDoc {
     key: "holdout",
@@ -118,7 +118,7 @@ const MAX_DOC: ParamDoc = ParamDoc {
     key: "max_per_class",
     ty: "integer",
     range: ">= 0",
-    doc: "at most this many examples per class (0: all)",
+    doc: "at most this many examples per class (0: all; with holdout = \"source\", training examples only)",
 };
 
 /// The stream's own docs followed by those of every source (keys not already listed).
@@ -199,12 +199,16 @@ pub enum Holdout {
 }
 
 impl Holdout {
-    /// The holdout named by the `holdout` and `test_fraction` keys.
-    pub fn from_params(holdout: &str, test_fraction: f64) -> Holdout {
-        if holdout == "source" {
-            Holdout::Source
-        } else {
-            Holdout::Random(test_fraction)
+    /// The holdout named by the `holdout` and `test_fraction` keys; an unknown name is
+    /// refused, naming the key and the accepted values.
+    pub fn from_params(holdout: &str, test_fraction: f64) -> Result<Holdout> {
+        match holdout {
+            "random" => Ok(Holdout::Random(test_fraction)),
+            "source" => Ok(Holdout::Source),
+            other => Err(EnvsError::param(
+                "holdout",
+                format!("`{other}` is not one of: {}", HOLDOUTS.join(", ")),
+            )),
         }
     }
 }
@@ -244,15 +248,16 @@ fn holdout(
                     if max_per_class > 0 {
                         train.truncate(max_per_class);
                     }
-                    for (part, n) in [("training", train.len()), ("test", test.len())] {
-                        if n == 0 {
-                            return Err(EnvsError::NotEnoughExamples {
-                                class: class.name.clone(),
-                                available: 0,
-                                needed: 1,
-                                detail: format!("the data's own split has no {part} example of it"),
-                            });
-                        }
+                    if train.is_empty() || test.is_empty() {
+                        return Err(EnvsError::param(
+                            "holdout",
+                            format!(
+                                "class `{}` has {} training and {} test examples in the data's own split (intents: rows outside / inside the `test_files`); \"source\" needs at least one of each",
+                                class.name,
+                                train.len(),
+                                test.len()
+                            ),
+                        ));
                     }
                     Ok((train, test))
                 }
@@ -503,7 +508,7 @@ pub fn split_stream_from_config(config: &Config, seed: Seed) -> Result<SplitStre
         &data,
         p.experiences,
         scenario,
-        Holdout::from_params(&p.holdout, p.test_fraction),
+        Holdout::from_params(&p.holdout, p.test_fraction)?,
         p.max_per_class,
         seed,
     )
@@ -517,7 +522,7 @@ pub fn permuted_stream_from_config(config: &Config, seed: Seed) -> Result<Permut
     PermutedStream::new(
         &data,
         p.experiences,
-        Holdout::from_params(&p.holdout, p.test_fraction),
+        Holdout::from_params(&p.holdout, p.test_fraction)?,
         p.max_per_class,
         seed,
     )

@@ -268,7 +268,8 @@ fn streams_from_config_over_every_source() {
     std::fs::remove_dir_all(&root).ok();
 }
 
-/// The first `n` rows of `intents_csv(classes, per)` per class go to one file, the rest to another.
+/// The first `train_per` rows of each class of `intents_csv(classes, per)` go to one file, the rest
+/// to another.
 fn split_csv(classes: usize, per: usize, train_per: usize) -> (String, String) {
     let all = intents_csv(classes, per, "category");
     let mut lines = all.lines();
@@ -392,7 +393,55 @@ fn source_holdout_keeps_the_datas_own_test_file() {
         .unwrap_err()
         .to_string();
     assert!(m.contains("intent_04") && m.contains("test"), "{m}");
-    // An unknown holdout names the key and the choices.
+    assert!(m.contains("holdout") && m.contains("0 test"), "{m}");
+    // A class with no row in train.csv is named too.
+    let (train, test) = split_csv(6, 7, 5);
+    let train: String = train
+        .lines()
+        .filter(|l| !l.ends_with("intent_02"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(root.join("train.csv"), &train).unwrap();
+    std::fs::write(root.join("test.csv"), &test).unwrap();
+    let m = split_stream_from_config(&config("source", &[]), Seed(0))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("intent_02") && m.contains("0 training"), "{m}");
+    // A test file with a header and no row is refused, naming the key and the file.
+    let (train, _) = split_csv(6, 7, 5);
+    std::fs::write(root.join("train.csv"), &train).unwrap();
+    std::fs::write(root.join("test.csv"), "text,category\n").unwrap();
+    let m = split_stream_from_config(&config("source", &[]), Seed(0))
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("test_files") && m.contains("test.csv"), "{m}");
+    // `test_files` as a list, matched case-insensitively: the second name picks HELD.CSV.
+    let (train, test) = split_csv(6, 7, 4);
+    std::fs::remove_file(root.join("test.csv")).unwrap();
+    std::fs::write(root.join("train.csv"), &train).unwrap();
+    std::fs::write(root.join("HELD.CSV"), &test).unwrap();
+    let files = toml::Value::Array(vec!["test.csv".into(), "held.csv".into()]);
+    let s = split_stream_from_config(&config("source", &[("test_files", files)]), Seed(0)).unwrap();
+    let e = &s.experiences()[0];
+    assert_eq!((e.train_y.len(), e.test_y.len()), (2 * 4, 2 * 3));
+    // A path in `test_files` could never match a file name: refused, naming the key.
+    let m = split_stream_from_config(
+        &config("source", &[("test_files", "data/test.csv".into())]),
+        Seed(0),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        m.contains("test_files") && m.contains("data/test.csv"),
+        "{m}"
+    );
+    // An unknown holdout names the key and the choices, from the configuration and from
+    // `Holdout::from_params`.
+    assert!(Holdout::from_params("Source", 0.2).is_err());
+    assert_eq!(
+        Holdout::from_params("source", 0.2).unwrap(),
+        Holdout::Source
+    );
     let m = split_stream_from_config(&config("by-file", &[]), Seed(0))
         .unwrap_err()
         .to_string();

@@ -165,6 +165,11 @@ fn run(
     let secs = t0.elapsed().as_secs_f64();
     let (task_aware_acc, task_aware) = match task_aware_twin(stream_name, Seed(seed), gaussian) {
         Some(twin) => {
+            // The twin must hold the very same experiences, only with task ids.
+            for (t, e) in twin.experiences().iter().zip(s.experiences()) {
+                assert_eq!((&t.classes, &t.test_y), (&e.classes, &e.test_y));
+                assert_eq!(t.test_x, e.test_x);
+            }
             let m = l.evaluate(Some(&EnvInstance::Stream(twin))).unwrap();
             let per: Vec<f64> = (0..l.data().len())
                 .map(|j| m[&format!("acc_{j}")])
