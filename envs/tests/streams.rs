@@ -96,33 +96,18 @@ fn split_stream_partitions_the_classes() {
 #[test]
 fn streams_are_seeded() {
     let d = gaussian(10, 6);
-    let a = SplitStream::new(
-        &d,
-        5,
-        Scenario::ClassIncremental,
-        Holdout::Random(0.5),
-        0,
-        Seed(1),
-    )
-    .unwrap();
-    let b = SplitStream::new(
-        &d,
-        5,
-        Scenario::ClassIncremental,
-        Holdout::Random(0.5),
-        0,
-        Seed(1),
-    )
-    .unwrap();
-    let c = SplitStream::new(
-        &d,
-        5,
-        Scenario::ClassIncremental,
-        Holdout::Random(0.5),
-        0,
-        Seed(2),
-    )
-    .unwrap();
+    let split = |seed| {
+        SplitStream::new(
+            &d,
+            5,
+            Scenario::ClassIncremental,
+            Holdout::Random(0.5),
+            0,
+            Seed(seed),
+        )
+        .unwrap()
+    };
+    let (a, b, c) = (split(1), split(1), split(2));
     assert_eq!(a.experiences(), b.experiences());
     assert_ne!(
         a.class_names(),

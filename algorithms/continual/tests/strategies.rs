@@ -109,6 +109,28 @@ fn hand_grad(x: [f32; 2], y: usize, w: [[f32; 2]; 2], b: [f32; 2]) -> ([[f64; 2]
 const W: [[f32; 2]; 2] = [[0.3, -0.2], [0.1, 0.4]];
 const B: [f32; 2] = [0.05, -0.1];
 
+/// A strategy's penalty at `params` on `batch`, and its gradient with respect to them.
+fn penalty_at(
+    strategy: &dyn Strategy,
+    obj: &Objective<'_>,
+    params: &Params<f32>,
+    batch: &Batch,
+) -> (f64, Vec<Tensor<f32>>) {
+    let tape = Tape::<f32>::new();
+    let vars = tape.params(params);
+    let x = obj.model.input(&batch.x, batch.len());
+    let input = PenaltyInput {
+        objective: obj,
+        vars: &vars,
+        batch,
+        x,
+        features: x,
+    };
+    let p = strategy.penalty(&input).unwrap();
+    let g = tape.grad(&p, &vars, autodidact_core::CreateGraph::No);
+    (p.item(), g.iter().map(|g| g.value()).collect())
+}
+
 #[test]
 fn ewc_fisher_and_penalty_match_hand_computation() {
     let (data, model, params) = tiny_model(W, B);
@@ -157,25 +179,10 @@ fn ewc_fisher_and_penalty_match_hand_computation() {
             .flat_map(|f| f.iter())
             .map(|&f| f as f64 * 0.25)
             .sum::<f64>();
-    let tape = Tape::<f32>::new();
-    let vars = tape.params(&params);
-    let x = model.input(&batch.x, batch.len());
-    let input = PenaltyInput {
-        objective: &obj,
-        vars: &vars,
-        batch: &batch,
-        x,
-        features: x,
-    };
-    let p = ewc.penalty(&input).unwrap();
-    assert!(
-        (p.item() - expected).abs() < 1e-6,
-        "{} vs {expected}",
-        p.item()
-    );
+    let (p, g) = penalty_at(&ewc, &obj, &params, &batch);
+    assert!((p - expected).abs() < 1e-6, "{p} vs {expected}");
     // Its gradient is λ F (θ − θ*) = λ F · 0.5.
-    let g = tape.grad(&p, &vars, autodidact_core::CreateGraph::No);
-    let gw = g[0].value();
+    let gw = &g[0];
     assert!((gw[[0, 1]] as f64 - lambda * fisher[0][[0, 1]] as f64 * 0.5).abs() < 1e-6);
 }
 
@@ -246,25 +253,13 @@ fn separate_ewc_merges_its_anchors_into_one_equal_quadratic() {
             }
         }
     }
-    let tape = Tape::<f32>::new();
-    let vars = tape.params(&params);
-    let x = model.input(&batch.x, batch.len());
-    let input = PenaltyInput {
-        objective: &obj,
-        vars: &vars,
-        batch: &batch,
-        x,
-        features: x,
-    };
-    let p = ewc.penalty(&input).unwrap();
+    let (p, g) = penalty_at(&ewc, &obj, &params, &batch);
     assert!(
-        (p.item() - expected).abs() < 1e-5 * expected.abs().max(1.0),
-        "{} vs {expected}",
-        p.item()
+        (p - expected).abs() < 1e-5 * expected.abs().max(1.0),
+        "{p} vs {expected}"
     );
-    let g = tape.grad(&p, &vars, autodidact_core::CreateGraph::No);
     for (k, gk) in g.iter().enumerate() {
-        for (i, &gi) in gk.value().iter().enumerate() {
+        for (i, &gi) in gk.iter().enumerate() {
             let want = grad[k][i];
             assert!(
                 (gi as f64 - want).abs() < 1e-5 * want.abs().max(1.0),
@@ -277,23 +272,13 @@ fn separate_ewc_merges_its_anchors_into_one_equal_quadratic() {
     one.push_anchor(anchors[1].clone());
     let tape = Tape::<f32>::new();
     let vars = tape.params(&params);
-    let x = model.input(&batch.x, batch.len());
-    let input = PenaltyInput {
-        objective: &obj,
-        vars: &vars,
-        batch: &batch,
-        x,
-        features: x,
-    };
     let direct = autodidact_continual::strategy::weighted_sq_distance(
         &vars,
         &anchors[1].fisher,
         &anchors[1].params,
     ) * (lambda / 2.0);
-    assert_eq!(
-        one.penalty(&input).unwrap().item().to_bits(),
-        direct.item().to_bits()
-    );
+    let (p, _) = penalty_at(&one, &obj, &params, &batch);
+    assert_eq!(p.to_bits(), direct.item().to_bits());
 }
 
 /// The batched Fisher (one backward pass, `(a²)ᵀ δ²` per linear layer) equals the loop of
