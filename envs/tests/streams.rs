@@ -365,32 +365,30 @@ fn source_holdout_keeps_the_datas_own_test_file() {
     .unwrap_err()
     .to_string();
     assert!(m.contains("holdout") && m.contains("test_files"), "{m}");
-    // A class with no row in test.csv is named.
-    let (train, test) = split_csv(6, 7, 5);
-    let test: String = test
-        .lines()
-        .filter(|l| !l.ends_with("intent_04"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(root.join("train.csv"), &train).unwrap();
-    std::fs::write(root.join("test.csv"), &test).unwrap();
-    let m = split_stream_from_config(&config("source", &[]), Seed(0))
-        .unwrap_err()
-        .to_string();
-    assert!(m.contains("intent_04") && m.contains("test"), "{m}");
-    assert!(m.contains("holdout") && m.contains("0 test"), "{m}");
-    // A class with no row in train.csv is named too.
-    let (train, test) = split_csv(6, 7, 5);
-    let train: String = train
-        .lines()
-        .filter(|l| !l.ends_with("intent_02"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(root.join("train.csv"), &train).unwrap();
-    std::fs::write(root.join("test.csv"), &test).unwrap();
-    let m = split_stream_from_config(&config("source", &[]), Seed(0))
-        .unwrap_err()
-        .to_string();
+    // Writes train.csv and test.csv, each without one class's rows if asked, and returns the
+    // error of a stream with the data's own split.
+    let error_without = |train_drop: &str, test_drop: &str| {
+        let (train, test) = split_csv(6, 7, 5);
+        let keep = |text: &str, drop: &str| -> String {
+            text.lines()
+                .filter(|l| drop.is_empty() || !l.ends_with(drop))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        std::fs::write(root.join("train.csv"), keep(&train, train_drop)).unwrap();
+        std::fs::write(root.join("test.csv"), keep(&test, test_drop)).unwrap();
+        split_stream_from_config(&config("source", &[]), Seed(0))
+            .unwrap_err()
+            .to_string()
+    };
+    // A class with no row in test.csv is named, with its counts and the key.
+    let m = error_without("", "intent_04");
+    assert!(
+        m.contains("intent_04") && m.contains("holdout") && m.contains("0 test"),
+        "{m}"
+    );
+    // A class with no row in train.csv too.
+    let m = error_without("intent_02", "");
     assert!(m.contains("intent_02") && m.contains("0 training"), "{m}");
     // A test file with a header and no row is refused, naming the key and the file.
     let (train, _) = split_csv(6, 7, 5);
