@@ -56,8 +56,8 @@ impl Merged {
         let mut weight = Vec::with_capacity(first.fisher.len());
         let mut centre = Vec::with_capacity(first.fisher.len());
         let mut offset = 0.0f64;
-        for (t, last) in first.params.iter().enumerate() {
-            let n = last.len();
+        for (t, first_theta) in first.params.iter().enumerate() {
+            let n = first_theta.len();
             let (mut f_sum, mut f_theta, mut f_theta2) =
                 (vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]);
             for a in anchors {
@@ -68,7 +68,8 @@ impl Merged {
                     f_theta2[i] += f * th * th;
                 }
             }
-            let mut c = last.clone();
+            // Where no anchor weighs a parameter its centre is irrelevant; keep the first θ*.
+            let mut c = first_theta.clone();
             for (i, v) in c.iter_mut().enumerate() {
                 if f_sum[i] > 0.0 {
                     let bar = f_theta[i] / f_sum[i];
@@ -77,7 +78,7 @@ impl Merged {
                     offset += (f_theta2[i] - f_theta[i] * bar).max(0.0);
                 }
             }
-            let mut w = last.clone();
+            let mut w = first_theta.clone();
             for (v, &f) in w.iter_mut().zip(&f_sum) {
                 *v = f as f32;
             }
