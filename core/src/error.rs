@@ -62,6 +62,9 @@ pub enum CoreError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A model cannot be built for the data it is given (shape, size).
+    #[error("{0}")]
+    Incompatible(String),
     /// An environment or data source refused an input.
     #[error("{0}")]
     Env(String),

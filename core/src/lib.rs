@@ -21,6 +21,9 @@
 #![warn(missing_docs)]
 #![allow(clippy::should_implement_trait)]
 
+// The derives name `::autodidact_core`; this lets them expand inside core too.
+extern crate self as autodidact_core;
+
 pub mod algorithm;
 mod backward;
 pub mod config;
@@ -62,7 +65,8 @@ pub use tape::{
 pub type Tensor<T> = ndarray::ArrayD<T>;
 
 pub use algorithm::{Algorithm, Metrics};
-pub use config::{Config, Hyperparams, ParamDoc};
+pub use autodidact_derive::{Choice, Hyperparams};
+pub use config::{Checked, Config, Hyperparams, ParamDoc, ParamType};
 pub use env::{
     Action, EnvDistribution, Environment, Info, Observation, Space, StepResult, TabularModel,
     Transition,

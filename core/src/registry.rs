@@ -155,6 +155,50 @@ macro_rules! register_algorithm {
     };
 }
 
+/// Registers the algorithms of a family that share one hyperparameter struct.
+///
+/// Each algorithm gives a summary, its defaults (a function returning the struct with its
+/// paper's values) and a build function taking [`Checked`](crate::config::Checked)
+/// parameters: the configuration is laid over the algorithm's defaults and checked before
+/// `build` is called, so no learner ever sees unvalidated parameters.
+///
+/// ```ignore
+/// autodidact_core::register_family! {
+///     family: "gradient-based meta-learning",
+///     accepts: FEW_SHOT,
+///     params: MetaParams,
+///     algorithms: {
+///         "maml" => ("MAML (Finn et al. 2017)", maml_defaults, build_maml),
+///         "reptile" => ("Reptile (Nichol et al. 2018)", reptile_defaults, build_reptile),
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! register_family {
+    (
+        family: $family:expr,
+        accepts: $accepts:expr,
+        params: $params:ty,
+        algorithms: { $($name:literal => ($summary:expr, $defaults:expr, $build:expr)),* $(,)? } $(,)?
+    ) => {
+        $(
+            $crate::register_algorithm! {
+                name: $name,
+                family: $family,
+                summary: $summary,
+                accepts: $accepts,
+                params: <$params as $crate::config::Hyperparams>::docs,
+                default_config: || $crate::config::Hyperparams::to_config(&($defaults)()),
+                build: |config, env, seed| {
+                    let params: $params = ($defaults)();
+                    let checked = $crate::config::Hyperparams::with_config(params, config)?;
+                    ($build)(checked, env, seed)
+                },
+            }
+        )*
+    };
+}
+
 /// Registers an environment (an [`EnvEntry`] without `crate_name`, which is filled in).
 #[macro_export]
 macro_rules! register_env {

@@ -2,42 +2,23 @@
 //! name suggestions, and hyperparameter validation messages.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use autodidact_core::config::{check_positive, ParamDoc};
 use autodidact_core::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
 struct Toy {
+    /// Learning rate.
+    #[param(gt = 0)]
     lr: f64,
+    /// Training length.
+    #[param(min = 1)]
     steps: u64,
 }
 
 impl Default for Toy {
     fn default() -> Self {
         Toy { lr: 0.1, steps: 10 }
-    }
-}
-
-impl Hyperparams for Toy {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "lr",
-                ty: "float",
-                range: "> 0",
-                doc: "learning rate",
-            },
-            ParamDoc {
-                key: "steps",
-                ty: "integer",
-                range: ">= 1",
-                doc: "training length",
-            },
-        ]
-    }
-    fn validate(&self) -> Result<()> {
-        check_positive("lr", self.lr)
     }
 }
 
@@ -106,6 +87,6 @@ fn hyperparameters_refuse_unknown_keys_and_bad_values() {
     let err = Toy::from_config(&c).unwrap_err().to_string();
     assert!(err.contains("`lr`") && err.contains("> 0"), "{err}");
     let ok = Toy::from_config(&Config::new()).unwrap();
-    assert_eq!(ok, Toy::default());
+    assert_eq!(*ok, Toy::default());
     assert_eq!(Toy::from_config(&ok.to_config()).unwrap(), ok);
 }

@@ -1,6 +1,7 @@
 //! The meta-learner the runner drives: one meta-iteration per training step, validation,
 //! evaluation on held-out tasks, and exact checkpoints.
 
+use autodidact_core::config::Checked;
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::{
     Adam, Algorithm, Config, CoreError, CreateGraph, EnvInstance, EnvSpec, Metrics, Params, Seed,
@@ -78,7 +79,16 @@ pub struct MetaLearner {
 impl MetaLearner {
     /// Builds a learner for `method` from a configuration over its defaults.
     pub fn new(method: Method, config: &Config, env: &EnvSpec, seed: Seed) -> Result<MetaLearner> {
-        let hp = resolve(method.name(), config)?;
+        Self::on_env(method, resolve(method.name(), config)?, env, seed)
+    }
+
+    /// Builds a learner for `method` from checked parameters on a registered environment.
+    pub fn on_env(
+        method: Method,
+        hp: Checked<MetaParams>,
+        env: &EnvSpec,
+        seed: Seed,
+    ) -> Result<MetaLearner> {
         let dist = match env.instantiate(seed.derive("env"))? {
             EnvInstance::Tasks(d) => d,
             other => {
@@ -96,7 +106,7 @@ impl MetaLearner {
     /// Builds a learner on a task distribution directly (no registry).
     pub fn with_distribution(
         method: Method,
-        hp: MetaParams,
+        hp: Checked<MetaParams>,
         dist: Box<dyn TaskDistribution>,
         seed: Seed,
     ) -> Result<MetaLearner> {
@@ -111,6 +121,7 @@ impl MetaLearner {
                 params.insert(name, alpha);
             }
         }
+        let hp = hp.into_inner();
         let opt = Adam::new(hp.outer_lr);
         let pool = if hp.threads > 1 {
             let pool = rayon::ThreadPoolBuilder::new()

@@ -10,11 +10,13 @@
 //! - [`anil`]: only the head adapts.
 //!
 //! ```
-//! use autodidact_core::{Seed, Split, TaskDistribution};
+//! use autodidact_core::{Hyperparams, Seed, Split, TaskDistribution};
 //! use autodidact_envs::{Sinusoid, SinusoidParams};
 //! use autodidact_gradient::{hyperparams::MetaParams, MetaLearner, Method};
 //!
-//! let hp = MetaParams { meta_iterations: 5, meta_batch: 4, eval_tasks: 10, ..MetaParams::default() };
+//! let hp = MetaParams { meta_iterations: 5, meta_batch: 4, eval_tasks: 10, ..MetaParams::default() }
+//!     .check()
+//!     .unwrap();
 //! let dist = Sinusoid::new(SinusoidParams::default()).unwrap();
 //! let mut maml = MetaLearner::with_distribution(Method::Maml, hp, Box::new(dist), Seed(0)).unwrap();
 //! for _ in 0..5 {
@@ -39,77 +41,48 @@ pub mod reptile;
 pub use errors::{GradientError, Result};
 pub use learner::{MetaLearner, Method};
 
-use autodidact_core::{Algorithm, Config, EnvKind, EnvSpec, Hyperparams, Seed};
-use hyperparams::{default_config_for, MetaParams};
+use autodidact_core::config::Checked;
+use autodidact_core::{Algorithm, EnvKind, EnvSpec, Seed};
+use hyperparams::{defaults_for, MetaParams};
 
 const FEW_SHOT: &[EnvKind] = &[EnvKind::FewShotRegression, EnvKind::FewShotClassification];
-const FAMILY: &str = "gradient-based meta-learning";
 
-fn build(
+/// A registry build function for one method.
+fn builder(
     method: Method,
-    config: &Config,
-    env: &EnvSpec,
-    seed: Seed,
-) -> autodidact_core::Result<Box<dyn Algorithm>> {
-    Ok(Box::new(MetaLearner::new(method, config, env, seed)?))
+) -> impl Fn(Checked<MetaParams>, &EnvSpec, Seed) -> autodidact_core::Result<Box<dyn Algorithm>> {
+    move |hp, env, seed| Ok(Box::new(MetaLearner::on_env(method, hp, env, seed)?))
 }
 
-macro_rules! entry {
-    ($name:literal, $method:expr, $summary:literal, $build:ident, $defaults:ident) => {
-        fn $build(
-            config: &Config,
-            env: &EnvSpec,
-            seed: Seed,
-        ) -> autodidact_core::Result<Box<dyn Algorithm>> {
-            build($method, config, env, seed)
-        }
-        fn $defaults() -> Config {
-            default_config_for($name)
-        }
-        autodidact_core::register_algorithm! {
-            name: $name,
-            family: FAMILY,
-            summary: $summary,
-            accepts: FEW_SHOT,
-            params: MetaParams::docs,
-            default_config: $defaults,
-            build: $build,
-        }
-    };
+autodidact_core::register_family! {
+    family: "gradient-based meta-learning",
+    accepts: FEW_SHOT,
+    params: MetaParams,
+    algorithms: {
+        "maml" => (
+            "MAML: second-order meta-gradient through the inner SGD steps (Finn et al. 2017)",
+            || defaults_for("maml"),
+            builder(Method::Maml)
+        ),
+        "fomaml" => (
+            "first-order MAML: the inner gradients are constants",
+            || defaults_for("fomaml"),
+            builder(Method::FoMaml)
+        ),
+        "reptile" => (
+            "Reptile: move θ toward the task-adapted weights (Nichol et al. 2018)",
+            || defaults_for("reptile"),
+            builder(Method::Reptile)
+        ),
+        "meta-sgd" => (
+            "Meta-SGD: MAML with a learned per-parameter inner learning rate (Li et al. 2017)",
+            || defaults_for("meta-sgd"),
+            builder(Method::MetaSgd)
+        ),
+        "anil" => (
+            "ANIL: adapt only the head in the inner loop (Raghu et al. 2020)",
+            || defaults_for("anil"),
+            builder(Method::Anil)
+        ),
+    }
 }
-
-entry!(
-    "maml",
-    Method::Maml,
-    "MAML: second-order meta-gradient through the inner SGD steps (Finn et al. 2017)",
-    build_maml,
-    maml_defaults
-);
-entry!(
-    "fomaml",
-    Method::FoMaml,
-    "first-order MAML: the inner gradients are constants",
-    build_fomaml,
-    fomaml_defaults
-);
-entry!(
-    "reptile",
-    Method::Reptile,
-    "Reptile: move θ toward the task-adapted weights (Nichol et al. 2018)",
-    build_reptile,
-    reptile_defaults
-);
-entry!(
-    "meta-sgd",
-    Method::MetaSgd,
-    "Meta-SGD: MAML with a learned per-parameter inner learning rate (Li et al. 2017)",
-    build_meta_sgd,
-    meta_sgd_defaults
-);
-entry!(
-    "anil",
-    Method::Anil,
-    "ANIL: adapt only the head in the inner loop (Raghu et al. 2020)",
-    build_anil,
-    anil_defaults
-);

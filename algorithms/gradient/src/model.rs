@@ -1,7 +1,7 @@
 //! The network a meta-learner adapts: an MLP or Conv4 body with a linear head, run
 //! functionally on any parameter list (θ or adapted fast weights), and the task loss.
 
-use autodidact_core::layers::{Activation, Conv4, Conv4Config, Init, Linear, Mlp};
+use autodidact_core::layers::{Backbone, BackboneKind, Init, Linear, Mlp};
 use autodidact_core::{
     accuracy, cross_entropy, mse, BatchNormMode, Float, Params, Rng, Targets, TaskKind, Tensor, Var,
 };
@@ -15,11 +15,11 @@ use crate::hyperparams::MetaParams;
 pub enum Body {
     /// An MLP on flattened inputs; its last layer is the head.
     Mlp(Mlp),
-    /// Conv4 features, then a linear head.
-    Conv4 {
-        /// The convolutional body.
-        conv: Conv4,
-        /// The classifier head.
+    /// Conv4 or diagonal features, then a linear head.
+    Features {
+        /// The feature extractor.
+        backbone: Backbone,
+        /// The head.
         head: Linear,
     },
 }
@@ -37,15 +37,6 @@ pub struct Model {
     pub classification: bool,
 }
 
-fn activation(name: &str) -> Activation {
-    match name {
-        "tanh" => Activation::Tanh,
-        "leaky-relu" => Activation::LeakyRelu,
-        "elu" => Activation::Elu,
-        _ => Activation::Relu,
-    }
-}
-
 impl Model {
     /// Builds the model for a task kind and input shape, adding its parameters to `params`.
     pub fn build<T: Float>(
@@ -59,59 +50,26 @@ impl Model {
             TaskKind::Regression { output_dim } => (output_dim, false),
             TaskKind::Classification { ways } => (ways, true),
         };
-        let image = input_shape.len() == 3;
-        let use_conv = match hp.backbone.as_str() {
-            "conv4" => true,
-            "mlp" => false,
-            _ => image,
+        let prefix = match hp.backbone.resolve(input_shape) {
+            BackboneKind::Mlp => "net",
+            _ => "body",
         };
-        let body = if use_conv {
-            if !image || input_shape[1] != input_shape[2] {
-                return Err(GradientError::Incompatible(format!(
-                    "the conv4 backbone needs square [C, H, W] image inputs; the environment gives examples of shape {input_shape:?}"
-                )));
+        let backbone = Backbone::build(&hp.backbone_spec(outputs), input_shape, prefix, params, rng)
+            .map_err(|e| GradientError::Incompatible(e.to_string()))?;
+        let body = match backbone {
+            Backbone::Mlp { mlp, .. } => Body::Mlp(mlp),
+            backbone => {
+                let head = Linear::new(
+                    params,
+                    "head",
+                    backbone.out_dim(),
+                    outputs,
+                    true,
+                    Init::XavierUniform,
+                    rng,
+                );
+                Body::Features { backbone, head }
             }
-            let cfg = Conv4Config {
-                in_channels: input_shape[0],
-                filters: hp.filters,
-                input_size: input_shape[1],
-                blocks: 4,
-            };
-            let conv = Conv4::new(params, "body", cfg, rng);
-            if conv.out_size() == 0 {
-                return Err(GradientError::Incompatible(format!(
-                    "inputs of {}x{} are too small for four 2x2 poolings",
-                    input_shape[1], input_shape[2]
-                )));
-            }
-            let head = Linear::new(
-                params,
-                "head",
-                conv.feature_dim(),
-                outputs,
-                true,
-                Init::XavierUniform,
-                rng,
-            );
-            Body::Conv4 { conv, head }
-        } else {
-            let in_dim: usize = input_shape.iter().product();
-            let mut widths = vec![in_dim];
-            widths.extend(&hp.hidden);
-            widths.push(outputs);
-            let init = match hp.init.as_str() {
-                "kaiming-uniform" => Init::KaimingUniform,
-                "xavier-uniform" => Init::XavierUniform,
-                _ => Init::TorchDefault,
-            };
-            Body::Mlp(Mlp::new(
-                params,
-                "net",
-                &widths,
-                activation(&hp.activation),
-                init,
-                rng,
-            ))
         };
         Ok(Model {
             body,
@@ -125,7 +83,7 @@ impl Model {
     pub fn head_params(&self) -> Vec<usize> {
         match &self.body {
             Body::Mlp(m) => m.head_params(),
-            Body::Conv4 { head, .. } => std::iter::once(head.weight).chain(head.bias).collect(),
+            Body::Features { head, .. } => std::iter::once(head.weight).chain(head.bias).collect(),
         }
     }
 
@@ -134,13 +92,13 @@ impl Model {
         let n = x.shape().first().copied().unwrap_or(0);
         let v = Var::constant(x.mapv(|e| T::of(e as f64)));
         match &self.body {
-            Body::Mlp(_) => v.reshape(&[n, self.input_shape.iter().product()]),
-            Body::Conv4 { .. } => v.reshape(&[
+            Body::Features { backbone, .. } if backbone.is_conv() => v.reshape(&[
                 n,
                 self.input_shape[0],
                 self.input_shape[1],
                 self.input_shape[2],
             ]),
+            _ => v.reshape(&[n, self.input_shape.iter().product()]),
         }
     }
 
@@ -149,7 +107,9 @@ impl Model {
         match &self.body {
             Body::Mlp(m) => m.features(p, x),
             // Batch statistics at every call, as MAML does (transductive batch norm).
-            Body::Conv4 { conv, .. } => conv.forward(p, x, BatchNormMode::BatchStats, None),
+            Body::Features { backbone, .. } => {
+                backbone.forward(p, x, BatchNormMode::BatchStats, None)
+            }
         }
     }
 
@@ -160,7 +120,7 @@ impl Model {
                 Some(l) => l.forward(p, h),
                 None => h,
             },
-            Body::Conv4 { head, .. } => head.forward(p, h),
+            Body::Features { head, .. } => head.forward(p, h),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::rng::Rng;
 use crate::Tensor;
 
 /// How to draw a parameter tensor's initial values.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, crate::Choice)]
 #[serde(rename_all = "kebab-case")]
 pub enum Init {
     /// U(−b, b) with b = √(6 / fan_in) (He et al., for ReLU).

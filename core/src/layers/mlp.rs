@@ -10,7 +10,7 @@ use crate::rng::Rng;
 use crate::tape::Var;
 
 /// A hidden-layer nonlinearity.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, crate::Choice)]
 #[serde(rename_all = "kebab-case")]
 pub enum Activation {
     /// max(x, 0).

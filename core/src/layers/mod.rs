@@ -2,12 +2,14 @@
 //! `Params` store's order), so an algorithm can run a network with adapted "fast" weights
 //! without copying modules.
 
+pub mod backbone;
 pub mod conv4;
 pub mod init;
 pub mod linear;
 pub mod lstm;
 pub mod mlp;
 
+pub use backbone::{Backbone, BackboneKind, BackboneSpec};
 pub use conv4::{Conv4, Conv4Config};
 pub use init::Init;
 pub use linear::Linear;
