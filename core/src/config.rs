@@ -105,7 +105,9 @@ impl ParamDoc {
             let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
             format!("one of: {}", names.join(", "))
         } else {
-            bounds.describe(T::is_list()).unwrap_or_else(|| T::default_range())
+            bounds
+                .describe(T::is_list())
+                .unwrap_or_else(|| T::default_range())
         };
         ParamDoc {
             key,
@@ -274,7 +276,9 @@ impl Bounds {
     pub fn describe(&self, list: bool) -> Option<String> {
         let mut parts = Vec::new();
         match (self.min, self.max) {
-            (Some(lo), Some(hi)) => parts.push(format!("{} ..= {}", fmt_number(lo), fmt_number(hi))),
+            (Some(lo), Some(hi)) => {
+                parts.push(format!("{} ..= {}", fmt_number(lo), fmt_number(hi)))
+            }
             (Some(lo), None) => parts.push(format!(">= {}", fmt_number(lo))),
             (None, Some(hi)) => parts.push(format!("<= {}", fmt_number(hi))),
             (None, None) => {}
@@ -291,12 +295,19 @@ impl Bounds {
         }
         let len = match (self.min_len, self.max_len) {
             (Some(a), Some(b)) => Some(format!("{a} to {b} items")),
-            (Some(a), None) => Some(format!("at least {a} item{}", if a == 1 { "" } else { "s" })),
+            (Some(a), None) => Some(format!(
+                "at least {a} item{}",
+                if a == 1 { "" } else { "s" }
+            )),
             (None, Some(b)) => Some(format!("at most {b} items")),
             (None, None) => None,
         };
         if let Some(len) = len {
-            text = if text.is_empty() { len } else { format!("{text}; {len}") };
+            text = if text.is_empty() {
+                len
+            } else {
+                format!("{text}; {len}")
+            };
         }
         (!text.is_empty()).then_some(text)
     }
@@ -324,7 +335,10 @@ pub fn check_bounds<T: ParamType>(key: &str, value: &T, bounds: &Bounds) -> Resu
         if !bounds.admits(x) {
             let shown = fmt_number(x);
             let what = if list { format!("item {shown}") } else { shown };
-            return Err(invalid(key, format!("{what} is outside the allowed range {}", range())));
+            return Err(invalid(
+                key,
+                format!("{what} is outside the allowed range {}", range()),
+            ));
         }
     }
     Ok(())
@@ -340,7 +354,10 @@ pub fn invalid(key: &str, reason: impl Into<String>) -> CoreError {
 
 /// The error for a key the struct does not have, listing the valid ones.
 pub fn unknown_key(key: &str, valid: &[&str]) -> CoreError {
-    invalid(key, format!("unknown key (valid keys: {})", valid.join(", ")))
+    invalid(
+        key,
+        format!("unknown key (valid keys: {})", valid.join(", ")),
+    )
 }
 
 /// A value in TOML spelling, shortened for an error message.
@@ -445,29 +462,61 @@ pub trait Hyperparams: Serialize + DeserializeOwned + Default + Clone {
     }
 }
 
-/// A list of paths given as one path or several (`data_dir = "a"` or `["a", "b"]`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    /// One path.
-    One(PathBuf),
-    /// Several paths.
-    Many(Vec<PathBuf>),
-}
+/// A list a configuration may give as one value or as a list (`data_dir = "a"` or
+/// `data_dir = ["a", "b"]`); it reads as a `Vec`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct OneOrMany<T>(pub Vec<T>);
 
-impl OneOrMany {
-    /// The paths, in order.
-    pub fn paths(&self) -> Vec<PathBuf> {
-        match self {
-            OneOrMany::One(p) => vec![p.clone()],
-            OneOrMany::Many(ps) => ps.clone(),
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either<T> {
+            One(T),
+            Many(Vec<T>),
         }
+        Ok(OneOrMany(match Either::deserialize(d)? {
+            Either::One(x) => vec![x],
+            Either::Many(v) => v,
+        }))
     }
 }
 
-impl ParamType for OneOrMany {
+impl<T> Deref for OneOrMany<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<'a, T> IntoIterator for &'a OneOrMany<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<T> From<Vec<T>> for OneOrMany<T> {
+    fn from(v: Vec<T>) -> Self {
+        OneOrMany(v)
+    }
+}
+
+impl<T: ParamType> ParamType for OneOrMany<T> {
     fn type_name() -> String {
-        "path or list of paths".to_string()
+        let inner = T::type_name();
+        format!("{inner} or list of {inner}s")
+    }
+    fn is_list() -> bool {
+        true
+    }
+    fn numbers(&self) -> Vec<f64> {
+        self.0.iter().flat_map(ParamType::numbers).collect()
+    }
+    fn len(&self) -> Option<usize> {
+        Some(self.0.len())
     }
 }
 
@@ -479,6 +528,18 @@ pub fn check_range(key: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
         &Bounds {
             min: Some(lo),
             max: Some(hi),
+            ..Bounds::default()
+        },
+    )
+}
+
+/// An error unless `value > 0` (and finite).
+pub fn check_positive(key: &str, value: f64) -> Result<()> {
+    check_bounds(
+        key,
+        &value,
+        &Bounds {
+            gt: Some(0.0),
             ..Bounds::default()
         },
     )

@@ -145,7 +145,10 @@ fn choice_spellings_match_serde() {
     }
     let names: Vec<&str> = Mode::choices().iter().map(|(n, _)| *n).collect();
     assert_eq!(names, ["standard", "labels-trick", "a-gem"]);
-    assert_eq!(Mode::choices()[1].1, "The other way, spelled with two words.");
+    assert_eq!(
+        Mode::choices()[1].1,
+        "The other way, spelled with two words."
+    );
 }
 
 #[test]
@@ -171,7 +174,12 @@ fn a_wrong_value_names_the_key_the_value_and_the_expectation() {
         ("steps = 1.5", "steps", "1.5", "integer >= 0"),
         ("steps = true", "steps", "true", "integer >= 0"),
         ("verbose = 1", "verbose", "1", "bool"),
-        ("hidden = [40, -1]", "hidden", "[40, -1]", "list of integers >= 0"),
+        (
+            "hidden = [40, -1]",
+            "hidden",
+            "[40, -1]",
+            "list of integers >= 0",
+        ),
         ("lr = true", "lr", "true", "float"),
         ("name = 5", "name", "5", "string"),
         (
@@ -191,13 +199,22 @@ fn a_wrong_value_names_the_key_the_value_and_the_expectation() {
 #[test]
 fn bounds_are_checked_with_the_key_and_range() {
     let err = error("steps = 0");
-    assert!(err.contains("`steps`") && err.contains("1 ..= 1000000"), "{err}");
+    assert!(
+        err.contains("`steps`") && err.contains("1 ..= 1000000"),
+        "{err}"
+    );
     let err = error("steps = 1000000000000");
-    assert!(err.contains("`steps`") && err.contains("1000000000000"), "{err}");
+    assert!(
+        err.contains("`steps`") && err.contains("1000000000000"),
+        "{err}"
+    );
     let err = error("lr = 0");
     assert!(err.contains("`lr`") && err.contains("> 0"), "{err}");
     let err = error("hidden = [100000000]");
-    assert!(err.contains("`hidden`") && err.contains("100000000"), "{err}");
+    assert!(
+        err.contains("`hidden`") && err.contains("100000000"),
+        "{err}"
+    );
     let err = error("hidden = []");
     assert!(err.contains("`hidden`") && err.contains("0 items"), "{err}");
     let err = error("lr = nan");
@@ -218,7 +235,10 @@ fn float_bounds_have_a_tolerance() {
 #[test]
 fn unknown_keys_are_refused_with_the_valid_ones() {
     let err = error("stepz = 3");
-    assert!(err.contains("`stepz`") && err.contains("steps, lr, hidden"), "{err}");
+    assert!(
+        err.contains("`stepz`") && err.contains("steps, lr, hidden"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn bench_episodes(c: &mut Criterion) {
     if let Ok(dir) = std::env::var("OMNIGLOT_DIR") {
         let om = Omniglot::load(
             &OmniglotParams {
-                data_dir: vec![dir],
+                data_dir: vec![dir].into(),
                 ..OmniglotParams::default()
             },
             Seed(0),

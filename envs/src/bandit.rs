@@ -4,10 +4,10 @@
 //! `p[a]`, else 0. An episode is `horizon` pulls and ends truncated (there is no terminal
 //! state). The exact model is one state with two outcomes per arm.
 
-use autodidact_core::config::{check_positive, check_range};
+use autodidact_core::config::check_range;
 use autodidact_core::{
     Action, Config, EnvDistribution, EnvInstance, EnvKind, Environment, Hyperparams, Info,
-    Observation, ParamDoc, Rng, Seed, Space, Split, StepResult, TabularModel, Transition,
+    Observation, Rng, Seed, Space, Split, StepResult, TabularModel, Transition,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -15,12 +15,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{EnvsError, Result};
 
 /// Parameters of `bandit` and `bandit-distribution`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
+#[hyperparams(check = BanditParams::relations)]
 pub struct BanditParams {
     /// Arms (K).
+    #[param(gt = 0)]
     pub arms: usize,
     /// Pulls per episode.
+    #[param(gt = 0)]
     pub horizon: usize,
     /// Success probabilities, one per arm (empty: drawn from U[0, 1] with the seed).
     pub probs: Vec<f64>,
@@ -36,32 +39,9 @@ impl Default for BanditParams {
     }
 }
 
-impl Hyperparams for BanditParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "arms",
-                ty: "integer",
-                range: ">= 1",
-                doc: "number of arms K",
-            },
-            ParamDoc {
-                key: "horizon",
-                ty: "integer",
-                range: ">= 1",
-                doc: "pulls per episode",
-            },
-            ParamDoc {
-                key: "probs",
-                ty: "list of floats",
-                range: "each 0 ..= 1, `arms` of them",
-                doc: "success probabilities (empty: drawn U[0,1] from the seed; bandit only)",
-            },
-        ]
-    }
-    fn validate(&self) -> autodidact_core::Result<()> {
-        check_positive("arms", self.arms as f64)?;
-        check_positive("horizon", self.horizon as f64)?;
+impl BanditParams {
+    /// Checks the relations between fields that bounds cannot state.
+    fn relations(&self) -> autodidact_core::Result<()> {
         if !self.probs.is_empty() && self.probs.len() != self.arms {
             return Err(EnvsError::param(
                 "probs",

@@ -5,11 +5,9 @@
 //! episode ends when |θ| > 12° or |x| > 2.4, +1 per step (also on the failing step), and is
 //! truncated at 500 steps. Steps after termination give reward 0, as in Gymnasium.
 
-use autodidact_core::config::check_one_of;
-use autodidact_core::config::check_positive;
 use autodidact_core::{
-    Action, Config, EnvInstance, EnvKind, Environment, Hyperparams, Info, Observation, ParamDoc,
-    Rng, Seed, Space, StepResult,
+    Action, Choice, Config, EnvInstance, EnvKind, Environment, Hyperparams, Info, Observation, Rng,
+    Seed, Space, StepResult,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -34,45 +32,32 @@ pub const THETA_THRESHOLD: f64 = 12.0 * 2.0 * std::f64::consts::PI / 360.0;
 pub const X_THRESHOLD: f64 = 2.4;
 
 /// Parameters of [`CartPole`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
 pub struct CartPoleParams {
     /// Time limit (CartPole-v1: 500).
+    #[param(min = 1, max = 100_000_000)]
     pub max_steps: usize,
-    /// `euler` (Gymnasium's default) or `semi-implicit`.
-    pub integrator: String,
+    /// How the dynamics are integrated (euler: Gymnasium's default).
+    pub integrator: Integrator,
+}
+
+/// How CartPole's dynamics are integrated over one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum Integrator {
+    /// Position from the old velocity, then velocity (Gymnasium's default).
+    Euler,
+    /// Velocity first, then position from the new velocity.
+    SemiImplicit,
 }
 
 impl Default for CartPoleParams {
     fn default() -> Self {
         CartPoleParams {
             max_steps: 500,
-            integrator: "euler".into(),
+            integrator: Integrator::Euler,
         }
-    }
-}
-
-impl Hyperparams for CartPoleParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "max_steps",
-                ty: "integer",
-                range: ">= 1",
-                doc: "time limit (CartPole-v1: 500)",
-            },
-            ParamDoc {
-                key: "integrator",
-                ty: "string",
-                range: "one of: euler, semi-implicit",
-                doc: "kinematics integrator (Gymnasium's default: euler)",
-            },
-        ]
-    }
-    fn validate(&self) -> autodidact_core::Result<()> {
-        check_positive("max_steps", self.max_steps as f64)?;
-        check_one_of("integrator", &self.integrator, &["euler", "semi-implicit"])?;
-        Ok(())
     }
 }
 
@@ -119,7 +104,7 @@ impl CartPole {
             .map_err(|e| EnvsError::Invalid(e.to_string()))?;
         let mut c = Self::with_seed(seed);
         c.max_steps = p.max_steps;
-        c.semi_implicit = p.integrator == "semi-implicit";
+        c.semi_implicit = p.integrator == Integrator::SemiImplicit;
         Ok(c)
     }
 

@@ -472,62 +472,51 @@ impl TaskDistribution for FewShotClassification {
 }
 
 /// The classification sources a continual stream may be built on (`env.source`).
-pub const SOURCES: &[&str] = &["gaussian-classes", "omniglot", "intents"];
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, autodidact_core::Choice,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// Gaussian clusters in feature space (`gaussian-classes`).
+    GaussianClasses,
+    /// Omniglot characters.
+    Omniglot,
+    /// Text intents (BANKING77 by default).
+    Intents,
+}
 
 /// Loads the dataset of the source named `name`, configured by `config` (that source's own
 /// keys; unknown ones are refused).
-pub fn load_source(name: &str, config: &Config, seed: Seed) -> Result<Arc<LabelledDataset>> {
+pub fn load_source(name: Source, config: &Config, seed: Seed) -> Result<Arc<LabelledDataset>> {
     use autodidact_core::Hyperparams;
     let core = |e: autodidact_core::CoreError| match e {
         autodidact_core::CoreError::Config { key, reason } => EnvsError::Param { key, reason },
         other => EnvsError::Invalid(other.to_string()),
     };
     match name {
-        "gaussian-classes" => {
+        Source::GaussianClasses => {
             let p = crate::gaussian::GaussianClassesParams::from_config(config).map_err(core)?;
             Ok(Arc::new(
-                crate::gaussian::GaussianClasses::new(p)?.dataset(seed)?,
+                crate::gaussian::GaussianClasses::new(p.into_inner())?.dataset(seed)?,
             ))
         }
-        "omniglot" => {
+        Source::Omniglot => {
             let p = crate::omniglot::OmniglotParams::from_config(config).map_err(core)?;
             crate::omniglot::Omniglot::load_dataset(&p)
         }
-        "intents" => {
+        Source::Intents => {
             let p = crate::intents::IntentsParams::from_config(config).map_err(core)?;
             Ok(Arc::new(crate::intents::Intents::load_data(&p, seed)?.data))
         }
-        other => Err(EnvsError::param(
-            "source",
-            format!("`{other}` is not one of: {}", SOURCES.join(", ")),
-        )),
     }
 }
 
 /// The documented keys of the source named `name`.
-pub fn source_docs(name: &str) -> Vec<autodidact_core::ParamDoc> {
+pub fn source_docs(name: Source) -> Vec<autodidact_core::ParamDoc> {
     use autodidact_core::Hyperparams;
     match name {
-        "gaussian-classes" => crate::gaussian::GaussianClassesParams::docs(),
-        "omniglot" => crate::omniglot::OmniglotParams::docs(),
-        "intents" => crate::intents::IntentsParams::docs(),
-        _ => Vec::new(),
+        Source::GaussianClasses => crate::gaussian::GaussianClassesParams::docs(),
+        Source::Omniglot => crate::omniglot::OmniglotParams::docs(),
+        Source::Intents => crate::intents::IntentsParams::docs(),
     }
-}
-
-/// Deserialises a string or a list of strings (for `data_dir`).
-pub(crate) fn one_or_many<'de, D>(d: D) -> std::result::Result<Vec<String>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(match <OneOrMany as serde::Deserialize>::deserialize(d)? {
-        OneOrMany::One(s) => vec![s],
-        OneOrMany::Many(v) => v,
-    })
 }

@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use autodidact_core::config::{check_positive, check_range};
 use autodidact_core::{
-    Config, EnvInstance, EnvKind, Hyperparams, ParamDoc, Rng, Seed, Split, Targets, Task,
-    TaskDistribution, TaskKind,
+    Config, EnvInstance, EnvKind, Hyperparams, Rng, Seed, Split, Targets, Task, TaskDistribution,
+    TaskKind,
 };
 use rand::Rng as _;
 use rand_distr::StandardNormal;
@@ -17,24 +16,31 @@ use crate::classification::{to_tensor, LabelledDataset};
 use crate::error::{EnvsError, Result};
 
 /// Parameters of [`GaussianClasses`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
 pub struct GaussianClassesParams {
     /// Classes per task (N).
+    #[param(gt = 0)]
     pub ways: usize,
     /// Support examples per class (K).
+    #[param(gt = 0)]
     pub shots: usize,
     /// Query examples per class.
     pub queries: usize,
     /// Input dimension.
+    #[param(gt = 0)]
     pub dim: usize,
     /// Standard deviation of the class means.
+    #[param(gt = 0)]
     pub mean_scale: f64,
     /// Standard deviation of the examples around their mean.
+    #[param(min = 0)]
     pub noise: f64,
     /// Classes of the fixed dataset used as a continual-learning source.
+    #[param(gt = 0)]
     pub classes: usize,
     /// Examples per class of that dataset.
+    #[param(min = 2, max = 1e9)]
     pub examples_per_class: usize,
 }
 
@@ -50,77 +56,6 @@ impl Default for GaussianClassesParams {
             classes: 20,
             examples_per_class: 60,
         }
-    }
-}
-
-impl Hyperparams for GaussianClassesParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "ways",
-                ty: "integer",
-                range: ">= 1",
-                doc: "classes per task (N)",
-            },
-            ParamDoc {
-                key: "shots",
-                ty: "integer",
-                range: ">= 1",
-                doc: "support examples per class (K)",
-            },
-            ParamDoc {
-                key: "queries",
-                ty: "integer",
-                range: ">= 0",
-                doc: "query examples per class",
-            },
-            ParamDoc {
-                key: "dim",
-                ty: "integer",
-                range: ">= 1",
-                doc: "input dimension",
-            },
-            ParamDoc {
-                key: "mean_scale",
-                ty: "float",
-                range: "> 0",
-                doc: "std of the class means",
-            },
-            ParamDoc {
-                key: "noise",
-                ty: "float",
-                range: ">= 0",
-                doc: "std of examples around their class mean",
-            },
-            ParamDoc {
-                key: "classes",
-                ty: "integer",
-                range: ">= 1",
-                doc: "classes of the fixed dataset (as a stream source)",
-            },
-            ParamDoc {
-                key: "examples_per_class",
-                ty: "integer",
-                range: ">= 2",
-                doc: "examples per class of that dataset",
-            },
-        ]
-    }
-
-    fn validate(&self) -> autodidact_core::Result<()> {
-        check_positive("ways", self.ways as f64)?;
-        check_positive("shots", self.shots as f64)?;
-        check_positive("dim", self.dim as f64)?;
-        check_positive("mean_scale", self.mean_scale)?;
-        check_range("noise", self.noise, 0.0, f64::MAX)?;
-        check_positive("classes", self.classes as f64)?;
-        check_range(
-            "examples_per_class",
-            self.examples_per_class as f64,
-            2.0,
-            1e9,
-        )?;
-        Ok(())
     }
 }
 
@@ -217,7 +152,9 @@ pub fn gaussian_source(params: GaussianClassesParams, seed: Seed) -> Result<Arc<
 
 fn build_gaussian(config: &Config, _seed: Seed) -> autodidact_core::Result<EnvInstance> {
     let params = GaussianClassesParams::from_config(config)?;
-    Ok(EnvInstance::Tasks(Box::new(GaussianClasses::new(params)?)))
+    Ok(EnvInstance::Tasks(Box::new(GaussianClasses::new(
+        params.into_inner(),
+    )?)))
 }
 
 autodidact_core::register_env! {

@@ -6,19 +6,21 @@ use std::sync::Arc;
 
 use autodidact_core::config::check_range;
 use autodidact_core::{
-    Config, EnvDistribution, EnvInstance, EnvKind, Environment, Hyperparams, ParamDoc, Rng, Seed,
-    Split,
+    Config, EnvDistribution, EnvInstance, EnvKind, Environment, Hyperparams, Rng, Seed, Split,
 };
 use rand::seq::SliceRandom;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EnvsError, Result};
-use crate::gridworld::{Cell, GridMap, GridModel, GridOptions, Gridworld, GridworldParams};
+use crate::gridworld::{
+    Cell, GridMap, GridModel, GridOptions, Gridworld, GridworldParams, ObservationName,
+};
 
 /// Parameters of [`GridworldGoals`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
+#[hyperparams(check = GridworldGoalsParams::relations)]
 pub struct GridworldGoalsParams {
     /// The map (as for `gridworld`); its goals are removed and one is placed per environment.
     pub map: String,
@@ -34,11 +36,13 @@ pub struct GridworldGoalsParams {
     /// Time limit (unset: the map's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_steps: Option<usize>,
-    /// `one-hot`, `index`, `coords` or `local-view`.
-    pub observation: String,
+    /// What the agent observes.
+    pub observation: ObservationName,
     /// Radius of the local view.
+    #[param(min = 0, max = 16)]
     pub view_radius: usize,
     /// Share of goal cells for meta-training.
+    #[param(min = 0, max = 1)]
     pub train_fraction: f64,
     /// Share of goal cells for validation (the rest: test).
     pub validation_fraction: f64,
@@ -52,7 +56,7 @@ impl Default for GridworldGoalsParams {
             step_reward: None,
             goal_reward: None,
             max_steps: None,
-            observation: "coords".into(),
+            observation: ObservationName::Coords,
             view_radius: 2,
             train_fraction: 0.6,
             validation_fraction: 0.2,
@@ -68,75 +72,17 @@ impl GridworldGoalsParams {
             step_reward: self.step_reward,
             goal_reward: self.goal_reward,
             max_steps: self.max_steps,
-            observation: self.observation.clone(),
+            observation: self.observation,
             view_radius: self.view_radius,
             ..GridworldParams::default()
         }
     }
 }
 
-impl Hyperparams for GridworldGoalsParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "map",
-                ty: "string",
-                range: "a built-in map, random, ASCII text or a file path",
-                doc: "the map (its goals are removed)",
-            },
-            ParamDoc {
-                key: "slip",
-                ty: "float",
-                range: "0 ..= 1",
-                doc: "probability a move goes sideways (default: the map's)",
-            },
-            ParamDoc {
-                key: "step_reward",
-                ty: "float",
-                range: "finite",
-                doc: "reward of an ordinary step (default: the map's)",
-            },
-            ParamDoc {
-                key: "goal_reward",
-                ty: "float",
-                range: "finite",
-                doc: "reward of the goal (default: the map's)",
-            },
-            ParamDoc {
-                key: "max_steps",
-                ty: "integer",
-                range: ">= 1",
-                doc: "time limit (default: the map's)",
-            },
-            ParamDoc {
-                key: "observation",
-                ty: "string",
-                range: "one of: one-hot, index, coords, local-view",
-                doc: "what the agent observes (the goal is not in it: it must be found)",
-            },
-            ParamDoc {
-                key: "view_radius",
-                ty: "integer",
-                range: "0 ..= 16",
-                doc: "radius of the local view",
-            },
-            ParamDoc {
-                key: "train_fraction",
-                ty: "float",
-                range: "0 ..= 1",
-                doc: "share of goal cells for meta-training",
-            },
-            ParamDoc {
-                key: "validation_fraction",
-                ty: "float",
-                range: "0 ..= 1 - train_fraction",
-                doc: "share of goal cells for validation (the rest: test)",
-            },
-        ]
-    }
-    fn validate(&self) -> autodidact_core::Result<()> {
+impl GridworldGoalsParams {
+    /// Checks the relations between fields that bounds cannot state.
+    fn relations(&self) -> autodidact_core::Result<()> {
         self.as_gridworld().validate()?;
-        check_range("train_fraction", self.train_fraction, 0.0, 1.0)?;
         check_range(
             "validation_fraction",
             self.validation_fraction,

@@ -7,41 +7,47 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use autodidact_core::config::{check_one_of, check_range};
+use autodidact_core::config::{check_range, OneOrMany};
 use autodidact_core::{
-    Config, EnvInstance, EnvKind, Hyperparams, ParamDoc, Rng, Seed, Split, Task, TaskDistribution,
-    TaskKind,
+    Config, EnvInstance, EnvKind, Hyperparams, Rng, Seed, Split, Task, TaskDistribution, TaskKind,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::classification::{one_or_many, ClassSplits, FewShotClassification, LabelledDataset};
+use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset};
 use crate::error::{EnvsError, Result};
 use crate::text::{TextFeaturiser, Weighting};
 
 /// Parameters of [`Intents`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
+#[hyperparams(check = IntentsParams::relations)]
 pub struct IntentsParams {
     /// CSV files and/or folders of CSV files (a string or a list); rows of all are pooled.
-    #[serde(deserialize_with = "one_or_many")]
-    pub data_dir: Vec<String>,
+    #[param(min_len = 1)]
+    pub data_dir: OneOrMany<String>,
     /// The text column's header.
     pub text_column: String,
     /// The label column's header (empty: `label`, else `category`, else the last column).
     pub label_column: String,
     /// Feature buckets.
+    #[param(min = 1, max = 1_048_576)]
     pub dim: usize,
-    /// `log-count` or `tf-idf`.
-    pub weighting: String,
+    /// How bucket counts are weighted.
+    pub weighting: Weighting,
     /// Classes per episode (N).
+    #[param(min = 1, max = 100_000)]
     pub ways: usize,
     /// Support examples per class (K).
+    #[param(min = 1, max = 100_000)]
     pub shots: usize,
     /// Query examples per class.
+    #[param(min = 1, max = 100_000)]
     pub queries: usize,
     /// Share of intents for meta-training (when no lists are given).
+    #[param(min = 0, max = 1)]
     pub train_fraction: f64,
-    /// Share of intents for validation (the rest is test).
+    /// Share of intents for validation (the rest is test; at most 1 − train_fraction).
+    #[param(min = 0, max = 1)]
     pub validation_fraction: f64,
     /// Seed of the intent split (unset: derived from the run's seed).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,18 +60,17 @@ pub struct IntentsParams {
     pub test_classes: Vec<String>,
     /// File names (case-insensitive) whose rows are the data's own test examples, kept apart
     /// for the continual streams' `holdout = "source"` (BANKING77: `test.csv`).
-    #[serde(deserialize_with = "one_or_many")]
-    pub test_files: Vec<String>,
+    pub test_files: OneOrMany<String>,
 }
 
 impl Default for IntentsParams {
     fn default() -> Self {
         IntentsParams {
-            data_dir: vec!["../shared/data/banking77".into()],
+            data_dir: vec!["../shared/data/banking77".to_string()].into(),
             text_column: "text".into(),
             label_column: String::new(),
             dim: 1024,
-            weighting: "log-count".into(),
+            weighting: Weighting::LogCount,
             ways: 5,
             shots: 5,
             queries: 10,
@@ -75,120 +80,14 @@ impl Default for IntentsParams {
             train_classes: Vec::new(),
             validation_classes: Vec::new(),
             test_classes: Vec::new(),
-            test_files: vec!["test.csv".into()],
+            test_files: vec!["test.csv".to_string()].into(),
         }
     }
 }
 
-/// The weightings accepted by `weighting`.
-pub const WEIGHTINGS: &[&str] = &["log-count", "tf-idf"];
-
-impl Hyperparams for IntentsParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "data_dir",
-                ty: "string or list of strings",
-                range: "CSV files and/or folders of them",
-                doc: "CSV data (header row, a text and a label column)",
-            },
-            ParamDoc {
-                key: "text_column",
-                ty: "string",
-                range: "a header of the CSV",
-                doc: "the text column (text)",
-            },
-            ParamDoc {
-                key: "label_column",
-                ty: "string",
-                range: "a header of the CSV, or empty",
-                doc: "the label column (empty: label, else category, else the last column)",
-            },
-            ParamDoc {
-                key: "dim",
-                ty: "integer",
-                range: "1 ..= 1048576",
-                doc: "hashed feature buckets D",
-            },
-            ParamDoc {
-                key: "weighting",
-                ty: "string",
-                range: "one of: log-count, tf-idf",
-                doc: "bucket weighting (tf-idf fitted on the training intents' rows outside the test_files)",
-            },
-            ParamDoc {
-                key: "ways",
-                ty: "integer",
-                range: ">= 1",
-                doc: "classes per episode (N)",
-            },
-            ParamDoc {
-                key: "shots",
-                ty: "integer",
-                range: ">= 1",
-                doc: "support examples per class (K)",
-            },
-            ParamDoc {
-                key: "queries",
-                ty: "integer",
-                range: ">= 0",
-                doc: "query examples per class",
-            },
-            ParamDoc {
-                key: "train_fraction",
-                ty: "float",
-                range: "0 ..= 1",
-                doc: "share of intents for meta-training",
-            },
-            ParamDoc {
-                key: "validation_fraction",
-                ty: "float",
-                range: "0 ..= 1 - train_fraction",
-                doc: "share of intents for validation (the rest: test)",
-            },
-            ParamDoc {
-                key: "split_seed",
-                ty: "integer",
-                range: ">= 0",
-                doc: "seed of the intent split (default: derived from the run seed)",
-            },
-            ParamDoc {
-                key: "train_classes",
-                ty: "list of strings",
-                range: "labels",
-                doc: "explicit training intents (replaces the seeded split)",
-            },
-            ParamDoc {
-                key: "validation_classes",
-                ty: "list of strings",
-                range: "labels",
-                doc: "explicit validation intents",
-            },
-            ParamDoc {
-                key: "test_classes",
-                ty: "list of strings",
-                range: "labels",
-                doc: "explicit test intents",
-            },
-            ParamDoc {
-                key: "test_files",
-                ty: "string or list of strings",
-                range: "file names",
-                doc: "files whose rows are the data's own test examples, for the streams' holdout = \"source\" (the episodes pool every file)",
-            },
-        ]
-    }
-    fn validate(&self) -> autodidact_core::Result<()> {
-        if self.data_dir.is_empty() {
-            return Err(
-                EnvsError::param("data_dir", "give at least one CSV file or folder").into(),
-            );
-        }
-        check_range("dim", self.dim as f64, 1.0, 1_048_576.0)?;
-        check_one_of("weighting", &self.weighting, WEIGHTINGS)?;
-        check_range("ways", self.ways as f64, 1.0, 1e9)?;
-        check_range("shots", self.shots as f64, 1.0, 1e9)?;
-        check_range("train_fraction", self.train_fraction, 0.0, 1.0)?;
+impl IntentsParams {
+    /// Checks the relations between fields that bounds cannot state.
+    fn relations(&self) -> autodidact_core::Result<()> {
         check_range(
             "validation_fraction",
             self.validation_fraction,
@@ -419,11 +318,7 @@ impl Intents {
             p.validation_fraction,
             split_seed,
         )?;
-        let weighting = if p.weighting == "tf-idf" {
-            Weighting::TfIdf
-        } else {
-            Weighting::LogCount
-        };
+        let weighting = p.weighting;
         let mut featuriser = TextFeaturiser::new(p.dim, weighting)?;
         if weighting == Weighting::TfIdf {
             let texts: Vec<&str> = splits

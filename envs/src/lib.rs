@@ -45,16 +45,21 @@ pub mod streams;
 pub mod text;
 
 pub use bandit::{BanditDistribution, BanditParams, BernoulliBandit};
-pub use cartpole::{CartPole, CartPoleParams};
-pub use classification::{ClassSplits, FewShotClassification, LabelledDataset};
+pub use cartpole::{CartPole, CartPoleParams, Integrator};
+pub use classification::{ClassSplits, FewShotClassification, LabelledDataset, Source};
 pub use error::{EnvsError, Result};
 pub use gaussian::{GaussianClasses, GaussianClassesParams};
-pub use gridworld::{GridMap, GridModel, GridOptions, Gridworld, GridworldParams, PngOptions};
+pub use gridworld::{
+    GridMap, GridModel, GridOptions, Gridworld, GridworldParams, ObservationName, PngOptions,
+};
 pub use gridworld_goals::{GridworldGoals, GridworldGoalsParams};
 pub use intents::{Intents, IntentsParams};
 pub use omniglot::{Omniglot, OmniglotParams};
 pub use sinusoid::{Sinusoid, SinusoidParams};
-pub use streams::{Holdout, PermutedStream, PermutedStreamParams, SplitStream, SplitStreamParams};
+pub use streams::{
+    Holdout, HoldoutKind, PermutedStream, PermutedStreamParams, SplitScenario, SplitStream,
+    SplitStreamParams,
+};
 pub use text::{TextFeaturiser, Weighting};
 
 /// Makes sure this crate's registrations are linked in (call it once from a binary that

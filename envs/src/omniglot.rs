@@ -14,14 +14,13 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use autodidact_core::config::check_range;
+use autodidact_core::config::{check_range, OneOrMany};
 use autodidact_core::{
-    Config, EnvInstance, EnvKind, Hyperparams, ParamDoc, Rng, Seed, Split, Task, TaskDistribution,
-    TaskKind,
+    Config, EnvInstance, EnvKind, Hyperparams, Rng, Seed, Split, Task, TaskDistribution, TaskKind,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::classification::{one_or_many, ClassSplits, FewShotClassification, LabelledDataset};
+use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset};
 use crate::error::{EnvsError, Result};
 
 /// The largest image side accepted (larger files are refused, not decoded).
@@ -30,23 +29,28 @@ pub const MAX_IMAGE_SIDE: u32 = 4096;
 const MAX_ENTRY_BYTES: u64 = 64 << 20;
 
 /// Parameters of [`Omniglot`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
+#[hyperparams(check = OmniglotParams::relations)]
 pub struct OmniglotParams {
     /// Folders and/or zip files (a string or a list).
-    #[serde(deserialize_with = "one_or_many")]
-    pub data_dir: Vec<String>,
+    #[param(min_len = 1)]
+    pub data_dir: OneOrMany<String>,
     /// Side of the downscaled images.
+    #[param(min = 1, max = 105)]
     pub image_size: usize,
     /// Add 90/180/270° rotations of every character as new classes.
     pub rotations: bool,
     /// Classes per episode (N).
+    #[param(min = 1, max = 1e9)]
     pub ways: usize,
     /// Support examples per class (K).
+    #[param(min = 1, max = 1e9)]
     pub shots: usize,
     /// Query examples per class.
     pub queries: usize,
     /// Share of characters for meta-training (when no lists are given).
+    #[param(min = 0, max = 1)]
     pub train_fraction: f64,
     /// Share of characters for validation (the rest is test).
     pub validation_fraction: f64,
@@ -65,7 +69,7 @@ pub struct OmniglotParams {
 impl Default for OmniglotParams {
     fn default() -> Self {
         OmniglotParams {
-            data_dir: vec!["../shared/data/omniglot".into()],
+            data_dir: vec!["../shared/data/omniglot".to_string()].into(),
             image_size: 28,
             rotations: false,
             ways: 5,
@@ -81,94 +85,9 @@ impl Default for OmniglotParams {
     }
 }
 
-impl Hyperparams for OmniglotParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "data_dir",
-                ty: "string or list of strings",
-                range: "folders and/or .zip files",
-                doc:
-                    "Omniglot folders (<alphabet>/<character>/<drawing>.png) or the published zips",
-            },
-            ParamDoc {
-                key: "image_size",
-                ty: "integer",
-                range: "1 ..= 105",
-                doc: "side of the downscaled images (28)",
-            },
-            ParamDoc {
-                key: "rotations",
-                ty: "bool",
-                range: "true, false",
-                doc: "add 90/180/270° rotations as new classes",
-            },
-            ParamDoc {
-                key: "ways",
-                ty: "integer",
-                range: ">= 1",
-                doc: "classes per episode (N)",
-            },
-            ParamDoc {
-                key: "shots",
-                ty: "integer",
-                range: ">= 1",
-                doc: "support examples per class (K)",
-            },
-            ParamDoc {
-                key: "queries",
-                ty: "integer",
-                range: ">= 0",
-                doc: "query examples per class",
-            },
-            ParamDoc {
-                key: "train_fraction",
-                ty: "float",
-                range: "0 ..= 1",
-                doc: "share of characters for meta-training",
-            },
-            ParamDoc {
-                key: "validation_fraction",
-                ty: "float",
-                range: "0 ..= 1 - train_fraction",
-                doc: "share of characters for validation (the rest: test)",
-            },
-            ParamDoc {
-                key: "split_seed",
-                ty: "integer",
-                range: ">= 0",
-                doc: "seed of the character split (default: derived from the run seed)",
-            },
-            ParamDoc {
-                key: "train_classes",
-                ty: "list of strings",
-                range: "alphabet or alphabet/character",
-                doc: "explicit training classes (replaces the seeded split)",
-            },
-            ParamDoc {
-                key: "validation_classes",
-                ty: "list of strings",
-                range: "alphabet or alphabet/character",
-                doc: "explicit validation classes",
-            },
-            ParamDoc {
-                key: "test_classes",
-                ty: "list of strings",
-                range: "alphabet or alphabet/character",
-                doc: "explicit test classes",
-            },
-        ]
-    }
-    fn validate(&self) -> autodidact_core::Result<()> {
-        if self.data_dir.is_empty() {
-            return Err(
-                EnvsError::param("data_dir", "give at least one folder or zip file").into(),
-            );
-        }
-        check_range("image_size", self.image_size as f64, 1.0, 105.0)?;
-        check_range("ways", self.ways as f64, 1.0, 1e9)?;
-        check_range("shots", self.shots as f64, 1.0, 1e9)?;
-        check_range("train_fraction", self.train_fraction, 0.0, 1.0)?;
+impl OmniglotParams {
+    /// Checks the relations between fields that bounds cannot state.
+    fn relations(&self) -> autodidact_core::Result<()> {
         check_range(
             "validation_fraction",
             self.validation_fraction,

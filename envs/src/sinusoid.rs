@@ -4,10 +4,10 @@
 //! The three splits share one distribution (as in the paper); they differ only in the
 //! generators their tasks are drawn with.
 
-use autodidact_core::config::{check_positive, check_range};
+use autodidact_core::config::check_range;
 use autodidact_core::{
-    Config, EnvInstance, EnvKind, Hyperparams, ParamDoc, Rng, Seed, Split, Targets, Task,
-    TaskDistribution, TaskKind,
+    Config, EnvInstance, EnvKind, Hyperparams, Rng, Seed, Split, Targets, Task, TaskDistribution,
+    TaskKind,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -16,14 +16,18 @@ use crate::classification::to_tensor;
 use crate::error::{EnvsError, Result};
 
 /// Parameters of [`Sinusoid`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
+#[hyperparams(check = SinusoidParams::relations)]
 pub struct SinusoidParams {
     /// Support points per task (K in K-shot regression).
+    #[param(gt = 0)]
     pub shots: usize,
     /// Query points per task.
+    #[param(gt = 0)]
     pub queries: usize,
     /// Smallest amplitude.
+    #[param(gt = 0)]
     pub amplitude_min: f64,
     /// Largest amplitude.
     pub amplitude_max: f64,
@@ -52,73 +56,16 @@ impl Default for SinusoidParams {
     }
 }
 
-impl Hyperparams for SinusoidParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "shots",
-                ty: "integer",
-                range: ">= 1",
-                doc: "support points per task",
-            },
-            ParamDoc {
-                key: "queries",
-                ty: "integer",
-                range: ">= 1",
-                doc: "query points per task",
-            },
-            ParamDoc {
-                key: "amplitude_min",
-                ty: "float",
-                range: "> 0",
-                doc: "smallest amplitude (0.1)",
-            },
-            ParamDoc {
-                key: "amplitude_max",
-                ty: "float",
-                range: ">= amplitude_min",
-                doc: "largest amplitude (5)",
-            },
-            ParamDoc {
-                key: "phase_min",
-                ty: "float",
-                range: "finite",
-                doc: "smallest phase (0)",
-            },
-            ParamDoc {
-                key: "phase_max",
-                ty: "float",
-                range: ">= phase_min",
-                doc: "largest phase (π)",
-            },
-            ParamDoc {
-                key: "x_min",
-                ty: "float",
-                range: "finite",
-                doc: "smallest input (-5)",
-            },
-            ParamDoc {
-                key: "x_max",
-                ty: "float",
-                range: "> x_min",
-                doc: "largest input (5)",
-            },
-        ]
-    }
-
-    fn validate(&self) -> autodidact_core::Result<()> {
-        check_positive("shots", self.shots as f64)?;
-        check_positive("queries", self.queries as f64)?;
-        check_positive("amplitude_min", self.amplitude_min)?;
+impl SinusoidParams {
+    /// Checks the relations between fields that bounds cannot state.
+    fn relations(&self) -> autodidact_core::Result<()> {
         check_range(
             "amplitude_max",
             self.amplitude_max,
             self.amplitude_min,
             f64::MAX,
         )?;
-        check_range("phase_min", self.phase_min, f64::MIN, f64::MAX)?;
         check_range("phase_max", self.phase_max, self.phase_min, f64::MAX)?;
-        check_range("x_min", self.x_min, f64::MIN, f64::MAX)?;
         if !(self.x_max.is_finite() && self.x_max > self.x_min) {
             return Err(EnvsError::param(
                 "x_max",
@@ -226,7 +173,9 @@ impl TaskDistribution for Sinusoid {
 
 fn build_sinusoid(config: &Config, _seed: Seed) -> autodidact_core::Result<EnvInstance> {
     let params = SinusoidParams::from_config(config)?;
-    Ok(EnvInstance::Tasks(Box::new(Sinusoid::new(params)?)))
+    Ok(EnvInstance::Tasks(Box::new(Sinusoid::new(
+        params.into_inner(),
+    )?)))
 }
 
 autodidact_core::register_env! {

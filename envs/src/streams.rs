@@ -15,32 +15,62 @@
 
 use std::sync::Arc;
 
-use autodidact_core::config::{check_one_of, check_range};
 use autodidact_core::{
-    Config, EnvInstance, EnvKind, Experience, Hyperparams, ParamDoc, Scenario, Seed, TaskStream,
+    Choice, Config, EnvInstance, EnvKind, Experience, Hyperparams, ParamDoc, Scenario, Seed,
+    TaskStream,
 };
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::classification::{load_source, source_docs, to_tensor, LabelledDataset, SOURCES};
+use crate::classification::{load_source, source_docs, to_tensor, LabelledDataset, Source};
 use crate::error::{EnvsError, Result};
 
+/// The scenarios a `split` stream can be (a `permuted` stream is domain-incremental).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitScenario {
+    /// No task id at test time: one head over every class seen.
+    ClassIncremental,
+    /// The task id is given at test time.
+    TaskIncremental,
+}
+
+impl From<SplitScenario> for Scenario {
+    fn from(s: SplitScenario) -> Scenario {
+        match s {
+            SplitScenario::ClassIncremental => Scenario::ClassIncremental,
+            SplitScenario::TaskIncremental => Scenario::TaskIncremental,
+        }
+    }
+}
+
+/// How each class's examples are cut into training and test examples, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldoutKind {
+    /// Each class's examples shuffled by the seed, `test_fraction` of them held out.
+    Random,
+    /// The data's own test split (intents: the `test_files`, e.g. BANKING77's `test.csv`).
+    Source,
+}
+
 /// Parameters of the `split` stream (other keys go to the source).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
 pub struct SplitStreamParams {
-    /// The classification source.
-    pub source: String,
+    /// The classification source; its own keys (data_dir, …) are passed on to it.
+    pub source: Source,
     /// Number of experiences.
+    #[param(min = 1, max = 1e6)]
     pub experiences: usize,
-    /// `class-incremental` or `task-incremental`.
-    pub scenario: String,
-    /// Share of each class's examples held out for testing (with `holdout = "random"`).
+    /// Whether task ids are given at test time.
+    pub scenario: SplitScenario,
+    /// Share of each class's examples held out for testing (with holdout = "random").
+    #[param(gt = 0, lt = 1)]
     pub test_fraction: f64,
-    /// `random` (each class's examples shuffled by the seed, `test_fraction` held out) or
-    /// `source` (the data's own test split, e.g. BANKING77's `test.csv`).
-    pub holdout: String,
-    /// At most this many examples per class (0: all; with `holdout = "source"`, training
+    /// Where the test examples come from.
+    pub holdout: HoldoutKind,
+    /// At most this many examples per class (0: all; with holdout = "source", training
     /// examples only).
     pub max_per_class: usize,
 }
@@ -48,30 +78,31 @@ pub struct SplitStreamParams {
 impl Default for SplitStreamParams {
     fn default() -> Self {
         SplitStreamParams {
-            source: "gaussian-classes".into(),
+            source: Source::GaussianClasses,
             experiences: 5,
-            scenario: "class-incremental".into(),
+            scenario: SplitScenario::ClassIncremental,
             test_fraction: 0.2,
-            holdout: "random".into(),
+            holdout: HoldoutKind::Random,
             max_per_class: 0,
         }
     }
 }
 
 /// Parameters of the `permuted` stream (other keys go to the source).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
 pub struct PermutedStreamParams {
-    /// The classification source.
-    pub source: String,
+    /// The classification source; its own keys (data_dir, …) are passed on to it.
+    pub source: Source,
     /// Number of experiences (permutations).
+    #[param(min = 1, max = 1e6)]
     pub experiences: usize,
-    /// Share of each class's examples held out for testing (with `holdout = "random"`).
+    /// Share of each class's examples held out for testing (with holdout = "random").
+    #[param(gt = 0, lt = 1)]
     pub test_fraction: f64,
-    /// `random` (each class's examples shuffled by the seed, `test_fraction` held out) or
-    /// `source` (the data's own test split, e.g. BANKING77's `test.csv`).
-    pub holdout: String,
-    /// At most this many examples per class (0: all; with `holdout = "source"`, training
+    /// Where the test examples come from.
+    pub holdout: HoldoutKind,
+    /// At most this many examples per class (0: all; with holdout = "source", training
     /// examples only).
     pub max_per_class: usize,
 }
@@ -79,52 +110,19 @@ pub struct PermutedStreamParams {
 impl Default for PermutedStreamParams {
     fn default() -> Self {
         PermutedStreamParams {
-            source: "gaussian-classes".into(),
+            source: Source::GaussianClasses,
             experiences: 5,
             test_fraction: 0.2,
-            holdout: "random".into(),
+            holdout: HoldoutKind::Random,
             max_per_class: 0,
         }
     }
 }
 
-const SOURCE_DOC: ParamDoc = ParamDoc {
-    key: "source",
-    ty: "string",
-    range: "one of: gaussian-classes, omniglot, intents",
-    doc: "the classification source; its own keys (data_dir, …) are passed on to it",
-};
-const EXPERIENCES_DOC: ParamDoc = ParamDoc {
-    key: "experiences",
-    ty: "integer",
-    range: ">= 1",
-    doc: "number of experiences",
-};
-const TEST_DOC: ParamDoc = ParamDoc {
-    key: "test_fraction",
-    ty: "float",
-    range: "0 < f < 1",
-    doc: "share of each class's examples held out for testing (holdout = \"random\")",
-};
-const HOLDOUT_DOC: ParamDoc = ParamDoc {
-    key: "holdout",
-    ty: "string",
-    range: "one of: random, source",
-    doc: "random: test_fraction of each class held out by the seed; source: the data's own test split (intents: the test_files)",
-};
-/// The accepted `holdout` values.
-pub const HOLDOUTS: &[&str] = &["random", "source"];
-const MAX_DOC: ParamDoc = ParamDoc {
-    key: "max_per_class",
-    ty: "integer",
-    range: ">= 0",
-    doc: "at most this many examples per class (0: all; with holdout = \"source\", training examples only)",
-};
-
 /// The stream's own docs followed by those of every source (keys not already listed).
 fn with_source_docs(own: Vec<ParamDoc>) -> Vec<ParamDoc> {
     let mut docs = own;
-    for s in SOURCES {
+    for &s in Source::ALL {
         for d in source_docs(s) {
             if !docs.iter().any(|o| o.key == d.key) {
                 docs.push(d);
@@ -132,61 +130,6 @@ fn with_source_docs(own: Vec<ParamDoc>) -> Vec<ParamDoc> {
         }
     }
     docs
-}
-
-impl Hyperparams for SplitStreamParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            SOURCE_DOC,
-            EXPERIENCES_DOC,
-            ParamDoc {
-                key: "scenario",
-                ty: "string",
-                range: "one of: class-incremental, task-incremental",
-                doc: "whether task ids are given",
-            },
-            TEST_DOC,
-            HOLDOUT_DOC,
-            MAX_DOC,
-        ]
-    }
-    fn validate(&self) -> autodidact_core::Result<()> {
-        check_one_of("source", &self.source, SOURCES)?;
-        check_range("experiences", self.experiences as f64, 1.0, 1e6)?;
-        check_one_of(
-            "scenario",
-            &self.scenario,
-            &["class-incremental", "task-incremental"],
-        )?;
-        check_open_fraction(self.test_fraction)?;
-        check_one_of("holdout", &self.holdout, HOLDOUTS)?;
-        Ok(())
-    }
-}
-
-impl Hyperparams for PermutedStreamParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![SOURCE_DOC, EXPERIENCES_DOC, TEST_DOC, HOLDOUT_DOC, MAX_DOC]
-    }
-    fn validate(&self) -> autodidact_core::Result<()> {
-        check_one_of("source", &self.source, SOURCES)?;
-        check_range("experiences", self.experiences as f64, 1.0, 1e6)?;
-        check_open_fraction(self.test_fraction)?;
-        check_one_of("holdout", &self.holdout, HOLDOUTS)?;
-        Ok(())
-    }
-}
-
-fn check_open_fraction(f: f64) -> autodidact_core::Result<()> {
-    if f.is_finite() && f > 0.0 && f < 1.0 {
-        Ok(())
-    } else {
-        Err(EnvsError::param(
-            "test_fraction",
-            format!("{f} must be strictly between 0 and 1"),
-        )
-        .into())
-    }
 }
 
 /// How each class's examples are cut into training and test examples.
@@ -199,16 +142,11 @@ pub enum Holdout {
 }
 
 impl Holdout {
-    /// The holdout named by the `holdout` and `test_fraction` keys; an unknown name is
-    /// refused, naming the key and the accepted values.
-    pub fn from_params(holdout: &str, test_fraction: f64) -> Result<Holdout> {
+    /// The holdout the `holdout` and `test_fraction` keys describe.
+    pub fn from_params(holdout: HoldoutKind, test_fraction: f64) -> Holdout {
         match holdout {
-            "random" => Ok(Holdout::Random(test_fraction)),
-            "source" => Ok(Holdout::Source),
-            other => Err(EnvsError::param(
-                "holdout",
-                format!("`{other}` is not one of: {}", HOLDOUTS.join(", ")),
-            )),
+            HoldoutKind::Random => Holdout::Random(test_fraction),
+            HoldoutKind::Source => Holdout::Source,
         }
     }
 }
@@ -498,17 +436,12 @@ fn split_config(config: &Config, own: &[ParamDoc]) -> (Config, Config) {
 pub fn split_stream_from_config(config: &Config, seed: Seed) -> Result<SplitStream> {
     let (mine, src) = split_config(config, &SplitStreamParams::docs());
     let p = SplitStreamParams::from_config(&mine).map_err(core_to_envs)?;
-    let data: Arc<LabelledDataset> = load_source(&p.source, &src, seed.derive("source"))?;
-    let scenario = if p.scenario == "task-incremental" {
-        Scenario::TaskIncremental
-    } else {
-        Scenario::ClassIncremental
-    };
+    let data: Arc<LabelledDataset> = load_source(p.source, &src, seed.derive("source"))?;
     SplitStream::new(
         &data,
         p.experiences,
-        scenario,
-        Holdout::from_params(&p.holdout, p.test_fraction)?,
+        p.scenario.into(),
+        Holdout::from_params(p.holdout, p.test_fraction),
         p.max_per_class,
         seed,
     )
@@ -518,11 +451,11 @@ pub fn split_stream_from_config(config: &Config, seed: Seed) -> Result<SplitStre
 pub fn permuted_stream_from_config(config: &Config, seed: Seed) -> Result<PermutedStream> {
     let (mine, src) = split_config(config, &PermutedStreamParams::docs());
     let p = PermutedStreamParams::from_config(&mine).map_err(core_to_envs)?;
-    let data = load_source(&p.source, &src, seed.derive("source"))?;
+    let data = load_source(p.source, &src, seed.derive("source"))?;
     PermutedStream::new(
         &data,
         p.experiences,
-        Holdout::from_params(&p.holdout, p.test_fraction)?,
+        Holdout::from_params(p.holdout, p.test_fraction),
         p.max_per_class,
         seed,
     )

@@ -18,7 +18,10 @@ use std::collections::HashMap;
 use crate::error::{EnvsError, Result};
 
 /// How bucket counts are weighted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, autodidact_core::Choice,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Weighting {
     /// `1 + ln(count)`.
     LogCount,

@@ -1,7 +1,7 @@
 //! CartPole-v1 against a trajectory recorded from Gymnasium (`bench/cartpole_fixture.py`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-use autodidact_core::{Action, Environment, Hyperparams, Seed};
-use autodidact_envs::cartpole::{CartPole, CartPoleParams};
+use autodidact_core::{Action, Config, Environment, Hyperparams, Seed};
+use autodidact_envs::cartpole::{CartPole, CartPoleParams, Integrator};
 
 #[derive(serde::Deserialize)]
 struct Episode {
@@ -128,14 +128,14 @@ fn time_limit_is_configurable() {
         last = Some(env.step(&Action::Discrete(i % 2)).unwrap());
     }
     assert!(last.unwrap().truncated);
-    assert!(CartPoleParams {
-        integrator: "rk4".into(),
-        ..CartPoleParams::default()
-    }
-    .validate()
-    .is_err());
+    let rk4: Config = toml::from_str("integrator = \"rk4\"").unwrap();
+    let err = CartPoleParams::from_config(&rk4).unwrap_err().to_string();
+    assert!(
+        err.contains("`integrator`") && err.contains("semi-implicit"),
+        "{err}"
+    );
     let semi = CartPoleParams {
-        integrator: "semi-implicit".into(),
+        integrator: Integrator::SemiImplicit,
         ..CartPoleParams::default()
     };
     let mut a = CartPole::from_params(&semi, Seed(0)).unwrap();

@@ -1,11 +1,11 @@
 //! Gridworld maps, exact model, dynamics, observations, rendering and the moving-goal distribution.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use autodidact_core::{
-    Action, EnvDistribution, Environment, Hyperparams, Seed, Space, Split, TabularModel,
+    Action, Config, EnvDistribution, Environment, Hyperparams, Seed, Space, Split, TabularModel,
 };
 use autodidact_envs::gridworld::{
-    Cell, GridMap, GridOptions, Gridworld, GridworldParams, ObservationKind, PngOptions,
-    BUILTIN_MAPS,
+    Cell, GridMap, GridOptions, Gridworld, GridworldParams, ObservationKind, ObservationName,
+    PngOptions, BUILTIN_MAPS,
 };
 use autodidact_envs::gridworld_goals::{GridworldGoals, GridworldGoalsParams};
 use autodidact_envs::EnvsError;
@@ -226,7 +226,10 @@ fn observations_have_the_space_shape() {
     for obs in ["one-hot", "index", "coords", "local-view"] {
         let p = GridworldParams {
             map: "four-rooms".into(),
-            observation: obs.into(),
+            observation: *ObservationName::ALL
+                .iter()
+                .find(|n| n.name() == obs)
+                .unwrap(),
             view_radius: 1,
             ..GridworldParams::default()
         };
@@ -248,11 +251,13 @@ fn observations_have_the_space_shape() {
             }
         }
     }
-    let p = GridworldParams {
-        observation: "pixels".into(),
-        ..GridworldParams::default()
-    };
-    assert!(p.validate().is_err());
+    let mut bad = Config::new();
+    bad.insert("observation".into(), "pixels".into());
+    let err = GridworldParams::from_config(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("`observation`") && err.contains("one-hot"),
+        "{err}"
+    );
     let _ = ObservationKind::Index;
 }
 

@@ -19,7 +19,7 @@ fn write_csv(name: &str, text: &str) -> std::path::PathBuf {
 
 fn params(path: &std::path::Path) -> IntentsParams {
     IntentsParams {
-        data_dir: vec![path.display().to_string()],
+        data_dir: vec![path.display().to_string()].into(),
         dim: 256,
         ways: 3,
         shots: 2,
@@ -179,8 +179,8 @@ fn episodes_split_intents_disjointly() {
     assert_eq!(l.sampler().splits().train, vec![0, 1, 2, 3, 4, 5]);
     // TF-IDF weighting works too, and a folder of CSVs pools its files.
     let tfidf = IntentsParams {
-        weighting: "tf-idf".into(),
-        data_dir: vec![p.parent().unwrap().display().to_string()],
+        weighting: autodidact_envs::Weighting::TfIdf,
+        data_dir: vec![p.parent().unwrap().display().to_string()].into(),
         ..params(&p)
     };
     assert_eq!(

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 
 fn params(dirs: Vec<String>) -> OmniglotParams {
     OmniglotParams {
-        data_dir: dirs,
+        data_dir: dirs.into(),
         image_size: 14,
         ways: 3,
         shots: 1,

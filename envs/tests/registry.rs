@@ -160,7 +160,8 @@ fn data_dir_accepts_a_string_or_a_list() {
     assert_eq!(
         autodidact_envs::OmniglotParams::from_config(&one)
             .unwrap()
-            .data_dir,
+            .data_dir
+            .0,
         vec!["a.zip"]
     );
     assert_eq!(
@@ -173,12 +174,13 @@ fn data_dir_accepts_a_string_or_a_list() {
     assert_eq!(
         autodidact_envs::IntentsParams::from_config(&one)
             .unwrap()
-            .data_dir,
+            .data_dir
+            .0,
         vec!["a.zip"]
     );
     let defaults = autodidact_envs::OmniglotParams::default_config();
     assert_eq!(
-        autodidact_envs::OmniglotParams::from_config(&defaults).unwrap(),
+        *autodidact_envs::OmniglotParams::from_config(&defaults).unwrap(),
         autodidact_envs::OmniglotParams::default()
     );
 }

@@ -21,6 +21,7 @@
 
 use std::time::Instant;
 
+use autodidact_core::Hyperparams as _;
 use autodidact_core::{
     grad, Algorithm, CreateGraph, Params, Seed, Split, Tape, TaskDistribution, Var,
 };
@@ -120,8 +121,8 @@ fn main() {
         outer_lr: 1e-3,
         first_order: false,
         hidden: vec![40, 40],
-        activation: "relu".into(),
-        backbone: "mlp".into(),
+        activation: autodidact_core::layers::Activation::Relu,
+        backbone: autodidact_core::layers::BackboneKind::Mlp,
         eval_tasks,
         val_every: 0,
         ..MetaParams::default()
@@ -132,8 +133,13 @@ fn main() {
         hp.meta_batch, sp.shots, sp.queries, hp.inner_lr, hp.outer_lr
     );
     let dist = Sinusoid::new(sp.clone()).unwrap();
-    let mut maml =
-        MetaLearner::with_distribution(Method::Maml, hp, Box::new(dist), Seed(seed)).unwrap();
+    let mut maml = MetaLearner::with_distribution(
+        Method::Maml,
+        hp.check().unwrap(),
+        Box::new(dist),
+        Seed(seed),
+    )
+    .unwrap();
     if init == "torch-default" {
         torch_default_init(&mut maml);
     }

@@ -54,8 +54,9 @@ impl Model {
             BackboneKind::Mlp => "net",
             _ => "body",
         };
-        let backbone = Backbone::build(&hp.backbone_spec(outputs), input_shape, prefix, params, rng)
-            .map_err(|e| GradientError::Incompatible(e.to_string()))?;
+        let backbone =
+            Backbone::build(&hp.backbone_spec(outputs), input_shape, prefix, params, rng)
+                .map_err(|e| GradientError::Incompatible(e.to_string()))?;
         let body = match backbone {
             Backbone::Mlp { mlp, .. } => Body::Mlp(mlp),
             backbone => {

@@ -2,6 +2,7 @@
 //! Reptile's update against its definition.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use autodidact_core::layers::Activation;
 use autodidact_core::ndarray::{Array2, IxDyn};
 use autodidact_core::testing::{check_meta_gradient, GradcheckOptions};
 use autodidact_core::{
@@ -19,7 +20,7 @@ use autodidact_gradient::reptile::reptile_update;
 fn tiny(hidden: usize) -> (Model, Params<f64>) {
     let hp = MetaParams {
         hidden: vec![hidden],
-        activation: "tanh".into(),
+        activation: Activation::Tanh,
         ..MetaParams::default()
     };
     let mut p = Params::<f64>::new();
@@ -38,7 +39,7 @@ fn tiny(hidden: usize) -> (Model, Params<f64>) {
 fn tiny_classifier() -> (Model, Params<f64>) {
     let hp = MetaParams {
         hidden: vec![4],
-        activation: "tanh".into(),
+        activation: Activation::Tanh,
         ..MetaParams::default()
     };
     let mut p = Params::<f64>::new();

@@ -2,6 +2,7 @@
 //! Gaussian tasks above chance, and a checkpoint resumes bit for bit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use autodidact_core::Hyperparams as _;
 use autodidact_core::{Algorithm, Seed, Split};
 use autodidact_envs::{GaussianClasses, GaussianClassesParams, Sinusoid, SinusoidParams};
 use autodidact_gradient::hyperparams::{defaults_for, MetaParams};
@@ -35,9 +36,13 @@ fn short_runs_lower_the_post_adaptation_loss() {
         (Method::Anil, 400),
         (Method::Reptile, 400),
     ] {
-        let mut l =
-            MetaLearner::with_distribution(method, short(method, iters), sinusoid(), Seed(0))
-                .unwrap();
+        let mut l = MetaLearner::with_distribution(
+            method,
+            short(method, iters).check().unwrap(),
+            sinusoid(),
+            Seed(0),
+        )
+        .unwrap();
         let before = post_adaptation_mse(&l);
         for _ in 0..iters {
             l.meta_step().unwrap();
@@ -59,9 +64,13 @@ fn short_runs_lower_the_post_adaptation_loss() {
 
 #[test]
 fn more_test_steps_keep_adapting() {
-    let mut l =
-        MetaLearner::with_distribution(Method::Maml, short(Method::Maml, 200), sinusoid(), Seed(5))
-            .unwrap();
+    let mut l = MetaLearner::with_distribution(
+        Method::Maml,
+        short(Method::Maml, 200).check().unwrap(),
+        sinusoid(),
+        Seed(5),
+    )
+    .unwrap();
     for _ in 0..200 {
         l.meta_step().unwrap();
     }
@@ -91,7 +100,9 @@ fn maml_classifies_gaussian_tasks_above_chance() {
         hidden: vec![32],
         ..MetaParams::default()
     };
-    let mut l = MetaLearner::with_distribution(Method::Maml, hp, Box::new(dist), Seed(3)).unwrap();
+    let mut l =
+        MetaLearner::with_distribution(Method::Maml, hp.check().unwrap(), Box::new(dist), Seed(3))
+            .unwrap();
     for _ in 0..150 {
         l.meta_step().unwrap();
     }
@@ -109,14 +120,24 @@ fn maml_classifies_gaussian_tasks_above_chance() {
 fn checkpoints_resume_bit_for_bit() {
     let run = |split: Option<u64>| -> Vec<u8> {
         let hp = short(Method::Maml, 20);
-        let mut l =
-            MetaLearner::with_distribution(Method::Maml, hp.clone(), sinusoid(), Seed(9)).unwrap();
+        let mut l = MetaLearner::with_distribution(
+            Method::Maml,
+            hp.clone().check().unwrap(),
+            sinusoid(),
+            Seed(9),
+        )
+        .unwrap();
         let mut log = Vec::new();
         for i in 0..20 {
             if Some(i) == split {
                 let bytes = l.save().unwrap();
-                l = MetaLearner::with_distribution(Method::Maml, hp.clone(), sinusoid(), Seed(9))
-                    .unwrap();
+                l = MetaLearner::with_distribution(
+                    Method::Maml,
+                    hp.clone().check().unwrap(),
+                    sinusoid(),
+                    Seed(9),
+                )
+                .unwrap();
                 l.load(&bytes).unwrap();
             }
             log.extend(format!("{:?}", l.train_step().unwrap()).into_bytes());
@@ -132,7 +153,7 @@ fn same_seed_same_numbers() {
     let go = |seed| {
         let mut l = MetaLearner::with_distribution(
             Method::Maml,
-            short(Method::Maml, 5),
+            short(Method::Maml, 5).check().unwrap(),
             sinusoid(),
             Seed(seed),
         )
@@ -151,7 +172,9 @@ fn the_thread_count_does_not_change_a_number() {
                 threads,
                 ..short(method, 5)
             };
-            let mut l = MetaLearner::with_distribution(method, hp, sinusoid(), Seed(3)).unwrap();
+            let mut l =
+                MetaLearner::with_distribution(method, hp.check().unwrap(), sinusoid(), Seed(3))
+                    .unwrap();
             let losses: Vec<f64> = (0..5).map(|_| l.meta_step().unwrap()).collect();
             // Evaluation runs its tasks on the same pool.
             let eval = l.evaluate_on(&*sinusoid(), Split::Test, 12, "").unwrap();
@@ -178,8 +201,13 @@ fn the_meta_step_follows_the_mean_meta_gradient_of_the_batch() {
         outer_lr: 1e-4,
         ..short(Method::Maml, 1)
     };
-    let mut l =
-        MetaLearner::with_distribution(Method::Maml, hp.clone(), sinusoid(), Seed(11)).unwrap();
+    let mut l = MetaLearner::with_distribution(
+        Method::Maml,
+        hp.clone().check().unwrap(),
+        sinusoid(),
+        Seed(11),
+    )
+    .unwrap();
     let before = l.params().clone();
     // The same tasks the learner draws at iteration 0 (train split, its derived seed).
     let tasks: Vec<_> = {

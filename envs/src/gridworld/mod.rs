@@ -12,10 +12,10 @@ pub mod render;
 use std::path::Path;
 use std::sync::Arc;
 
-use autodidact_core::config::{check_one_of, check_positive, check_range};
+use autodidact_core::config::check_range;
 use autodidact_core::{
-    Action, Config, EnvInstance, EnvKind, Environment, Hyperparams, Info, Observation, ParamDoc,
-    Rng, Seed, Space, StepResult, TabularModel, Transition,
+    Action, Choice, Config, EnvInstance, EnvKind, Environment, Hyperparams, Info, Observation, Rng,
+    Seed, Space, StepResult, TabularModel, Transition,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -115,14 +115,16 @@ impl GridOptions {
 }
 
 /// Parameters of the `gridworld` environment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
+#[hyperparams(check = GridworldParams::relations)]
 pub struct GridworldParams {
     /// A built-in map's name, `random`, a map in the ASCII format (with line breaks), or the
     /// path of a file holding one.
     pub map: String,
     /// Probability that a move goes sideways (unset: the map's).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(min = 0, max = 1)]
     pub slip: Option<f64>,
     /// Reward per ordinary step (unset: the map's).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,18 +143,24 @@ pub struct GridworldParams {
     pub cliff_reward: Option<f64>,
     /// Time limit (unset: the map's).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(min = 1, max = 100_000_000)]
     pub max_steps: Option<usize>,
-    /// `one-hot`, `index`, `coords` or `local-view`.
-    pub observation: String,
+    /// What the agent observes.
+    pub observation: ObservationName,
     /// Radius of the local view.
+    #[param(min = 0, max = 16)]
     pub view_radius: usize,
     /// Rows of a random map.
+    #[param(min = 1, max = 1024)]
     pub rows: usize,
     /// Columns of a random map.
+    #[param(min = 1, max = 1024)]
     pub cols: usize,
     /// Share of walls in a random map.
+    #[param(min = 0, max = 0.9)]
     pub wall_density: f64,
     /// Share of lava in a random map.
+    #[param(min = 0, max = 0.5)]
     pub lava_density: f64,
 }
 
@@ -167,7 +175,7 @@ impl Default for GridworldParams {
             hole_reward: None,
             cliff_reward: None,
             max_steps: None,
-            observation: "one-hot".into(),
+            observation: ObservationName::OneHot,
             view_radius: 2,
             rows: 8,
             cols: 8,
@@ -177,26 +185,38 @@ impl Default for GridworldParams {
     }
 }
 
-/// The observation names accepted by `observation`.
-pub const OBSERVATIONS: &[&str] = &["one-hot", "index", "coords", "local-view"];
+/// What the agent observes, as the `observation` key names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObservationName {
+    /// A one-hot vector over the states.
+    OneHot,
+    /// The state index, as one float.
+    Index,
+    /// `(row, col)`.
+    Coords,
+    /// An egocentric window of radius `view_radius` (walls, goal, hazards).
+    LocalView,
+}
+
+impl ObservationName {
+    /// The observation kind, with the local view's radius.
+    pub fn kind(self, view_radius: usize) -> ObservationKind {
+        match self {
+            ObservationName::OneHot => ObservationKind::OneHot,
+            ObservationName::Index => ObservationKind::Index,
+            ObservationName::Coords => ObservationKind::Coords,
+            ObservationName::LocalView => ObservationKind::LocalView {
+                radius: view_radius,
+            },
+        }
+    }
+}
 
 impl GridworldParams {
     /// The observation kind named by `observation`.
     pub fn observation_kind(&self) -> Result<ObservationKind> {
-        Ok(match self.observation.as_str() {
-            "one-hot" => ObservationKind::OneHot,
-            "index" => ObservationKind::Index,
-            "coords" => ObservationKind::Coords,
-            "local-view" => ObservationKind::LocalView {
-                radius: self.view_radius,
-            },
-            other => {
-                return Err(EnvsError::param(
-                    "observation",
-                    format!("`{other}` is not one of: {}", OBSERVATIONS.join(", ")),
-                ))
-            }
-        })
+        Ok(self.observation.kind(self.view_radius))
     }
 
     /// The map named by `map` (a random one drawn with `rng`).
@@ -243,30 +263,9 @@ pub fn load_map(spec: &str, p: &GridworldParams, rng: &mut Rng) -> Result<GridMa
     })
 }
 
-impl Hyperparams for GridworldParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc { key: "map", ty: "string", range: "frozen-lake-4x4, frozen-lake-8x8, four-rooms, cliff-walk, random, ASCII text or a file path", doc: "the map" },
-            ParamDoc { key: "slip", ty: "float", range: "0 ..= 1", doc: "probability a move goes sideways, half to each side (default: the map's)" },
-            ParamDoc { key: "step_reward", ty: "float", range: "finite", doc: "reward of an ordinary step (default: the map's, 0)" },
-            ParamDoc { key: "goal_reward", ty: "float", range: "finite", doc: "reward of a `G` goal (default: the map's, 1)" },
-            ParamDoc { key: "lava_reward", ty: "float", range: "finite", doc: "reward of lava `L`, which ends the episode (default -1)" },
-            ParamDoc { key: "hole_reward", ty: "float", range: "finite", doc: "reward of a hole `H`, which ends the episode (default 0)" },
-            ParamDoc { key: "cliff_reward", ty: "float", range: "finite", doc: "reward of the cliff `C`, which sends back to the start (default -100)" },
-            ParamDoc { key: "max_steps", ty: "integer", range: ">= 1", doc: "time limit (default: the map's)" },
-            ParamDoc { key: "observation", ty: "string", range: "one of: one-hot, index, coords, local-view", doc: "what the agent observes" },
-            ParamDoc { key: "view_radius", ty: "integer", range: "0 ..= 16", doc: "radius of the local view" },
-            ParamDoc { key: "rows", ty: "integer", range: "1 ..= 1024", doc: "rows of a random map" },
-            ParamDoc { key: "cols", ty: "integer", range: "1 ..= 1024", doc: "columns of a random map" },
-            ParamDoc { key: "wall_density", ty: "float", range: "0 ..= 0.9", doc: "share of walls in a random map" },
-            ParamDoc { key: "lava_density", ty: "float", range: "0 ..= 0.5", doc: "share of lava in a random map" },
-        ]
-    }
-
-    fn validate(&self) -> autodidact_core::Result<()> {
-        if let Some(v) = self.slip {
-            check_range("slip", v, 0.0, 1.0)?;
-        }
+impl GridworldParams {
+    /// Checks the relations between fields that bounds cannot state.
+    fn relations(&self) -> autodidact_core::Result<()> {
         for (k, v) in [
             ("step_reward", self.step_reward),
             ("goal_reward", self.goal_reward),
@@ -278,15 +277,6 @@ impl Hyperparams for GridworldParams {
                 check_range(k, v, f64::MIN, f64::MAX)?;
             }
         }
-        if let Some(v) = self.max_steps {
-            check_positive("max_steps", v as f64)?;
-        }
-        check_one_of("observation", &self.observation, OBSERVATIONS)?;
-        check_range("view_radius", self.view_radius as f64, 0.0, 16.0)?;
-        check_range("rows", self.rows as f64, 1.0, 1024.0)?;
-        check_range("cols", self.cols as f64, 1.0, 1024.0)?;
-        check_range("wall_density", self.wall_density, 0.0, 0.9)?;
-        check_range("lava_density", self.lava_density, 0.0, 0.5)?;
         Ok(())
     }
 }
