@@ -16,6 +16,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use autodidact_core::Hyperparams as _;
 use autodidact_core::{
     Algorithm, Config, EnvSpec, Registry, Seed, Split, Targets, Task, TaskDistribution, Tensor,
 };
@@ -307,7 +308,7 @@ fn speed(a: &Args) -> Res<()> {
     };
     let mut l = MetricLearner::with_distributions(
         Method::Proto,
-        hp,
+        hp.check().unwrap(),
         Box::new(Fixed(vec![1, 28, 28])),
         None,
         Seed(a.seed),

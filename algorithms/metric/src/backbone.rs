@@ -1,6 +1,6 @@
 //! The embedding network f_θ: Conv4 for images, an MLP for feature vectors.
 
-use autodidact_core::layers::{Activation, Conv4, Conv4Config, Init, Mlp};
+use autodidact_core::layers::{Activation, BackboneKind, Conv4, Conv4Config, Init, Mlp};
 use autodidact_core::{BatchNormMode, BatchNormStats, Params, Rng, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
@@ -46,17 +46,13 @@ impl Backbone {
         params: &mut Params<f32>,
         rng: &mut Rng,
     ) -> Result<Backbone> {
-        let image = input_shape.len() == 3;
-        if hp.backbone == "diagonal" {
+        if hp.backbone == BackboneKind::Diagonal {
             let in_dim: usize = input_shape.iter().product();
             let scale = params.insert("body.scale", Tensor::ones(ndarray::IxDyn(&[in_dim])));
             return Ok(Backbone::Diagonal { scale, in_dim });
         }
-        let use_conv = match hp.backbone.as_str() {
-            "conv4" => true,
-            "mlp" => false,
-            _ => image,
-        };
+        let use_conv = hp.backbone.resolve(input_shape) == BackboneKind::Conv4;
+        let image = input_shape.len() == 3;
         if use_conv {
             if !image || input_shape[1] != input_shape[2] {
                 return Err(MetricError::Incompatible(format!(

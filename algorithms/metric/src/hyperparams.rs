@@ -1,84 +1,133 @@
 //! Hyperparameters shared by Matching, Prototypical and Relation Networks, validated, with the
 //! papers' defaults per algorithm.
 
-use autodidact_core::config::{check_one_of, check_positive, check_range};
-use autodidact_core::{Config, CoreError, Hyperparams, ParamDoc};
+use autodidact_core::config::Checked;
+use autodidact_core::layers::BackboneKind;
+use autodidact_core::{Choice, Config, Hyperparams};
+
+use crate::proto::Distance;
 use serde::{Deserialize, Serialize};
+
+/// How a class embedding pools its support embeddings (Relation Networks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    /// The sum (Sung et al.).
+    Sum,
+    /// The mean (the same input scale at every shot count).
+    Mean,
+}
+
+/// How the relation module starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelationInit {
+    /// Kaiming-uniform layers (Sung et al.).
+    Kaiming,
+    /// Hidden width 2·D, the first layer computing |a − b| per feature and the output a
+    /// weighted L1 distance, so the untrained module already ranks classes.
+    Difference,
+    /// As `difference`, its output layer then scaled on the first training episode so the
+    /// scores span (0, 1).
+    DifferenceCalibrated,
+}
+
+/// The pair fed to the relation module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelationInput {
+    /// `[a, b]` (Sung et al.).
+    Concat,
+    /// `[a, b, (a − b)²]`, the squared differences appended.
+    ConcatSqdiff,
+}
 
 /// Hyperparameters of `matching-net`, `proto-net` and `relation-net`.
 ///
 /// Defaults follow the papers where they apply (Adam 1e-3, learning rate halved every 2,000
 /// episodes as Snell et al., Conv4 with 64 filters); `train_ways`, `train_shots` and
 /// `train_queries` of 0 take the environment's own episode shape.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricParams {
     /// Training length in episodes (one episode per step).
+    #[param(min = 1, max = 1e9)]
     pub meta_iterations: u64,
     /// Adam learning rate.
+    #[param(gt = 0, max = 10)]
     pub lr: f64,
     /// Multiply the learning rate by this every `lr_decay_every` episodes.
+    #[param(gt = 0, max = 1)]
     pub lr_decay: f64,
     /// Episodes between learning-rate decays (0: never).
     pub lr_decay_every: u64,
     /// Decoupled (AdamW) weight decay.
+    #[param(min = 0)]
     pub weight_decay: f64,
     /// Classes per training episode (0: the environment's `ways`).
+    #[param(max = 100_000)]
     pub train_ways: usize,
     /// Support examples per class in training episodes (0: the environment's `shots`).
+    #[param(max = 100_000)]
     pub train_shots: usize,
     /// Query examples per class in training episodes (0: the environment's `queries`).
+    #[param(max = 100_000)]
     pub train_queries: usize,
-    /// Embedding network: "auto" (conv4 for images, mlp otherwise), "mlp", "conv4" or
-    /// "diagonal" (a learned per-feature scale of the raw input).
-    pub backbone: String,
+    /// Embedding network; auto picks conv4 for images, mlp otherwise; diagonal is a learned
+    /// per-feature scale of the raw input.
+    pub backbone: BackboneKind,
     /// Hidden widths of the MLP embedding.
+    #[param(min = 1, max = 65_536, max_len = 64)]
     pub hidden: Vec<usize>,
     /// Output width of the MLP embedding.
+    #[param(min = 1, max = 65_536)]
     pub embedding_dim: usize,
     /// MLP embedding: concatenate the raw input scaled by this to the MLP's output (0: off).
+    #[param(min = 0)]
     pub raw_skip: f64,
     /// Filters per Conv4 block.
+    #[param(min = 1, max = 4_096)]
     pub filters: usize,
     /// Run each Conv4 block as one fused op (fast; exact) instead of core's composed ops.
     pub fused_conv: bool,
-    /// Prototypical Networks: "euclidean" (squared distance) or "cosine".
-    pub distance: String,
+    /// Prototypical and Matching Networks: the distance between embeddings.
+    pub distance: Distance,
     /// Multiplier of the logits (cosine similarities or negative distances).
+    #[param(gt = 0)]
     pub logit_scale: f64,
     /// Matching Networks: full-context embeddings (bidirectional LSTM, attention LSTM).
     pub fce: bool,
     /// Matching Networks: processing steps of the attention LSTM.
+    #[param(min = 1, max = 1_000)]
     pub fce_steps: usize,
     /// Relation Networks: hidden width of the relation module.
+    #[param(min = 1, max = 65_536)]
     pub relation_hidden: usize,
-    /// Relation Networks: a class embedding is the "sum" of its support embeddings (Sung et
-    /// al.) or their "mean" (the same input scale at every shot count).
-    pub relation_pooling: String,
-    /// Relation Networks: the relation module's initialisation, "kaiming" (Sung et al.) or
-    /// "difference" (hidden width 2·D, the first layer computing |a − b| per feature and the
-    /// output layer a weighted L1 distance, so the untrained module already ranks classes),
-    /// or "difference-calibrated" (the same, its output layer then scaled on the first
-    /// training episode so the scores span (0, 1); see `RelationModule::calibrate`).
-    pub relation_init: String,
-    /// Relation Networks: the pair fed to the relation module, "concat" ([a, b], Sung et al.)
-    /// or "concat-sqdiff" ([a, b, (a − b)²], the squared differences appended).
-    pub relation_input: String,
-    /// Relation Networks: multiplier of `lr` for the relation module's parameters (Adam
-    /// parameter groups); below 1 the module moves slower than the embedding, so a
-    /// "difference" start is reshaped gradually instead of being swamped by the first steps.
+    /// Relation Networks: how a class embedding pools its support embeddings.
+    pub relation_pooling: Pooling,
+    /// Relation Networks: the relation module's initialisation.
+    pub relation_init: RelationInit,
+    /// Relation Networks: the pair fed to the relation module.
+    pub relation_input: RelationInput,
+    /// Relation Networks: multiplier of `lr` for the relation module's parameters (below 1 the
+    /// module moves slower than the embedding).
+    #[param(gt = 0)]
     pub relation_lr_scale: f64,
     /// Global gradient-norm clip (0: off).
+    #[param(min = 0)]
     pub grad_clip: f64,
     /// Test episodes in the final evaluation.
+    #[param(min = 1, max = 10_000_000)]
     pub eval_episodes: usize,
     /// Validation episodes at each validation.
+    #[param(min = 1, max = 10_000_000)]
     pub val_episodes: usize,
     /// Validate every this many episodes (0: never).
     pub val_every: u64,
     /// Keep the parameters of the best validation accuracy and restore them at the end.
     pub early_stopping: bool,
     /// Log the training loss every this many episodes.
+    #[param(min = 1)]
     pub log_every: u64,
 }
 
@@ -93,20 +142,20 @@ impl Default for MetricParams {
             train_ways: 0,
             train_shots: 0,
             train_queries: 0,
-            backbone: "auto".into(),
+            backbone: BackboneKind::Auto,
             hidden: vec![256],
             embedding_dim: 64,
             raw_skip: 0.0,
             filters: 64,
             fused_conv: true,
-            distance: "euclidean".into(),
+            distance: Distance::Euclidean,
             logit_scale: 1.0,
             fce: false,
             fce_steps: 5,
             relation_hidden: 8,
-            relation_pooling: "sum".into(),
-            relation_init: "kaiming".into(),
-            relation_input: "concat".into(),
+            relation_pooling: Pooling::Sum,
+            relation_init: RelationInit::Kaiming,
+            relation_input: RelationInput::Concat,
             relation_lr_scale: 1.0,
             grad_clip: 0.0,
             eval_episodes: 1000,
@@ -118,245 +167,13 @@ impl Default for MetricParams {
     }
 }
 
-fn doc(key: &'static str, ty: &'static str, range: &'static str, doc: &'static str) -> ParamDoc {
-    ParamDoc {
-        key,
-        ty,
-        range,
-        doc,
-    }
-}
-
-impl Hyperparams for MetricParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            doc(
-                "meta_iterations",
-                "integer",
-                ">= 1",
-                "training length in episodes",
-            ),
-            doc("lr", "float", "> 0", "Adam learning rate"),
-            doc(
-                "lr_decay",
-                "float",
-                "0 < x <= 1",
-                "learning-rate factor every lr_decay_every episodes",
-            ),
-            doc(
-                "lr_decay_every",
-                "integer",
-                ">= 0",
-                "episodes between learning-rate decays (0: never)",
-            ),
-            doc(
-                "weight_decay",
-                "float",
-                ">= 0",
-                "decoupled (AdamW) weight decay",
-            ),
-            doc(
-                "train_ways",
-                "integer",
-                ">= 0",
-                "classes per training episode (0: the environment's ways)",
-            ),
-            doc(
-                "train_shots",
-                "integer",
-                ">= 0",
-                "support examples per class in training (0: the environment's shots)",
-            ),
-            doc(
-                "train_queries",
-                "integer",
-                ">= 0",
-                "query examples per class in training (0: the environment's queries)",
-            ),
-            doc(
-                "backbone",
-                "string",
-                "one of: auto, mlp, conv4, diagonal",
-                "embedding; auto: conv4 for images, else mlp; diagonal: learned per-feature scale",
-            ),
-            doc(
-                "hidden",
-                "list of integers",
-                "each >= 1",
-                "hidden widths of the MLP embedding",
-            ),
-            doc(
-                "embedding_dim",
-                "integer",
-                ">= 1",
-                "output width of the MLP embedding",
-            ),
-            doc(
-                "raw_skip",
-                "float",
-                ">= 0",
-                "MLP embedding: [raw_skip * x, mlp(x)] (0: the MLP alone)",
-            ),
-            doc("filters", "integer", ">= 1", "filters per Conv4 block"),
-            doc(
-                "fused_conv",
-                "bool",
-                "true or false",
-                "run Conv4 blocks as fused ops (same maths, faster)",
-            ),
-            doc(
-                "distance",
-                "string",
-                "one of: euclidean, cosine",
-                "proto-net: squared Euclidean distance or cosine similarity",
-            ),
-            doc(
-                "logit_scale",
-                "float",
-                "> 0",
-                "multiplier of the logits (similarities or negative distances)",
-            ),
-            doc(
-                "fce",
-                "bool",
-                "true or false",
-                "matching-net: full-context embeddings (BiLSTM + attention LSTM)",
-            ),
-            doc(
-                "fce_steps",
-                "integer",
-                ">= 1",
-                "matching-net: processing steps of the attention LSTM",
-            ),
-            doc(
-                "relation_hidden",
-                "integer",
-                ">= 1",
-                "relation-net: hidden width of the relation module",
-            ),
-            doc(
-                "relation_pooling",
-                "string",
-                "sum | mean",
-                "relation-net: class embedding as the sum (Sung et al.) or mean of its support embeddings",
-            ),
-            doc(
-                "relation_init",
-                "string",
-                "kaiming | difference | difference-calibrated",
-                "relation-net: relation module initialisation; difference starts as a distance (L1 on concat, hidden 2·D; squared L2 on concat-sqdiff, hidden D; relation_hidden unused); difference-calibrated also scales the output layer on the first training episode so the scores span (0, 1)",
-            ),
-            doc(
-                "relation_input",
-                "string",
-                "concat | concat-sqdiff",
-                "relation-net: the relation module's input, [a, b] (Sung et al.) or [a, b, (a - b)^2]",
-            ),
-            doc(
-                "relation_lr_scale",
-                "float",
-                "> 0",
-                "relation-net: multiplier of lr for the relation module (a slower module keeps a difference start)",
-            ),
-            doc(
-                "grad_clip",
-                "float",
-                ">= 0",
-                "global gradient-norm clip (0: off)",
-            ),
-            doc(
-                "eval_episodes",
-                "integer",
-                ">= 1",
-                "test episodes in the final evaluation",
-            ),
-            doc(
-                "val_episodes",
-                "integer",
-                ">= 1",
-                "validation episodes per validation",
-            ),
-            doc(
-                "val_every",
-                "integer",
-                ">= 0",
-                "validate every N episodes (0: never)",
-            ),
-            doc(
-                "early_stopping",
-                "bool",
-                "true or false",
-                "restore the best-validation parameters at the end",
-            ),
-            doc(
-                "log_every",
-                "integer",
-                ">= 1",
-                "log the training loss every N episodes",
-            ),
-        ]
-    }
-
-    fn validate(&self) -> autodidact_core::Result<()> {
-        let at_least_one = |key: &str, v: u64| {
-            if v >= 1 {
-                Ok(())
-            } else {
-                Err(CoreError::Config {
-                    key: key.into(),
-                    reason: format!("{v} must be >= 1"),
-                })
-            }
-        };
-        at_least_one("meta_iterations", self.meta_iterations)?;
-        at_least_one("embedding_dim", self.embedding_dim as u64)?;
-        at_least_one("filters", self.filters as u64)?;
-        at_least_one("fce_steps", self.fce_steps as u64)?;
-        at_least_one("relation_hidden", self.relation_hidden as u64)?;
-        at_least_one("eval_episodes", self.eval_episodes as u64)?;
-        at_least_one("val_episodes", self.val_episodes as u64)?;
-        at_least_one("log_every", self.log_every)?;
-        check_positive("lr", self.lr)?;
-        check_positive("logit_scale", self.logit_scale)?;
-        check_positive("relation_lr_scale", self.relation_lr_scale)?;
-        check_range("lr_decay", self.lr_decay, f64::MIN_POSITIVE, 1.0)?;
-        check_range("weight_decay", self.weight_decay, 0.0, f64::MAX)?;
-        check_range("raw_skip", self.raw_skip, 0.0, f64::MAX)?;
-        check_range("grad_clip", self.grad_clip, 0.0, f64::MAX)?;
-        check_one_of(
-            "backbone",
-            &self.backbone,
-            &["auto", "mlp", "conv4", "diagonal"],
-        )?;
-        check_one_of("distance", &self.distance, &["euclidean", "cosine"])?;
-        check_one_of("relation_pooling", &self.relation_pooling, &["sum", "mean"])?;
-        check_one_of(
-            "relation_init",
-            &self.relation_init,
-            &["kaiming", "difference", "difference-calibrated"],
-        )?;
-        check_one_of(
-            "relation_input",
-            &self.relation_input,
-            &["concat", "concat-sqdiff"],
-        )?;
-        if self.hidden.contains(&0) {
-            return Err(CoreError::Config {
-                key: "hidden".into(),
-                reason: "widths must be >= 1".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
 /// Defaults per algorithm (merged under the user's configuration).
 pub fn defaults_for(algorithm: &str) -> MetricParams {
     let base = MetricParams::default();
     match algorithm {
         // Vinyals et al. attend with cosine similarity.
         "matching-net" => MetricParams {
-            distance: "cosine".into(),
+            distance: Distance::Cosine,
             ..base
         },
         // Sung et al.: MSE on sigmoid relation scores; the relation module's hidden layer.
@@ -373,11 +190,7 @@ pub fn default_config_for(algorithm: &str) -> Config {
     defaults_for(algorithm).to_config()
 }
 
-/// Reads a configuration over the algorithm's defaults and validates it.
-pub fn resolve(algorithm: &str, config: &Config) -> autodidact_core::Result<MetricParams> {
-    let mut merged = default_config_for(algorithm);
-    for (k, v) in config {
-        merged.insert(k.clone(), v.clone());
-    }
-    MetricParams::from_config(&merged)
+/// Reads a configuration over the algorithm's defaults and checks it.
+pub fn resolve(algorithm: &str, config: &Config) -> autodidact_core::Result<Checked<MetricParams>> {
+    defaults_for(algorithm).with_config(config)
 }

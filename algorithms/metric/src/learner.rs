@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::episode::Episode;
 use crate::errors::{MetricError, Result};
 use crate::evaluate::{evaluate_episodes, score_accuracy};
-use crate::hyperparams::{resolve, MetricParams};
+use autodidact_core::config::Checked;
+use crate::hyperparams::{resolve, MetricParams, RelationInit};
 use crate::model::{Method, Model};
 use crate::proto::class_pooling;
 
@@ -80,7 +81,16 @@ impl MetricLearner {
     /// second instance of the same environment with those keys replaced (same seed, hence
     /// the same class splits).
     pub fn new(method: Method, config: &Config, env: &EnvSpec, seed: Seed) -> Result<Self> {
-        let hp = resolve(method.name(), config)?;
+        Self::on_env(method, resolve(method.name(), config)?, env, seed)
+    }
+
+    /// Builds a learner from checked parameters on a registered environment.
+    pub fn on_env(
+        method: Method,
+        hp: Checked<MetricParams>,
+        env: &EnvSpec,
+        seed: Seed,
+    ) -> Result<Self> {
         let env_seed = seed.derive("env");
         let dist = tasks_of(env.instantiate(env_seed)?, method, env.name())?;
         let overrides = [
@@ -117,13 +127,12 @@ impl MetricLearner {
     /// and testing, `train_dist` (default: `dist`) for training episodes.
     pub fn with_distributions(
         method: Method,
-        hp: MetricParams,
+        hp: Checked<MetricParams>,
         dist: Box<dyn TaskDistribution>,
         train_dist: Option<Box<dyn TaskDistribution>>,
         seed: Seed,
     ) -> Result<Self> {
-        use autodidact_core::Hyperparams;
-        hp.validate()?;
+        let hp = hp.into_inner();
         if !matches!(
             dist.kind(),
             autodidact_core::TaskKind::Classification { .. }
@@ -227,7 +236,7 @@ impl MetricLearner {
     /// step). Does not advance the iteration counter.
     pub fn train_on(&mut self, task: &Task) -> Result<(f64, f64)> {
         let ep = Episode::new(task)?;
-        if self.iteration == 0 && self.hp.relation_init == "difference-calibrated" {
+        if self.iteration == 0 && self.hp.relation_init == RelationInit::DifferenceCalibrated {
             self.calibrate_relation(&ep)?;
         }
         let tape = Tape::<f32>::new();

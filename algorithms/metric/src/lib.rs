@@ -49,63 +49,39 @@ pub use errors::{MetricError, Result};
 pub use learner::MetricLearner;
 pub use model::{Method, Model};
 
-use autodidact_core::{Algorithm, Config, EnvKind, EnvSpec, Hyperparams, Seed};
-use hyperparams::{default_config_for, MetricParams};
+use autodidact_core::config::Checked;
+use autodidact_core::{Algorithm, EnvKind, EnvSpec, Seed};
+use hyperparams::{defaults_for, MetricParams};
 
 const FEW_SHOT: &[EnvKind] = &[EnvKind::FewShotClassification];
-const FAMILY: &str = "metric-based meta-learning";
 
-fn build(
+/// A registry build function for one method.
+fn builder(
     method: Method,
-    config: &Config,
-    env: &EnvSpec,
-    seed: Seed,
-) -> autodidact_core::Result<Box<dyn Algorithm>> {
-    Ok(Box::new(MetricLearner::new(method, config, env, seed)?))
+) -> impl Fn(Checked<MetricParams>, &EnvSpec, Seed) -> autodidact_core::Result<Box<dyn Algorithm>>
+{
+    move |hp, env, seed| Ok(Box::new(MetricLearner::on_env(method, hp, env, seed)?))
 }
 
-macro_rules! entry {
-    ($name:literal, $method:expr, $summary:literal, $build:ident, $defaults:ident) => {
-        fn $build(
-            config: &Config,
-            env: &EnvSpec,
-            seed: Seed,
-        ) -> autodidact_core::Result<Box<dyn Algorithm>> {
-            build($method, config, env, seed)
-        }
-        fn $defaults() -> Config {
-            default_config_for($name)
-        }
-        autodidact_core::register_algorithm! {
-            name: $name,
-            family: FAMILY,
-            summary: $summary,
-            accepts: FEW_SHOT,
-            params: MetricParams::docs,
-            default_config: $defaults,
-            build: $build,
-        }
-    };
+autodidact_core::register_family! {
+    family: "metric-based meta-learning",
+    accepts: FEW_SHOT,
+    params: MetricParams,
+    algorithms: {
+        "matching-net" => (
+            "Matching Networks: attention over the support set by cosine similarity, optional full-context embeddings (Vinyals et al. 2016)",
+            || defaults_for("matching-net"),
+            builder(Method::Matching)
+        ),
+        "proto-net" => (
+            "Prototypical Networks: softmax over distances to mean support embeddings (Snell et al. 2017)",
+            || defaults_for("proto-net"),
+            builder(Method::Proto)
+        ),
+        "relation-net" => (
+            "Relation Networks: a learned relation module on embedding pairs, MSE to one-hot (Sung et al. 2018)",
+            || defaults_for("relation-net"),
+            builder(Method::Relation)
+        ),
+    }
 }
-
-entry!(
-    "matching-net",
-    Method::Matching,
-    "Matching Networks: attention over the support set by cosine similarity, optional full-context embeddings (Vinyals et al. 2016)",
-    build_matching,
-    matching_defaults
-);
-entry!(
-    "proto-net",
-    Method::Proto,
-    "Prototypical Networks: softmax over distances to mean support embeddings (Snell et al. 2017)",
-    build_proto,
-    proto_defaults
-);
-entry!(
-    "relation-net",
-    Method::Relation,
-    "Relation Networks: a learned relation module on embedding pairs, MSE to one-hot (Sung et al. 2018)",
-    build_relation,
-    relation_defaults
-);

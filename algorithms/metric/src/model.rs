@@ -8,7 +8,7 @@ use crate::backbone::Backbone;
 use crate::episode::Episode;
 use crate::errors::{MetricError, Result};
 use crate::fce::FullContext;
-use crate::hyperparams::MetricParams;
+use crate::hyperparams::{MetricParams, Pooling, RelationInit, RelationInput};
 use crate::matching::matching_loss;
 use crate::proto::{proto_loss, Distance};
 use crate::relation::{relation_loss, RelationModule};
@@ -76,20 +76,20 @@ impl Model {
         let fce = (method == Method::Matching && hp.fce)
             .then(|| FullContext::new(params, dim, hp.fce_steps, rng));
         let relation = (method == Method::Relation).then(|| {
-            let sqdiff = hp.relation_input == "concat-sqdiff";
-            let module = if hp.relation_init.starts_with("difference") {
+            let sqdiff = hp.relation_input == RelationInput::ConcatSqdiff;
+            let module = if hp.relation_init != RelationInit::Kaiming {
                 RelationModule::difference(params, dim, sqdiff, rng)
             } else {
                 RelationModule::new(params, dim, hp.relation_hidden, sqdiff, rng)
             };
-            module.with_mean_pooling(hp.relation_pooling == "mean")
+            module.with_mean_pooling(hp.relation_pooling == Pooling::Mean)
         });
         Ok(Model {
             method,
             backbone,
             fce,
             relation,
-            distance: Distance::from_name(&hp.distance),
+            distance: hp.distance,
             scale: hp.logit_scale,
         })
     }

@@ -7,23 +7,13 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 /// How a query is compared with a prototype.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, autodidact_core::Choice)]
+#[serde(rename_all = "kebab-case")]
 pub enum Distance {
     /// Negative squared Euclidean distance.
     Euclidean,
     /// Cosine similarity.
     Cosine,
-}
-
-impl Distance {
-    /// From the `distance` key.
-    pub fn from_name(name: &str) -> Distance {
-        if name == "cosine" {
-            Distance::Cosine
-        } else {
-            Distance::Euclidean
-        }
-    }
 }
 
 /// The `[ways, n]` matrix whose row `c` averages (`mean`) or sums the support rows of class `c`.

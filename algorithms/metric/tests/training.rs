@@ -42,7 +42,7 @@ fn short_runs_beat_chance_clearly() {
     for method in [Method::Proto, Method::Matching, Method::Relation] {
         let mut l = MetricLearner::with_distributions(
             method,
-            short(method, 300),
+            short(method, 300).check().unwrap(),
             gaussian(5),
             None,
             Seed(1),
@@ -82,7 +82,7 @@ fn full_context_embeddings_train() {
         fce_steps: 2,
         ..short(Method::Matching, 100)
     };
-    let mut l = MetricLearner::with_distributions(Method::Matching, hp, gaussian(5), None, Seed(2))
+    let mut l = MetricLearner::with_distributions(Method::Matching, hp.check().unwrap(), gaussian(5), None, Seed(2))
         .unwrap();
     assert!(l.params().names().iter().any(|n| n.starts_with("fce.")));
     while l.steps_done() < l.total_steps() {
@@ -103,14 +103,14 @@ fn a_checkpoint_resumes_exactly() {
         ..short(Method::Proto, 12)
     };
     let mut a =
-        MetricLearner::with_distributions(Method::Proto, hp.clone(), gaussian(5), None, Seed(3))
+        MetricLearner::with_distributions(Method::Proto, hp.clone().check().unwrap(), gaussian(5), None, Seed(3))
             .unwrap();
     for _ in 0..6 {
         a.train_step().unwrap();
     }
     let ckpt = a.save().unwrap();
     let mut b =
-        MetricLearner::with_distributions(Method::Proto, hp, gaussian(5), None, Seed(3)).unwrap();
+        MetricLearner::with_distributions(Method::Proto, hp.check().unwrap(), gaussian(5), None, Seed(3)).unwrap();
     b.load(&ckpt).unwrap();
     assert_eq!(b.steps_done(), 6);
     let mut last = (Default::default(), Default::default());
@@ -123,7 +123,7 @@ fn a_checkpoint_resumes_exactly() {
     // Another method's checkpoint is refused.
     let mut r = MetricLearner::with_distributions(
         Method::Relation,
-        short(Method::Relation, 1),
+        short(Method::Relation, 1).check().unwrap(),
         gaussian(5),
         None,
         Seed(3),
@@ -208,10 +208,10 @@ fn hyperparameters_are_validated() {
 fn image_inputs_need_conv4_shapes_and_mlp_refuses_nothing() {
     // Conv4 on vectors is refused with a sentence naming the shape.
     let hp = MetricParams {
-        backbone: "conv4".into(),
+        backbone: autodidact_core::layers::BackboneKind::Conv4,
         ..short(Method::Proto, 1)
     };
-    let err = MetricLearner::with_distributions(Method::Proto, hp, gaussian(5), None, Seed(0))
+    let err = MetricLearner::with_distributions(Method::Proto, hp.check().unwrap(), gaussian(5), None, Seed(0))
         .err()
         .unwrap()
         .to_string();
@@ -221,11 +221,11 @@ fn image_inputs_need_conv4_shapes_and_mlp_refuses_nothing() {
 #[test]
 fn an_untrained_diagonal_metric_is_the_raw_baseline_on_the_same_episodes() {
     let hp = MetricParams {
-        backbone: "diagonal".into(),
+        backbone: autodidact_core::layers::BackboneKind::Diagonal,
         ..short(Method::Proto, 1)
     };
     let l =
-        MetricLearner::with_distributions(Method::Proto, hp, gaussian(5), None, Seed(5)).unwrap();
+        MetricLearner::with_distributions(Method::Proto, hp.check().unwrap(), gaussian(5), None, Seed(5)).unwrap();
     let m = l
         .evaluate_on(l.distribution(), Split::Test, 50, "")
         .unwrap();
@@ -242,7 +242,7 @@ fn relation_lr_scale_slows_only_the_relation_module() {
         relation_lr_scale: 0.1,
         ..short(Method::Relation, 5)
     };
-    let l = MetricLearner::with_distributions(Method::Relation, hp, gaussian(5), None, Seed(1))
+    let l = MetricLearner::with_distributions(Method::Relation, hp.check().unwrap(), gaussian(5), None, Seed(1))
         .unwrap();
     let names = l.params().names();
     let mut relation = 0;
