@@ -16,11 +16,13 @@
 //! classifier on raw features.
 //!
 //! ```
-//! use autodidact_core::{Algorithm, Seed, Split};
+//! use autodidact_core::{Algorithm, Hyperparams, Seed, Split};
 //! use autodidact_envs::{GaussianClasses, GaussianClassesParams};
 //! use autodidact_metric::{hyperparams::MetricParams, Method, MetricLearner};
 //!
-//! let hp = MetricParams { meta_iterations: 5, val_every: 0, hidden: vec![16], ..MetricParams::default() };
+//! let hp = MetricParams { meta_iterations: 5, val_every: 0, hidden: vec![16], ..MetricParams::default() }
+//!     .check()
+//!     .unwrap();
 //! let dist = GaussianClasses::new(GaussianClassesParams::default()).unwrap();
 //! let mut proto = MetricLearner::with_distributions(Method::Proto, hp, Box::new(dist), None, Seed(0)).unwrap();
 //! for _ in 0..5 {
