@@ -29,6 +29,7 @@ use autodidact_continual::heatmap::draw_matrix;
 use autodidact_continual::hyperparams::{defaults_for, ContinualParams};
 use autodidact_continual::metrics::mean_ci95;
 use autodidact_continual::{AccuracyMatrix, ContinualLearner, Method};
+use autodidact_core::Hyperparams as _;
 use autodidact_core::{Algorithm, Config, EnvInstance, Seed, TaskStream};
 use autodidact_envs::streams::{permuted_stream_from_config, split_stream_from_config};
 use serde_json::{json, Value};
@@ -128,7 +129,7 @@ fn hyperparams(method: &str, stream: &str, sets: &[(String, String)]) -> (Method
         }
         "omniglot-class" | "omniglot-task" | "omniglot-permuted" => {
             // An MLP on the 28 x 28 pixels: Conv4 takes ~30 times longer per run here.
-            hp.backbone = "mlp".into();
+            hp.backbone = autodidact_core::layers::BackboneKind::Mlp;
             hp.hidden = vec![256, 256];
             hp.epochs = 10;
         }
@@ -158,7 +159,9 @@ fn run(
     let s = stream(stream_name, Seed(seed), gaussian);
     let (m, hp) = hyperparams(method, stream_name, sets);
     let t0 = Instant::now();
-    let mut l = ContinualLearner::with_stream(m, hp.clone(), s.as_ref(), Seed(seed)).unwrap();
+    let mut l =
+        ContinualLearner::with_stream(m, hp.clone().check().unwrap(), s.as_ref(), Seed(seed))
+            .unwrap();
     while l.matrix().trained() < l.data().len() {
         l.train_epoch().unwrap();
     }

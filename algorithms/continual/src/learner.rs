@@ -14,15 +14,16 @@ use crate::agem::Agem;
 use crate::data::{Batch, StreamData};
 use crate::errors::{ContinualError, Result};
 use crate::ewc::Ewc;
-use crate::hyperparams::{resolve, ContinualParams};
+use crate::hyperparams::{resolve, ContinualParams, EwcMode, OptimizerKind};
 use crate::joint::Joint;
 use crate::lwf::Lwf;
 use crate::metrics::AccuracyMatrix;
 use crate::model::{Body, Model};
 use crate::naive::Naive;
-use crate::replay::{Policy, Replay};
+use crate::replay::Replay;
 use crate::si::Si;
 use crate::strategy::{Context, Objective, PenaltyInput, Strategy};
+use autodidact_core::config::Checked;
 
 /// Which strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,12 +76,12 @@ impl Method {
 
     /// A fresh strategy with the given hyperparameters.
     pub fn strategy(self, hp: &ContinualParams) -> Box<dyn Strategy> {
-        let policy = Policy::parse(&hp.buffer_policy);
+        let policy = hp.buffer_policy;
         match self {
             Method::Naive => Box::new(Naive),
             Method::Ewc => Box::new(Ewc::new(
                 hp.ewc_lambda,
-                hp.ewc_mode == "online",
+                hp.ewc_mode == EwcMode::Online,
                 hp.ewc_decay,
                 hp.fisher_samples,
             )),
@@ -105,7 +106,7 @@ pub enum Opt {
 impl Opt {
     /// A fresh optimiser from the hyperparameters.
     pub fn new(hp: &ContinualParams) -> Opt {
-        if hp.optimizer == "sgd" {
+        if hp.optimizer == OptimizerKind::Sgd {
             Opt::Sgd(
                 Sgd::new(hp.lr)
                     .with_momentum(hp.momentum, false)
@@ -168,7 +169,16 @@ impl ContinualLearner {
         env: &EnvSpec,
         seed: Seed,
     ) -> Result<ContinualLearner> {
-        let hp = resolve(method.name(), config)?;
+        Self::on_env(method, resolve(method.name(), config)?, env, seed)
+    }
+
+    /// Builds a learner from checked parameters on a registered environment.
+    pub fn on_env(
+        method: Method,
+        hp: Checked<ContinualParams>,
+        env: &EnvSpec,
+        seed: Seed,
+    ) -> Result<ContinualLearner> {
         let stream = match env.instantiate(seed.derive("env"))? {
             EnvInstance::Stream(s) => s,
             other => {
@@ -186,12 +196,11 @@ impl ContinualLearner {
     /// Builds a learner on a stream directly (no registry).
     pub fn with_stream(
         method: Method,
-        hp: ContinualParams,
+        hp: Checked<ContinualParams>,
         stream: &dyn TaskStream,
         seed: Seed,
     ) -> Result<ContinualLearner> {
-        use autodidact_core::Hyperparams;
-        hp.validate()?;
+        let hp = hp.into_inner();
         let data = StreamData::from_stream(stream)?;
         let mut params = Params::new();
         let model = Model::build(&hp, &data, &mut params, &mut seed.rng("init"))?;

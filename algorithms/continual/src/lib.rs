@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use autodidact_continual::{hyperparams::defaults_for, ContinualLearner, Method};
-//! use autodidact_core::Seed;
+//! use autodidact_core::{Hyperparams, Seed};
 //! use autodidact_envs::{GaussianClasses, GaussianClassesParams, Holdout, PermutedStream};
 //!
 //! let src = GaussianClassesParams { classes: 4, examples_per_class: 20, ..Default::default() };
@@ -27,7 +27,9 @@
 //! let stream = PermutedStream::new(&data, 2, Holdout::Random(0.25), 0, Seed(1)).unwrap();
 //! let hp = autodidact_continual::hyperparams::ContinualParams {
 //!     epochs: 2, hidden: vec![16], ..defaults_for("ewc")
-//! };
+//! }
+//! .check()
+//! .unwrap();
 //! let mut ewc = ContinualLearner::with_stream(Method::Ewc, hp, &stream, Seed(0)).unwrap();
 //! for _ in 0..4 {
 //!     ewc.train_epoch().unwrap();
@@ -58,94 +60,62 @@ pub use learner::{ContinualLearner, Method};
 pub use metrics::AccuracyMatrix;
 pub use strategy::Strategy;
 
-use autodidact_core::{Algorithm, Config, EnvKind, EnvSpec, Hyperparams, Seed};
-use hyperparams::{default_config_for, ContinualParams};
+use autodidact_core::config::Checked;
+use autodidact_core::{Algorithm, EnvKind, EnvSpec, Seed};
+use hyperparams::{defaults_for, ContinualParams};
 
 const CONTINUAL: &[EnvKind] = &[EnvKind::Continual];
-const FAMILY: &str = "continual learning";
 
-fn build(
+/// A registry build function for one strategy.
+fn builder(
     method: Method,
-    config: &Config,
-    env: &EnvSpec,
-    seed: Seed,
-) -> autodidact_core::Result<Box<dyn Algorithm>> {
-    Ok(Box::new(ContinualLearner::new(method, config, env, seed)?))
+) -> impl Fn(Checked<ContinualParams>, &EnvSpec, Seed) -> autodidact_core::Result<Box<dyn Algorithm>>
+{
+    move |hp, env, seed| Ok(Box::new(ContinualLearner::on_env(method, hp, env, seed)?))
 }
 
-macro_rules! entry {
-    ($name:literal, $method:expr, $summary:literal, $build:ident, $defaults:ident) => {
-        fn $build(
-            config: &Config,
-            env: &EnvSpec,
-            seed: Seed,
-        ) -> autodidact_core::Result<Box<dyn Algorithm>> {
-            build($method, config, env, seed)
-        }
-        fn $defaults() -> Config {
-            default_config_for($name)
-        }
-        autodidact_core::register_algorithm! {
-            name: $name,
-            family: FAMILY,
-            summary: $summary,
-            accepts: CONTINUAL,
-            params: ContinualParams::docs,
-            default_config: $defaults,
-            build: $build,
-        }
-    };
+autodidact_core::register_family! {
+    family: "continual learning",
+    accepts: CONTINUAL,
+    params: ContinualParams,
+    algorithms: {
+        "naive" => (
+            "naive fine-tuning on each experience in turn (the lower bound)",
+            || defaults_for("naive"),
+            builder(Method::Naive)
+        ),
+        "ewc" => (
+            "Elastic Weight Consolidation: diagonal-Fisher penalty, separate or online (Kirkpatrick et al. 2017)",
+            || defaults_for("ewc"),
+            builder(Method::Ewc)
+        ),
+        "si" => (
+            "Synaptic Intelligence: path-integral importance penalty (Zenke et al. 2017)",
+            || defaults_for("si"),
+            builder(Method::Si)
+        ),
+        "lwf" => (
+            "Learning without Forgetting: distillation toward the previous model (Li and Hoiem 2016)",
+            || defaults_for("lwf"),
+            builder(Method::Lwf)
+        ),
+        "replay" => (
+            "experience replay from a reservoir or class-balanced memory mixed into each minibatch",
+            || defaults_for("replay"),
+            builder(Method::Replay)
+        ),
+        "agem" => (
+            "A-GEM: project the update so the memory's loss does not rise (Chaudhry et al. 2019)",
+            || defaults_for("agem"),
+            builder(Method::Agem)
+        ),
+        "joint" => (
+            "joint training on every experience seen so far (the upper bound)",
+            || defaults_for("joint"),
+            builder(Method::Joint)
+        ),
+    }
 }
-
-entry!(
-    "naive",
-    Method::Naive,
-    "naive fine-tuning on each experience in turn (the lower bound)",
-    build_naive,
-    naive_defaults
-);
-entry!(
-    "ewc",
-    Method::Ewc,
-    "Elastic Weight Consolidation: diagonal-Fisher penalty, separate or online (Kirkpatrick et al. 2017)",
-    build_ewc,
-    ewc_defaults
-);
-entry!(
-    "si",
-    Method::Si,
-    "Synaptic Intelligence: path-integral importance penalty (Zenke et al. 2017)",
-    build_si,
-    si_defaults
-);
-entry!(
-    "lwf",
-    Method::Lwf,
-    "Learning without Forgetting: distillation toward the previous model (Li and Hoiem 2016)",
-    build_lwf,
-    lwf_defaults
-);
-entry!(
-    "replay",
-    Method::Replay,
-    "experience replay from a reservoir or class-balanced memory mixed into each minibatch",
-    build_replay,
-    replay_defaults
-);
-entry!(
-    "agem",
-    Method::Agem,
-    "A-GEM: project the update so the memory's loss does not rise (Chaudhry et al. 2019)",
-    build_agem,
-    agem_defaults
-);
-entry!(
-    "joint",
-    Method::Joint,
-    "joint training on every experience seen so far (the upper bound)",
-    build_joint,
-    joint_defaults
-);
 
 /// Makes sure this crate's registrations are linked in (call it once from a binary that
 /// depends on the crate but uses nothing else from it).

@@ -2,7 +2,7 @@
 //! task (task-incremental), run functionally on a parameter list; routing of each example to
 //! its head and to the classes it may predict.
 
-use autodidact_core::layers::{Activation, Conv4, Conv4Config, Init, Linear};
+use autodidact_core::layers::{Activation, BackboneKind, Conv4, Conv4Config, Init, Linear};
 use autodidact_core::{
     cross_entropy, layer_norm, BatchNormMode, BatchNormStats, Params, Rng, Scenario, Tensor, Var,
 };
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Batch, StreamData};
 use crate::errors::{ContinualError, Result};
-use crate::hyperparams::ContinualParams;
+use crate::hyperparams::{ContinualParams, Head, Norm};
 
 /// The logit given to classes a row may not predict.
 pub const MASKED: f32 = -1.0e9;
@@ -56,16 +56,6 @@ pub struct Model {
     pub num_classes: usize,
 }
 
-/// Parses an activation name.
-pub fn activation(name: &str) -> Activation {
-    match name {
-        "tanh" => Activation::Tanh,
-        "leaky-relu" => Activation::LeakyRelu,
-        "elu" => Activation::Elu,
-        _ => Activation::Relu,
-    }
-}
-
 /// Where each row of a batch goes: its head, its label on that head, and (single head) the
 /// classes it may predict.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,11 +78,7 @@ impl Model {
     ) -> Result<Model> {
         let shape = &data.input_shape;
         let image = shape.len() == 3;
-        let use_conv = match hp.backbone.as_str() {
-            "conv4" => true,
-            "mlp" => false,
-            _ => image,
-        };
+        let use_conv = hp.backbone.resolve(shape) == BackboneKind::Conv4;
         let (body, feature_dim) = if use_conv {
             if !image || shape[1] != shape[2] {
                 return Err(ContinualError::Incompatible(format!(
@@ -127,7 +113,7 @@ impl Model {
                     Init::KaimingUniform,
                     rng,
                 );
-                let norm = (hp.norm == "layer").then(|| {
+                let norm = (hp.norm == Norm::Layer).then(|| {
                     let g = params.insert(
                         format!("body.{i}.ln.gamma"),
                         Tensor::from_elem(IxDyn(&[h]), 1.0),
@@ -141,15 +127,15 @@ impl Model {
             (
                 Body::Mlp {
                     layers,
-                    activation: activation(&hp.activation),
+                    activation: hp.activation,
                 },
                 d,
             )
         };
-        let multi_head = match hp.head.as_str() {
-            "multi" => true,
-            "single" => false,
-            _ => data.scenario == Scenario::TaskIncremental,
+        let multi_head = match hp.head {
+            Head::Multi => true,
+            Head::Single => false,
+            Head::Auto => data.scenario == Scenario::TaskIncremental,
         };
         if multi_head && data.scenario != Scenario::TaskIncremental {
             return Err(ContinualError::Incompatible(format!(

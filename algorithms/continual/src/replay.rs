@@ -20,24 +20,13 @@ use crate::errors::Result;
 use crate::strategy::{Context, Strategy};
 
 /// How the memory chooses what to keep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, autodidact_core::Choice)]
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// Uniform over everything seen.
     Reservoir,
     /// Class-balanced reservoir.
     ClassBalanced,
-}
-
-impl Policy {
-    /// Parses `reservoir` or `class-balanced`.
-    pub fn parse(name: &str) -> Policy {
-        if name == "reservoir" {
-            Policy::Reservoir
-        } else {
-            Policy::ClassBalanced
-        }
-    }
 }
 
 /// A bounded memory of examples.

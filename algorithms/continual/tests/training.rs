@@ -6,6 +6,7 @@ mod common;
 
 use autodidact_continual::hyperparams::ContinualParams;
 use autodidact_continual::{ContinualLearner, Method};
+use autodidact_core::Hyperparams as _;
 use autodidact_core::{Algorithm, Seed, TaskStream};
 
 fn run(
@@ -14,7 +15,8 @@ fn run(
     stream: &dyn TaskStream,
     seed: u64,
 ) -> ContinualLearner {
-    let mut l = ContinualLearner::with_stream(method, hp, stream, Seed(seed)).unwrap();
+    let mut l =
+        ContinualLearner::with_stream(method, hp.check().unwrap(), stream, Seed(seed)).unwrap();
     while l.steps_done() < l.total_steps() {
         l.train_step().unwrap();
     }
@@ -96,15 +98,19 @@ fn multi_head_task_incremental_keeps_old_tasks() {
     assert_eq!(l.model().heads.len(), 4);
     // With a head per task, even fine-tuning keeps most of each old task.
     assert!(l.matrix().acc() > 0.8, "{:?}", l.matrix().rows);
-    let metrics =
-        ContinualLearner::with_stream(Method::Naive, common::quick("naive"), &stream, Seed(1))
-            .unwrap()
-            .evaluate(None)
-            .unwrap();
+    let metrics = ContinualLearner::with_stream(
+        Method::Naive,
+        common::quick("naive").check().unwrap(),
+        &stream,
+        Seed(1),
+    )
+    .unwrap()
+    .evaluate(None)
+    .unwrap();
     assert_eq!(metrics["experiences_trained"], 0.0);
     // A single head on a task-incremental stream masks to the task's classes.
     let single = ContinualParams {
-        head: "single".into(),
+        head: autodidact_continual::hyperparams::Head::Single,
         ..common::quick("naive")
     };
     let l = run(Method::Naive, single, &stream, 1);
@@ -116,10 +122,10 @@ fn multi_head_task_incremental_keeps_old_tasks() {
 fn multi_head_needs_task_ids() {
     let stream = common::class_incremental(0);
     let hp = ContinualParams {
-        head: "multi".into(),
+        head: autodidact_continual::hyperparams::Head::Multi,
         ..common::quick("naive")
     };
-    let err = ContinualLearner::with_stream(Method::Naive, hp, &stream, Seed(0))
+    let err = ContinualLearner::with_stream(Method::Naive, hp.check().unwrap(), &stream, Seed(0))
         .err()
         .unwrap();
     assert!(err.to_string().contains("task ids"), "{err}");
@@ -156,13 +162,16 @@ fn bits(l: &ContinualLearner) -> Vec<u32> {
 /// equal a straight run bit for bit.
 fn resumes_exactly(method: Method, hp: ContinualParams, stream: &dyn TaskStream, k: u64) {
     let straight = run(method, hp.clone(), stream, 7);
-    let mut first = ContinualLearner::with_stream(method, hp.clone(), stream, Seed(7)).unwrap();
+    let mut first =
+        ContinualLearner::with_stream(method, hp.clone().check().unwrap(), stream, Seed(7))
+            .unwrap();
     for _ in 0..k {
         first.train_step().unwrap();
     }
     let ckpt = first.save().unwrap();
     drop(first);
-    let mut resumed = ContinualLearner::with_stream(method, hp, stream, Seed(7)).unwrap();
+    let mut resumed =
+        ContinualLearner::with_stream(method, hp.check().unwrap(), stream, Seed(7)).unwrap();
     resumed.load(&ckpt).unwrap();
     assert_eq!(resumed.steps_done(), k);
     while resumed.steps_done() < resumed.total_steps() {
@@ -208,11 +217,20 @@ fn interrupted_then_resumed_equals_straight_through() {
 #[test]
 fn a_checkpoint_of_another_method_is_refused() {
     let stream = common::class_incremental(0);
-    let naive =
-        ContinualLearner::with_stream(Method::Naive, common::quick("naive"), &stream, Seed(0))
-            .unwrap();
-    let mut ewc =
-        ContinualLearner::with_stream(Method::Ewc, common::quick("ewc"), &stream, Seed(0)).unwrap();
+    let naive = ContinualLearner::with_stream(
+        Method::Naive,
+        common::quick("naive").check().unwrap(),
+        &stream,
+        Seed(0),
+    )
+    .unwrap();
+    let mut ewc = ContinualLearner::with_stream(
+        Method::Ewc,
+        common::quick("ewc").check().unwrap(),
+        &stream,
+        Seed(0),
+    )
+    .unwrap();
     let err = ewc.load(&naive.save().unwrap()).unwrap_err().to_string();
     assert!(err.contains("naive"), "{err}");
     assert!(ewc.load(b"not json").is_err());

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::episode::Episode;
 use crate::errors::{MetricError, Result};
 use crate::evaluate::{evaluate_episodes, score_accuracy};
-use autodidact_core::config::Checked;
 use crate::hyperparams::{resolve, MetricParams, RelationInit};
 use crate::model::{Method, Model};
 use crate::proto::class_pooling;
+use autodidact_core::config::Checked;
 
 /// The best validation point so far (early stopping).
 #[derive(Clone, Debug, Serialize, Deserialize)]

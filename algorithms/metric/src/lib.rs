@@ -60,8 +60,7 @@ const FEW_SHOT: &[EnvKind] = &[EnvKind::FewShotClassification];
 /// A registry build function for one method.
 fn builder(
     method: Method,
-) -> impl Fn(Checked<MetricParams>, &EnvSpec, Seed) -> autodidact_core::Result<Box<dyn Algorithm>>
-{
+) -> impl Fn(Checked<MetricParams>, &EnvSpec, Seed) -> autodidact_core::Result<Box<dyn Algorithm>> {
     move |hp, env, seed| Ok(Box::new(MetricLearner::on_env(method, hp, env, seed)?))
 }
 

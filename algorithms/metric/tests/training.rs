@@ -82,8 +82,14 @@ fn full_context_embeddings_train() {
         fce_steps: 2,
         ..short(Method::Matching, 100)
     };
-    let mut l = MetricLearner::with_distributions(Method::Matching, hp.check().unwrap(), gaussian(5), None, Seed(2))
-        .unwrap();
+    let mut l = MetricLearner::with_distributions(
+        Method::Matching,
+        hp.check().unwrap(),
+        gaussian(5),
+        None,
+        Seed(2),
+    )
+    .unwrap();
     assert!(l.params().names().iter().any(|n| n.starts_with("fce.")));
     while l.steps_done() < l.total_steps() {
         l.train_step().unwrap();
@@ -102,15 +108,26 @@ fn a_checkpoint_resumes_exactly() {
         lr_decay_every: 4,
         ..short(Method::Proto, 12)
     };
-    let mut a =
-        MetricLearner::with_distributions(Method::Proto, hp.clone().check().unwrap(), gaussian(5), None, Seed(3))
-            .unwrap();
+    let mut a = MetricLearner::with_distributions(
+        Method::Proto,
+        hp.clone().check().unwrap(),
+        gaussian(5),
+        None,
+        Seed(3),
+    )
+    .unwrap();
     for _ in 0..6 {
         a.train_step().unwrap();
     }
     let ckpt = a.save().unwrap();
-    let mut b =
-        MetricLearner::with_distributions(Method::Proto, hp.check().unwrap(), gaussian(5), None, Seed(3)).unwrap();
+    let mut b = MetricLearner::with_distributions(
+        Method::Proto,
+        hp.check().unwrap(),
+        gaussian(5),
+        None,
+        Seed(3),
+    )
+    .unwrap();
     b.load(&ckpt).unwrap();
     assert_eq!(b.steps_done(), 6);
     let mut last = (Default::default(), Default::default());
@@ -211,10 +228,16 @@ fn image_inputs_need_conv4_shapes_and_mlp_refuses_nothing() {
         backbone: autodidact_core::layers::BackboneKind::Conv4,
         ..short(Method::Proto, 1)
     };
-    let err = MetricLearner::with_distributions(Method::Proto, hp.check().unwrap(), gaussian(5), None, Seed(0))
-        .err()
-        .unwrap()
-        .to_string();
+    let err = MetricLearner::with_distributions(
+        Method::Proto,
+        hp.check().unwrap(),
+        gaussian(5),
+        None,
+        Seed(0),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("[16]"), "{err}");
 }
 
@@ -224,8 +247,14 @@ fn an_untrained_diagonal_metric_is_the_raw_baseline_on_the_same_episodes() {
         backbone: autodidact_core::layers::BackboneKind::Diagonal,
         ..short(Method::Proto, 1)
     };
-    let l =
-        MetricLearner::with_distributions(Method::Proto, hp.check().unwrap(), gaussian(5), None, Seed(5)).unwrap();
+    let l = MetricLearner::with_distributions(
+        Method::Proto,
+        hp.check().unwrap(),
+        gaussian(5),
+        None,
+        Seed(5),
+    )
+    .unwrap();
     let m = l
         .evaluate_on(l.distribution(), Split::Test, 50, "")
         .unwrap();
@@ -242,8 +271,14 @@ fn relation_lr_scale_slows_only_the_relation_module() {
         relation_lr_scale: 0.1,
         ..short(Method::Relation, 5)
     };
-    let l = MetricLearner::with_distributions(Method::Relation, hp.check().unwrap(), gaussian(5), None, Seed(1))
-        .unwrap();
+    let l = MetricLearner::with_distributions(
+        Method::Relation,
+        hp.check().unwrap(),
+        gaussian(5),
+        None,
+        Seed(1),
+    )
+    .unwrap();
     let names = l.params().names();
     let mut relation = 0;
     for (i, name) in names.iter().enumerate() {
