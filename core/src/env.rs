@@ -127,6 +127,14 @@ pub trait TabularModel {
             .map(|t| t.prob * t.reward)
             .sum()
     }
+    /// The observation an agent receives in state `s`, when the model knows it (`None` by
+    /// default, and for a state out of range).
+    ///
+    /// Built on demand, one state at a time: a table of every state's observation can be far
+    /// larger than the model (one-hot observations of a 200 × 200 grid: 40,000² floats).
+    fn observation_of(&self, _s: usize) -> Option<Observation> {
+        None
+    }
 }
 
 /// A distribution over environments (meta-RL: goals that move, bandits with new arms).

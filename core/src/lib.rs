@@ -33,6 +33,7 @@ pub mod float;
 pub mod layers;
 pub mod ops;
 pub mod optim;
+pub mod parallel;
 pub mod params;
 pub mod plugin;
 #[doc(hidden)]
@@ -48,7 +49,7 @@ pub mod testing;
 pub use error::{CoreError, Result};
 pub use float::Float;
 pub use layers::{Activation, Conv4, Conv4Config, Init, Linear, LstmCell, Mlp};
-pub use ops::index::{argmax, one_hot};
+pub use ops::index::{argmax, argmax_slice, one_hot};
 pub use ops::losses::{
     accuracy, binary_cross_entropy_with_logits, cosine_similarity, cross_entropy,
     cross_entropy_soft, huber, mse, one_hot_var, pairwise_cosine_similarity, pairwise_sq_distance,

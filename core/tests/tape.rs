@@ -129,6 +129,39 @@ fn clip_grad_norm_scales_to_the_bound() {
 }
 
 #[test]
+fn clip_grad_norm_reads_strided_and_contiguous_gradients_alike() {
+    // The same logical values, once in standard layout (read as a slice) and once
+    // column-major (read element by element): the sum runs in logical order either way.
+    let m = arr2(&[[1.0f32, -2.0, 0.5], [3.0, 0.25, -4.0]]).into_dyn();
+    let column_major = m.t().to_owned();
+    let row_major = m.t().as_standard_layout().into_owned();
+    assert!(column_major.as_slice().is_none() && row_major.as_slice().is_some());
+    let mut a = vec![row_major, arr1(&[7.0f32]).into_dyn()];
+    let mut b = vec![column_major, arr1(&[7.0f32]).into_dyn()];
+    let (na, nb) = (clip_grad_norm(&mut a, 2.0), clip_grad_norm(&mut b, 2.0));
+    assert_eq!(na.to_bits(), nb.to_bits());
+    assert!((na - 79.3125f64.sqrt()).abs() < 1e-12);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn argmax_slice_takes_the_first_largest_and_never_a_nan() {
+    assert_eq!(argmax_slice(&[1.0f32, 3.0, 3.0, -1.0]), 1);
+    assert_eq!(argmax_slice(&[f32::NAN, 1.0, 0.5]), 1);
+    assert_eq!(argmax_slice(&[0.5f64, f64::NAN, 2.0]), 2);
+    assert_eq!(argmax_slice::<f32>(&[]), 0);
+    assert_eq!(argmax_slice(&[f32::NEG_INFINITY, f32::NEG_INFINITY]), 0);
+    let m = arr2(&[[0.0f32, 2.0, 1.0], [f32::NAN, -1.0, 5.0]]).into_dyn();
+    let rows: Vec<usize> = argmax(&m, 1).iter().copied().collect();
+    let by_slice: Vec<usize> = m
+        .outer_iter()
+        .map(|r| argmax_slice(&r.iter().copied().collect::<Vec<_>>()))
+        .collect();
+    assert_eq!(rows, vec![1, 2]);
+    assert_eq!(rows, by_slice);
+}
+
+#[test]
 fn params_round_trip_through_serde() {
     let mut p = Params::<f32>::new();
     let _ = Mlp::new(

@@ -246,6 +246,10 @@ impl TabularModel for BernoulliBandit {
     fn is_terminal(&self, _s: usize) -> bool {
         false
     }
+    fn observation_of(&self, s: usize) -> Option<Observation> {
+        // The single state's observation, the one `reset` and `step` give.
+        (s == 0).then(|| vec![0.0])
+    }
 }
 
 /// Bandits with `p ~ U[0, 1]` per arm (every split draws from the same distribution).

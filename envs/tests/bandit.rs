@@ -26,6 +26,9 @@ fn pulls_follow_the_probabilities_and_the_model() {
         assert!((total - 1.0).abs() < 1e-12);
     }
     assert!(b.tabular().is_some());
+    let (o, _) = b.reset(None);
+    assert_eq!(b.observation_of(0), Some(o));
+    assert_eq!(b.observation_of(1), None);
     assert!(b.step(&Action::Discrete(3)).is_err());
 }
 

@@ -262,6 +262,33 @@ fn observations_have_the_space_shape() {
 }
 
 #[test]
+fn the_model_gives_each_state_s_observation_on_demand() {
+    for obs in ["one-hot", "index", "coords", "local-view"] {
+        let p = GridworldParams {
+            map: "four-rooms".into(),
+            observation: obs.into(),
+            view_radius: 1,
+            ..GridworldParams::default()
+        };
+        let mut g = Gridworld::from_params(&p, Seed(0)).unwrap();
+        let n = g.model().num_states();
+        let (o, _) = g.reset(Some(1));
+        assert_eq!(g.tabular().unwrap().observation_of(g.state()), Some(o));
+        // What a step shows is what the model says of the state it lands in.
+        for a in [3, 1, 1, 3, 0, 2] {
+            let r = g.step(&Action::Discrete(a)).unwrap();
+            let s = g.state_index().unwrap();
+            assert_eq!(g.tabular().unwrap().observation_of(s), Some(r.obs), "{obs}");
+        }
+        let m = g.tabular().unwrap();
+        assert!((0..n).all(|s| m
+            .observation_of(s)
+            .is_some_and(|v| v == g.model().observation(s))));
+        assert_eq!(m.observation_of(n), None);
+    }
+}
+
+#[test]
 fn episodes_are_reproducible_by_seed() {
     let run = |seed: u64| {
         let mut g = Gridworld::builtin("frozen-lake-8x8").unwrap();

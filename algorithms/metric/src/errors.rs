@@ -25,12 +25,6 @@ pub enum MetricError {
     Core(#[from] CoreError),
 }
 
-impl From<autodidact_envs::EnvsError> for MetricError {
-    fn from(e: autodidact_envs::EnvsError) -> Self {
-        MetricError::Core(e.into())
-    }
-}
-
 impl From<MetricError> for CoreError {
     fn from(e: MetricError) -> Self {
         match e {

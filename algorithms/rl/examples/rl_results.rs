@@ -17,7 +17,6 @@ use std::time::Instant;
 use autodidact_core::{Algorithm, Seed};
 use autodidact_envs::gridworld::{builtin, GridMap, GridOptions, Gridworld};
 use autodidact_envs::{CartPole, CartPoleParams};
-use autodidact_rl::evaluate::gridworld_observations;
 use autodidact_rl::{Dqn, DqnParams, QLearningParams, TabularAgent};
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -298,11 +297,9 @@ fn gridworlds(seeds: u64) {
             for seed in 0..seeds {
                 let env = grid_env(case.map, case.slip, seed);
                 let (first, last, s) = if algo == "dqn" {
-                    let obs = gridworld_observations(&env);
                     let mut a =
                         Dqn::new(dqn_grid_params(budget), Box::new(env), case.map, Seed(seed))
                             .unwrap();
-                    a.set_state_observations(obs);
                     track(&mut a, every, case.threshold)
                 } else {
                     let mut a = TabularAgent::q_learning(

@@ -71,11 +71,5 @@ impl From<RlError> for CoreError {
     }
 }
 
-impl From<autodidact_envs::EnvsError> for RlError {
-    fn from(e: autodidact_envs::EnvsError) -> Self {
-        RlError::Core(e.into())
-    }
-}
-
 /// The RL family's `Result`.
 pub type Result<T, E = RlError> = std::result::Result<T, E>;

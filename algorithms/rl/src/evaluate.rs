@@ -1,8 +1,7 @@
 //! Evaluation of greedy policies: returns and success over episodes, and, on environments
 //! with a [`TabularModel`], the exact `q_error` and `value_gap` against the optimal solution.
 
-use autodidact_core::{Action, EnvSpec, Environment, Hyperparams, Metrics, Seed, TabularModel};
-use autodidact_envs::{Gridworld, GridworldParams};
+use autodidact_core::{Action, Environment, Metrics, Seed, TabularModel};
 
 use crate::dp::{policy_evaluation_exact, solve_optimal, start_value, Optimal, Policy, QTable};
 use crate::errors::{Result, RlError};
@@ -168,21 +167,4 @@ impl OptimalCache {
             .map(|(_, _, o)| o)
             .ok_or_else(|| RlError::Numerical("the optimal solution is missing".into()))
     }
-}
-
-/// The observation of every state of a gridworld, by state index.
-pub fn gridworld_observations(g: &Gridworld) -> Vec<Vec<f32>> {
-    let m = g.model();
-    (0..m.num_states()).map(|s| m.observation(s)).collect()
-}
-
-/// The observation of every state, when the spec is a `gridworld` (built with the same seed
-/// as the training environment, so a random map is the same map); `None` otherwise.
-pub fn spec_state_observations(spec: &EnvSpec, seed: Seed) -> Option<Vec<Vec<f32>>> {
-    if spec.name() != "gridworld" {
-        return None;
-    }
-    let params = GridworldParams::from_config(&spec.config).ok()?;
-    let g = Gridworld::from_params(&params, seed).ok()?;
-    Some(gridworld_observations(&g))
 }

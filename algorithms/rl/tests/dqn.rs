@@ -7,7 +7,6 @@ mod common;
 use autodidact_core::{Activation, Algorithm, Init, Params, Seed, Tape, Var};
 use autodidact_envs::{CartPole, CartPoleParams};
 use autodidact_rl::dqn::{NStep, Priorities, QNetwork, ReplayBuffer, SumTree, Transition};
-use autodidact_rl::evaluate::gridworld_observations;
 use autodidact_rl::{Dqn, DqnParams};
 use common::{build, grid, spec, train_all, train_n};
 use ndarray::Array2;
@@ -176,9 +175,7 @@ fn small_grid_params() -> DqnParams {
 #[test]
 fn dqn_finds_the_optimal_policy_on_the_deterministic_4x4_map() {
     let g = grid("frozen-lake-4x4", 0.0);
-    let obs = gridworld_observations(&g);
     let mut a = Dqn::new(small_grid_params(), Box::new(g), "4x4", Seed(0)).unwrap();
-    a.set_state_observations(obs);
     let gap0 = a.tabular_metrics().unwrap().unwrap()["value_gap"];
     assert!(gap0 > 0.05, "untrained gap {gap0}");
     train_all(&mut a);
@@ -193,7 +190,6 @@ fn dqn_finds_the_optimal_policy_on_the_deterministic_4x4_map() {
 fn dqn_variants_learn_too() {
     // Double DQN + dueling + 3-step returns + prioritised replay + Polyak targets.
     let g = grid("frozen-lake-4x4", 0.0);
-    let obs = gridworld_observations(&g);
     let p = DqnParams {
         double_dqn: true,
         dueling: true,
@@ -205,7 +201,6 @@ fn dqn_variants_learn_too() {
         ..small_grid_params()
     };
     let mut a = Dqn::new(p, Box::new(g), "4x4", Seed(1)).unwrap();
-    a.set_state_observations(obs);
     train_all(&mut a);
     let m = a.evaluate(None).unwrap();
     assert!(m["value_gap"] <= 0.01, "{m:?}");
@@ -353,9 +348,8 @@ fn dqn_refuses_continuous_actions_and_foreign_checkpoints() {
 }
 
 #[test]
-fn sharded_gradients_match_a_single_shard() {
-    use autodidact_rl::dqn::{Shards, TdLoss};
-    use std::sync::Arc;
+fn row_blocks_give_the_same_bits_on_any_number_of_threads() {
+    use autodidact_rl::dqn::{td, Shards, TdLoss, TdRows};
     let mut params = Params::<f32>::new();
     let net = QNetwork::new(
         &mut params,
@@ -367,81 +361,99 @@ fn sharded_gradients_match_a_single_shard() {
         Init::TorchDefault,
         &mut Seed(2).rng("init"),
     );
-    let (net, params) = (Arc::new(net), Arc::new(params));
-    let obs = Array2::from_shape_fn((13, 4), |(i, j)| ((i * 4 + j) as f32 * 0.61).cos());
-    let actions: Vec<usize> = (0..13).map(|i| i % 3).collect();
-    let targets: Vec<f32> = (0..13).map(|i| (i as f32 * 0.3).sin() * 2.0).collect();
-    let weights: Vec<f32> = (0..13).map(|i| 0.5 + (i % 4) as f32 * 0.25).collect();
+    // 150 rows: three gradient blocks of 50; 1300 rows: three target blocks.
+    let n = 150;
+    let obs = Array2::from_shape_fn((n, 4), |(i, j)| ((i * 4 + j) as f32 * 0.61).cos());
+    let actions: Vec<usize> = (0..n).map(|i| i % 3).collect();
+    let targets: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).sin() * 2.0).collect();
+    let weights: Vec<f32> = (0..n).map(|i| 0.5 + (i % 4) as f32 * 0.25).collect();
+    let rows = TdRows {
+        obs: obs.view(),
+        actions: &actions,
+        targets: &targets,
+        weights: Some(&weights),
+    };
     let one = Shards::new(1).unwrap();
     let three = Shards::new(3).unwrap();
-    assert_eq!(three.count(), 3);
+    assert_eq!(three.threads(), 3);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for loss in [TdLoss::Huber(1.0), TdLoss::Mse] {
-        let a = one
-            .gradient(
-                &net,
-                &params,
-                obs.clone(),
-                &actions,
-                &targets,
-                Some(&weights),
-                loss,
-            )
-            .unwrap();
-        let b = three
-            .gradient(
-                &net,
-                &params,
-                obs.clone(),
-                &actions,
-                &targets,
-                Some(&weights),
-                loss,
-            )
-            .unwrap();
-        assert!((a.1 - b.1).abs() < 1e-5, "loss {} vs {}", a.1, b.1);
-        assert_eq!(a.2.len(), 13);
-        for (x, y) in a.2.iter().zip(&b.2) {
-            assert!((x - y).abs() < 1e-5);
+        let a = one.gradient(&net, &params, rows, loss);
+        let b = three.gradient(&net, &params, rows, loss);
+        assert_eq!(a.loss.to_bits(), b.loss.to_bits());
+        assert_eq!(a.q_sum.to_bits(), b.q_sum.to_bits());
+        assert_eq!(bits(&a.td), bits(&b.td));
+        assert_eq!(a.td.len(), n);
+        for (ga, gb) in a.grads.iter().zip(&b.grads) {
+            assert_eq!(bits(ga.as_slice().unwrap()), bits(gb.as_slice().unwrap()));
         }
-        for (ga, gb) in a.0.iter().zip(&b.0) {
-            for (x, y) in ga.iter().zip(gb.iter()) {
-                assert!((x - y).abs() < 1e-5 * (1.0 + x.abs()), "{x} vs {y}");
+        // And the blocks add up to the whole minibatch in one pass, up to rounding.
+        let whole = td::td_gradient(&net, &params, rows, 1.0 / n as f64, loss);
+        assert!((a.loss - whole.loss).abs() < 1e-5 * (1.0 + whole.loss.abs()));
+        for (x, y) in a.td.iter().zip(&whole.td) {
+            assert!((x - y).abs() < 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+        for (ga, gw) in a.grads.iter().zip(&whole.grads) {
+            for (x, y) in ga.iter().zip(gw.iter()) {
+                assert!((x - y).abs() < 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
             }
         }
-        // The same shards always give the same bits.
-        let c = three
-            .gradient(
-                &net,
-                &params,
-                obs.clone(),
-                &actions,
-                &targets,
-                Some(&weights),
-                loss,
-            )
-            .unwrap();
-        assert_eq!(b.0, c.0);
     }
-    // Targets too.
-    let t1 = one
-        .bootstrap(&net, &params, Some(&params), obs.clone())
-        .unwrap();
-    let t3 = three
-        .bootstrap(&net, &params, Some(&params), obs.clone())
-        .unwrap();
-    assert_eq!(t1, t3);
+    let next = Array2::from_shape_fn((1300, 4), |(i, j)| ((i * 7 + j) as f32 * 0.13).sin());
+    for online in [None, Some(&params)] {
+        let t1 = one.bootstrap(&net, &params, online, next.view()).unwrap();
+        let t3 = three.bootstrap(&net, &params, online, next.view()).unwrap();
+        assert_eq!(bits(&t1), bits(&t3));
+        assert_eq!(t1.len(), 1300);
+    }
+}
+
+#[test]
+fn the_thread_count_never_changes_a_run() {
+    // Minibatches of 96 rows (two gradient blocks) and rounds of 24 of them (over 512
+    // distinct slots of 600+ once training starts: two target blocks), with and without
+    // Double DQN and prioritised replay.
+    let grid_env = spec("gridworld", &[("map", "frozen-lake-4x4".into())]);
+    let cart = spec("cartpole", &[]);
+    let base: Vec<(&str, toml::Value)> = vec![
+        ("total_steps", 800.into()),
+        ("learning_starts", 600.into()),
+        ("batch_size", 96.into()),
+        ("train_freq", 50.into()),
+        ("gradient_steps", 24.into()),
+        ("hidden", toml::Value::Array(vec![32.into()])),
+        ("target_update_interval", 30.into()),
+        ("log_every", 50.into()),
+        ("eval_episodes", 2.into()),
+    ];
+    let mut variant = base.clone();
+    variant.extend([("double_dqn", true.into()), ("prioritized", true.into())]);
+    for (env, cfg) in [(&grid_env, &base), (&cart, &base), (&grid_env, &variant)] {
+        let run = |threads: i64| {
+            let mut cfg = cfg.clone();
+            cfg.push(("threads", threads.into()));
+            let mut a = build("dqn", &cfg, env, 5);
+            let logs: Vec<_> = (0..800).map(|_| a.train_step().unwrap()).collect();
+            (logs, a.save().unwrap(), a.evaluate(None).unwrap())
+        };
+        let (l1, b1, e1) = run(1);
+        let (l2, b2, e2) = run(2);
+        assert!(l1.iter().any(|m| m.contains_key("loss")));
+        // Whole logs are long: report which part differs, not the values.
+        assert!(l1 == l2, "training logs differ");
+        assert!(e1 == e2, "evaluations differ: {e1:?} vs {e2:?}");
+        assert!(b1 == b2, "checkpoints differ");
+    }
 }
 
 #[test]
 fn two_threads_learn_and_resume_exactly() {
     let g = grid("frozen-lake-4x4", 0.0);
-    let obs = gridworld_observations(&g);
     let p = DqnParams {
         threads: 2,
         ..small_grid_params()
     };
     let mut a = Dqn::new(p, Box::new(g), "4x4", Seed(0)).unwrap();
-    a.set_state_observations(obs);
     train_all(&mut a);
     assert!(a.evaluate(None).unwrap()["value_gap"] <= 0.01);
     let grid_env = spec("gridworld", &[("map", "frozen-lake-4x4".into())]);

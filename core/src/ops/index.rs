@@ -195,24 +195,34 @@ impl<T: Float> Var<T> {
     }
 }
 
-/// Index of the largest entry along `axis` (first on ties).
+/// Index of the largest entry along `axis` (first on ties; a NaN never wins).
 pub fn argmax<T: Float>(v: &ArrayD<T>, axis: usize) -> ArrayD<usize> {
     assert!(
         axis < v.ndim(),
         "shape error in argmax: axis {axis} out of range for {:?}",
         v.shape()
     );
-    v.map_axis(Axis(axis), |lane| {
-        let mut best = 0;
-        let mut bv = T::neg_infinity();
-        for (i, &x) in lane.iter().enumerate() {
-            if i == 0 || x > bv {
-                best = i;
-                bv = x;
-            }
+    v.map_axis(Axis(axis), |lane| first_max(lane.iter().copied()))
+}
+
+/// Index of the largest entry of a slice (first on ties; a NaN never wins; 0 when empty or
+/// all NaN): [`argmax`] of one row, without building an array.
+pub fn argmax_slice<T: Float>(row: &[T]) -> usize {
+    first_max(row.iter().copied())
+}
+
+/// The index of the first largest value. Starting from −∞ with a strict `>` is what keeps a
+/// NaN from ever winning (every comparison with it is false).
+fn first_max<T: Float>(values: impl Iterator<Item = T>) -> usize {
+    let mut best = 0;
+    let mut bv = T::neg_infinity();
+    for (i, x) in values.enumerate() {
+        if x > bv {
+            best = i;
+            bv = x;
         }
-        best
-    })
+    }
+    best
 }
 
 /// One-hot rows: `[labels.len(), classes]` with a 1 at each label; not differentiable.

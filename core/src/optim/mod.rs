@@ -87,17 +87,24 @@ pub(crate) fn check_grads<T: Float, G: GradSource<T> + ?Sized>(
     Ok(())
 }
 
-/// Scales `grads` so their global L2 norm is at most `max_norm`; returns the norm before.
+/// Scales `grads` so their global L2 norm is at most `max_norm` (PyTorch's
+/// `clip_grad_norm_`: by `max_norm / (norm + 1e-6)` when above); returns the norm before.
 pub fn clip_grad_norm<T: Float>(grads: &mut [Tensor<T>], max_norm: f64) -> f64 {
-    let total: f64 = grads
-        .iter()
-        .flat_map(|g| g.iter())
-        .map(|&x| {
-            let x = x.as_f64();
-            x * x
-        })
-        .sum::<f64>()
-        .sqrt();
+    let square = |x: T| {
+        let x = x.as_f64();
+        x * x
+    };
+    // One running sum in the tensors' logical order, read from plain slices when they are
+    // contiguous (a dynamic-rank iterator costs several times the arithmetic); the order, and
+    // so the bits, are the same either way.
+    let mut sum = 0.0f64;
+    for g in grads.iter() {
+        match g.as_slice() {
+            Some(s) => s.iter().for_each(|&x| sum += square(x)),
+            None => g.iter().for_each(|&x| sum += square(x)),
+        }
+    }
+    let total = sum.sqrt();
     if total > max_norm && total > 0.0 {
         let scale = T::of(max_norm / (total + 1e-6));
         for g in grads.iter_mut() {

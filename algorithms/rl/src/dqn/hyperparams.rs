@@ -87,8 +87,8 @@ pub struct DqnParams {
     pub priority_beta_final: f64,
     /// Added to |TD error| so no transition has priority 0.
     pub priority_eps: f64,
-    /// Threads sharing each minibatch and target batch (results depend on it, bit for bit,
-    /// not on the machine).
+    /// Threads sharing the row blocks of each minibatch and target batch (speed only: the
+    /// results are the same bits whatever the value).
     pub threads: usize,
     /// Log every this many environment steps.
     pub log_every: u64,
@@ -200,7 +200,7 @@ impl Hyperparams for DqnParams {
             ParamDoc { key: "priority_beta0", ty: "float", range: "0 ..= 1", doc: "importance-weight exponent β at the start" },
             ParamDoc { key: "priority_beta_final", ty: "float", range: "0 ..= 1", doc: "β at the end of training (linear anneal)" },
             ParamDoc { key: "priority_eps", ty: "float", range: "> 0", doc: "added to |TD error| so every transition can be drawn" },
-            ParamDoc { key: "threads", ty: "integer", range: "1 ..= 16", doc: "threads sharing each minibatch and target batch (data-parallel shards summed in order: a given value gives the same bits on any machine; different values differ in the last bits)" },
+            ParamDoc { key: "threads", ty: "integer", range: "1 ..= 16", doc: "threads sharing the row blocks of each minibatch (blocks of up to 64 rows) and target batch (up to 512 rows); blocks are fixed by the data and summed in order, so every value gives the same bits" },
             ParamDoc { key: "log_every", ty: "integer", range: ">= 1", doc: "log every this many environment steps" },
             ParamDoc { key: "eval_episodes", ty: "integer", range: ">= 1", doc: "greedy evaluation episodes" },
             ParamDoc { key: "eval_max_steps", ty: "integer", range: ">= 1", doc: "step cap of one evaluation episode" },
