@@ -14,6 +14,7 @@
 
 use std::time::Instant;
 
+use autodidact_core::Hyperparams as _;
 use autodidact_core::{Algorithm, Seed};
 use autodidact_envs::gridworld::{builtin, GridMap, GridOptions, Gridworld};
 use autodidact_envs::{CartPole, CartPoleParams};
@@ -39,7 +40,13 @@ fn cartpole_run(seed: u64, eval_every: u64) -> (Option<u64>, f64, f64, Vec<(u64,
         ..DqnParams::rl_zoo_cartpole()
     };
     let total = p.total_steps;
-    let mut a = Dqn::new(p, cartpole_env(seed), "cartpole", Seed(seed)).unwrap();
+    let mut a = Dqn::new(
+        p.check().unwrap(),
+        cartpole_env(seed),
+        "cartpole",
+        Seed(seed),
+    )
+    .unwrap();
     let mut train_secs = 0.0;
     let mut first = None;
     let mut curve = Vec::new();
@@ -103,7 +110,13 @@ fn speed(steps: u64, seed: u64, threads: usize) {
         threads,
         ..DqnParams::rl_zoo_cartpole()
     };
-    let mut a = Dqn::new(p, cartpole_env(seed), "cartpole", Seed(seed)).unwrap();
+    let mut a = Dqn::new(
+        p.check().unwrap(),
+        cartpole_env(seed),
+        "cartpole",
+        Seed(seed),
+    )
+    .unwrap();
     let (t, cpu0) = (Instant::now(), cpu_seconds());
     while a.steps_done() < steps {
         a.train_step().unwrap();
@@ -215,7 +228,7 @@ pub fn dqn_grid_params(budget: u64) -> DqnParams {
     DqnParams {
         total_steps: budget,
         learning_rate: 1e-3,
-        learning_rate_schedule: "linear".into(),
+        learning_rate_schedule: autodidact_rl::dqn::hyperparams::LrSchedule::Linear,
         learning_rate_final: 0.0,
         batch_size: 64,
         buffer_size: 100_000,
@@ -297,9 +310,13 @@ fn gridworlds(seeds: u64) {
             for seed in 0..seeds {
                 let env = grid_env(case.map, case.slip, seed);
                 let (first, last, s) = if algo == "dqn" {
-                    let mut a =
-                        Dqn::new(dqn_grid_params(budget), Box::new(env), case.map, Seed(seed))
-                            .unwrap();
+                    let mut a = Dqn::new(
+                        dqn_grid_params(budget).check().unwrap(),
+                        Box::new(env),
+                        case.map,
+                        Seed(seed),
+                    )
+                    .unwrap();
                     track(&mut a, every, case.threshold)
                 } else {
                     let mut a = TabularAgent::q_learning(

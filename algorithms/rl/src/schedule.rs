@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{Result, RlError};
+use crate::hyperparams::ScheduleKind;
 
 /// A value annealed over training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,29 +38,25 @@ pub enum Schedule {
 
 impl Schedule {
     /// A schedule by name: `linear`, `exponential` or `constant` (which takes `start`).
-    pub fn from_name(name: &str, start: f64, end: f64, fraction: f64) -> Result<Schedule> {
+    pub fn new(name: ScheduleKind, start: f64, end: f64, fraction: f64) -> Result<Schedule> {
         match name {
-            "linear" => Ok(Schedule::Linear {
+            ScheduleKind::Linear => Ok(Schedule::Linear {
                 start,
                 end,
                 fraction,
             }),
-            "exponential" if start > 0.0 && end > 0.0 => Ok(Schedule::Exponential {
+            ScheduleKind::Exponential if start > 0.0 && end > 0.0 => Ok(Schedule::Exponential {
                 start,
                 end,
                 fraction,
             }),
-            "exponential" => Err(RlError::Config {
+            ScheduleKind::Exponential => Err(RlError::Config {
                 key: "epsilon_schedule".into(),
                 reason: format!(
                     "an exponential schedule needs positive ends, got {start} and {end}"
                 ),
             }),
-            "constant" => Ok(Schedule::Constant(start)),
-            other => Err(RlError::Config {
-                key: "epsilon_schedule".into(),
-                reason: format!("`{other}` is not one of: linear, exponential, constant"),
-            }),
+            ScheduleKind::Constant => Ok(Schedule::Constant(start)),
         }
     }
 
@@ -118,14 +115,14 @@ mod tests {
 
     #[test]
     fn exponential_hits_both_ends() {
-        let s = Schedule::from_name("exponential", 1.0, 0.01, 0.5).unwrap();
+        let s = Schedule::new(ScheduleKind::Exponential, 1.0, 0.01, 0.5).unwrap();
         assert!((s.value(0.0) - 1.0).abs() < 1e-12);
         assert!((s.value(0.25) - 0.1).abs() < 1e-12);
         assert!((s.value(0.5) - 0.01).abs() < 1e-12);
         assert_eq!(s.value(0.9), 0.01);
-        assert!(Schedule::from_name("exponential", 0.0, 0.01, 0.5).is_err());
+        assert!(Schedule::new(ScheduleKind::Exponential, 0.0, 0.01, 0.5).is_err());
         assert_eq!(
-            Schedule::from_name("constant", 0.3, 0.0, 1.0)
+            Schedule::new(ScheduleKind::Constant, 0.3, 0.0, 1.0)
                 .unwrap()
                 .value(0.7),
             0.3

@@ -134,8 +134,8 @@ impl TabularAgent {
                 reason: "the environment reports no state index".into(),
             });
         }
-        let epsilon = Schedule::from_name(
-            &settings.epsilon_schedule,
+        let epsilon = Schedule::new(
+            settings.epsilon_schedule,
             settings.epsilon_start,
             settings.epsilon_end,
             settings.exploration_fraction,
@@ -447,7 +447,7 @@ fn build_q_learning(
     let p = QLearningParams::from_config(config)?;
     Ok(build_tabular(
         TabularKind::QLearning,
-        (&p).into(),
+        (&*p).into(),
         spec,
         seed,
     )?)
@@ -459,7 +459,7 @@ fn build_sarsa(
     seed: Seed,
 ) -> autodidact_core::Result<Box<dyn Algorithm>> {
     let p = SarsaParams::from_config(config)?;
-    Ok(build_tabular(TabularKind::Sarsa, (&p).into(), spec, seed)?)
+    Ok(build_tabular(TabularKind::Sarsa, (&*p).into(), spec, seed)?)
 }
 
 autodidact_core::register_algorithm! {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use autodidact_core::Hyperparams as _;
 use autodidact_core::{Activation, Algorithm, Init, Params, Seed, Tape, Var};
 use autodidact_envs::{CartPole, CartPoleParams};
 use autodidact_rl::dqn::{NStep, Priorities, QNetwork, ReplayBuffer, SumTree, Transition};
@@ -175,7 +176,13 @@ fn small_grid_params() -> DqnParams {
 #[test]
 fn dqn_finds_the_optimal_policy_on_the_deterministic_4x4_map() {
     let g = grid("frozen-lake-4x4", 0.0);
-    let mut a = Dqn::new(small_grid_params(), Box::new(g), "4x4", Seed(0)).unwrap();
+    let mut a = Dqn::new(
+        small_grid_params().check().unwrap(),
+        Box::new(g),
+        "4x4",
+        Seed(0),
+    )
+    .unwrap();
     let gap0 = a.tabular_metrics().unwrap().unwrap()["value_gap"];
     assert!(gap0 > 0.05, "untrained gap {gap0}");
     train_all(&mut a);
@@ -197,10 +204,10 @@ fn dqn_variants_learn_too() {
         prioritized: true,
         tau: 0.5,
         target_update_interval: 20,
-        loss: "mse".into(),
+        loss: autodidact_rl::dqn::hyperparams::LossKind::Mse,
         ..small_grid_params()
     };
-    let mut a = Dqn::new(p, Box::new(g), "4x4", Seed(1)).unwrap();
+    let mut a = Dqn::new(p.check().unwrap(), Box::new(g), "4x4", Seed(1)).unwrap();
     train_all(&mut a);
     let m = a.evaluate(None).unwrap();
     assert!(m["value_gap"] <= 0.01, "{m:?}");
@@ -222,7 +229,7 @@ fn time_limit_truncation_is_not_terminal() {
         learning_starts: 1000,
         ..DqnParams::default()
     };
-    let mut a = Dqn::new(p, Box::new(env), "cartpole", Seed(0)).unwrap();
+    let mut a = Dqn::new(p.check().unwrap(), Box::new(env), "cartpole", Seed(0)).unwrap();
     train_all(&mut a);
     let b = a.buffer();
     assert_eq!(b.len(), 200);
@@ -243,7 +250,7 @@ fn time_limit_truncation_is_not_terminal() {
         learning_starts: 1000,
         ..DqnParams::default()
     };
-    let mut a = Dqn::new(p, Box::new(g), "4x4", Seed(0)).unwrap();
+    let mut a = Dqn::new(p.check().unwrap(), Box::new(g), "4x4", Seed(0)).unwrap();
     train_all(&mut a);
     let b = a.buffer();
     let ended: Vec<usize> = (0..b.len()).filter(|&i| b.done(i)).collect();
@@ -257,7 +264,7 @@ fn time_limit_truncation_is_not_terminal() {
 fn exploration_follows_stable_baselines3() {
     let p = DqnParams::rl_zoo_cartpole();
     let mut a = Dqn::new(
-        p,
+        p.check().unwrap(),
         Box::new(CartPole::with_seed(Seed(0))),
         "cartpole",
         Seed(0),
@@ -453,7 +460,7 @@ fn two_threads_learn_and_resume_exactly() {
         threads: 2,
         ..small_grid_params()
     };
-    let mut a = Dqn::new(p, Box::new(g), "4x4", Seed(0)).unwrap();
+    let mut a = Dqn::new(p.check().unwrap(), Box::new(g), "4x4", Seed(0)).unwrap();
     train_all(&mut a);
     assert!(a.evaluate(None).unwrap()["value_gap"] <= 0.01);
     let grid_env = spec("gridworld", &[("map", "frozen-lake-4x4".into())]);
@@ -472,12 +479,18 @@ fn linear_learning_rate_decays_to_its_final_value() {
     let p = DqnParams {
         total_steps: 100,
         learning_rate: 1e-3,
-        learning_rate_schedule: "linear".into(),
+        learning_rate_schedule: autodidact_rl::dqn::hyperparams::LrSchedule::Linear,
         learning_rate_final: 1e-4,
         learning_starts: 1000,
         ..DqnParams::default()
     };
-    let mut a = Dqn::new(p, Box::new(grid("frozen-lake-4x4", 0.0)), "4x4", Seed(0)).unwrap();
+    let mut a = Dqn::new(
+        p.check().unwrap(),
+        Box::new(grid("frozen-lake-4x4", 0.0)),
+        "4x4",
+        Seed(0),
+    )
+    .unwrap();
     assert!((a.learning_rate() - 1e-3).abs() < 1e-15);
     train_n(&mut a, 50);
     assert!((a.learning_rate() - 5.5e-4).abs() < 1e-12);

@@ -177,5 +177,3 @@ impl GridworldParams {
         Ok(())
     }
 }
-
-

@@ -20,7 +20,10 @@ use super::{solve_optimal, validate_model, Policy};
 use crate::episodes::instantiate_rl;
 use crate::errors::{Result, RlError};
 use crate::evaluate::{tabular_metrics, OptimalCache};
-use crate::hyperparams::{PolicyEvaluationParams, PolicyIterationParams, ValueIterationParams};
+use crate::hyperparams::{
+    EvaluatedPolicy, PiEvaluation, PolicyEvaluationParams, PolicyIterationParams, SolveMethod,
+    ValueIterationParams,
+};
 
 /// Which exact solver.
 #[derive(Clone, Debug, PartialEq)]
@@ -360,11 +363,13 @@ fn rl_env_with_model(spec: &EnvSpec, seed: Seed, name: &str) -> Result<Box<dyn E
 /// The policy `policy-evaluation` evaluates, from its parameters.
 pub fn evaluated_policy(p: &PolicyEvaluationParams, model: &dyn TabularModel) -> Result<Policy> {
     let (n, na) = (model.num_states(), model.num_actions());
-    match p.policy.as_str() {
-        "uniform" => Ok(Policy::uniform(n, na)),
-        "optimal" => Policy::deterministic(&solve_optimal(model, p.gamma)?.policy, na),
-        "constant" => Policy::deterministic(&vec![p.action; n], na),
-        "actions" => {
+    match p.policy {
+        EvaluatedPolicy::Uniform => Ok(Policy::uniform(n, na)),
+        EvaluatedPolicy::Optimal => {
+            Policy::deterministic(&solve_optimal(model, p.gamma)?.policy, na)
+        }
+        EvaluatedPolicy::Constant => Policy::deterministic(&vec![p.action; n], na),
+        EvaluatedPolicy::Actions => {
             if p.actions.len() != n {
                 return Err(RlError::Config {
                     key: "actions".into(),
@@ -373,10 +378,6 @@ pub fn evaluated_policy(p: &PolicyEvaluationParams, model: &dyn TabularModel) ->
             }
             Policy::deterministic(&p.actions, na)
         }
-        other => Err(RlError::Config {
-            key: "policy".into(),
-            reason: format!("`{other}` is not one of: uniform, optimal, constant, actions"),
-        }),
     }
 }
 
@@ -396,7 +397,7 @@ fn build_policy_evaluation(
     )?;
     let kind = DpKind::PolicyEvaluation {
         policy,
-        direct: p.method == "direct",
+        direct: p.method == SolveMethod::Direct,
     };
     Ok(Box::new(DpAlgorithm::new(
         kind,
@@ -434,7 +435,7 @@ fn build_policy_iteration(
 ) -> autodidact_core::Result<Box<dyn Algorithm>> {
     let p = PolicyIterationParams::from_config(config)?;
     let env = rl_env_with_model(spec, seed, "policy-iteration")?;
-    let evaluation = if p.evaluation == "exact" {
+    let evaluation = if p.evaluation == PiEvaluation::Exact {
         EvaluationMethod::Exact
     } else {
         EvaluationMethod::Iterative {

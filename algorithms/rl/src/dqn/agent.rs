@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use autodidact_core::{argmax_slice, Environment, Hyperparams, Metrics, Params, Rng, Seed};
+use autodidact_core::{argmax_slice, Environment, Metrics, Params, Rng, Seed};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use super::hyperparams::DqnParams;
-use super::network::{self, QNetwork};
+use super::hyperparams::LrSchedule;
+use super::network::QNetwork;
 use super::optimizer::DqnOptimizer;
 use super::parallel::Shards;
 use super::replay::{NStep, Priorities, ReplayBuffer};
@@ -16,6 +17,7 @@ use crate::episodes::{discrete_actions, EpisodeDriver};
 use crate::errors::Result;
 use crate::evaluate::OptimalCache;
 use crate::schedule::Schedule;
+use autodidact_core::config::Checked;
 
 /// Running sums for the next log line.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -60,16 +62,15 @@ impl Dqn {
     /// A DQN agent on `env` (named `env_name` in messages); every generator derives from
     /// `seed` (`init`, `exploration`, `replay`, `episodes`, `eval`).
     pub fn new(
-        params: DqnParams,
+        params: Checked<DqnParams>,
         env: Box<dyn Environment>,
         env_name: &str,
         seed: Seed,
     ) -> Result<Dqn> {
-        params.validate()?;
+        let params = params.into_inner();
         let n_actions = discrete_actions(env.as_ref(), "dqn", env_name)?;
         let obs_dim = env.observation_space().flat_dim();
-        let activation = network::activation_by_name(&params.activation)?;
-        let init = network::init_by_name(&params.init)?;
+        let (activation, init) = (params.activation, params.init);
         let mut online = Params::new();
         let net = QNetwork::new(
             &mut online,
@@ -83,8 +84,8 @@ impl Dqn {
         );
         let online = Arc::new(online);
         let target = Arc::clone(&online);
-        let epsilon = Schedule::from_name(
-            &params.epsilon_schedule,
+        let epsilon = Schedule::new(
+            params.epsilon_schedule,
             params.exploration_initial_eps,
             params.exploration_final_eps,
             params.exploration_fraction,
@@ -95,7 +96,7 @@ impl Dqn {
         let records = env.tabular().is_some_and(|m| m.observation_of(0).is_none());
         let eval_env = env.clone_box();
         Ok(Dqn {
-            opt: DqnOptimizer::by_name(&params.optimizer, params.learning_rate, params.adam_eps),
+            opt: DqnOptimizer::new(params.optimizer, params.learning_rate, params.adam_eps),
             buffer: ReplayBuffer::new(params.buffer_size, obs_dim),
             priorities: params.prioritized.then(|| {
                 Priorities::new(
@@ -170,7 +171,7 @@ impl Dqn {
     }
     /// The step size now.
     pub fn learning_rate(&self) -> f64 {
-        if self.p.learning_rate_schedule == "linear" {
+        if self.p.learning_rate_schedule == LrSchedule::Linear {
             let f = (self.steps_done as f64 / self.p.total_steps as f64).min(1.0);
             self.p.learning_rate + f * (self.p.learning_rate_final - self.p.learning_rate)
         } else {

@@ -7,6 +7,7 @@ use autodidact_core::{clip_grad_norm, Optimizer};
 use ndarray::Array2;
 
 use super::agent::Dqn;
+use super::hyperparams::LossKind;
 use super::td::{TdLoss, TdRows};
 use crate::errors::{Result, RlError};
 
@@ -75,7 +76,7 @@ impl Dqn {
         targets: &[f32],
         weights: Option<&[f32]>,
     ) -> Result<Vec<f32>> {
-        let loss = if self.p.loss == "huber" {
+        let loss = if self.p.loss == LossKind::Huber {
             TdLoss::Huber(self.p.huber_delta)
         } else {
             TdLoss::Mse

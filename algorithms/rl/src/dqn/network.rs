@@ -25,41 +25,6 @@ pub struct QNetwork {
     pub n_actions: usize,
 }
 
-/// An activation by name (`relu`, `tanh`, `sigmoid`, `leaky-relu`, `elu`, `identity`).
-pub fn activation_by_name(name: &str) -> Result<Activation> {
-    Ok(match name {
-        "relu" => Activation::Relu,
-        "tanh" => Activation::Tanh,
-        "sigmoid" => Activation::Sigmoid,
-        "leaky-relu" => Activation::LeakyRelu,
-        "elu" => Activation::Elu,
-        "identity" => Activation::Identity,
-        other => {
-            return Err(RlError::Config {
-                key: "activation".into(),
-                reason: format!("`{other}` is not a known activation"),
-            })
-        }
-    })
-}
-
-/// An initialiser by name (`torch-default`, `kaiming-uniform`, …).
-pub fn init_by_name(name: &str) -> Result<Init> {
-    Ok(match name {
-        "torch-default" => Init::TorchDefault,
-        "kaiming-uniform" => Init::KaimingUniform,
-        "kaiming-normal" => Init::KaimingNormal,
-        "xavier-uniform" => Init::XavierUniform,
-        "xavier-normal" => Init::XavierNormal,
-        other => {
-            return Err(RlError::Config {
-                key: "init".into(),
-                reason: format!("`{other}` is not a known initialiser"),
-            })
-        }
-    })
-}
-
 #[inline]
 fn activate(a: Activation, x: f32) -> f32 {
     match a {

@@ -1,6 +1,7 @@
 //! The Q-network's optimiser, chosen by name among core's: one enum rather than a boxed trait
 //! object so that its state goes into the checkpoint as it is.
 
+use super::hyperparams::DqnOptimizerKind;
 use autodidact_core::{Adam, Optimizer, Params, RmsProp, Sgd, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -18,15 +19,15 @@ pub enum DqnOptimizer {
 impl DqnOptimizer {
     /// The optimiser by name: `adam`, `rmsprop` or `sgd`; `eps` is Adam's and RMSprop's
     /// denominator floor.
-    pub fn by_name(name: &str, lr: f64, eps: f64) -> DqnOptimizer {
-        match name {
-            "rmsprop" => {
+    pub fn new(kind: DqnOptimizerKind, lr: f64, eps: f64) -> DqnOptimizer {
+        match kind {
+            DqnOptimizerKind::Rmsprop => {
                 let mut r = RmsProp::new(lr);
                 r.eps = eps;
                 DqnOptimizer::RmsProp(r)
             }
-            "sgd" => DqnOptimizer::Sgd(Sgd::new(lr)),
-            _ => {
+            DqnOptimizerKind::Sgd => DqnOptimizer::Sgd(Sgd::new(lr)),
+            DqnOptimizerKind::Adam => {
                 let mut a = Adam::new(lr);
                 a.eps = eps;
                 DqnOptimizer::Adam(a)
