@@ -110,7 +110,7 @@ fn bench_steps(c: &mut Criterion) {
     });
     let p = GridworldParams {
         map: "four-rooms".into(),
-        observation: "coords".into(),
+        observation: autodidact_envs::ObservationName::Coords,
         ..GridworldParams::default()
     };
     let mut g = Gridworld::from_params(&p, Seed(0)).unwrap_or_else(|e| panic!("{e}"));

@@ -266,7 +266,10 @@ fn the_model_gives_each_state_s_observation_on_demand() {
     for obs in ["one-hot", "index", "coords", "local-view"] {
         let p = GridworldParams {
             map: "four-rooms".into(),
-            observation: obs.into(),
+            observation: *ObservationName::ALL
+                .iter()
+                .find(|n| n.name() == obs)
+                .unwrap(),
             view_radius: 1,
             ..GridworldParams::default()
         };

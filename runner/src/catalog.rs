@@ -191,8 +191,8 @@ mod tests {
     fn params_render_as_valid_toml() {
         let docs = vec![ParamDoc {
             key: "lr",
-            ty: "float",
-            range: "> 0",
+            ty: "float".into(),
+            range: "> 0".into(),
             doc: "learning rate",
         }];
         let mut d = Config::new();

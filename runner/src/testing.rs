@@ -4,25 +4,28 @@
 //! must carry generator state to resume exactly), and can be told to log a NaN, fail, panic
 //! or sleep at a given step.
 
-use autodidact_core::config::{check_positive, check_range};
 use autodidact_core::{
-    Algorithm, Config, CoreError, EnvInstance, EnvKind, EnvSpec, Hyperparams, Metrics, ParamDoc,
-    Result, Rng, Seed, Split, Targets, Task, TaskDistribution,
+    Algorithm, Config, CoreError, EnvInstance, EnvKind, EnvSpec, Hyperparams, Metrics, Result, Rng,
+    Seed, Split, Targets, Task, TaskDistribution,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 /// Hyperparameters of `test-linear`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
 pub struct TestLinearParams {
     /// Steps.
+    #[param(min = 1)]
     pub iterations: u64,
     /// SGD step size.
+    #[param(min = 0, max = 10)]
     pub lr: f64,
     /// Log every this many steps.
+    #[param(min = 1)]
     pub log_every: u64,
     /// Support points per SGD step (drawn with replacement).
+    #[param(min = 1)]
     pub batch: usize,
     /// Sleep this long in each step (to test signals).
     pub delay_ms: u64,
@@ -33,6 +36,7 @@ pub struct TestLinearParams {
     /// Panic at this step (0: never).
     pub panic_at: u64,
     /// Test tasks of the evaluation.
+    #[param(min = 1)]
     pub eval_tasks: u64,
 }
 
@@ -49,52 +53,6 @@ impl Default for TestLinearParams {
             panic_at: 0,
             eval_tasks: 8,
         }
-    }
-}
-
-impl Hyperparams for TestLinearParams {
-    fn docs() -> Vec<ParamDoc> {
-        let d = |key, ty, range, doc| ParamDoc {
-            key,
-            ty,
-            range,
-            doc,
-        };
-        vec![
-            d("iterations", "integer", ">= 1", "training steps"),
-            d("lr", "float", "0 ..= 10", "SGD step size"),
-            d("log_every", "integer", ">= 1", "log every this many steps"),
-            d("batch", "integer", ">= 1", "support points per step"),
-            d("delay_ms", "integer", ">= 0", "sleep in each step (ms)"),
-            d(
-                "nan_at",
-                "integer",
-                ">= 0",
-                "log a NaN loss at this step (0: never)",
-            ),
-            d("fail_at", "integer", ">= 0", "fail at this step (0: never)"),
-            d(
-                "panic_at",
-                "integer",
-                ">= 0",
-                "panic at this step (0: never)",
-            ),
-            d(
-                "eval_tasks",
-                "integer",
-                ">= 1",
-                "test tasks of the evaluation",
-            ),
-        ]
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_positive("iterations", self.iterations as f64)?;
-        check_range("lr", self.lr, 0.0, 10.0)?;
-        check_positive("log_every", self.log_every as f64)?;
-        check_positive("batch", self.batch as f64)?;
-        check_positive("eval_tasks", self.eval_tasks as f64)?;
-        Ok(())
     }
 }
 
@@ -235,7 +193,7 @@ impl Algorithm for TestLinear {
 }
 
 fn build(config: &Config, env: &EnvSpec, seed: Seed) -> Result<Box<dyn Algorithm>> {
-    let hp = TestLinearParams::from_config(config)?;
+    let hp = TestLinearParams::from_config(config)?.into_inner();
     let EnvInstance::Tasks(tasks) = env.instantiate(seed)? else {
         return Err(CoreError::Env(
             "test-linear needs a task distribution".into(),

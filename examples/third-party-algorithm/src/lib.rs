@@ -27,14 +27,13 @@
 //! ```
 #![warn(missing_docs)]
 
-use autodidact_core::config::{check_positive, check_range};
+use autodidact_core::config::Checked;
 use autodidact_core::ndarray;
 use autodidact_core::optim::values;
 use autodidact_core::{
     accuracy, cross_entropy, no_grad, pairwise_sq_distance, Adam, Algorithm, Config, CoreError,
     CreateGraph, EnvInstance, EnvKind, EnvSpec, Float, Hyperparams, Init, Metrics, Optimizer,
-    ParamDoc, Params, Result, Seed, Split, Tape, Targets, Task, TaskDistribution, TaskKind, Tensor,
-    Var,
+    Params, Result, Seed, Split, Tape, Targets, Task, TaskDistribution, TaskKind, Tensor, Var,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,20 +42,26 @@ pub const NAME: &str = "linear-protonet";
 
 /// Hyperparameters of [`LinearProtoNet`]. Unknown keys are refused (listing the valid ones);
 /// values out of range name the key and the range.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProtoNetParams {
     /// Meta-training steps (one batch of tasks each).
+    #[param(min = 1, max = 1e9)]
     pub iterations: u64,
-    /// Size of the learned embedding.
+    /// Size of the learned linear embedding.
+    #[param(min = 1, max = 4096)]
     pub embedding_dim: usize,
     /// Adam's learning rate.
+    #[param(gt = 0, max = 10)]
     pub lr: f64,
     /// Tasks per meta-batch.
+    #[param(min = 1, max = 10_000)]
     pub tasks_per_batch: usize,
     /// Log training metrics every this many steps.
+    #[param(min = 1)]
     pub log_every: u64,
     /// Test tasks drawn by the final evaluation.
+    #[param(min = 1, max = 10_000_000)]
     pub eval_tasks: usize,
 }
 
@@ -70,59 +75,6 @@ impl Default for ProtoNetParams {
             log_every: 10,
             eval_tasks: 200,
         }
-    }
-}
-
-impl Hyperparams for ProtoNetParams {
-    fn docs() -> Vec<ParamDoc> {
-        vec![
-            ParamDoc {
-                key: "iterations",
-                ty: "integer",
-                range: ">= 1",
-                doc: "meta-training steps (one batch of tasks each)",
-            },
-            ParamDoc {
-                key: "embedding_dim",
-                ty: "integer",
-                range: "1 ..= 4096",
-                doc: "size of the learned linear embedding",
-            },
-            ParamDoc {
-                key: "lr",
-                ty: "float",
-                range: "> 0",
-                doc: "Adam's learning rate",
-            },
-            ParamDoc {
-                key: "tasks_per_batch",
-                ty: "integer",
-                range: ">= 1",
-                doc: "tasks per meta-batch",
-            },
-            ParamDoc {
-                key: "log_every",
-                ty: "integer",
-                range: ">= 1",
-                doc: "log training metrics every this many steps",
-            },
-            ParamDoc {
-                key: "eval_tasks",
-                ty: "integer",
-                range: ">= 1",
-                doc: "test tasks drawn by the final evaluation",
-            },
-        ]
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_positive("iterations", self.iterations as f64)?;
-        check_range("embedding_dim", self.embedding_dim as f64, 1.0, 4096.0)?;
-        check_positive("lr", self.lr)?;
-        check_positive("tasks_per_batch", self.tasks_per_batch as f64)?;
-        check_positive("log_every", self.log_every as f64)?;
-        check_positive("eval_tasks", self.eval_tasks as f64)?;
-        Ok(())
     }
 }
 
@@ -262,11 +214,11 @@ pub struct LinearProtoNet {
 impl LinearProtoNet {
     /// A fresh learner on `tasks` (N-way classification), `W` drawn from `seed`.
     pub fn new(
-        hp: ProtoNetParams,
+        hp: Checked<ProtoNetParams>,
         tasks: Box<dyn TaskDistribution>,
         seed: Seed,
     ) -> Result<LinearProtoNet> {
-        hp.validate()?;
+        let hp = hp.into_inner();
         classification_ways(tasks.as_ref())?;
         let dim: usize = tasks.input_shape().iter().product();
         let mut params = Params::new();
