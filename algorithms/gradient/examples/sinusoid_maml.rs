@@ -21,11 +21,11 @@
 
 use std::time::Instant;
 
+use autodidact_core::mean_ci95;
 use autodidact_core::{
     grad, Algorithm, CreateGraph, Params, Seed, Split, Tape, TaskDistribution, Var,
 };
 use autodidact_envs::{Sinusoid, SinusoidParams};
-use autodidact_gradient::evaluate::mean_ci95;
 use autodidact_gradient::{hyperparams::MetaParams, MetaLearner, Method};
 
 /// Query MSE per task before adaptation and after each of `steps` plain SGD steps at `lr`, on the
