@@ -104,8 +104,21 @@ pub fn expand(patterns: &[String], groups: &[Group]) -> Vec<String> {
     out
 }
 
-/// A group's statistic of one column.
+/// A group's statistic of one column. With one run, the interval is the run's own `KEY_ci95`
+/// when it reports one (an evaluation's interval over its test episodes).
 pub fn column_stat(g: &Group, key: &str) -> Stat {
+    if let [run] = g.runs.as_slice() {
+        if let Some(&mean) = run.final_metrics.get(key) {
+            let own = run
+                .final_metrics
+                .get(&format!("{key}{}", crate::plot::CI_SUFFIX));
+            return Stat {
+                n: 1,
+                mean,
+                ci95: own.copied(),
+            };
+        }
+    }
     let values: Vec<f64> = g
         .runs
         .iter()
@@ -245,5 +258,23 @@ mod tests {
             lines[2],
             "| naive on split | 2 | 30.0 ± 127.1 | 70.0 ± 0.0 | 50.0 ± 0.0 | 2 ± 0 | – |"
         );
+    }
+
+    #[test]
+    fn one_run_shows_its_own_interval() {
+        let mut r = run(0, 0.9, 0.95);
+        r.final_metrics.insert("acc_ci95".into(), 0.01);
+        let g = Group {
+            label: "one".into(),
+            runs: vec![r],
+        };
+        assert_eq!(column_stat(&g, "acc").ci95, Some(0.01));
+        assert_eq!(column_stat(&g, "task-aware.acc").ci95, None);
+        let md = markdown(
+            &[g],
+            &["acc".to_string(), "task-aware.acc".to_string()],
+            true,
+        );
+        assert!(md.contains("| one | 1 | 90.0 ± 1.0 | 95.0 |"), "{md}");
     }
 }
