@@ -10,6 +10,12 @@
 //!
 //! `speed` trains one CartPole run without evaluation and prints one JSON line (used by
 //! `bench/rl/run_sb3_cartpole.sh` for the side-by-side comparison with Stable-Baselines3).
+//!
+//! Why this driver is not a sweep yet: the final columns of its tables are reproduced by
+//! `bench/rl/run_results.sh` (`autodidact sweep` + `compare`), but "steps to reach the optimal
+//! policy" and "first evaluation ≥ 475" need evaluations *during* training (every 1/200 of the
+//! budget, every 2,500 steps), which the RL algorithms do not log and the runner does not run;
+//! and `speed` measures CPU seconds inside the process for the Stable-Baselines3 comparison.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
