@@ -166,26 +166,30 @@ pub fn group_runs(runs: Vec<RunRecord>) -> Vec<Group> {
         );
         groups.entry(key).or_default().push(r);
     }
-    let all: Vec<BTreeMap<String, String>> = groups.values().map(|rs| settings(&rs[0])).collect();
-    let mut differing: Vec<String> = Vec::new();
-    for s in &all {
-        for k in s.keys() {
-            if !differing.contains(k) && all.iter().any(|o| o.get(k) != s.get(k)) {
-                differing.push(k.clone());
-            }
-        }
-    }
-    differing.sort();
+    let all: Vec<(String, BTreeMap<String, String>)> = groups
+        .values()
+        .map(|rs| (rs[0].algorithm.clone(), settings(&rs[0])))
+        .collect();
+    // Environment settings that differ between any groups; hyperparameters that differ between
+    // groups of the same algorithm (another algorithm's defaults say nothing about this one).
+    let differing = |algorithm: &str, s: &BTreeMap<String, String>| -> Vec<String> {
+        s.iter()
+            .filter(|(k, v)| {
+                let env = k.starts_with("env.");
+                all.iter()
+                    .filter(|(a, _)| env || a == algorithm)
+                    .any(|(_, o)| o.get(*k) != Some(*v))
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    };
     groups
         .into_values()
-        .zip(all)
-        .map(|(mut runs, s)| {
+        .zip(all.clone())
+        .map(|(mut runs, (algorithm, s))| {
             runs.sort_by_key(|r| r.seed);
             let mut label = format!("{} on {}", runs[0].algorithm, runs[0].env);
-            let diffs: Vec<String> = differing
-                .iter()
-                .filter_map(|k| s.get(k).map(|v| format!("{k}={v}")))
-                .collect();
+            let diffs = differing(&algorithm, &s);
             if !diffs.is_empty() {
                 label.push_str(", ");
                 label.push_str(&diffs.join(", "));
@@ -452,6 +456,25 @@ mod tests {
         assert!(
             t.contains("a on e, lr=0.2") && t.contains("2 (1 seed)"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn labels_leave_out_other_algorithms_defaults() {
+        let mut b = record(0, 0.2, 2.0);
+        b.algorithm = "b".into();
+        let mut c = record(0, 0.1, 2.0);
+        c.env_params = json!({ "ways": 20 });
+        let groups = group_runs(vec![record(0, 0.1, 1.0), b, c]);
+        let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+        // a's two groups differ in the environment only; b's lr is its own default.
+        assert_eq!(
+            labels,
+            [
+                "a on e, env.ways=20",
+                "a on e, env.ways=5",
+                "b on e, env.ways=5"
+            ]
         );
     }
 }
