@@ -4,7 +4,7 @@
 //! - a finished run folder: `learning_curve.svg`/`.png` from `metrics.jsonl` and a heat-map per
 //!   matrix of `summary.json`;
 //! - a `runs.jsonl` export: `heatmaps/<run>-<matrix>.png`/`.svg` beside it, one per line and
-//!   matrix. Lines of the continual-learning driver that wrote the older results (fields
+//!   matrix (`<run>-lineN` when an earlier line had the same run folder name). Lines of the continual-learning driver that wrote the older results (fields
 //!   `stream`, `method`, `seed`, `rows`, `init`) draw their accuracy matrix as
 //!   `heatmaps/<stream>-<method>-seed<seed>`.
 
@@ -132,12 +132,18 @@ pub fn redraw_export(path: &Path) -> Result<(usize, Vec<PathBuf>)> {
         .join(HEATMAP_DIR);
     let mut lines = 0;
     let mut drawn = Vec::new();
-    for v in export::read_lines(path)? {
-        let Some((name, title, matrices)) = line_matrices(&v) else {
+    let mut names = std::collections::BTreeSet::new();
+    for (i, v) in export::read_lines(path)?.iter().enumerate() {
+        let Some((mut name, title, matrices)) = line_matrices(v) else {
             continue;
         };
         if matrices.is_empty() {
             continue;
+        }
+        // Runs of one export may share a folder name (one per stream of a table): the line
+        // number tells them apart.
+        if !names.insert(name.clone()) {
+            name = format!("{name}-line{}", i + 1);
         }
         if lines == 0 {
             crate::atomic::create_dir(&out)?;
