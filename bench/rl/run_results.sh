@@ -2,10 +2,11 @@
 # The RL tables of docs/rl.md through the runner: `autodidact sweep` of Q-learning and DQN on
 # each gridworld setting (bench/rl/gridworld-*.toml, budget and map per row) and of DQN on
 # CartPole with rl-baselines3-zoo's hyperparameters (bench/rl/cartpole-zoo.toml), then
-# `autodidact compare`: runs.jsonl and results.md under bench/rl/results/TABLE/. These give the
-# final columns (exact value gap of the greedy policy at the end of the budget; evaluation
-# return at 50,000 steps); the columns measured *during* training (first step under the gap
-# threshold, first evaluation ≥ 475) still come from the rl_results example (see docs/rl.md).
+# `autodidact compare`: runs.jsonl and results.md under bench/rl/results/TABLE/. Each run also
+# evaluates during training (`--eval-every`: every 1/200 of a gridworld budget, every 2,500
+# CartPole steps), and `compare --first` finds the first evaluation at the threshold: the exact
+# value gap of the greedy policy ≤ 0.01 (deterministic maps) or ≤ 0.05 (slippery ones), the
+# mean evaluation return ≥ 475 on CartPole.
 #
 #   bash bench/rl/run_results.sh gridworlds|cartpole ...
 #
@@ -20,13 +21,14 @@ RESULTS=${RESULTS:-bench/rl/results}
 JOBS=${JOBS:-2}
 SLIP=0.6666666666666666   # 2/3
 
-report() { # TABLE COLUMNS
-  local dir=$RESULTS/$1
+report() { # TABLE COLUMNS [compare arguments: --first ...]
+  local table=$1 cols=$2 dir=$RESULTS/$1
+  shift 2
   mkdir -p "$dir"
-  "$BIN" compare "$RUNS/$1" --export "$dir/runs.jsonl" > /dev/null
-  { echo "<!-- Written by bench/rl/run_results.sh $1: mean ± 95% CI (Student's t) over seeds. -->"; echo
-    "$BIN" compare "$RUNS/$1" --markdown --metrics "$2"; } > "$dir/results.md"
-  echo "$1: $dir/results.md"
+  "$BIN" compare "$RUNS/$table" --export "$dir/runs.jsonl" "$@" > /dev/null
+  { echo "<!-- Written by bench/rl/run_results.sh $table: mean ± 95% CI (Student's t) over seeds; a first-step column averages the seeds that reached the threshold, "(n of N)" when not all did. -->"; echo
+    "$BIN" compare "$dir/runs.jsonl" --markdown --metrics "$cols"; } > "$dir/results.md"
+  echo "$table: $dir/results.md"
 }
 
 for table in "$@"; do
@@ -37,8 +39,9 @@ for table in "$@"; do
         out=$RUNS/gridworlds/$map-slip$slip
         for algo in q-learning dqn; do
           budget=$qb; [ $algo = dqn ] && budget=$db
+          every=$(( budget / 200 )); [ $every -ge 1 ] || every=1
           "$BIN" sweep $algo --env gridworld --config bench/rl/gridworld-$algo.toml \
-            --set env.map=$map --set env.slip=$slip --set total_steps=$budget \
+            --set env.map=$map --set env.slip=$slip --set total_steps=$budget --eval-every $every \
             --seeds "${SEEDS:-0..3}" --jobs "$JOBS" --out "$out" ${EXTRA:-} > /dev/null
         done
       done <<ROWS
@@ -49,11 +52,12 @@ frozen-lake-8x8 $SLIP 2000000 1000000
 four-rooms 0 200000 200000
 cliff-walk 0 50000 50000
 ROWS
-      report gridworlds value_gap,eval_return_mean,timing.train_seconds ;;
+      report gridworlds reach_gap_0.01,reach_gap_0.05,value_gap,eval_return_mean,timing.train_seconds \
+        --first "reach_gap_0.01=eval.value_gap<=0.01" --first "reach_gap_0.05=eval.value_gap<=0.05" ;;
     cartpole)
       "$BIN" sweep dqn --env cartpole --config bench/rl/cartpole-zoo.toml --set threads=1 --set eval_episodes=10 \
-        --seeds "${SEEDS:-0..5}" --jobs "$JOBS" --out "$RUNS/cartpole" ${EXTRA:-} > /dev/null
-      report cartpole eval_return_mean,timing.train_seconds ;;
+        --eval-every 2500 --seeds "${SEEDS:-0..5}" --jobs "$JOBS" --out "$RUNS/cartpole" ${EXTRA:-} > /dev/null
+      report cartpole solved_at,eval_return_mean,timing.train_seconds --first "solved_at=eval.eval_return_mean>=475" ;;
     *) echo "unknown table $table: gridworlds or cartpole" >&2; exit 2 ;;
   esac
 done

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchRequest};
 use crate::catalog;
-use crate::columns::Derived;
+use crate::columns::{Derived, First};
 use crate::compare::{self, CompareRequest};
 use crate::config::{read_config_file, ConfigFile, Override, RunSpec};
 use crate::errors::{Result, RunnerError};
@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Steps between checkpoints (default: a twentieth of the run).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: Option<u64>,
+    /// Also evaluate every N steps (and at the end of training), logging `eval.KEY` in
+    /// metrics.jsonl (compare --first finds when a threshold was first reached).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub eval_every: Option<u64>,
     /// No progress bar or line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -170,6 +174,9 @@ pub struct SweepArgs {
     /// Steps between checkpoints (default: a twentieth of each run).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: Option<u64>,
+    /// Also evaluate every N steps in every run (see `run --eval-every`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub eval_every: Option<u64>,
 }
 
 /// `compare`'s arguments.
@@ -207,6 +214,10 @@ pub struct CompareArgs {
     /// averaging: its interval is the paired one. Repeatable.
     #[arg(long, value_name = "NAME=A-B")]
     pub derive: Vec<String>,
+    /// Add a per-run metric NAME: the first logged step at which KEY was <= T (or >= T),
+    /// from the run's metrics.jsonl (e.g. solved=eval.eval_return_mean>=475). Repeatable.
+    #[arg(long, value_name = "NAME=KEY<=T")]
+    pub first: Vec<String>,
     /// Also write every run found, one summary per line, to this runs.jsonl (the form
     /// results are kept in; compare and plot read it back).
     #[arg(long, value_name = "FILE.jsonl")]
@@ -274,6 +285,11 @@ pub fn execute(cli: Cli) -> Result<()> {
                 .iter()
                 .map(|d| Derived::parse(d))
                 .collect::<Result<_>>()?,
+            first: a
+                .first
+                .iter()
+                .map(|f| First::parse(f))
+                .collect::<Result<_>>()?,
             export: a.export.clone(),
         })?;
         return Ok(());
@@ -318,6 +334,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 &RunOptions {
                     checkpoint_every: a.checkpoint_every,
                     stop_after: a.stop_after,
+                    eval_every: a.eval_every,
                     progress: progress(a.quiet),
                     print: true,
                 },
@@ -345,6 +362,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 &RunOptions {
                     checkpoint_every: a.checkpoint_every,
                     stop_after: a.stop_after,
+                    eval_every: None,
                     progress: progress(a.quiet),
                     print: true,
                 },
@@ -383,6 +401,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                     shard,
                     out: out.clone(),
                     checkpoint_every: a.checkpoint_every,
+                    eval_every: a.eval_every,
                     print: true,
                 },
             )?;

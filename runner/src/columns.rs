@@ -1,10 +1,12 @@
 //! `compare`'s published-table form: one row per group and one column per chosen metric
 //! (`--metrics acc,bwt,just_trained_*`), each cell the mean ± 95 % CI over seeds, as Markdown;
-//! and per-run differences (`--derive gap=task-aware.acc-acc`), whose interval is the paired
-//! one (far tighter than comparing two intervals).
+//! per-run differences (`--derive gap=task-aware.acc-acc`), whose interval is the paired one
+//! (far tighter than comparing two intervals); and the first logged step at which a metric
+//! reached a threshold (`--first solved=eval.eval_return_mean>=475`, from `metrics.jsonl`).
 
 use crate::compare::{mean_ci, Group, Stat};
 use crate::errors::{Result, RunnerError};
+use crate::metrics::{self, METRICS_FILE};
 use crate::summary::RunRecord;
 use crate::table::fmt_num;
 
@@ -62,6 +64,81 @@ impl Derived {
                 r.final_metrics.insert(self.name.clone(), d);
             }
         }
+    }
+}
+
+/// `NAME=KEY<=T` or `NAME=KEY>=T`: a per-run metric `NAME`, the first logged step at which
+/// `KEY` was at most (at least) `T`; absent when it never was.
+#[derive(Clone, Debug, PartialEq)]
+pub struct First {
+    /// The new metric's key.
+    pub name: String,
+    /// The logged metric watched.
+    pub key: String,
+    /// `true` for `<=`, `false` for `>=`.
+    pub at_most: bool,
+    /// The threshold.
+    pub threshold: f64,
+}
+
+impl First {
+    /// Parses `NAME=KEY<=T` or `NAME=KEY>=T`.
+    pub fn parse(text: &str) -> Result<First> {
+        let bad = |why: &str| RunnerError::Usage(format!("`--first {text}`: {why}"));
+        let (name, cond) = text
+            .split_once('=')
+            .ok_or_else(|| bad("use NAME=KEY<=T or NAME=KEY>=T"))?;
+        let (key, at_most, t) = if let Some((k, t)) = cond.split_once("<=") {
+            (k, true, t)
+        } else if let Some((k, t)) = cond.split_once(">=") {
+            (k, false, t)
+        } else {
+            return Err(bad("the condition is KEY<=T or KEY>=T"));
+        };
+        let threshold: f64 = t
+            .trim()
+            .parse()
+            .map_err(|_| bad("the threshold is not a number"))?;
+        let (name, key) = (name.trim(), key.trim());
+        if name.is_empty() || key.is_empty() || !threshold.is_finite() {
+            return Err(bad("NAME and KEY must not be empty, T must be finite"));
+        }
+        Ok(First {
+            name: name.to_string(),
+            key: key.to_string(),
+            at_most,
+            threshold,
+        })
+    }
+
+    /// The first step of `log` that meets the condition.
+    pub fn find(&self, log: &metrics::Log) -> Option<u64> {
+        log.iter()
+            .find(|(_, m)| {
+                m.get(&self.key).is_some_and(|&v| {
+                    if self.at_most {
+                        v <= self.threshold
+                    } else {
+                        v >= self.threshold
+                    }
+                })
+            })
+            .map(|(step, _)| *step)
+    }
+
+    /// Adds the metric to every run whose folder holds a `metrics.jsonl` where the condition
+    /// was met (runs read from an export keep the value the export recorded).
+    pub fn apply(&self, runs: &mut [RunRecord]) -> Result<()> {
+        for r in runs {
+            let path = r.dir.join(METRICS_FILE);
+            if !path.is_file() {
+                continue;
+            }
+            if let Some(step) = self.find(&metrics::read_log(&path)?) {
+                r.final_metrics.insert(self.name.clone(), step as f64);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -152,7 +229,8 @@ fn cell(s: &Stat, percent: bool) -> String {
 }
 
 /// The Markdown table: `group | seeds | column…`; with `percent`, values (not the seconds)
-/// are shown ×100 to one decimal.
+/// are shown ×100 to one decimal. A cell over fewer runs than its group's (a threshold some
+/// seeds never reached) says how many: `(2 of 3)`.
 pub fn markdown(groups: &[Group], columns: &[String], percent: bool) -> String {
     let mut md = String::from("| group | seeds |");
     for c in columns {
@@ -170,7 +248,11 @@ pub fn markdown(groups: &[Group], columns: &[String], percent: bool) -> String {
         md.push_str(&format!("| {} | {} |", g.label, g.runs.len()));
         for c in columns {
             let s = column_stat(g, c);
-            md.push_str(&format!(" {} |", cell(&s, percent && c != TRAIN_SECONDS)));
+            let mut text = cell(&s, percent && c != TRAIN_SECONDS);
+            if s.n > 0 && s.n < g.runs.len() {
+                text.push_str(&format!(" ({} of {})", s.n, g.runs.len()));
+            }
+            md.push_str(&format!(" {text} |"));
         }
         md.push('\n');
     }
@@ -223,6 +305,27 @@ mod tests {
     }
 
     #[test]
+    fn first_steps_meet_the_threshold() {
+        let f = First::parse("solved=eval.ret>=475").unwrap();
+        assert!(!f.at_most && f.threshold == 475.0 && f.key == "eval.ret");
+        let g = First::parse("reach=eval.value_gap<=0.01").unwrap();
+        assert!(g.at_most);
+        assert!(First::parse("x=eval.ret>475").is_err());
+        assert!(First::parse("x=eval.ret>=nan").is_err());
+        let log: metrics::Log = [(10, 300.0), (20, 480.0), (30, 500.0)]
+            .into_iter()
+            .map(|(s, v)| (s, [("eval.ret".to_string(), v)].into()))
+            .collect();
+        assert_eq!(f.find(&log), Some(20));
+        let never = First::parse("x=eval.ret>=501").unwrap();
+        assert_eq!(never.find(&log), None);
+        assert_eq!(
+            First::parse("x=eval.ret<=300").unwrap().find(&log),
+            Some(10)
+        );
+    }
+
+    #[test]
     fn markdown_rows_per_group_and_natural_columns() {
         let g = Group {
             label: "naive on split".into(),
@@ -258,6 +361,18 @@ mod tests {
             lines[2],
             "| naive on split | 2 | 30.0 ± 127.1 | 70.0 ± 0.0 | 50.0 ± 0.0 | 2 ± 0 | – |"
         );
+    }
+
+    #[test]
+    fn cells_over_part_of_a_group_say_how_many() {
+        let mut b = run(1, 0.4, 0.7);
+        b.final_metrics.remove("acc");
+        let g = Group {
+            label: "g".into(),
+            runs: vec![run(0, 0.2, 0.5), b],
+        };
+        let md = markdown(&[g], &["acc".to_string()], true);
+        assert!(md.contains("| g | 2 | 20.0 (1 of 2) |"), "{md}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::columns::{self, Derived};
+use crate::columns::{self, Derived, First};
 use crate::errors::{Result, RunnerError};
 use crate::export;
 use crate::metrics::{self, METRICS_FILE};
@@ -43,6 +43,8 @@ pub struct CompareRequest {
     pub percent: bool,
     /// Per-run differences to add before grouping.
     pub derive: Vec<Derived>,
+    /// Per-run first steps at a threshold (from `metrics.jsonl`) to add before grouping.
+    pub first: Vec<First>,
     /// Write every run found, one line each, to this `runs.jsonl`.
     pub export: Option<PathBuf>,
 }
@@ -316,6 +318,9 @@ pub fn group_curve(g: &Group, metric: &str) -> Result<Series> {
 /// Compares; prints the table (or JSON) and draws the curves when asked.
 pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
     let (mut runs, unfinished) = find_runs(&req.dirs)?;
+    for f in &req.first {
+        f.apply(&mut runs)?;
+    }
     for d in &req.derive {
         d.apply(&mut runs);
     }
@@ -336,10 +341,22 @@ pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
     }
     let n_runs = runs.len();
     if let Some(path) = &req.export {
-        let from_folders: Vec<PathBuf> = runs
+        let names: Vec<&String> = req
+            .first
+            .iter()
+            .map(|f| &f.name)
+            .chain(req.derive.iter().map(|d| &d.name))
+            .collect();
+        let from_folders: Vec<(PathBuf, autodidact_core::Metrics)> = runs
             .iter()
             .filter(|r| r.dir.join(SUMMARY_FILE).is_file())
-            .map(|r| r.dir.clone())
+            .map(|r| {
+                let derived = names
+                    .iter()
+                    .filter_map(|n| r.final_metrics.get(*n).map(|v| ((*n).clone(), *v)))
+                    .collect();
+                (r.dir.clone(), derived)
+            })
             .collect();
         if from_folders.len() != runs.len() {
             return Err(RunnerError::Usage(

@@ -1,5 +1,6 @@
 //! `runs.jsonl`: finished runs exported one per line — each run's `summary.json` with its later
-//! evaluations (`"evaluations"`) and its folder (`"run"`). It is the committed form of raw
+//! evaluations (`"evaluations"`), the metrics `compare` derived for it (`"derived"`: differences
+//! and first steps, which need the run folder's log) and its folder (`"run"`). It is the committed form of raw
 //! results under `bench/<family>/results/`: run folders (checkpoints, logs) stay out of git,
 //! and `compare` reads an export in place of the folders, so a published table is rebuilt
 //! from it; `plot` draws its heat-maps.
@@ -8,8 +9,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use autodidact_core::Metrics;
+
 use crate::atomic;
 use crate::errors::{Result, RunnerError};
+use crate::summary::metrics_json;
 use crate::summary::{record_from_json, summary_with_evaluations, RunRecord};
 
 /// The key of a line's run folder.
@@ -21,20 +25,27 @@ pub fn is_export(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
 }
 
-/// One run's line: its summary with evaluations, and its folder.
-pub fn export_line(dir: &Path) -> Result<Value> {
+/// The key of a line's derived metrics.
+pub const DERIVED_KEY: &str = "derived";
+
+/// One run's line: its summary with evaluations, the derived metrics (if any), its folder.
+pub fn export_line(dir: &Path, derived: &Metrics) -> Result<Value> {
     let mut v = summary_with_evaluations(dir)?;
     if let Some(map) = v.as_object_mut() {
+        if !derived.is_empty() {
+            map.insert(DERIVED_KEY.into(), metrics_json(derived));
+        }
         map.insert(RUN_KEY.into(), Value::String(dir.display().to_string()));
     }
     Ok(v)
 }
 
-/// Writes the runs in `dirs` (in that order) to `path`, one line each, atomically.
-pub fn write_export(path: &Path, dirs: &[PathBuf]) -> Result<()> {
+/// Writes the runs (folder and derived metrics, in that order) to `path`, one line each,
+/// atomically.
+pub fn write_export(path: &Path, runs: &[(PathBuf, Metrics)]) -> Result<()> {
     let mut text = String::new();
-    for d in dirs {
-        text.push_str(&export_line(d)?.to_string());
+    for (d, derived) in runs {
+        text.push_str(&export_line(d, derived)?.to_string());
         text.push('\n');
     }
     atomic::write_str(path, &text)

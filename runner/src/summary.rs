@@ -266,6 +266,14 @@ pub fn record_from_json(dir: &Path, path: &Path, v: &Value) -> Result<RunRecord>
         .iter()
         .filter_map(|(k, x)| x.as_f64().map(|f| (k.clone(), f)))
         .collect();
+    // What compare derived when it exported the run (differences, first steps).
+    if let Some(d) = v.get("derived").and_then(Value::as_object) {
+        for (k, x) in d {
+            if let Some(f) = x.as_f64() {
+                final_metrics.insert(k.clone(), f);
+            }
+        }
+    }
     // A later evaluation's metrics join as `NAME.KEY` (eval-task-aware.json: `task-aware.acc`).
     if let Some(evals) = v.get("evaluations").and_then(Value::as_object) {
         for (name, m) in evals {

@@ -9,7 +9,7 @@
 //! | file | what |
 //! | --- | --- |
 //! | `config.toml` | the resolved configuration (reusable with `--config`) |
-//! | `metrics.jsonl` | one line per logging step |
+//! | `metrics.jsonl` | one line per logging step (with `--eval-every N`, `eval.KEY` every N steps) |
 //! | `checkpoint.ckpt` | the last checkpoint (runner state + algorithm state) |
 //! | `summary.json` | final metrics, matrices, iterations, seed, versions; wall-clock under `timing` |
 //! | `learning_curve.svg`, `.png` | the learning curves |
@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub checkpoint_every: Option<u64>,
     /// Stop (as if interrupted) once this many steps are done.
     pub stop_after: Option<u64>,
+    /// Evaluate (`evaluate(None)`) every this many steps and at the end of training, logging
+    /// the results as `eval.KEY` in `metrics.jsonl` (a resumed run keeps its checkpoint's).
+    pub eval_every: Option<u64>,
     /// Progress reporting.
     pub progress: Progress,
     /// Print the final metrics and the output paths.
@@ -61,6 +64,7 @@ impl Default for RunOptions {
         RunOptions {
             checkpoint_every: None,
             stop_after: None,
+            eval_every: None,
             progress: Progress::Silent,
             print: false,
         }
@@ -143,6 +147,7 @@ pub fn start(
             .unwrap_or((total / CHECKPOINTS_PER_RUN).max(1))
             .max(1),
         last_checkpoint: 0,
+        eval_every: opts.eval_every.filter(|&n| n > 0),
         earlier_train_seconds: 0.0,
         train_time: Duration::ZERO,
         sessions: 1,
@@ -166,6 +171,8 @@ pub(crate) struct Session {
     pub(crate) checkpoint_every: u64,
     /// The step of the last checkpoint written.
     pub(crate) last_checkpoint: u64,
+    /// Steps between evaluations during training.
+    pub(crate) eval_every: Option<u64>,
     /// Training seconds of earlier sessions.
     pub(crate) earlier_train_seconds: f64,
     pub(crate) train_time: Duration,
@@ -232,7 +239,7 @@ impl Session {
             let t0 = Instant::now();
             let result = catch_unwind(AssertUnwindSafe(|| self.alg.train_step()));
             self.train_time += t0.elapsed();
-            let metrics = match result {
+            let mut metrics = match result {
                 Ok(Ok(m)) => m,
                 Ok(Err(e)) => {
                     return Err(RunnerError::Failed(format!(
@@ -267,6 +274,18 @@ impl Session {
                     self.last_good()
                 )));
             }
+            if self
+                .eval_every
+                .is_some_and(|n| after.is_multiple_of(n) || after >= total)
+            {
+                // Logged beside the step's own metrics; its time is not training time.
+                let evaluation = self.evaluate_during(after)?;
+                metrics.extend(
+                    evaluation
+                        .into_iter()
+                        .map(|(k, v)| (format!("eval.{k}"), v)),
+                );
+            }
             if !metrics.is_empty() {
                 self.log
                     .extend_from_slice(metrics::format_line(after, &metrics).as_bytes());
@@ -284,6 +303,25 @@ impl Session {
             self.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// `evaluate(None)` during training, after step `step`; a failure stops the run like a
+    /// failed step.
+    fn evaluate_during(&mut self, step: u64) -> Result<Metrics> {
+        match catch_unwind(AssertUnwindSafe(|| self.alg.evaluate(None))) {
+            Ok(Ok(m)) => Ok(m),
+            Ok(Err(e)) => Err(RunnerError::Failed(format!(
+                "the evaluation after iteration {step} failed: {}; {}",
+                one_line(&e.to_string()),
+                self.last_good()
+            ))),
+            Err(p) => Err(RunnerError::Failed(format!(
+                "{} panicked evaluating after iteration {step}: {}; {}",
+                self.spec.algorithm,
+                one_line(&panic_message(p.as_ref())),
+                self.last_good()
+            ))),
+        }
     }
 
     /// Writes the learning curves so far; `None` when nothing was logged.

@@ -49,6 +49,7 @@ impl Session {
                 step,
                 total_steps: self.alg.total_steps(),
                 checkpoint_every: self.checkpoint_every,
+                eval_every: self.eval_every,
                 metrics_bytes: self.log.len() as u64,
                 metrics_lines: self.lines,
                 metrics_fnv1a: format!("{:016x}", fnv1a(&self.log)),
