@@ -26,7 +26,7 @@ report() { # TABLE COLUMNS [compare arguments: --first ...]
   shift 2
   mkdir -p "$dir"
   "$BIN" compare "$RUNS/$table" --export "$dir/runs.jsonl" "$@" > /dev/null
-  { echo "<!-- Written by bench/rl/run_results.sh $table: mean ± 95% CI (Student's t) over seeds; a first-step column averages the seeds that reached the threshold, "(n of N)" when not all did. -->"; echo
+  { echo "<!-- Written by bench/rl/run_results.sh $table: mean ± 95% CI (Student's t) over seeds; a first-step column averages the seeds that reached the threshold, marked (n of N) when not all did. -->"; echo
     "$BIN" compare "$dir/runs.jsonl" --markdown --metrics "$cols"; } > "$dir/results.md"
   echo "$table: $dir/results.md"
 }
