@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Finn et al.'s sinusoid MAML in plain PyTorch (CPU, eager, float32, one thread): the PyTorch side
-of algorithms/gradient/examples/sinusoid_maml.rs (compare with bench/core/run_maml.sh).
+of `autodidact run maml --env sinusoid --config bench/gradient/sinusoid-maml.toml` (compare with
+bench/core/run_maml.sh).
 
 1-40-40-1 ReLU (functional, weights U(±√(6/fan_in)) and PyTorch's default bias, as ours),
 K = 10 support and 10 query points, amplitude U[0.1, 5], phase U[0, π], x U[-5, 5], one inner SGD

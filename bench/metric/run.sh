@@ -34,7 +34,7 @@ if ! "$PY" -c 'import torch' 2>/dev/null; then
 fi
 
 cd "$ROOT"
-cargo build --release -p autodidact-metric --example metric_results 2>&1 | tail -1
+cargo build --release -p autodidact-metric --example metric_speed 2>&1 | tail -1
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 LOG="$OUT/speed-$STAMP.log"
 {
@@ -43,8 +43,8 @@ LOG="$OUT/speed-$STAMP.log"
     echo "rustc: $(rustc --version)"
     echo "git:   $(git rev-parse --short HEAD) ($(git status --porcelain | wc -l) paths dirty)"
     echo "uptime: $(uptime)"
-    echo "== ours: target/release/examples/metric_results speed --train $TRAIN --eval $EVAL"
-    target/release/examples/metric_results speed --train "$TRAIN" --eval "$EVAL"
+    echo "== ours: target/release/examples/metric_speed --train $TRAIN --eval $EVAL"
+    target/release/examples/metric_speed --train "$TRAIN" --eval "$EVAL"
     echo "== pytorch: $PY bench/metric/pytorch_protonet.py --train $TRAIN --eval $EVAL"
     "$PY" bench/metric/pytorch_protonet.py --train "$TRAIN" --eval "$EVAL"
     echo "uptime: $(uptime)"

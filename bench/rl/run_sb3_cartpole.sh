@@ -28,13 +28,13 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import stable_baselin
     "$VENV/bin/pip" install stable-baselines3 gymnasium
 fi
 
-cargo build --release -p autodidact-rl --example rl_results
-OURS_BIN=target/release/examples/rl_results
+cargo build --release -p autodidact-rl --example rl_speed
+OURS_BIN=target/release/examples/rl_speed
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)"
 for seed in $SEEDS; do
-    ours=$("$OURS_BIN" speed --steps "$STEPS" --seed "$seed" --threads "$THREADS")
+    ours=$("$OURS_BIN" --steps "$STEPS" --seed "$seed" --threads "$THREADS")
     echo "$ours"
     echo "  load after ours: $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)"
     sb3=$("$VENV/bin/python" bench/rl/sb3_cartpole.py --steps "$STEPS" --seed "$seed" --torch-threads "$TORCH_THREADS")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stable-Baselines3's DQN on CartPole-v1 with rl-baselines3-zoo's tuned hyperparameters
-(hyperparams/dqn.yml), timed the same way as autodidact's `rl_results speed`: wall-clock
+(hyperparams/dqn.yml), timed the same way as autodidact's `rl_speed` example: wall-clock
 seconds of `learn()` only, then 10 greedy evaluation episodes. Prints one JSON line.
 
 Also `--frozen-lake`: SB3's DQN with its *default* hyperparameters on the deterministic 4x4

@@ -8,6 +8,13 @@ use crate::registry::EnvInstance;
 /// Named scalar results (a logging step, an evaluation). Ordered, so output is deterministic.
 pub type Metrics = BTreeMap<String, f64>;
 
+/// A table of results: rows of cells, `None` where a cell is not (yet) known.
+pub type Matrix = Vec<Vec<Option<f64>>>;
+
+/// Named matrices an algorithm reports beside its scalar metrics (see
+/// [`Algorithm::matrices`]). Ordered, so output is deterministic.
+pub type Matrices = BTreeMap<String, Matrix>;
+
 /// A learning algorithm bound to its environment, trained step by step by the runner.
 ///
 /// The runner owns the loop: it calls [`Algorithm::train_step`] until
@@ -39,5 +46,14 @@ pub trait Algorithm {
     /// The key of the metric to watch for NaN and to show on the progress bar.
     fn headline_metric(&self) -> &'static str {
         "loss"
+    }
+
+    /// Results that are tables rather than numbers, by name: the runner writes them into
+    /// `summary.json` under `"matrices"` and draws each as a heat-map. A continual learner
+    /// reports `accuracy_matrix` (row i: after training experience i; column j: accuracy on
+    /// experience j). Kept out of [`Metrics`] so a table is not flattened into one key per
+    /// cell. None by default.
+    fn matrices(&self) -> Matrices {
+        Matrices::new()
     }
 }

@@ -40,6 +40,7 @@ pub mod plugin;
 pub mod pool;
 pub mod registry;
 pub mod rng;
+pub mod stats;
 pub mod stream;
 pub mod tape;
 pub mod task;
@@ -58,6 +59,7 @@ pub use ops::norm::{batch_norm, layer_norm, BatchNormMode, BatchNormStats};
 pub use optim::{clip_grad_norm, sgd_step, Adam, Optimizer, RmsProp, Sgd};
 pub use params::Params;
 pub use rng::{Rng, Seed};
+pub use stats::mean_ci95;
 pub use tape::{
     grad, grad_with_seeds, is_grad_enabled, no_grad, ConvGeom, CreateGraph, CustomOp, Tape, Var,
 };
@@ -65,7 +67,7 @@ pub use tape::{
 /// A tensor: an n-dimensional array of `T` (dynamic rank).
 pub type Tensor<T> = ndarray::ArrayD<T>;
 
-pub use algorithm::{Algorithm, Metrics};
+pub use algorithm::{Algorithm, Matrices, Matrix, Metrics};
 pub use autodidact_derive::{Choice, Hyperparams};
 pub use config::{Checked, Config, Hyperparams, ParamDoc, ParamType};
 pub use env::{

@@ -31,6 +31,10 @@ pub struct CheckpointHeader {
     pub total_steps: u64,
     /// Steps between periodic checkpoints.
     pub checkpoint_every: u64,
+    /// Steps between evaluations during training (`--eval-every`), if any; absent in older
+    /// checkpoints.
+    #[serde(default)]
+    pub eval_every: Option<u64>,
     /// Bytes of `metrics.jsonl` that belong to this checkpoint.
     pub metrics_bytes: u64,
     /// Lines of `metrics.jsonl` that belong to this checkpoint.
@@ -142,6 +146,7 @@ mod tests {
                 step: 3,
                 total_steps: 10,
                 checkpoint_every: 1,
+                eval_every: Some(5),
                 metrics_bytes: 12,
                 metrics_lines: 1,
                 metrics_fnv1a: "ab".into(),

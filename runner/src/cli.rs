@@ -1,5 +1,5 @@
 //! The command line (clap): `autodidact list | describe | run | eval | resume | sweep | compare
-//! | bench`, and the dispatch to each command's module.
+//! | plot | bench`, and the dispatch to each command's module.
 
 use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -10,11 +10,13 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchRequest};
 use crate::catalog;
+use crate::columns::{Derived, First};
 use crate::compare::{self, CompareRequest};
 use crate::config::{read_config_file, ConfigFile, Override, RunSpec};
 use crate::errors::{Result, RunnerError};
 use crate::eval::{self, EvalRequest};
 use crate::plugin::{plugin_paths, registry_with_plugins};
+use crate::replot;
 use crate::resume;
 use crate::run::{self, install_interrupt_handler, panic_message, Progress, RunOptions};
 use crate::sweep::{self, GridAxis, Shard, SweepRequest};
@@ -64,6 +66,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Compare finished runs: mean ± 95% CI over seeds per configuration, curves overlaid.
     Compare(CompareArgs),
+    /// Draw every picture again from raw results: run folders' learning curves and
+    /// heat-maps, and the heat-maps of runs.jsonl exports.
+    Plot(PlotArgs),
     /// Time an algorithm's training steps on an environment (steps per second).
     Bench(BenchArgs),
 }
@@ -100,6 +105,10 @@ pub struct RunArgs {
     /// Steps between checkpoints (default: a twentieth of the run).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: Option<u64>,
+    /// Also evaluate every N steps (and at the end of training), logging `eval.KEY` in
+    /// metrics.jsonl (compare --first finds when a threshold was first reached).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub eval_every: Option<u64>,
     /// No progress bar or line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -165,13 +174,17 @@ pub struct SweepArgs {
     /// Steps between checkpoints (default: a twentieth of each run).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: Option<u64>,
+    /// Also evaluate every N steps in every run (see `run --eval-every`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub eval_every: Option<u64>,
 }
 
 /// `compare`'s arguments.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Folders holding finished runs, at any depth (e.g. every shard's sweep folder).
-    #[arg(required = true, value_name = "DIR")]
+    /// Folders holding finished runs, at any depth (e.g. every shard's sweep folder), or
+    /// runs.jsonl exports.
+    #[arg(required = true, value_name = "DIR|FILE.jsonl")]
     pub dirs: Vec<PathBuf>,
     /// Draw the learning curves of every group overlaid (.svg or .png).
     #[arg(long, value_name = "FILE")]
@@ -182,6 +195,41 @@ pub struct CompareArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Print a Markdown table: a row per group, a column per metric (see --metrics).
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+    /// The Markdown table's columns, in order: KEY, or PREFIX* for every key with that
+    /// prefix; timing.train_seconds for training seconds (default: every metric).
+    #[arg(
+        long,
+        value_name = "KEY,...",
+        value_delimiter = ',',
+        requires = "markdown"
+    )]
+    pub metrics: Vec<String>,
+    /// Show the Markdown table's values ×100 (accuracies in per cent).
+    #[arg(long, requires = "markdown")]
+    pub percent: bool,
+    /// Add a per-run difference NAME=A-B (NAME=A - B when a key holds '-') before
+    /// averaging: its interval is the paired one. Repeatable.
+    #[arg(long, value_name = "NAME=A-B")]
+    pub derive: Vec<String>,
+    /// Add a per-run metric NAME: the first logged step at which KEY was <= T (or >= T),
+    /// from the run's metrics.jsonl (e.g. solved=eval.eval_return_mean>=475). Repeatable.
+    #[arg(long, value_name = "NAME=KEY<=T")]
+    pub first: Vec<String>,
+    /// Also write every run found, one summary per line, to this runs.jsonl (the form
+    /// results are kept in; compare and plot read it back).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub export: Option<PathBuf>,
+}
+
+/// `plot`'s arguments.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Run folders (at any depth) and runs.jsonl exports.
+    #[arg(required = true, value_name = "DIR|FILE.jsonl")]
+    pub paths: Vec<PathBuf>,
 }
 
 /// `bench`'s arguments.
@@ -229,7 +277,31 @@ pub fn execute(cli: Cli) -> Result<()> {
             plot: a.plot.clone(),
             metric: a.metric.clone(),
             json: a.json,
+            markdown: a.markdown,
+            columns: a.metrics.clone(),
+            percent: a.percent,
+            derive: a
+                .derive
+                .iter()
+                .map(|d| Derived::parse(d))
+                .collect::<Result<_>>()?,
+            first: a
+                .first
+                .iter()
+                .map(|f| First::parse(f))
+                .collect::<Result<_>>()?,
+            export: a.export.clone(),
         })?;
+        return Ok(());
+    }
+    if let Command::Plot(a) = &cli.command {
+        let drawn = replot::plot(&a.paths)?;
+        outln!(
+            "Drew {} pictures (each as .png and .svg) for {} run folders and {} runs.jsonl lines.",
+            drawn.pictures.len(),
+            drawn.runs,
+            drawn.lines
+        );
         return Ok(());
     }
     let (registry, plugins) = registry_with_plugins(&plugin_files)?;
@@ -262,6 +334,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 &RunOptions {
                     checkpoint_every: a.checkpoint_every,
                     stop_after: a.stop_after,
+                    eval_every: a.eval_every,
                     progress: progress(a.quiet),
                     print: true,
                 },
@@ -289,6 +362,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 &RunOptions {
                     checkpoint_every: a.checkpoint_every,
                     stop_after: a.stop_after,
+                    eval_every: None,
                     progress: progress(a.quiet),
                     print: true,
                 },
@@ -327,6 +401,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                     shard,
                     out: out.clone(),
                     checkpoint_every: a.checkpoint_every,
+                    eval_every: a.eval_every,
                     print: true,
                 },
             )?;
@@ -367,7 +442,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 },
             )?;
         }
-        Command::Compare(_) => {}
+        Command::Compare(_) | Command::Plot(_) => {}
     }
     Ok(())
 }

@@ -1,14 +1,19 @@
 //! `autodidact compare`: finds finished runs under the given folders (any depth, so the
-//! folders of a sweep's shards merge), groups them by algorithm, environment and
-//! configuration (everything but the seed), and reports each metric's mean ± 95 % confidence
-//! interval over seeds (Student's t), with the learning curves of every group overlaid.
+//! folders of a sweep's shards merge) or in `runs.jsonl` exports, groups them by algorithm,
+//! environment and configuration (everything but the seed), and reports each metric's mean ±
+//! 95 % confidence interval over seeds (Student's t), with the learning curves of every group
+//! overlaid. A run's later evaluations (`eval-NAME.json`) count as metrics `NAME.KEY`;
+//! `--markdown` prints the published-table form ([`crate::columns`]); `--export` writes the
+//! runs as one `runs.jsonl` ([`crate::export`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::columns::{self, Derived, First};
 use crate::errors::{Result, RunnerError};
+use crate::export;
 use crate::metrics::{self, METRICS_FILE};
 use crate::plot::{self, Panel, Series};
 use crate::run::holds_run;
@@ -21,7 +26,7 @@ pub const MAX_DEPTH: usize = 6;
 /// What to compare.
 #[derive(Clone, Debug, Default)]
 pub struct CompareRequest {
-    /// Folders holding runs (at any depth).
+    /// Folders holding runs (at any depth), or `runs.jsonl` exports.
     pub dirs: Vec<PathBuf>,
     /// Where to draw the overlaid curves (`.svg` or `.png`).
     pub plot: Option<PathBuf>,
@@ -29,6 +34,19 @@ pub struct CompareRequest {
     pub metric: Option<String>,
     /// Print JSON instead of a table.
     pub json: bool,
+    /// Print a Markdown table: a row per group, a column per metric of `columns`.
+    pub markdown: bool,
+    /// The Markdown table's columns (`KEY`, or `PREFIX*` for every key with the prefix);
+    /// default: every metric.
+    pub columns: Vec<String>,
+    /// Show Markdown values ×100 (accuracies as per cent).
+    pub percent: bool,
+    /// Per-run differences to add before grouping.
+    pub derive: Vec<Derived>,
+    /// Per-run first steps at a threshold (from `metrics.jsonl`) to add before grouping.
+    pub first: Vec<First>,
+    /// Write every run found, one line each, to this `runs.jsonl`.
+    pub export: Option<PathBuf>,
 }
 
 /// A mean over seeds with its 95 % confidence half-width.
@@ -42,47 +60,29 @@ pub struct Stat {
     pub ci95: Option<f64>,
 }
 
-/// The two-sided 95 % quantile of Student's t with `df` degrees of freedom.
-pub fn t_975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    match df {
-        0 => f64::INFINITY,
-        1..=30 => TABLE[df - 1],
-        _ => {
-            // Cornish–Fisher expansion around the normal quantile.
-            let z: f64 = 1.959_963_985;
-            let v = df as f64;
-            z + (z.powi(3) + z) / (4.0 * v)
-                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
-                + (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z)
-                    / (384.0 * v.powi(3))
-        }
+/// Mean and 95 % CI of `values` ([`autodidact_core::mean_ci95`]; no interval for one value).
+pub fn mean_ci(values: &[f64]) -> Stat {
+    let (mean, half) = autodidact_core::mean_ci95(values);
+    Stat {
+        n: values.len(),
+        mean,
+        ci95: (values.len() > 1).then_some(half),
     }
 }
 
-/// Mean and 95 % CI of `values`.
-pub fn mean_ci(values: &[f64]) -> Stat {
-    let n = values.len();
-    let mean = values.iter().sum::<f64>() / n.max(1) as f64;
-    let ci95 = (n > 1).then(|| {
-        let var = values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        t_975(n - 1) * (var / n as f64).sqrt()
-    });
-    Stat { n, mean, ci95 }
-}
-
-/// Finished runs under `dirs` (sorted by folder), and how many unfinished ones were seen.
+/// Finished runs under `dirs` (sorted by folder), and how many unfinished ones were seen; a
+/// `.jsonl` file among `dirs` is read as an export.
 pub fn find_runs(dirs: &[PathBuf]) -> Result<(Vec<RunRecord>, usize)> {
     let mut runs = Vec::new();
     let mut unfinished = 0;
     for d in dirs {
+        if d.is_file() && export::is_export(d) {
+            runs.extend(export::read_export(d)?);
+            continue;
+        }
         if !d.is_dir() {
             return Err(RunnerError::Usage(format!(
-                "{} is not a folder",
+                "{} is not a folder (nor a runs.jsonl export)",
                 d.display()
             )));
         }
@@ -168,26 +168,30 @@ pub fn group_runs(runs: Vec<RunRecord>) -> Vec<Group> {
         );
         groups.entry(key).or_default().push(r);
     }
-    let all: Vec<BTreeMap<String, String>> = groups.values().map(|rs| settings(&rs[0])).collect();
-    let mut differing: Vec<String> = Vec::new();
-    for s in &all {
-        for k in s.keys() {
-            if !differing.contains(k) && all.iter().any(|o| o.get(k) != s.get(k)) {
-                differing.push(k.clone());
-            }
-        }
-    }
-    differing.sort();
+    let all: Vec<(String, BTreeMap<String, String>)> = groups
+        .values()
+        .map(|rs| (rs[0].algorithm.clone(), settings(&rs[0])))
+        .collect();
+    // Environment settings that differ between any groups; hyperparameters that differ between
+    // groups of the same algorithm (another algorithm's defaults say nothing about this one).
+    let differing = |algorithm: &str, s: &BTreeMap<String, String>| -> Vec<String> {
+        s.iter()
+            .filter(|(k, v)| {
+                let env = k.starts_with("env.");
+                all.iter()
+                    .filter(|(a, _)| env || a == algorithm)
+                    .any(|(_, o)| o.get(*k) != Some(*v))
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    };
     groups
         .into_values()
-        .zip(all)
-        .map(|(mut runs, s)| {
+        .zip(all.clone())
+        .map(|(mut runs, (algorithm, s))| {
             runs.sort_by_key(|r| r.seed);
             let mut label = format!("{} on {}", runs[0].algorithm, runs[0].env);
-            let diffs: Vec<String> = differing
-                .iter()
-                .filter_map(|k| s.get(k).map(|v| format!("{k}={v}")))
-                .collect();
+            let diffs = differing(&algorithm, &s);
             if !diffs.is_empty() {
                 label.push_str(", ");
                 label.push_str(&diffs.join(", "));
@@ -313,7 +317,13 @@ pub fn group_curve(g: &Group, metric: &str) -> Result<Series> {
 
 /// Compares; prints the table (or JSON) and draws the curves when asked.
 pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
-    let (runs, unfinished) = find_runs(&req.dirs)?;
+    let (mut runs, unfinished) = find_runs(&req.dirs)?;
+    for f in &req.first {
+        f.apply(&mut runs)?;
+    }
+    for d in &req.derive {
+        d.apply(&mut runs);
+    }
     if runs.is_empty() {
         return Err(RunnerError::Usage(format!(
             "no finished run (a folder with {SUMMARY_FILE}) under {}{}",
@@ -330,8 +340,45 @@ pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
         )));
     }
     let n_runs = runs.len();
+    if let Some(path) = &req.export {
+        let names: Vec<&String> = req
+            .first
+            .iter()
+            .map(|f| &f.name)
+            .chain(req.derive.iter().map(|d| &d.name))
+            .collect();
+        let from_folders: Vec<(PathBuf, autodidact_core::Metrics)> = runs
+            .iter()
+            .filter(|r| r.dir.join(SUMMARY_FILE).is_file())
+            .map(|r| {
+                let derived = names
+                    .iter()
+                    .filter_map(|n| r.final_metrics.get(*n).map(|v| ((*n).clone(), *v)))
+                    .collect();
+                (r.dir.clone(), derived)
+            })
+            .collect();
+        if from_folders.len() != runs.len() {
+            return Err(RunnerError::Usage(
+                "--export writes run folders' summaries: give folders, not runs.jsonl files".into(),
+            ));
+        }
+        export::write_export(path, &from_folders)?;
+    }
     let groups = group_runs(runs);
-    if req.json {
+    if req.markdown {
+        let patterns = if req.columns.is_empty() {
+            vec!["*".to_string()]
+        } else {
+            req.columns.clone()
+        };
+        let cols = columns::expand(&patterns, &groups);
+        let cols: Vec<String> = cols
+            .into_iter()
+            .filter(|k| !k.ends_with(crate::plot::CI_SUFFIX))
+            .collect();
+        out!("{}", columns::markdown(&groups, &cols, req.percent));
+    } else if req.json {
         let text = serde_json::to_string_pretty(&to_json(&groups))
             .map_err(|e| RunnerError::Failed(e.to_string()))?;
         outln!("{text}");
@@ -346,6 +393,9 @@ pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
             }
         );
         out!("{}", table(&groups));
+    }
+    if let (Some(path), false) = (&req.export, req.json || req.markdown) {
+        outln!("Exported {n_runs} runs to {}", path.display());
     }
     if let Some(path) = &req.plot {
         let metric = req
@@ -382,14 +432,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn t_quantiles_and_intervals() {
-        assert_eq!(t_975(4), 2.776);
-        assert!((t_975(40) - 2.021).abs() < 2e-3, "{}", t_975(40));
-        assert!((t_975(120) - 1.980).abs() < 1e-3, "{}", t_975(120));
+    fn intervals_over_seeds() {
         let s = mean_ci(&[1.0, 2.0, 3.0]);
         assert_eq!(s.mean, 2.0);
-        // s = 1, t(2) = 4.303: 4.303 / √3.
-        assert!((s.ci95.unwrap() - 4.303 / 3f64.sqrt()).abs() < 1e-12);
+        // s = 1, t(2) = 4.302653: 4.302653 / √3.
+        assert!((s.ci95.unwrap() - 4.302_653 / 3f64.sqrt()).abs() < 1e-6);
         assert_eq!(mean_ci(&[5.0]).ci95, None);
     }
 
@@ -401,6 +448,8 @@ mod tests {
             seed,
             headline: "loss".into(),
             final_metrics: [("loss".to_string(), loss), ("acc".to_string(), 0.5)].into(),
+            matrices: Default::default(),
+            train_seconds: None,
             hyperparameters: json!({ "lr": lr, "steps": 10 }),
             env_params: json!({ "ways": 5 }),
         }
@@ -424,6 +473,25 @@ mod tests {
         assert!(
             t.contains("a on e, lr=0.2") && t.contains("2 (1 seed)"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn labels_leave_out_other_algorithms_defaults() {
+        let mut b = record(0, 0.2, 2.0);
+        b.algorithm = "b".into();
+        let mut c = record(0, 0.1, 2.0);
+        c.env_params = json!({ "ways": 20 });
+        let groups = group_runs(vec![record(0, 0.1, 1.0), b, c]);
+        let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+        // a's two groups differ in the environment only; b's lr is its own default.
+        assert_eq!(
+            labels,
+            [
+                "a on e, env.ways=20",
+                "a on e, env.ways=5",
+                "b on e, env.ways=5"
+            ]
         );
     }
 }

@@ -93,13 +93,18 @@ pub fn evaluate(registry: &Registry, req: &EvalRequest) -> Result<EvalOutcome> {
             entry,
             config: params.clone(),
         };
-        let instance = env_spec.instantiate(Seed(spec.seed)).map_err(|e| {
-            RunnerError::Config(format!(
-                "cannot build environment {}: {}",
-                entry.name,
-                one_line(&e.to_string())
-            ))
-        })?;
+        // The seed every family builds its training environment from, so an override of one
+        // parameter changes only that parameter: a split stream keeps its classes, order and
+        // examples (a class-incremental run evaluated on its task-incremental twin).
+        let instance = env_spec
+            .instantiate(Seed(spec.seed).derive("env"))
+            .map_err(|e| {
+                RunnerError::Config(format!(
+                    "cannot build environment {}: {}",
+                    entry.name,
+                    one_line(&e.to_string())
+                ))
+            })?;
         let m = run_eval(&spec.algorithm, || alg.evaluate(Some(&instance)))?;
         (entry.name.to_string(), params, m)
     } else {

@@ -1,7 +1,7 @@
 //! # autodidact-runner
 //!
-//! The `autodidact` command: `list`, `describe`, `run`, `eval`, `resume`, `sweep`, `compare`
-//! and `bench`, over every algorithm and environment linked into the binary or loaded from a
+//! The `autodidact` command: `list`, `describe`, `run`, `eval`, `resume`, `sweep`, `compare`,
+//! `plot` and `bench`, over every algorithm and environment linked into the binary or loaded from a
 //! plugin (`--plugin`). `docs/runner.md` describes the commands and the run folder.
 //!
 //! A third party that links its algorithm crate statically makes its own binary:
@@ -42,13 +42,17 @@ pub mod bench;
 pub mod catalog;
 pub mod checkpoint;
 pub mod cli;
+pub mod columns;
 pub mod compare;
 pub mod config;
 pub mod errors;
 pub mod eval;
+pub mod export;
+pub mod heatmap;
 pub mod metrics;
 pub mod plot;
 pub mod plugin;
+pub mod replot;
 pub mod resume;
 pub mod run;
 pub mod summary;

@@ -58,7 +58,8 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
-fn ensure_font() -> Result<()> {
+/// Registers the compiled-in font once (every picture's text uses it).
+pub(crate) fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
@@ -275,6 +276,11 @@ pub fn render_png(title: &str, panels: &[Panel]) -> Result<Vec<u8>> {
         title,
         panels,
     )?;
+    encode_png(&rgb, w, h)
+}
+
+/// Encodes an RGB buffer of `w × h` pixels as PNG bytes.
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, w, h);
     encoder.set_color(png::ColorType::Rgb);
@@ -282,7 +288,7 @@ pub fn render_png(title: &str, panels: &[Panel]) -> Result<Vec<u8>> {
     let encode_error =
         |e: png::EncodingError| RunnerError::Failed(format!("cannot encode the PNG: {e}"));
     let mut writer = encoder.write_header().map_err(encode_error)?;
-    writer.write_image_data(&rgb).map_err(encode_error)?;
+    writer.write_image_data(rgb).map_err(encode_error)?;
     writer.finish().map_err(encode_error)?;
     Ok(out)
 }
@@ -308,14 +314,11 @@ pub fn write_plot(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
 /// as a band around `x` rather than as a panel of its own.
 pub const CI_SUFFIX: &str = "_ci95";
 
-/// Whether `key` is one cell of a continual learner's accuracy matrix or one of its
-/// per-experience companions (`r_I_J`, `init_acc_J`, `just_trained_I`, `dead_units_I`): logged
-/// once per experience, they are drawn as the heat-map, not as learning curves.
+/// Whether `key` is one of a continual learner's per-experience metrics (`init_acc_J`,
+/// `just_trained_I`, `dead_units_I`): logged once per experience, they are table columns, not
+/// learning curves.
 pub fn is_per_cell_key(key: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if let Some((i, j)) = key.strip_prefix("r_").and_then(|r| r.split_once('_')) {
-        return digits(i) && digits(j);
-    }
     ["init_acc_", "just_trained_", "dead_units_"]
         .iter()
         .any(|p| key.strip_prefix(p).is_some_and(digits))
@@ -376,24 +379,10 @@ mod tests {
 
     #[test]
     fn per_cell_keys_are_recognised() {
-        for k in [
-            "r_0_0",
-            "r_12_3",
-            "init_acc_4",
-            "just_trained_0",
-            "dead_units_2",
-        ] {
+        for k in ["init_acc_4", "just_trained_0", "dead_units_2"] {
             assert!(is_per_cell_key(k), "{k}");
         }
-        for k in [
-            "r_a_0",
-            "r_0",
-            "r_0_1_2",
-            "acc",
-            "init_acc",
-            "just_trained_x",
-            "loss",
-        ] {
+        for k in ["r_0_0", "acc", "init_acc", "just_trained_x", "loss"] {
             assert!(!is_per_cell_key(k), "{k}");
         }
     }

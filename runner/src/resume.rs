@@ -61,6 +61,7 @@ pub fn resume(registry: &Registry, dir: &Path, opts: &RunOptions) -> Result<RunO
         last_metrics: h.last_metrics.clone(),
         checkpoint_every: opts.checkpoint_every.unwrap_or(h.checkpoint_every).max(1),
         last_checkpoint: h.step,
+        eval_every: opts.eval_every.or(h.eval_every).filter(|&n| n > 0),
         earlier_train_seconds: h.train_seconds,
         train_time: Duration::ZERO,
         sessions: h.sessions + 1,

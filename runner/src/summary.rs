@@ -1,13 +1,14 @@
-//! `summary.json`: a finished run's final metrics, iterations, seed, configuration and
-//! versions, with every wall-clock field under `"timing"` so the rest is deterministic; the
-//! final-metrics table printed at the end of a run; timestamps.
+//! `summary.json`: a finished run's final metrics, the algorithm's matrices (under
+//! `"matrices"`, e.g. a continual learner's `accuracy_matrix`), iterations, seed, configuration
+//! and versions, with every wall-clock field under `"timing"` so the rest is deterministic;
+//! the final-metrics table printed at the end of a run; timestamps.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use autodidact_core::plugin::{CORE_VERSION, RUSTC_VERSION};
-use autodidact_core::Metrics;
+use autodidact_core::{Matrices, Matrix, Metrics};
 use serde_json::{json, Value};
 
 use crate::atomic;
@@ -43,6 +44,35 @@ pub fn metrics_json(m: &Metrics) -> Value {
             .map(|(k, v)| (k.clone(), json_number(*v)))
             .collect(),
     )
+}
+
+/// Matrices as a JSON object of arrays of rows (an unfilled or non-finite cell is `null`).
+pub fn matrices_json(m: &Matrices) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, rows)| {
+                let rows = rows
+                    .iter()
+                    .map(|r| {
+                        Value::Array(
+                            r.iter()
+                                .map(|c| c.map_or(Value::Null, json_number))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                (k.clone(), Value::Array(rows))
+            })
+            .collect(),
+    )
+}
+
+/// Reads a matrix written by [`matrices_json`]; `None` when `v` is not an array of arrays.
+pub fn matrix_from_json(v: &Value) -> Option<Matrix> {
+    v.as_array()?
+        .iter()
+        .map(|r| Some(r.as_array()?.iter().map(Value::as_f64).collect()))
+        .collect()
 }
 
 fn json_number(v: f64) -> Value {
@@ -106,6 +136,8 @@ pub struct SummaryInput<'a> {
     pub evaluation: &'a Metrics,
     /// The latest value of every metric the training steps logged.
     pub last_training: &'a Metrics,
+    /// The algorithm's matrices at the end.
+    pub matrices: &'a Matrices,
     /// Wall-clock facts.
     pub timing: Timing,
 }
@@ -123,6 +155,7 @@ pub fn summary_json(input: &SummaryInput<'_>) -> Value {
         "final_metrics": metrics_json(&final_metrics(input.evaluation, input.last_training)),
         "evaluation": metrics_json(input.evaluation),
         "last_training_metrics": metrics_json(input.last_training),
+        "matrices": matrices_json(input.matrices),
         "hyperparameters": toml_to_json(&s.hyperparameters),
         "env_params": toml_to_json(&s.env_params),
         "versions": versions(),
@@ -157,6 +190,11 @@ pub struct RunRecord {
     pub headline: String,
     /// Final metrics (non-finite ones are absent).
     pub final_metrics: BTreeMap<String, f64>,
+    /// The algorithm's matrices (none in a summary written before they existed).
+    pub matrices: Matrices,
+    /// Training seconds over every session (wall-clock: kept out of the metrics so tables
+    /// stay deterministic).
+    pub train_seconds: Option<f64>,
     /// Hyperparameters.
     pub hyperparameters: Value,
     /// Environment parameters.
@@ -166,25 +204,95 @@ pub struct RunRecord {
 /// Reads `dir/summary.json`.
 pub fn read_summary(dir: &Path) -> Result<RunRecord> {
     let path = dir.join(SUMMARY_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| RunnerError::read(&path, e))?;
-    let v: Value =
-        serde_json::from_str(&text).map_err(|e| RunnerError::parse(&path, e.to_string()))?;
+    record_from_json(dir, &path, &summary_with_evaluations(dir)?)
+}
+
+/// `dir/summary.json` as JSON, with the run's later evaluations (`autodidact eval`'s
+/// `eval.json` and `eval-NAME.json` files in the folder) under `"evaluations"`, by name
+/// (`eval`, `NAME`): what `compare` reads and `compare --export` writes as one line.
+pub fn summary_with_evaluations(dir: &Path) -> Result<Value> {
+    let path = dir.join(SUMMARY_FILE);
+    let mut v = read_json(&path)?;
+    let mut evaluations = serde_json::Map::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| RunnerError::read(dir, e))?;
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    for f in files {
+        let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let key = match stem.strip_prefix("eval-") {
+            Some(k) if !k.is_empty() => k,
+            _ if stem == "eval" => "eval",
+            _ => continue,
+        };
+        let e = read_json(&f)?;
+        let metrics = e
+            .get("metrics")
+            .filter(|m| m.is_object())
+            .ok_or_else(|| RunnerError::parse(&f, "no `metrics` object"))?;
+        evaluations.insert(key.to_string(), metrics.clone());
+    }
+    if let (false, Some(map)) = (evaluations.is_empty(), v.as_object_mut()) {
+        map.insert("evaluations".into(), Value::Object(evaluations));
+    }
+    Ok(v)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| RunnerError::read(path, e))?;
+    serde_json::from_str(&text).map_err(|e| RunnerError::parse(path, e.to_string()))
+}
+
+/// A summary's record from its JSON (`dir` is the run folder, `path` names the source in
+/// errors: a `summary.json`, or a line of a `runs.jsonl` export).
+pub fn record_from_json(dir: &Path, path: &Path, v: &Value) -> Result<RunRecord> {
     let field = |k: &str| {
         v.get(k)
-            .ok_or_else(|| RunnerError::parse(&path, format!("no `{k}` field")))
+            .ok_or_else(|| RunnerError::parse(path, format!("no `{k}` field")))
     };
     let string = |k: &str| -> Result<String> {
         field(k)?
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| RunnerError::parse(&path, format!("`{k}` is not a string")))
+            .ok_or_else(|| RunnerError::parse(path, format!("`{k}` is not a string")))
     };
-    let final_metrics = field("final_metrics")?
+    let mut final_metrics: BTreeMap<String, f64> = field("final_metrics")?
         .as_object()
-        .ok_or_else(|| RunnerError::parse(&path, "`final_metrics` is not an object"))?
+        .ok_or_else(|| RunnerError::parse(path, "`final_metrics` is not an object"))?
         .iter()
         .filter_map(|(k, x)| x.as_f64().map(|f| (k.clone(), f)))
         .collect();
+    // What compare derived when it exported the run (differences, first steps).
+    if let Some(d) = v.get("derived").and_then(Value::as_object) {
+        for (k, x) in d {
+            if let Some(f) = x.as_f64() {
+                final_metrics.insert(k.clone(), f);
+            }
+        }
+    }
+    // A later evaluation's metrics join as `NAME.KEY` (eval-task-aware.json: `task-aware.acc`).
+    if let Some(evals) = v.get("evaluations").and_then(Value::as_object) {
+        for (name, m) in evals {
+            for (k, x) in m.as_object().into_iter().flatten() {
+                if let Some(f) = x.as_f64() {
+                    final_metrics.insert(format!("{name}.{k}"), f);
+                }
+            }
+        }
+    }
+    let mut matrices = Matrices::new();
+    if let Some(m) = v.get("matrices").and_then(Value::as_object) {
+        for (k, x) in m {
+            let matrix = matrix_from_json(x).ok_or_else(|| {
+                RunnerError::parse(path, format!("`matrices.{k}` is not an array of rows"))
+            })?;
+            matrices.insert(k.clone(), matrix);
+        }
+    }
     Ok(RunRecord {
         dir: dir.to_path_buf(),
         algorithm: string("algorithm")?,
@@ -192,6 +300,11 @@ pub fn read_summary(dir: &Path) -> Result<RunRecord> {
         seed: field("seed")?.as_u64().unwrap_or(0),
         headline: string("headline_metric").unwrap_or_else(|_| "loss".into()),
         final_metrics,
+        matrices,
+        train_seconds: v
+            .get("timing")
+            .and_then(|t| t.get("train_seconds"))
+            .and_then(Value::as_f64),
         hyperparameters: field("hyperparameters")?.clone(),
         env_params: field("env_params")?.clone(),
     })
@@ -296,5 +409,19 @@ mod tests {
         let f = final_metrics(&e, &t);
         assert_eq!(f["loss"], 1.0);
         assert_eq!(metrics_json(&f)["acc"], Value::Null);
+    }
+
+    #[test]
+    fn matrices_round_trip_with_unfilled_cells() {
+        let m: Matrices = [(
+            "accuracy_matrix".to_string(),
+            vec![vec![Some(0.5), Some(f64::NAN)], vec![None, None]],
+        )]
+        .into();
+        let v = matrices_json(&m);
+        assert_eq!(v, json!({ "accuracy_matrix": [[0.5, null], [null, null]] }));
+        let back = matrix_from_json(&v["accuracy_matrix"]).unwrap();
+        assert_eq!(back, vec![vec![Some(0.5), None], vec![None, None]]);
+        assert_eq!(matrix_from_json(&json!([1, 2])), None);
     }
 }

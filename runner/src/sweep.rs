@@ -173,6 +173,8 @@ pub struct SweepRequest {
     pub out: PathBuf,
     /// Steps between checkpoints.
     pub checkpoint_every: Option<u64>,
+    /// Steps between evaluations during training.
+    pub eval_every: Option<u64>,
     /// Show an overall progress bar (on a terminal) and a line per run.
     pub print: bool,
 }
@@ -309,6 +311,7 @@ pub fn sweep(registry: &Registry, req: &SweepRequest) -> Result<SweepOutcome> {
     let opts = RunOptions {
         checkpoint_every: req.checkpoint_every,
         stop_after: None,
+        eval_every: req.eval_every,
         progress: Progress::Silent,
         print: false,
     };

@@ -30,7 +30,7 @@ fn run_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 fn every_command_has_help() {
     let root = fresh("help");
     for cmd in [
-        "list", "describe", "run", "eval", "resume", "sweep", "compare", "bench",
+        "list", "describe", "run", "eval", "resume", "sweep", "compare", "plot", "bench",
     ] {
         let r = run_in(&root, &[cmd, "--help"]);
         r.ok();
@@ -255,6 +255,63 @@ fn interrupted_then_resumed_ends_bit_for_bit_like_straight_through() {
         .as_u64();
     assert_eq!(sessions, Some(3));
     no_temporaries(&r);
+}
+
+/// `--eval-every` logs `eval.KEY` every N steps and at the end, survives a resume bit for bit,
+/// and `compare --first` finds the first step at a threshold.
+#[test]
+fn evaluations_during_training_are_logged_and_resume_alike() {
+    let root = fresh("eval-every");
+    let extra = [
+        "--set",
+        "iterations=40",
+        "--set",
+        "log_every=4",
+        "--eval-every",
+        "10",
+    ];
+    run_in(&root, &run_args("straight", &extra)).ok();
+    let log = read(root.join("straight/metrics.jsonl"));
+    let eval_steps: Vec<u64> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| {
+            v.as_object()
+                .unwrap()
+                .keys()
+                .any(|k| k.starts_with("eval."))
+        })
+        .map(|v| v["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(eval_steps, [10, 20, 30, 40], "{log}");
+
+    let mut stopped = extra.to_vec();
+    stopped.extend(["--stop-after", "15", "--checkpoint-every", "5"]);
+    run_in(&root, &run_args("resumed", &stopped)).fails(1);
+    run_in(&root, &["resume", "resumed", "-q"]).ok();
+    assert_eq!(log, read(root.join("resumed/metrics.jsonl")));
+
+    // The first evaluation at the lowest test MSE is found again by compare.
+    let evals: Vec<(u64, f64)> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| Some((v["step"].as_u64()?, v["eval.test_mse"].as_f64()?)))
+        .collect();
+    let best = evals.iter().map(|e| e.1).fold(f64::INFINITY, f64::min);
+    let at = evals.iter().find(|e| e.1 <= best).unwrap().0;
+    let r = run_in(
+        &root,
+        &[
+            "compare",
+            "straight",
+            "--markdown",
+            "--metrics",
+            "reached",
+            "--first",
+            &format!("reached=eval.test_mse<={best:e}"),
+        ],
+    );
+    r.ok().out_has(&format!("| 1 | {at} |"));
 }
 
 /// A metrics file longer than its checkpoint (a crash between the two writes) is cut back;

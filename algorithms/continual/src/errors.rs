@@ -22,14 +22,6 @@ pub enum ContinualError {
         /// The value.
         value: f64,
     },
-    /// A picture could not be drawn or written.
-    #[error("heat-map {path}: {reason}")]
-    Plot {
-        /// The file at fault.
-        path: String,
-        /// What went wrong.
-        reason: String,
-    },
     /// An error from core or an environment.
     #[error(transparent)]
     Core(#[from] CoreError),
@@ -42,7 +34,6 @@ impl From<ContinualError> for CoreError {
             ContinualError::Checkpoint(m) => CoreError::Checkpoint(m),
             ContinualError::NonFinite { .. } => CoreError::Numerical(e.to_string()),
             ContinualError::Incompatible(m) => CoreError::Env(m),
-            ContinualError::Plot { .. } => CoreError::Env(e.to_string()),
         }
     }
 }

@@ -5,7 +5,7 @@
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::{
     no_grad, Adam, Algorithm, BatchNormStats, Config, CoreError, CreateGraph, EnvInstance, EnvSpec,
-    Metrics, Params, Rng, Seed, Sgd, Tape, TaskStream, Tensor,
+    Matrices, Metrics, Params, Rng, Seed, Sgd, Tape, TaskStream, Tensor,
 };
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -693,5 +693,9 @@ impl Algorithm for ContinualLearner {
 
     fn headline_metric(&self) -> &'static str {
         "acc"
+    }
+
+    fn matrices(&self) -> Matrices {
+        Matrices::from([("accuracy_matrix".to_string(), self.matrix.to_matrix())])
     }
 }

@@ -15,7 +15,7 @@
 //!
 //! One training step is one epoch on the current experience; after each experience the
 //! learner evaluates on every experience's test set, filling a row of the accuracy matrix
-//! ([`metrics`]), which [`heatmap`] draws.
+//! ([`metrics`]), which the runner writes to `summary.json` and draws as a heat-map.
 //!
 //! ```
 //! use autodidact_continual::{hyperparams::defaults_for, ContinualLearner, Method};
@@ -43,7 +43,6 @@ pub mod agem;
 pub mod data;
 pub mod errors;
 pub mod ewc;
-pub mod heatmap;
 pub mod hyperparams;
 pub mod joint;
 pub mod learner;

@@ -12,7 +12,7 @@
 //!
 //! With a single experience BWT, FWT and forgetting are 0.
 
-use autodidact_core::Metrics;
+use autodidact_core::{Matrix, Metrics};
 use serde::{Deserialize, Serialize};
 
 /// The accuracy matrix of a stream of `n` experiences, filled one row per trained experience.
@@ -125,8 +125,9 @@ impl AccuracyMatrix {
         (0..self.trained()).map(|i| self.get(i, i)).collect()
     }
 
-    /// `acc`, `bwt`, `fwt`, `forgetting`, `experiences_trained`, every `r_i_j`, every
-    /// `just_trained_i` (= R[i][i]) and every `init_acc_j`.
+    /// `acc`, `bwt`, `fwt`, `forgetting`, `experiences_trained`, every `just_trained_i`
+    /// (= R[i][i]) and every `init_acc_j`. The matrix itself is not flattened into keys: it is
+    /// [`AccuracyMatrix::to_matrix`].
     pub fn to_metrics(&self) -> Metrics {
         let mut m = Metrics::new();
         m.insert("acc".into(), self.acc());
@@ -135,9 +136,6 @@ impl AccuracyMatrix {
         m.insert("forgetting".into(), self.forgetting());
         m.insert("experiences_trained".into(), self.trained() as f64);
         for (i, row) in self.rows.iter().enumerate() {
-            for (j, &r) in row.iter().enumerate() {
-                m.insert(format!("r_{i}_{j}"), r);
-            }
             m.insert(format!("just_trained_{i}"), row[i]);
         }
         for (j, &b) in self.init.iter().enumerate() {
@@ -146,61 +144,15 @@ impl AccuracyMatrix {
         m
     }
 
-    /// Rebuilds the filled rows from metrics holding `r_i_j` keys (a `summary.json`'s
-    /// `final_metrics`); `None` when there is none.
-    pub fn rows_from_metrics<'a>(
-        metrics: impl IntoIterator<Item = (&'a String, &'a f64)>,
-    ) -> Option<Vec<Vec<f64>>> {
-        let mut cells = Vec::new();
-        for (k, &v) in metrics {
-            let Some(rest) = k.strip_prefix("r_") else {
-                continue;
-            };
-            let mut parts = rest.split('_');
-            let (Some(i), Some(j), None) = (parts.next(), parts.next(), parts.next()) else {
-                continue;
-            };
-            if let (Ok(i), Ok(j)) = (i.parse::<usize>(), j.parse::<usize>()) {
-                cells.push((i, j, v));
-            }
-        }
-        if cells.is_empty() {
-            return None;
-        }
-        let rows = cells.iter().map(|c| c.0).max().unwrap_or(0) + 1;
-        let cols = cells.iter().map(|c| c.1).max().unwrap_or(0) + 1;
-        let mut r = vec![vec![f64::NAN; cols]; rows];
-        for (i, j, v) in cells {
-            r[i][j] = v;
-        }
-        Some(r)
-    }
-}
-
-/// Mean and half-width of a 95 % confidence interval (Student's t) over `xs`.
-pub fn mean_ci95(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len();
-    if n == 0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    if n == 1 {
-        return (mean, 0.0);
-    }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    (mean, t95(n - 1) * (var / n as f64).sqrt())
-}
-
-/// The two-sided 95 % quantile of Student's t with `df` degrees of freedom.
-pub fn t95(df: usize) -> f64 {
-    const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    match df {
-        0 => f64::NAN,
-        d if d <= 30 => T[d - 1],
-        _ => 1.96,
+    /// R as a square `experiences × experiences` table, with the rows not trained yet unfilled
+    /// (`None`).
+    pub fn to_matrix(&self) -> Matrix {
+        (0..self.experiences)
+            .map(|i| {
+                (0..self.experiences)
+                    .map(|j| self.rows.get(i).and_then(|r| r.get(j)).copied())
+                    .collect()
+            })
+            .collect()
     }
 }

@@ -2,7 +2,7 @@
 //! after the configured test steps, each with a 95 % confidence interval.
 
 use autodidact_core::{
-    grad, CreateGraph, Metrics, Params, Seed, Split, Tape, TaskDistribution, Var,
+    grad, mean_ci95, CreateGraph, Metrics, Params, Seed, Split, Tape, TaskDistribution, Var,
 };
 
 use rayon::prelude::*;
@@ -22,20 +22,6 @@ pub struct TestAdaptation {
     pub learned_lr_from: Option<usize>,
     /// ANIL: adapt only the head.
     pub head_only: bool,
-}
-
-/// Mean and 95 % half-width (normal approximation, 1.96 standard errors).
-pub fn mean_ci95(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    if xs.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = xs.iter().sum::<f64>() / n;
-    if xs.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, 1.96 * (var / n).sqrt())
 }
 
 /// Scores of one task: before adaptation, after each inner step.

@@ -2,27 +2,14 @@
 //! raw-feature nearest-prototype baseline on the same episodes when inputs are vectors.
 
 use autodidact_core::{
-    no_grad, BatchNormMode, BatchNormStats, Metrics, Params, Seed, Split, Tape, TaskDistribution,
+    mean_ci95, no_grad, BatchNormMode, BatchNormStats, Metrics, Params, Seed, Split, Tape,
+    TaskDistribution,
 };
 
 use crate::baseline::nearest_prototype_accuracy;
 use crate::episode::Episode;
 use crate::errors::{MetricError, Result};
 use crate::model::Model;
-
-/// Mean and 95 % half-width (normal approximation, 1.96 standard errors).
-pub fn mean_ci95(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    if xs.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = xs.iter().sum::<f64>() / n;
-    if xs.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, 1.96 * (var / n).sqrt())
-}
 
 /// Fraction of rows of `[n, ways]` scores whose argmax is the label.
 pub fn score_accuracy(scores: &autodidact_core::Tensor<f32>, labels: &[usize]) -> f64 {

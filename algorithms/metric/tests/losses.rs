@@ -2,9 +2,8 @@
 //! raw-feature baseline, and the confidence interval.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use autodidact_core::{Params, Seed, Tape, Targets, Task, Tensor, Var};
+use autodidact_core::{mean_ci95, Params, Seed, Tape, Targets, Task, Tensor, Var};
 use autodidact_metric::baseline::{nearest_prototype_accuracy, nearest_prototype_predictions};
-use autodidact_metric::evaluate::mean_ci95;
 use autodidact_metric::matching::{attention, matching_loss};
 use autodidact_metric::proto::{proto_loss, prototypes, Distance};
 use autodidact_metric::relation::{class_embeddings, relation_loss, RelationModule};
@@ -159,11 +158,11 @@ fn raw_feature_baseline_by_hand() {
 }
 
 #[test]
-fn confidence_interval_is_1_96_standard_errors() {
+fn confidence_interval_is_students_t() {
     let (m, ci) = mean_ci95(&[0.0, 1.0, 0.0, 1.0]);
     near(m, 0.5);
-    // Sample sd = √(1/3); CI = 1.96 · sd / 2.
-    near(ci, 1.96 * (1.0f64 / 3.0).sqrt() / 2.0);
+    // Sample sd = √(1/3); CI = t(0.975; 3) · sd / 2 with t = 3.182446.
+    near(ci, 3.182_446 * (1.0f64 / 3.0).sqrt() / 2.0);
 }
 
 /// The relation tests' tiny episode: two query embeddings and two class embeddings.
