@@ -124,6 +124,11 @@ pub trait ParamType {
     /// The type in words ("float", "list of integers").
     fn type_name() -> String;
 
+    /// What a value must be, for an error message ("integer >= 0"); the type by default.
+    fn expected() -> String {
+        Self::type_name()
+    }
+
     /// The spellings and one-line documentation of a choice (empty for other types).
     fn choices() -> Vec<(&'static str, &'static str)> {
         Vec::new()
@@ -151,10 +156,13 @@ pub trait ParamType {
 }
 
 macro_rules! numeric_param {
-    ($name:literal: $($t:ty),*) => {$(
+    ($name:literal, $expected:literal: $($t:ty),*) => {$(
         impl ParamType for $t {
             fn type_name() -> String {
                 $name.to_string()
+            }
+            fn expected() -> String {
+                $expected.to_string()
             }
             #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
             fn numbers(&self) -> Vec<f64> {
@@ -163,9 +171,9 @@ macro_rules! numeric_param {
         }
     )*};
 }
-numeric_param!("float": f32, f64);
-numeric_param!("integer": i32, i64);
-numeric_param!("integer >= 0": u8, u16, u32, u64, usize);
+numeric_param!("float", "float": f32, f64);
+numeric_param!("integer", "integer": i32, i64);
+numeric_param!("integer", "integer >= 0": u8, u16, u32, u64, usize);
 
 impl ParamType for bool {
     fn type_name() -> String {
@@ -196,10 +204,12 @@ impl ParamType for Config {
 
 impl<T: ParamType> ParamType for Vec<T> {
     fn type_name() -> String {
-        let inner = T::type_name();
-        match inner.as_str() {
+        format!("list of {}s", T::type_name())
+    }
+    fn expected() -> String {
+        match T::expected().as_str() {
             "integer >= 0" => "list of integers >= 0".to_string(),
-            _ => format!("list of {inner}s"),
+            e => format!("list of {e}s"),
         }
     }
     fn choices() -> Vec<(&'static str, &'static str)> {
@@ -219,6 +229,9 @@ impl<T: ParamType> ParamType for Vec<T> {
 impl<T: ParamType> ParamType for Option<T> {
     fn type_name() -> String {
         format!("{} (optional)", T::type_name())
+    }
+    fn expected() -> String {
+        T::expected()
     }
     fn choices() -> Vec<(&'static str, &'static str)> {
         T::choices()
@@ -378,7 +391,7 @@ pub fn parse_value<T: ParamType + DeserializeOwned>(key: &str, value: &Value) ->
     T::deserialize(value.clone()).map_err(|_| {
         let choices = T::choices();
         let expected = if choices.is_empty() {
-            T::type_name()
+            T::expected()
         } else {
             let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
             format!("one of: {}", names.join(", "))

@@ -24,6 +24,7 @@
 // The derives name `::autodidact_core`; this lets them expand inside core too.
 extern crate self as autodidact_core;
 
+pub mod adapt;
 pub mod algorithm;
 mod backward;
 pub mod config;

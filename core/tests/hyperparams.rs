@@ -113,12 +113,12 @@ fn documentation_comes_from_the_struct() {
             "name"
         ]
     );
-    assert_eq!(docs[0].doc, "Training length.");
-    assert_eq!(docs[0].ty, "integer >= 0");
+    assert_eq!(docs[0].doc, "Training length");
+    assert_eq!(docs[0].ty, "integer");
     assert_eq!(docs[0].range, "1 ..= 1000000");
     assert_eq!(docs[1].ty, "float");
     assert_eq!(docs[1].range, "> 0 and <= 10");
-    assert_eq!(docs[2].ty, "list of integers >= 0");
+    assert_eq!(docs[2].ty, "list of integers");
     assert_eq!(docs[2].range, "each 1 ..= 4096; 1 to 8 items");
     assert_eq!(docs[5].range, "one of: standard, labels-trick, a-gem");
     assert_eq!(

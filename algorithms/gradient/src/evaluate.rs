@@ -5,7 +5,7 @@ use autodidact_core::{
     grad, mean_ci95, CreateGraph, Metrics, Params, Seed, Split, Tape, TaskDistribution, Var,
 };
 
-use rayon::prelude::*;
+use autodidact_core::parallel;
 
 use crate::adapt::InnerLr;
 use crate::errors::Result;
@@ -83,21 +83,16 @@ pub fn evaluate_tasks(
     seed: Seed,
     how: &TestAdaptation,
     prefix: &str,
-    pool: Option<&rayon::ThreadPool>,
+    pool: Option<&parallel::ThreadPool>,
 ) -> Result<Metrics> {
     let curve_of = |i: usize| -> Result<Vec<f64>> {
         let task = dist.task(split, seed, i as u64)?;
         Ok(task_curve(model, params, n_model, &task, how))
     };
-    let curves: Vec<Vec<f64>> = match pool {
-        Some(pool) => pool.install(|| {
-            (0..n_tasks)
-                .into_par_iter()
-                .map(curve_of)
-                .collect::<Result<_>>()
-        })?,
-        None => (0..n_tasks).map(curve_of).collect::<Result<_>>()?,
-    };
+    let indices: Vec<usize> = (0..n_tasks).collect();
+    let curves: Vec<Vec<f64>> = parallel::ordered_map(pool, &indices, |&i| curve_of(i))
+        .into_iter()
+        .collect::<Result<_>>()?;
     let name = if model.classification {
         "query_accuracy"
     } else {

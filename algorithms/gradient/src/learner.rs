@@ -3,6 +3,7 @@
 
 use autodidact_core::config::Checked;
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
+use autodidact_core::parallel;
 use autodidact_core::{
     Adam, Algorithm, Config, CoreError, CreateGraph, EnvInstance, EnvSpec, Metrics, Params, Seed,
     Split, Tape, Task, TaskDistribution, Tensor,
@@ -17,7 +18,6 @@ use crate::maml::{maml_meta_loss, maml_meta_loss_batched};
 use crate::meta_sgd::meta_sgd_meta_loss;
 use crate::model::Model;
 use crate::reptile::{reptile_combine, reptile_task};
-use rayon::prelude::*;
 
 /// Which gradient-based method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ pub struct MetaLearner {
     loss_sum: f64,
     loss_count: u64,
     /// Workers for the tasks of a meta-batch (`threads` > 1).
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<parallel::ThreadPool>,
 }
 
 impl MetaLearner {
@@ -123,20 +123,7 @@ impl MetaLearner {
         }
         let hp = hp.into_inner();
         let opt = Adam::new(hp.outer_lr);
-        let pool = if hp.threads > 1 {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(hp.threads)
-                .build()
-                .map_err(|e| {
-                    GradientError::Incompatible(format!(
-                        "threads = {}: cannot start the worker pool: {e}",
-                        hp.threads
-                    ))
-                })?;
-            Some(pool)
-        } else {
-            None
-        };
+        let pool = parallel::pool_for(hp.threads)?;
         Ok(MetaLearner {
             method,
             hp,
@@ -183,10 +170,7 @@ impl MetaLearner {
     /// Runs `f` on every task, on the worker pool when there is one; results come back in
     /// task order, so whatever is summed from them does not depend on the thread count.
     fn map_tasks<R: Send>(&self, tasks: &[Task], f: impl Fn(&Task) -> R + Sync + Send) -> Vec<R> {
-        match &self.pool {
-            Some(pool) => pool.install(|| tasks.par_iter().map(&f).collect()),
-            None => tasks.iter().map(f).collect(),
-        }
+        parallel::ordered_map(self.pool.as_ref(), tasks, f)
     }
 
     /// One meta-iteration; returns the meta-loss (the mean query loss after adaptation).

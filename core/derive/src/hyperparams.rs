@@ -103,7 +103,8 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     for f in &fields.named {
         let Some(field) = &f.ident else { continue };
         let key = field.to_string().trim_start_matches("r#").to_string();
-        let doc = doc_line(&f.attrs);
+        // One line as `describe` prints it: "Learning rate (float, > 0)", no full stop.
+        let doc = doc_line(&f.attrs).trim_end_matches('.').to_string();
         if doc.is_empty() {
             return Err(syn::Error::new_spanned(
                 field,
