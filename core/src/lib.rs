@@ -32,8 +32,7 @@ pub mod ops;
 pub mod optim;
 pub mod params;
 pub mod plugin;
-#[doc(hidden)]
-pub mod pool;
+mod pool;
 pub mod registry;
 pub mod rng;
 pub mod stream;

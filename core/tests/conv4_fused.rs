@@ -1,10 +1,10 @@
-//! The fused Conv4 block against core's composed Conv4: outputs, first-order gradients,
-//! batch-norm running statistics, and second-order gradients (through the reference path).
+//! Conv4's fused f32 blocks (`Conv4::forward`) against its composition of core ops
+//! (`Conv4::forward_composed`): outputs, first-order gradients, batch-norm running statistics,
+//! and second-order gradients (which differentiate the composition).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use autodidact_core::layers::{Conv4, Conv4Config};
 use autodidact_core::{grad, BatchNormMode, CreateGraph, Params, Seed, Tape, Tensor, Var};
-use autodidact_metric::backbone::fused_conv4;
 use rand::Rng as _;
 
 fn setup(size: usize) -> (Conv4, Params<f32>, Tensor<f32>) {
@@ -60,8 +60,8 @@ fn fused_forward_and_gradients_match_core_in_every_mode() {
             let tape = Tape::<f32>::new();
             let p = tape.params(&params);
             let xv = Var::leaf(x.clone());
-            let r = conv.forward(&p, xv, mode, Some(&mut st_ref));
-            let f = fused_conv4(&conv, &p, xv, mode, &mut st_fused);
+            let r = conv.forward_composed(&p, xv, mode, Some(&mut st_ref));
+            let f = conv.forward(&p, xv, mode, Some(&mut st_fused));
             close(&f.value(), &r.value(), 1e-4, "output");
             // A loss that weighs every output differently.
             let w = Var::constant(Tensor::from_shape_fn(r.value().raw_dim(), |d| {
@@ -99,10 +99,11 @@ fn fused_block_is_differentiable_twice() {
     let xv = Var::constant(x);
     let mut st = conv.new_stats::<f32>();
     let loss_r = conv
-        .forward(&p, xv, BatchNormMode::BatchStats, None)
+        .forward_composed(&p, xv, BatchNormMode::BatchStats, None)
         .square()
         .sum();
-    let loss_f = fused_conv4(&conv, &p, xv, BatchNormMode::BatchStats, &mut st)
+    let loss_f = conv
+        .forward(&p, xv, BatchNormMode::BatchStats, Some(&mut st))
         .square()
         .sum();
     let w = p[conv.blocks[1].weight];
