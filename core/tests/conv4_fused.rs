@@ -182,3 +182,13 @@ fn fused_forward_without_recording_matches() {
         );
     }
 }
+
+#[test]
+#[should_panic(expected = "shape error in max_pool2d")]
+fn maps_too_small_to_pool_are_refused_as_by_the_composition() {
+    // 8 → 4 → 2 → 1: the last block's 1×1 map cannot be pooled.
+    let (conv, params, x) = setup(8);
+    let tape = Tape::<f32>::new();
+    let p = tape.params(&params);
+    conv.forward(&p, Var::constant(x), BatchNormMode::BatchStats, None);
+}

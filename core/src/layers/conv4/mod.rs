@@ -164,7 +164,10 @@ impl Conv4 {
         for (i, b) in self.blocks.iter().enumerate() {
             let args = [h, p[b.weight], p[b.bias], p[b.gamma], p[b.beta]];
             let st = stats.as_deref_mut().and_then(|s| s.get_mut(i));
-            let fast = if fuse {
+            // The fused kernels take [N, C, H, W] maps of at least 2×2; anything else goes to
+            // the composition, whose errors name the shapes.
+            let s = h.shape();
+            let fast = if fuse && s.len() == 4 && s[2] >= 2 && s[3] >= 2 {
                 fused::op::<T>(mode, st.as_deref())
             } else {
                 None
@@ -175,8 +178,6 @@ impl Conv4 {
                     if let (BatchNormMode::Train, Some(st), Some((mean, var))) =
                         (mode, st, op.batch_stats())
                     {
-                        // Values per channel: the block's input was checked to be 4-D.
-                        let s = h.shape();
                         let of = |v: &f32| T::of(f64::from(*v));
                         let (mean, var) = (mean.iter().map(of), var.iter().map(of));
                         update_running(st, mean, var, s[0] * s[2] * s[3], MOMENTUM);
