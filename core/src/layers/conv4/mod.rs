@@ -1,6 +1,6 @@
 //! Conv4, the few-shot backbone: 4 × [3×3 conv, batch norm, ReLU, 2×2 max-pool].
 //!
-//! On `f32` each block runs as one fused op with hand-written kernels ([`fused`]); on `f64`
+//! On `f32` each block runs as one fused op with hand-written kernels (`fused.rs`); on `f64`
 //! (gradient checks) and through [`Conv4::forward_composed`] it is the composition of core ops.
 //! Both compute the same function, and the fused op's gradient is differentiable to any order
 //! (it differentiates the composition when a gradient is recorded).
@@ -129,7 +129,7 @@ impl Conv4 {
     ///
     /// `stats` are updated in [`BatchNormMode::Train`] and read in [`BatchNormMode::Eval`].
     /// On `f32` each block is one fused op (the same function as [`Conv4::forward_composed`],
-    /// up to float rounding, several times faster); on `f64` this is `forward_composed`.
+    /// up to float rounding, and faster); on `f64` this is `forward_composed`.
     pub fn forward<T: Float>(
         &self,
         p: &[Var<T>],
@@ -152,6 +152,7 @@ impl Conv4 {
         self.run(p, x, mode, stats, false)
     }
 
+    /// The blocks in turn, each fused when `fuse` and the fused op applies, else composed.
     fn run<T: Float>(
         &self,
         p: &[Var<T>],
