@@ -37,8 +37,7 @@ pub mod optim;
 pub mod parallel;
 pub mod params;
 pub mod plugin;
-#[doc(hidden)]
-pub mod pool;
+mod pool;
 pub mod registry;
 pub mod rng;
 pub mod stats;

@@ -11,7 +11,7 @@ use crate::float::Float;
 
 /// A hasher for capacities: one multiply (SipHash would cost more than the allocation saved).
 #[derive(Default)]
-pub struct CapacityHasher(u64);
+pub(crate) struct CapacityHasher(u64);
 
 impl Hasher for CapacityHasher {
     fn finish(&self) -> u64 {
@@ -44,6 +44,7 @@ impl<T> Default for Bucket<T> {
 }
 
 /// Free buffers by length: short lengths index a vector directly, longer ones a hash map.
+/// `pub` (in a private module) only because `Float::with_pool` names it.
 #[doc(hidden)]
 pub struct Pool<T> {
     short: Vec<Bucket<T>>,
@@ -95,34 +96,55 @@ impl<T> Pool<T> {
     }
 }
 
+/// A buffer from bucket `len` (capacity at least `len`), its old contents kept.
+#[inline]
+fn pop<T: Float>(len: usize) -> Option<Vec<T>> {
+    if len == 0 {
+        return None;
+    }
+    T::with_pool(|p| {
+        let b = p.get(len)?;
+        let v = match b.vecs.pop() {
+            Some(v) => v,
+            None => b.arrays.pop()?.into_raw_vec_and_offset().0,
+        };
+        p.held -= len;
+        Some(v)
+    })
+}
+
 /// An empty vector with capacity for at least `len` elements, from the pool if possible.
 #[inline]
 pub(crate) fn take<T: Float>(len: usize) -> Vec<T> {
-    if len > 0 {
-        if let Some(v) = T::with_pool(|p| {
-            let b = p.get(len)?;
-            let mut v = match b.vecs.pop() {
-                Some(v) => v,
-                None => b.arrays.pop()?.into_raw_vec_and_offset().0,
-            };
-            p.held -= len;
+    match pop::<T>(len) {
+        Some(mut v) => {
             v.clear();
-            Some(v)
-        }) {
-            return v;
+            v
         }
+        None => Vec::with_capacity(len),
     }
-    Vec::with_capacity(len)
 }
 
-/// Returns a buffer to the pool (keyed by its capacity).
+/// A vector of `len` elements from the pool, holding whatever its last user left there: for
+/// scratch that the caller overwrites before reading (no clearing pass over many MB).
+pub(crate) fn scratch_vec<T: Float>(len: usize) -> Vec<T> {
+    match pop::<T>(len) {
+        Some(mut v) => {
+            v.resize(len, T::zero());
+            v
+        }
+        None => vec![T::zero(); len],
+    }
+}
+
+/// Returns a buffer to the pool (keyed by its capacity). Its contents stay: [`take`] clears,
+/// and [`scratch_vec`] hands them out as scratch.
 #[inline]
-pub(crate) fn give<T: Float>(mut v: Vec<T>) {
+pub(crate) fn give<T: Float>(v: Vec<T>) {
     let cap = v.capacity();
     if cap == 0 {
         return;
     }
-    v.clear();
     T::with_pool(|p| {
         if p.held + cap > MAX_HELD {
             return;
@@ -136,18 +158,13 @@ pub(crate) fn give<T: Float>(mut v: Vec<T>) {
 }
 
 /// A vector of `len` zeros whose buffer comes from this thread's pool when one of that length is
-/// free (the values of tape scopes that have ended go back there). For custom ops that build
+/// free (the values of tape scopes that have ended go back there). For hand-fused ops that build
 /// large outputs: a reused buffer is only cleared, where a fresh one of many MB is faulted in
 /// page by page on every call.
-pub fn zeroed<T: Float>(len: usize) -> Vec<T> {
+pub(crate) fn zeroed<T: Float>(len: usize) -> Vec<T> {
     let mut v = take::<T>(len);
     v.resize(len, T::zero());
     v
-}
-
-/// Elements currently held by this thread's pool for `T` (for tests of reuse).
-pub fn held<T: Float>() -> usize {
-    T::with_pool(|p| p.held)
 }
 
 /// Returns an array's buffer to the pool; a standard-layout array is kept whole, so the next
@@ -242,4 +259,49 @@ pub(crate) fn filled<T: Float>(shape: &[usize], value: T) -> ArrayD<T> {
     let mut out = scratch::<T>(shape);
     slice_mut(&mut out).fill(value);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tape::{CreateGraph, Tape, Var};
+    use crate::Float;
+
+    /// Elements currently held by this thread's pool for `T`.
+    fn held<T: Float>() -> usize {
+        T::with_pool(|p| p.held)
+    }
+
+    #[test]
+    fn value_buffers_return_to_the_pool_and_are_reused() {
+        let step = || {
+            let t = Tape::<f64>::new();
+            let x = t.param(&ndarray::Array2::<f64>::ones((8, 8)).into_dyn());
+            let y = (x.matmul(x).tanh() * 3.0).sum();
+            let _ = t.grad(&y, &[x], CreateGraph::No);
+            // A second-order step too (MAML's pattern), scalars and broadcasts included.
+            let g = t.grad(&y, &[x], CreateGraph::Yes)[0];
+            let z = (x - g * 0.1).relu().mean() + Var::scalar(1.0);
+            let _ = t.grad(&z, &[x], CreateGraph::No);
+        };
+        step();
+        assert!(held::<f64>() > 0, "a finished step returns its buffers");
+        step();
+        let steady = held::<f64>();
+        for _ in 0..5 {
+            step();
+            // Later steps draw their buffers from the pool and give them back: no growth.
+            assert_eq!(held::<f64>(), steady);
+        }
+    }
+
+    #[test]
+    fn scratch_vectors_come_back_with_their_length() {
+        let v = super::scratch_vec::<f32>(1000);
+        assert_eq!(v.len(), 1000);
+        let before = held::<f32>();
+        super::give(v);
+        assert_eq!(held::<f32>(), before + 1000);
+        let again = super::scratch_vec::<f32>(1000);
+        assert_eq!((again.len(), held::<f32>()), (1000, before));
+    }
 }

@@ -179,32 +179,6 @@ fn params_round_trip_through_serde() {
 }
 
 #[test]
-fn value_buffers_return_to_the_pool_and_are_reused() {
-    let step = || {
-        let t = Tape::<f64>::new();
-        let x = t.param(&autodidact_core::ndarray::Array2::<f64>::ones((8, 8)).into_dyn());
-        let y = (x.matmul(x).tanh() * 3.0).sum();
-        let _ = t.grad(&y, &[x], CreateGraph::No);
-        // A second-order step too (MAML's pattern), scalars and broadcasts included.
-        let g = t.grad(&y, &[x], CreateGraph::Yes)[0];
-        let z = (x - g * 0.1).relu().mean() + Var::scalar(1.0);
-        let _ = t.grad(&z, &[x], CreateGraph::No);
-    };
-    step();
-    assert!(
-        autodidact_core::pool::held::<f64>() > 0,
-        "a finished step returns its buffers"
-    );
-    step();
-    let steady = autodidact_core::pool::held::<f64>();
-    for _ in 0..5 {
-        step();
-        // Later steps draw their buffers from the pool and give them back: no growth.
-        assert_eq!(autodidact_core::pool::held::<f64>(), steady);
-    }
-}
-
-#[test]
 fn adam_matches_its_formula_and_never_keeps_subnormal_moments() {
     use autodidact_core::optim::Optimizer;
     let mut params = Params::<f32>::new();

@@ -5,7 +5,6 @@ use autodidact_core::{BatchNormMode, BatchNormStats, Params, Rng, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{MetricError, Result};
-use crate::fused::FusedBlock;
 use crate::hyperparams::MetricParams;
 
 /// An embedding network, run functionally on a parameter list.
@@ -15,7 +14,8 @@ pub enum Backbone {
     Conv4 {
         /// The layers (core's Conv4 parameter layout).
         conv: Conv4,
-        /// Run each block as one fused op ([`crate::fused`]) instead of core's composition.
+        /// Run core's fused blocks ([`Conv4::forward`]) rather than its composition of ops
+        /// ([`Conv4::forward_composed`]; same function, slower).
         fused: bool,
     },
     /// An MLP with ReLU hidden layers and a linear output on flattened inputs, optionally
@@ -135,11 +135,11 @@ impl Backbone {
                 let c = &conv.config;
                 let v =
                     Var::constant_from(x).reshape(&[n, c.in_channels, c.input_size, c.input_size]);
+                let st = if stats.is_empty() { None } else { Some(stats) };
                 if *fused {
-                    fused_conv4(conv, p, v, mode, stats)
-                } else {
-                    let st = if stats.is_empty() { None } else { Some(stats) };
                     conv.forward(p, v, mode, st)
+                } else {
+                    conv.forward_composed(p, v, mode, st)
                 }
             }
             Backbone::Mlp {
@@ -160,42 +160,4 @@ impl Backbone {
             }
         }
     }
-}
-
-/// Core's Conv4 with every block run as a [`FusedBlock`]; same parameters, same running
-/// statistics updates (momentum 0.1, unbiased variance) as `Conv4::forward`.
-pub fn fused_conv4(
-    conv: &Conv4,
-    p: &[Var<f32>],
-    x: Var<f32>,
-    mode: BatchNormMode,
-    stats: &mut [BatchNormStats<f32>],
-) -> Var<f32> {
-    let mut h = x;
-    for (i, b) in conv.blocks.iter().enumerate() {
-        let running = match mode {
-            BatchNormMode::Eval => stats.get(i).map(|s| (s.mean.clone(), s.var.clone())),
-            _ => None,
-        };
-        let shape = h.shape();
-        let count = shape[0] * shape[2] * shape[3];
-        let (out, batch) =
-            FusedBlock::apply(running, h, p[b.weight], p[b.bias], p[b.gamma], p[b.beta]);
-        if let (BatchNormMode::Train, Some((mean, var)), Some(st)) = (mode, batch, stats.get_mut(i))
-        {
-            let unbias = if count > 1 {
-                count as f32 / (count - 1) as f32
-            } else {
-                1.0
-            };
-            for (r, m) in st.mean.iter_mut().zip(mean) {
-                *r = 0.9 * *r + 0.1 * m;
-            }
-            for (r, v) in st.var.iter_mut().zip(var) {
-                *r = 0.9 * *r + 0.1 * v * unbias;
-            }
-        }
-        h = out;
-    }
-    h.flatten()
 }

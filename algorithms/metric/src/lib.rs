@@ -39,7 +39,6 @@ pub mod episode;
 pub mod errors;
 pub mod evaluate;
 pub mod fce;
-pub mod fused;
 pub mod hyperparams;
 pub mod learner;
 pub mod matching;

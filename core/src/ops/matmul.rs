@@ -129,13 +129,13 @@ fn gemm_into<T: Float>(
 
 /// `c := alpha · a @ b + beta · c` on 2-D views (BLAS `gemm` semantics; `c` is not read when
 /// `beta` is 0), on the same kernels as [`Var::matmul`]: for hand-fused kernels that work
-/// outside the tape (the metric family's Conv4 blocks). Any strides work: views with negative
+/// outside the tape (the fused Conv4 blocks). Any strides work: views with negative
 /// strides, a `c` whose layout is not plainly row- or column-major, and `AUTODIDACT_MATMUL=ndarray`
 /// go through ndarray's `general_mat_mul` instead.
 ///
 /// # Panics
 /// If the shapes do not chain (`a: [n, k]`, `b: [k, m]`, `c: [n, m]`), naming all three.
-pub fn gemm_views<T: Float>(
+pub(crate) fn gemm_views<T: Float>(
     alpha: T,
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,

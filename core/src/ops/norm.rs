@@ -71,27 +71,37 @@ pub fn batch_norm<T: Float>(
             let var = centred.square().mean_axes(&axes, true);
             if let (BatchNormMode::Train, Some(st)) = (mode, stats) {
                 let n: usize = axes.iter().map(|&a| shape[a]).product();
-                let unbias = if n > 1 {
-                    n as f64 / (n - 1) as f64
-                } else {
-                    1.0
-                };
-                let m = T::of(momentum);
-                mean.with_value(|mv| {
-                    for (r, &v) in st.mean.iter_mut().zip(mv.iter()) {
-                        *r = (T::one() - m) * *r + m * v;
-                    }
-                });
-                var.with_value(|vv| {
-                    for (r, &v) in st.var.iter_mut().zip(vv.iter()) {
-                        *r = (T::one() - m) * *r + m * v * T::of(unbias);
-                    }
-                });
+                let (mv, vv) = (mean.value(), var.value());
+                update_running(st, mv.iter().copied(), vv.iter().copied(), n, momentum);
             }
             // γ/σ per channel first: one full-size multiply instead of a divide and a
             // multiply (the divide's backward alone is four full-size ops).
             centred * (g / (var + eps).sqrt()) + b
         }
+    }
+}
+
+/// Moves running statistics toward a batch's per-channel mean and biased variance over `n`
+/// values (the variance is kept unbiased). Shared with the fused Conv4 blocks, so both paths
+/// update the statistics with the same arithmetic.
+pub(crate) fn update_running<T: Float>(
+    st: &mut BatchNormStats<T>,
+    mean: impl Iterator<Item = T>,
+    var: impl Iterator<Item = T>,
+    n: usize,
+    momentum: f64,
+) {
+    let unbias = if n > 1 {
+        n as f64 / (n - 1) as f64
+    } else {
+        1.0
+    };
+    let m = T::of(momentum);
+    for (r, v) in st.mean.iter_mut().zip(mean) {
+        *r = (T::one() - m) * *r + m * v;
+    }
+    for (r, v) in st.var.iter_mut().zip(var) {
+        *r = (T::one() - m) * *r + m * v * T::of(unbias);
     }
 }
 

@@ -1,13 +1,25 @@
 //! Conv4, the few-shot backbone: 4 × [3×3 conv, batch norm, ReLU, 2×2 max-pool].
+//!
+//! On `f32` each block runs as one fused op with hand-written kernels (`fused.rs`); on `f64`
+//! (gradient checks) and through [`Conv4::forward_composed`] it is the composition of core ops.
+//! Both compute the same function, and the fused op's gradient is differentiable to any order
+//! (it differentiates the composition when a gradient is recorded).
+
+mod fused;
 
 use serde::{Deserialize, Serialize};
 
 use crate::float::Float;
 use crate::layers::init::Init;
-use crate::ops::norm::{batch_norm, BatchNormMode, BatchNormStats};
+use crate::ops::norm::{batch_norm, update_running, BatchNormMode, BatchNormStats};
 use crate::params::Params;
 use crate::rng::Rng;
 use crate::tape::Var;
+
+/// Batch-norm momentum of the running statistics.
+const MOMENTUM: f64 = 0.1;
+/// Batch-norm ε.
+const BN_EPS: f64 = 1e-5;
 
 /// Conv4's shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,20 +128,79 @@ impl Conv4 {
     /// `x [N, C, H, W] → [N, feature_dim]` features.
     ///
     /// `stats` are updated in [`BatchNormMode::Train`] and read in [`BatchNormMode::Eval`].
+    /// On `f32` each block is one fused op (the same function as [`Conv4::forward_composed`],
+    /// up to float rounding, and faster); on `f64` this is `forward_composed`.
     pub fn forward<T: Float>(
         &self,
         p: &[Var<T>],
         x: Var<T>,
         mode: BatchNormMode,
+        stats: Option<&mut [BatchNormStats<T>]>,
+    ) -> Var<T> {
+        self.run(p, x, mode, stats, true)
+    }
+
+    /// [`Conv4::forward`] composed of core ops (`conv2d`, `batch_norm`, `relu`, `max_pool2d`)
+    /// on every type: the reference the fused blocks are tested against.
+    pub fn forward_composed<T: Float>(
+        &self,
+        p: &[Var<T>],
+        x: Var<T>,
+        mode: BatchNormMode,
+        stats: Option<&mut [BatchNormStats<T>]>,
+    ) -> Var<T> {
+        self.run(p, x, mode, stats, false)
+    }
+
+    /// The blocks in turn, each fused when `fuse` and the fused op applies, else composed.
+    fn run<T: Float>(
+        &self,
+        p: &[Var<T>],
+        x: Var<T>,
+        mode: BatchNormMode,
         mut stats: Option<&mut [BatchNormStats<T>]>,
+        fuse: bool,
     ) -> Var<T> {
         let mut h = x;
         for (i, b) in self.blocks.iter().enumerate() {
-            h = h.conv2d(p[b.weight], Some(p[b.bias]), 1, 1);
+            let args = [h, p[b.weight], p[b.bias], p[b.gamma], p[b.beta]];
             let st = stats.as_deref_mut().and_then(|s| s.get_mut(i));
-            h = batch_norm(h, p[b.gamma], p[b.beta], st, mode, 0.1, 1e-5);
-            h = h.relu().max_pool2d(2, 2);
+            // The fused kernels take [N, C, H, W] maps of at least 2×2; anything else goes to
+            // the composition, whose errors name the shapes.
+            let s = h.shape();
+            let fast = if fuse && s.len() == 4 && s[2] >= 2 && s[3] >= 2 {
+                fused::op::<T>(mode, st.as_deref())
+            } else {
+                None
+            };
+            h = match fast {
+                Some((op, on_tape)) => {
+                    let out = Var::custom(on_tape, &args);
+                    if let (BatchNormMode::Train, Some(st), Some((mean, var))) =
+                        (mode, st, op.batch_stats())
+                    {
+                        let of = |v: &f32| T::of(f64::from(*v));
+                        let (mean, var) = (mean.iter().map(of), var.iter().map(of));
+                        update_running(st, mean, var, s[0] * s[2] * s[3], MOMENTUM);
+                    }
+                    out
+                }
+                None => composed_block(args, mode, st),
+            };
         }
         h.flatten()
     }
+}
+
+/// One block composed of core ops: `args` are the input, weight, bias, γ and β.
+fn composed_block<T: Float>(
+    args: [Var<T>; 5],
+    mode: BatchNormMode,
+    stats: Option<&mut BatchNormStats<T>>,
+) -> Var<T> {
+    let [x, w, b, gamma, beta] = args;
+    let y = x.conv2d(w, Some(b), 1, 1);
+    batch_norm(y, gamma, beta, stats, mode, MOMENTUM, BN_EPS)
+        .relu()
+        .max_pool2d(2, 2)
 }

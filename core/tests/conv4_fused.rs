@@ -1,10 +1,10 @@
-//! The fused Conv4 block against core's composed Conv4: outputs, first-order gradients,
-//! batch-norm running statistics, and second-order gradients (through the reference path).
+//! Conv4's fused f32 blocks (`Conv4::forward`) against its composition of core ops
+//! (`Conv4::forward_composed`): outputs, first-order gradients, batch-norm running statistics,
+//! and second-order gradients (which differentiate the composition).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use autodidact_core::layers::{Conv4, Conv4Config};
-use autodidact_core::{grad, BatchNormMode, CreateGraph, Params, Seed, Tape, Tensor, Var};
-use autodidact_metric::backbone::fused_conv4;
+use autodidact_core::{grad, no_grad, BatchNormMode, CreateGraph, Params, Seed, Tape, Tensor, Var};
 use rand::Rng as _;
 
 fn setup(size: usize) -> (Conv4, Params<f32>, Tensor<f32>) {
@@ -60,8 +60,8 @@ fn fused_forward_and_gradients_match_core_in_every_mode() {
             let tape = Tape::<f32>::new();
             let p = tape.params(&params);
             let xv = Var::leaf(x.clone());
-            let r = conv.forward(&p, xv, mode, Some(&mut st_ref));
-            let f = fused_conv4(&conv, &p, xv, mode, &mut st_fused);
+            let r = conv.forward_composed(&p, xv, mode, Some(&mut st_ref));
+            let f = conv.forward(&p, xv, mode, Some(&mut st_fused));
             close(&f.value(), &r.value(), 1e-4, "output");
             // A loss that weighs every output differently.
             let w = Var::constant(Tensor::from_shape_fn(r.value().raw_dim(), |d| {
@@ -92,17 +92,18 @@ fn fused_forward_and_gradients_match_core_in_every_mode() {
 }
 
 #[test]
-fn fused_block_is_differentiable_twice() {
+fn fused_blocks_differentiate_to_any_order() {
     let (conv, params, x) = setup(16);
     let tape = Tape::<f32>::new();
     let p = tape.params(&params);
     let xv = Var::constant(x);
     let mut st = conv.new_stats::<f32>();
     let loss_r = conv
-        .forward(&p, xv, BatchNormMode::BatchStats, None)
+        .forward_composed(&p, xv, BatchNormMode::BatchStats, None)
         .square()
         .sum();
-    let loss_f = fused_conv4(&conv, &p, xv, BatchNormMode::BatchStats, &mut st)
+    let loss_f = conv
+        .forward(&p, xv, BatchNormMode::BatchStats, Some(&mut st))
         .square()
         .sum();
     let w = p[conv.blocks[1].weight];
@@ -115,4 +116,79 @@ fn fused_block_is_differentiable_twice() {
     let b = second(loss_r);
     close(&a, &b, 2e-3, "second-order gradient");
     assert!(b.iter().any(|v| v.abs() > 0.0));
+    // And a third order: the recorded gradient's own gradient, recorded again.
+    let third = |loss: Var<f32>| {
+        let g = grad(&[loss], &[w], CreateGraph::Yes)[0];
+        let gg = grad(&[g.square().sum()], &[w], CreateGraph::Yes)[0];
+        grad(&[gg.sum()], &[w], CreateGraph::No)[0].value()
+    };
+    let a = third(loss_f);
+    let b = third(loss_r);
+    close(&a, &b, 5e-3, "third-order gradient");
+    assert!(b.iter().any(|v| v.abs() > 0.0));
+}
+
+#[test]
+fn f32_forward_is_one_op_per_block_and_f64_composes() {
+    let (conv, params, x) = setup(16);
+    let nodes = |run: &dyn Fn(&[Var<f32>], Var<f32>)| {
+        let tape = Tape::<f32>::new();
+        let p = tape.params(&params);
+        let xv = Var::constant(x.clone());
+        let before = tape.len();
+        run(&p, xv);
+        tape.len() - before
+    };
+    let fused = nodes(&|p, xv| {
+        conv.forward(p, xv, BatchNormMode::BatchStats, None);
+    });
+    let composed = nodes(&|p, xv| {
+        conv.forward_composed(p, xv, BatchNormMode::BatchStats, None);
+    });
+    // One custom node per block and the flatten.
+    assert_eq!(fused, conv.blocks.len() + 1);
+    assert!(composed > 4 * fused, "{composed} vs {fused}");
+    // f64 (gradient checks) runs the composition: the same values bit for bit.
+    let params64 = params.cast::<f64>();
+    let tape = Tape::<f64>::new();
+    let p = tape.params(&params64);
+    let xv = Var::constant(x.mapv(f64::from));
+    let before = tape.len();
+    let a = conv.forward(&p, xv, BatchNormMode::BatchStats, None);
+    assert_eq!(tape.len() - before, composed);
+    let b = conv.forward_composed(&p, xv, BatchNormMode::BatchStats, None);
+    assert_eq!(a.value(), b.value());
+}
+
+#[test]
+fn fused_forward_without_recording_matches() {
+    let (conv, params, x) = setup(19);
+    let tape = Tape::<f32>::new();
+    let p = tape.params(&params);
+    let xv = Var::constant(x);
+    let mut st = conv.new_stats::<f32>();
+    for s in st.iter_mut() {
+        s.mean.iter_mut().for_each(|m| *m = 0.2);
+        s.var.iter_mut().for_each(|v| *v = 1.5);
+    }
+    for mode in [BatchNormMode::Eval, BatchNormMode::BatchStats] {
+        let f = no_grad(|| conv.forward(&p, xv, mode, Some(&mut st)));
+        let r = no_grad(|| conv.forward_composed(&p, xv, mode, Some(&mut st)));
+        close(
+            &f.value(),
+            &r.value(),
+            1e-4,
+            &format!("{mode:?} under no_grad"),
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "shape error in max_pool2d")]
+fn maps_too_small_to_pool_are_refused_as_by_the_composition() {
+    // 8 → 4 → 2 → 1: the last block's 1×1 map cannot be pooled.
+    let (conv, params, x) = setup(8);
+    let tape = Tape::<f32>::new();
+    let p = tape.params(&params);
+    conv.forward(&p, Var::constant(x), BatchNormMode::BatchStats, None);
 }

@@ -1,82 +1,61 @@
-//! A fused Conv4 block — 3×3 convolution (padding 1) + bias, batch norm, ReLU, 2×2 max-pool —
-//! as one custom op with hand-written first-order kernels.
+//! One Conv4 block — 3×3 convolution (padding 1) + bias, batch norm, ReLU, 2×2 max-pool — as
+//! one custom op with hand-written first-order kernels, for `f32`.
 //!
-//! Core's `conv2d` unfolds the whole batch at once (a 400-image episode's second block is a
-//! 180 MB im2col buffer), so a training episode spends most of its time in page faults and
-//! memory copies rather than in GEMM. Here im2col is done one image at a time into a buffer
+//! The composed block unfolds the whole batch at once (a 400-image episode's second block is a
+//! 180 MB im2col buffer), so a training step spends most of its time in page faults and memory
+//! copies rather than in GEMM. Here im2col is done one chunk of images at a time into a buffer
 //! that stays in cache. The GEMM writes straight into a channel-major `[F, N·H·W]` buffer (no
 //! transposing copy; batch-norm statistics are taken per chunk while it is in cache), and
 //! normalisation, ReLU and pooling run in one pass. Only that buffer, a one-byte window
 //! position and x̂ per pooled output are kept for the backward pass, which builds each chunk's
-//! output gradient directly in the GEMM layout. Large buffers are reused through a
-//! per-thread pool.
+//! output gradient directly in the GEMM layout. Large buffers come from core's per-thread pool.
 //!
 //! Differentiability: with recording off (plain training, `CreateGraph::No`) the backward pass
 //! runs the fused kernels. When a gradient is itself recorded (`CreateGraph::Yes`), backward
-//! instead differentiates the reference composition of core ops (`conv2d`, `batch_norm`,
-//! `relu`, `max_pool2d`), so the block stays differentiable to any order, only slower.
+//! instead differentiates the composition of core ops ([`super::composed_block`]), so the block
+//! stays differentiable to any order, only slower.
 
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use autodidact_core::ops::matmul::gemm_views;
-use autodidact_core::{
-    batch_norm, grad_with_seeds, is_grad_enabled, BatchNormMode, CreateGraph, CustomOp, Tensor, Var,
-};
-use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn, ShapeBuilder};
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-/// Batch-norm ε, as core's Conv4.
-pub const BN_EPS: f64 = 1e-5;
+use super::{composed_block, BN_EPS};
+use crate::float::Float;
+use crate::ops::matmul::gemm_views;
+use crate::ops::norm::{BatchNormMode, BatchNormStats};
+use crate::pool::{give, scratch_vec, zeroed};
+use crate::tape::{grad_with_seeds, is_grad_enabled, CreateGraph, CustomOp, Var};
+use crate::Tensor;
 
 /// `argmax` value of a pooled output whose window maximum is not positive (ReLU blocks it).
 const NONE: u8 = u8::MAX;
 
-thread_local! {
-    /// Large scratch buffers (conv outputs, im2col chunks) reused across calls, so that a
-    /// training episode does not fault in hundreds of MB of fresh zeroed pages every step.
-    static SCRATCH: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Buffers kept in [`SCRATCH`] (the largest are kept when there are more).
-const SCRATCH_KEEP: usize = 12;
-
-/// A buffer of at least `len` floats from this thread's scratch pool (contents unspecified:
-/// callers overwrite what they use).
-fn take(len: usize) -> Vec<f32> {
-    SCRATCH.with(|p| {
-        let mut p = p.borrow_mut();
-        let best = p
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.len() >= len)
-            .min_by_key(|(_, v)| v.len())
-            .map(|(i, _)| i);
-        match best {
-            Some(i) => p.swap_remove(i),
-            None => vec![0.0; len],
-        }
-    })
-}
-
-/// Returns a buffer to the scratch pool.
-fn give(v: Vec<f32>) {
-    if v.is_empty() {
-        return;
+/// The fused block on `T`'s tape, and the block itself (for its batch statistics), when `T` is
+/// `f32` (the kernels' type); `None` otherwise. In [`BatchNormMode::Eval`] it normalises with
+/// `stats` when there are some, as `batch_norm` does.
+pub(super) fn op<T: Float>(
+    mode: BatchNormMode,
+    stats: Option<&BatchNormStats<T>>,
+) -> Option<(Rc<FusedBlock>, Rc<dyn CustomOp<T>>)> {
+    if TypeId::of::<T>() != TypeId::of::<f32>() {
+        return None;
     }
-    SCRATCH.with(|p| {
-        let mut p = p.borrow_mut();
-        p.push(v);
-        if p.len() > SCRATCH_KEEP {
-            if let Some(i) = p
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, v)| v.len())
-                .map(|(i, _)| i)
-            {
-                p.swap_remove(i);
-            }
+    let running = match (mode, stats) {
+        (BatchNormMode::Eval, Some(st)) => {
+            let f32s = |v: &[T]| v.iter().map(|x| x.as_f64() as f32).collect::<Vec<f32>>();
+            Some((f32s(&st.mean), f32s(&st.var)))
         }
-    });
+        _ => None,
+    };
+    let block = Rc::new(FusedBlock::new(running));
+    // `T` is f32: this only renames the op's type, which the compiler cannot see.
+    let on_f32: Rc<dyn CustomOp<f32>> = block.clone();
+    let boxed: Box<dyn Any> = Box::new(on_f32);
+    let on_tape = boxed.downcast::<Rc<dyn CustomOp<T>>>().ok()?;
+    Some((block, *on_tape))
 }
 
 /// What the forward pass keeps for the backward pass.
@@ -105,7 +84,7 @@ impl Drop for Saved {
 }
 
 /// The fused block; one instance per call.
-pub struct FusedBlock {
+pub(super) struct FusedBlock {
     /// Whether batch norm normalises with the batch's statistics.
     batch_stats: bool,
     /// Running mean and variance (used when `batch_stats` is false).
@@ -113,26 +92,27 @@ pub struct FusedBlock {
     saved: RefCell<Saved>,
 }
 
-fn slice(a: &ArrayD<f32>) -> std::borrow::Cow<'_, [f32]> {
+fn slice(a: &ArrayD<f32>) -> Cow<'_, [f32]> {
     match a.as_slice() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(a.iter().copied().collect()),
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(a.iter().copied().collect()),
     }
 }
 
 fn view2(s: &[f32], r: usize, c: usize) -> ArrayView2<'_, f32> {
-    ArrayView2::from_shape((r, c), &s[..r * c]).unwrap_or_else(|e| panic!("fused view: {e}"))
+    ArrayView2::from_shape((r, c), &s[..r * c])
+        .unwrap_or_else(|e| panic!("autodidact internal error: fused conv view: {e}"))
 }
 
 /// A `[r, c]` view of `s` whose rows are `ld` apart.
 fn view2_strided_mut(s: &mut [f32], r: usize, c: usize, ld: usize) -> ArrayViewMut2<'_, f32> {
     let len = if r == 0 { 0 } else { (r - 1) * ld + c };
     ArrayViewMut2::from_shape((r, c).strides((ld, 1)), &mut s[..len])
-        .unwrap_or_else(|e| panic!("fused view: {e}"))
+        .unwrap_or_else(|e| panic!("autodidact internal error: fused conv view: {e}"))
 }
 
 fn tensor(shape: &[usize], v: Vec<f32>) -> Tensor<f32> {
-    ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|e| panic!("fused tensor: {e}"))
+    crate::ops::from_vec(shape, v)
 }
 
 /// Σ v, with eight f32 lanes (vectorisable) combined in f64.
@@ -168,7 +148,7 @@ fn sqdev8(v: &[f32], mu: f32) -> f64 {
 /// im2col of one `[C, H, W]` image for a 3×3 kernel with padding 1: `cols [C·9, H·W]`, rows
 /// `ld` apart (`ld = H·W` for one image; a multiple of it to lay several images side by side).
 #[inline(always)]
-pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: usize) {
+fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: usize) {
     let hw = h * w;
     for ch in 0..c {
         let plane = &x[ch * hw..(ch + 1) * hw];
@@ -202,7 +182,7 @@ pub fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: us
 /// col2im (the adjoint of [`im2col3`]): adds `cols [C·9, H·W]` (rows `ld` apart) into one
 /// `[C, H, W]` image.
 #[inline(always)]
-pub fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32], ld: usize) {
+fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32], ld: usize) {
     let hw = h * w;
     for ch in 0..c {
         let plane = &mut x[ch * hw..(ch + 1) * hw];
@@ -234,7 +214,7 @@ pub fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32], ld: us
 }
 
 /// Images per GEMM: enough columns (about 1,024) to amortise packing on small maps.
-pub fn chunk_for(hw: usize) -> usize {
+fn chunk_for(hw: usize) -> usize {
     (1024 / hw.max(1)).max(1)
 }
 
@@ -366,7 +346,7 @@ fn pool_plane(
 impl FusedBlock {
     /// A block normalising with batch statistics (`running = None`) or with the given running
     /// mean and variance.
-    pub fn new(running: Option<(Vec<f32>, Vec<f32>)>) -> Self {
+    fn new(running: Option<(Vec<f32>, Vec<f32>)>) -> Self {
         FusedBlock {
             batch_stats: running.is_none(),
             running,
@@ -374,52 +354,26 @@ impl FusedBlock {
         }
     }
 
-    /// Applies the block to `x [N, C, H, W]` with weight, bias, γ, β; returns the output and,
-    /// in batch-statistics mode, the batch mean and biased variance per channel.
-    pub fn apply(
-        running: Option<(Vec<f32>, Vec<f32>)>,
-        x: Var<f32>,
-        wt: Var<f32>,
-        b: Var<f32>,
-        gamma: Var<f32>,
-        beta: Var<f32>,
-    ) -> (Var<f32>, Option<(Vec<f32>, Vec<f32>)>) {
-        let op = Rc::new(FusedBlock::new(running));
-        let out = Var::custom(op.clone(), &[x, wt, b, gamma, beta]);
-        let s = op.saved.borrow();
-        let stats = op.batch_stats.then(|| (s.mean.clone(), s.var.clone()));
-        (out, stats)
+    /// After the forward pass, in batch-statistics mode: the batch mean and biased variance
+    /// per channel.
+    pub(super) fn batch_stats(&self) -> Option<(Vec<f32>, Vec<f32>)> {
+        let s = self.saved.borrow();
+        self.batch_stats.then(|| (s.mean.clone(), s.var.clone()))
     }
 
-    /// The same block composed of core ops (the reference, and the higher-order path).
-    pub fn reference(
-        &self,
-        x: Var<f32>,
-        wt: Var<f32>,
-        b: Var<f32>,
-        gamma: Var<f32>,
-        beta: Var<f32>,
-    ) -> Var<f32> {
-        let y = x.conv2d(wt, Some(b), 1, 1);
-        let z = match &self.running {
-            None => batch_norm(y, gamma, beta, None, BatchNormMode::BatchStats, 0.1, BN_EPS),
-            Some((m, v)) => {
-                let mut st = autodidact_core::BatchNormStats {
-                    mean: m.clone(),
-                    var: v.clone(),
+    /// The same block composed of core ops (the higher-order path).
+    fn reference(&self, inputs: &[Var<f32>]) -> Var<f32> {
+        let args = [inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]];
+        match &self.running {
+            None => composed_block(args, BatchNormMode::BatchStats, None),
+            Some((mean, var)) => {
+                let mut st = BatchNormStats {
+                    mean: mean.clone(),
+                    var: var.clone(),
                 };
-                batch_norm(
-                    y,
-                    gamma,
-                    beta,
-                    Some(&mut st),
-                    BatchNormMode::Eval,
-                    0.1,
-                    BN_EPS,
-                )
+                composed_block(args, BatchNormMode::Eval, Some(&mut st))
             }
-        };
-        z.relu().max_pool2d(2, 2)
+        }
     }
 }
 
@@ -478,8 +432,15 @@ impl FusedBlock {
     #[inline(always)]
     fn forward_impl(&self, inputs: &[&ArrayD<f32>]) -> ArrayD<f32> {
         let (xa, wa, ba, ga, bea) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
-        let xs = xa.shape();
-        let f = wa.shape()[0];
+        let (xs, ws) = (xa.shape(), wa.shape());
+        let f = ws.first().copied().unwrap_or(0);
+        assert!(
+            xs.len() == 4 && ws == [f, xs[1], 3, 3] && [ba, ga, bea].iter().all(|a| a.shape() == [f]),
+            "shape error in a Conv4 block: input {xs:?}, weight {ws:?}, bias {:?}, gamma {:?}, beta {:?} (expected [N, C, H, W], [F, C, 3, 3], [F], [F], [F])",
+            ba.shape(),
+            ga.shape(),
+            bea.shape()
+        );
         let d = Dims {
             n: xs[0],
             c: xs[1],
@@ -487,28 +448,24 @@ impl FusedBlock {
             w: xs[3],
             f,
         };
-        assert!(
-            wa.shape() == [f, d.c, 3, 3],
-            "shape error in fused conv block: input {xs:?}, weight {:?}",
-            wa.shape()
-        );
         let (n, hw, k) = (d.n, d.hw(), d.k());
         let (ho, wo) = (d.h / 2, d.w / 2);
         let po = d.pooled();
         let total = n * hw;
         let (x, wt, b, g, be) = (slice(xa), slice(wa), slice(ba), slice(ga), slice(bea));
         let chunk = chunk_for(hw).min(n.max(1));
-        let mut cols = take(k * hw * chunk);
+        let mut cols = scratch_vec(k * hw * chunk);
         // The output becomes a tape value, whose buffer core's pool takes back when the tape
-        // ends: drawing it from there reuses last episode's pages.
-        let mut out = autodidact_core::pool::zeroed::<f32>(n * f * po);
+        // ends: drawing it from there reuses last step's pages. `pool_plane` writes every
+        // element, so it need not be cleared.
+        let mut out = scratch_vec::<f32>(n * f * po);
         let mut argmax = vec![NONE; n * f * po];
         let mut xhat_at = vec![0.0f32; n * f * po];
         let inv = |v: f32| (1.0 / (v as f64 + BN_EPS).sqrt()) as f32;
         let saved = if self.batch_stats {
             // Pass 1: convolution into channel-major y, statistics per chunk while it is in
             // cache (combined across chunks with Chan et al.'s pairwise update).
-            let mut y = take(f * total);
+            let mut y = scratch_vec(f * total);
             let mut cnt = 0.0f64;
             let mut mean64 = vec![0.0f64; f];
             let mut m2 = vec![0.0f64; f];
@@ -562,8 +519,14 @@ impl FusedBlock {
             // Running statistics: each chunk is normalised and pooled while in cache; nothing
             // dense is kept.
             let (mean, var) = self.running.clone().unwrap_or_default();
+            assert!(
+                mean.len() == f && var.len() == f,
+                "shape error in a Conv4 block: running statistics of {} and {} channels for {f} filters",
+                mean.len(),
+                var.len()
+            );
             let inv_std: Vec<f32> = var.iter().map(|&v| inv(v)).collect();
-            let mut yc = take(f * hw * chunk);
+            let mut yc = scratch_vec(f * hw * chunk);
             let mut i0 = 0;
             while i0 < n {
                 let m = chunk.min(n - i0);
@@ -610,7 +573,7 @@ impl FusedBlock {
     ) -> Vec<Var<f32>> {
         if is_grad_enabled() {
             // Recording the gradient: differentiate the reference composition instead.
-            let out = self.reference(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
+            let out = self.reference(inputs);
             return grad_with_seeds(&[out], &[grad], inputs, CreateGraph::Yes);
         }
         let xs = inputs[0].shape();
@@ -634,7 +597,7 @@ impl FusedBlock {
         let wt = slice(&wv);
         // The output gradient, copied into a reused scratch buffer (a fresh copy of a
         // training episode's gradient is tens of MB of new pages every step).
-        let mut gbuf = take(n * f * po);
+        let mut gbuf = scratch_vec(n * f * po);
         grad.with_value(|v| match v.as_slice() {
             Some(src) => gbuf[..src.len()].copy_from_slice(src),
             None => gbuf.iter_mut().zip(v.iter()).for_each(|(d, &s)| *d = s),
@@ -698,22 +661,22 @@ impl FusedBlock {
         let mut dw = vec![0.0f32; f * k];
         let mut db = vec![0.0f64; f];
         let mut dx = if need_dx {
-            autodidact_core::pool::zeroed::<f32>(n * c * hw)
+            zeroed::<f32>(n * c * hw)
         } else {
             Vec::new()
         };
         let chunk = chunk_for(hw).min(n.max(1));
-        let mut cols = take(k * hw * chunk);
+        let mut cols = scratch_vec(k * hw * chunk);
         let mut dcols = if need_dx {
-            take(k * hw * chunk)
+            scratch_vec(k * hw * chunk)
         } else {
             Vec::new()
         };
-        let mut gch = take(f * hw * chunk);
+        let mut gch = scratch_vec(f * hw * chunk);
         // The input, copied into reused scratch so that the loops below run here, in the
         // vectorised context of `Backward`, rather than in a tape closure compiled for the
         // baseline target.
-        let mut xbuf = take(n * c * hw);
+        let mut xbuf = scratch_vec(n * c * hw);
         inputs[0].with_value(|xa| match xa.as_slice() {
             Some(src) => xbuf[..src.len()].copy_from_slice(src),
             None => xbuf.iter_mut().zip(xa.iter()).for_each(|(d, &s)| *d = s),
