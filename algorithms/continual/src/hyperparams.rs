@@ -53,6 +53,7 @@ pub enum EwcMode {
 /// use are accepted and ignored, so one configuration can sweep every strategy).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
+#[hyperparams(check = ContinualParams::relations)]
 pub struct ContinualParams {
     /// Training length: epochs over each experience (one training step per epoch).
     #[param(min = 1, max = 1_000_000)]
@@ -172,6 +173,17 @@ impl Default for ContinualParams {
 }
 
 impl ContinualParams {
+    /// The backbone must have hidden features for the heads (no diagonal scale).
+    fn relations(&self) -> autodidact_core::Result<()> {
+        if self.backbone == BackboneKind::Diagonal {
+            return Err(autodidact_core::config::invalid(
+                "backbone",
+                "the continual strategies train auto, mlp or conv4, not diagonal",
+            ));
+        }
+        Ok(())
+    }
+
     /// Memory examples per minibatch (`replay_batch`, or `batch_size` when 0).
     pub fn replay_batch_size(&self) -> usize {
         if self.replay_batch == 0 {

@@ -2,7 +2,7 @@
 //! task (task-incremental), run functionally on a parameter list; routing of each example to
 //! its head and to the classes it may predict.
 
-use autodidact_core::layers::{Activation, BackboneKind, Conv4, Conv4Config, Init, Linear};
+use autodidact_core::layers::{Activation, Backbone, BackboneSpec, Conv4, Init, Linear};
 use autodidact_core::{
     cross_entropy, layer_norm, BatchNormMode, BatchNormStats, Params, Rng, Scenario, Tensor, Var,
 };
@@ -77,60 +77,41 @@ impl Model {
         rng: &mut Rng,
     ) -> Result<Model> {
         let shape = &data.input_shape;
-        let image = shape.len() == 3;
-        let use_conv = hp.backbone.resolve(shape) == BackboneKind::Conv4;
-        let (body, feature_dim) = if use_conv {
-            if !image || shape[1] != shape[2] {
-                return Err(ContinualError::Incompatible(format!(
-                    "the conv4 backbone needs square [C, H, W] image inputs; the stream gives examples of shape {shape:?}"
-                )));
+        let spec = BackboneSpec {
+            kind: hp.backbone,
+            hidden: hp.hidden.clone(),
+            activation: hp.activation,
+            init: Init::KaimingUniform,
+            filters: hp.filters,
+            out_dim: None,
+            layer_norm: hp.norm == Norm::Layer,
+        };
+        let built = Backbone::build(&spec, shape, "body", params, rng)
+            .map_err(|e| ContinualError::Incompatible(e.to_string()))?;
+        let (body, feature_dim) = match built {
+            Backbone::Conv4(conv) => {
+                let d = conv.feature_dim();
+                (Body::Conv4(conv), d)
             }
-            let cfg = Conv4Config {
-                in_channels: shape[0],
-                filters: hp.filters,
-                input_size: shape[1],
-                blocks: 4,
-            };
-            let conv = Conv4::new(params, "body", cfg, rng);
-            if conv.out_size() == 0 {
-                return Err(ContinualError::Incompatible(format!(
-                    "inputs of {}x{} are too small for four 2x2 poolings",
-                    shape[1], shape[2]
-                )));
+            Backbone::Mlp { mlp, norms, .. } => {
+                let d = mlp.layers.last().map_or(data.dim, |l| l.out_dim);
+                let mut norms = norms.into_iter();
+                let layers = mlp
+                    .layers
+                    .into_iter()
+                    .map(|linear| HiddenLayer {
+                        linear,
+                        norm: if spec.layer_norm { norms.next() } else { None },
+                    })
+                    .collect();
+                let activation = mlp.activation;
+                (Body::Mlp { layers, activation }, d)
             }
-            let d = conv.feature_dim();
-            (Body::Conv4(conv), d)
-        } else {
-            let mut layers = Vec::new();
-            let mut d = data.dim;
-            for (i, &h) in hp.hidden.iter().enumerate() {
-                let linear = Linear::new(
-                    params,
-                    &format!("body.{i}"),
-                    d,
-                    h,
-                    true,
-                    Init::KaimingUniform,
-                    rng,
-                );
-                let norm = (hp.norm == Norm::Layer).then(|| {
-                    let g = params.insert(
-                        format!("body.{i}.ln.gamma"),
-                        Tensor::from_elem(IxDyn(&[h]), 1.0),
-                    );
-                    let b = params.insert(format!("body.{i}.ln.beta"), Tensor::zeros(IxDyn(&[h])));
-                    (g, b)
-                });
-                layers.push(HiddenLayer { linear, norm });
-                d = h;
+            Backbone::Diagonal { .. } => {
+                return Err(ContinualError::Incompatible(
+                    "the continual strategies train an mlp or conv4 backbone, not diagonal".into(),
+                ))
             }
-            (
-                Body::Mlp {
-                    layers,
-                    activation: hp.activation,
-                },
-                d,
-            )
         };
         let multi_head = match hp.head {
             Head::Multi => true,

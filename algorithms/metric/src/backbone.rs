@@ -1,6 +1,6 @@
 //! The embedding network f_θ: Conv4 for images, an MLP for feature vectors.
 
-use autodidact_core::layers::{Activation, BackboneKind, Conv4, Conv4Config, Init, Mlp};
+use autodidact_core::layers::{self as core, Activation, BackboneSpec, Conv4, Init, Mlp};
 use autodidact_core::{BatchNormMode, BatchNormStats, Params, Rng, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
@@ -39,62 +39,37 @@ pub enum Backbone {
 }
 
 impl Backbone {
-    /// Builds the backbone for an input shape, adding its parameters to `params`.
+    /// Builds the backbone for an input shape with core's builder, adding its parameters to
+    /// `params`.
     pub fn build(
         hp: &MetricParams,
         input_shape: &[usize],
         params: &mut Params<f32>,
         rng: &mut Rng,
     ) -> Result<Backbone> {
-        if hp.backbone == BackboneKind::Diagonal {
-            let in_dim: usize = input_shape.iter().product();
-            let scale = params.insert("body.scale", Tensor::ones(ndarray::IxDyn(&[in_dim])));
-            return Ok(Backbone::Diagonal { scale, in_dim });
-        }
-        let use_conv = hp.backbone.resolve(input_shape) == BackboneKind::Conv4;
-        let image = input_shape.len() == 3;
-        if use_conv {
-            if !image || input_shape[1] != input_shape[2] {
-                return Err(MetricError::Incompatible(format!(
-                    "the conv4 backbone needs square [C, H, W] image inputs; the environment gives examples of shape {input_shape:?}"
-                )));
-            }
-            let cfg = Conv4Config {
-                in_channels: input_shape[0],
-                filters: hp.filters,
-                input_size: input_shape[1],
-                blocks: 4,
-            };
-            let conv = Conv4::new(params, "body", cfg, rng);
-            if conv.out_size() == 0 {
-                return Err(MetricError::Incompatible(format!(
-                    "inputs of {}x{} are too small for four 2x2 poolings",
-                    input_shape[1], input_shape[2]
-                )));
-            }
-            Ok(Backbone::Conv4 {
+        let spec = BackboneSpec {
+            kind: hp.backbone,
+            hidden: hp.hidden.clone(),
+            activation: Activation::Relu,
+            init: Init::KaimingUniform,
+            filters: hp.filters,
+            out_dim: Some(hp.embedding_dim),
+            layer_norm: false,
+        };
+        let body = core::Backbone::build(&spec, input_shape, "body", params, rng)
+            .map_err(|e| MetricError::Incompatible(e.to_string()))?;
+        Ok(match body {
+            core::Backbone::Conv4(conv) => Backbone::Conv4 {
                 conv,
                 fused: hp.fused_conv,
-            })
-        } else {
-            let in_dim: usize = input_shape.iter().product();
-            let mut widths = vec![in_dim];
-            widths.extend(&hp.hidden);
-            widths.push(hp.embedding_dim);
-            let mlp = Mlp::new(
-                params,
-                "body",
-                &widths,
-                Activation::Relu,
-                Init::KaimingUniform,
-                rng,
-            );
-            Ok(Backbone::Mlp {
+            },
+            core::Backbone::Mlp { mlp, .. } => Backbone::Mlp {
                 mlp,
-                in_dim,
+                in_dim: input_shape.iter().product(),
                 raw_skip: hp.raw_skip,
-            })
-        }
+            },
+            core::Backbone::Diagonal { scale, in_dim } => Backbone::Diagonal { scale, in_dim },
+        })
     }
 
     /// Width of the embedding.
