@@ -150,7 +150,7 @@ pub trait ParamType {
     }
 
     /// The length of a list value.
-    fn len(&self) -> Option<usize> {
+    fn item_count(&self) -> Option<usize> {
         None
     }
 }
@@ -221,7 +221,7 @@ impl<T: ParamType> ParamType for Vec<T> {
     fn numbers(&self) -> Vec<f64> {
         self.iter().flat_map(ParamType::numbers).collect()
     }
-    fn len(&self) -> Option<usize> {
+    fn item_count(&self) -> Option<usize> {
         Some(self.len())
     }
 }
@@ -245,8 +245,8 @@ impl<T: ParamType> ParamType for Option<T> {
     fn numbers(&self) -> Vec<f64> {
         self.as_ref().map(ParamType::numbers).unwrap_or_default()
     }
-    fn len(&self) -> Option<usize> {
-        self.as_ref().and_then(ParamType::len)
+    fn item_count(&self) -> Option<usize> {
+        self.as_ref().and_then(ParamType::item_count)
     }
 }
 
@@ -339,7 +339,7 @@ impl Bounds {
 pub fn check_bounds<T: ParamType>(key: &str, value: &T, bounds: &Bounds) -> Result<()> {
     let list = T::is_list();
     let range = || bounds.describe(list).unwrap_or_default();
-    if let Some(n) = value.len() {
+    if let Some(n) = value.item_count() {
         if bounds.min_len.is_some_and(|m| n < m) || bounds.max_len.is_some_and(|m| n > m) {
             return Err(invalid(key, format!("has {n} items; allowed: {}", range())));
         }
@@ -528,7 +528,7 @@ impl<T: ParamType> ParamType for OneOrMany<T> {
     fn numbers(&self) -> Vec<f64> {
         self.0.iter().flat_map(ParamType::numbers).collect()
     }
-    fn len(&self) -> Option<usize> {
+    fn item_count(&self) -> Option<usize> {
         Some(self.0.len())
     }
 }
