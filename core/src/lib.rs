@@ -80,3 +80,5 @@ pub use task::{Split, Targets, Task, TaskDistribution, TaskKind};
 
 pub use inventory;
 pub use ndarray;
+/// The `rand` core draws with: use its traits on core's [`Rng`] (a plugin must not bring another version).
+pub use rand;
