@@ -221,19 +221,22 @@ fn cliff_sends_back_to_start() {
     assert_eq!(r.obs, obs0);
 }
 
+/// Four-rooms with a local view of radius 1 when the observation is one.
+fn four_rooms_seeing(observation: ObservationName) -> Gridworld {
+    let p = GridworldParams {
+        map: "four-rooms".into(),
+        observation,
+        view_radius: 1,
+        ..GridworldParams::default()
+    };
+    Gridworld::from_params(&p, Seed(0)).unwrap()
+}
+
 #[test]
 fn observations_have_the_space_shape() {
-    for obs in ["one-hot", "index", "coords", "local-view"] {
-        let p = GridworldParams {
-            map: "four-rooms".into(),
-            observation: *ObservationName::ALL
-                .iter()
-                .find(|n| n.name() == obs)
-                .unwrap(),
-            view_radius: 1,
-            ..GridworldParams::default()
-        };
-        let mut g = Gridworld::from_params(&p, Seed(0)).unwrap();
+    for &name in ObservationName::ALL {
+        let obs = name.name();
+        let mut g = four_rooms_seeing(name);
         let space = g.observation_space();
         let (o, _) = g.reset(Some(3));
         assert_eq!(o.len(), space.flat_dim(), "{obs}");
@@ -263,17 +266,9 @@ fn observations_have_the_space_shape() {
 
 #[test]
 fn the_model_gives_each_state_s_observation_on_demand() {
-    for obs in ["one-hot", "index", "coords", "local-view"] {
-        let p = GridworldParams {
-            map: "four-rooms".into(),
-            observation: *ObservationName::ALL
-                .iter()
-                .find(|n| n.name() == obs)
-                .unwrap(),
-            view_radius: 1,
-            ..GridworldParams::default()
-        };
-        let mut g = Gridworld::from_params(&p, Seed(0)).unwrap();
+    for &name in ObservationName::ALL {
+        let obs = name.name();
+        let mut g = four_rooms_seeing(name);
         let n = g.model().num_states();
         let (o, _) = g.reset(Some(1));
         assert_eq!(g.tabular().unwrap().observation_of(g.state()), Some(o));
