@@ -32,6 +32,7 @@ pub mod env;
 pub mod error;
 pub mod float;
 pub mod layers;
+pub mod memory;
 pub mod ops;
 pub mod optim;
 pub mod parallel;

@@ -259,3 +259,42 @@ fn checked_is_the_only_way_to_validated_parameters() {
     let merged = base.with_config(&config("lr = 0.5")).unwrap();
     assert_eq!((merged.steps, merged.lr), (7, 0.5));
 }
+
+#[test]
+fn a_network_that_cannot_fit_is_refused_before_it_is_allocated() {
+    use autodidact_core::layers::{Backbone, BackboneKind, BackboneSpec};
+    use autodidact_core::{Params, Seed};
+    if autodidact_core::memory::available_bytes().is_none() {
+        eprintln!("skipped: this system does not report its available memory");
+        return;
+    }
+    // About 8.6e9 parameters: far beyond any machine this runs on.
+    let spec = BackboneSpec {
+        kind: BackboneKind::Mlp,
+        hidden: vec![65_536, 65_536, 65_536],
+        activation: Activation::Relu,
+        init: Init::TorchDefault,
+        filters: 64,
+        out_dim: Some(1),
+        layer_norm: false,
+    };
+    let mut params = Params::<f32>::new();
+    let err = Backbone::build(&spec, &[784], "body", &mut params, &mut Seed(0).rng("init"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`hidden`") && err.contains("GiB"), "{err}");
+    assert_eq!(params.len(), 0, "nothing was allocated");
+    // The same body at a sane size builds.
+    let small = BackboneSpec {
+        hidden: vec![40, 40],
+        ..spec
+    };
+    Backbone::build(
+        &small,
+        &[784],
+        "body",
+        &mut params,
+        &mut Seed(0).rng("init"),
+    )
+    .unwrap();
+}

@@ -20,7 +20,7 @@ use crate::error::{EnvsError, Result};
 #[hyperparams(check = BanditParams::relations)]
 pub struct BanditParams {
     /// Arms (K).
-    #[param(gt = 0)]
+    #[param(min = 1, max = 1_000_000)]
     pub arms: usize,
     /// Pulls per episode.
     #[param(gt = 0)]

@@ -20,15 +20,16 @@ use crate::error::{EnvsError, Result};
 #[serde(default, deny_unknown_fields)]
 pub struct GaussianClassesParams {
     /// Classes per task (N).
-    #[param(gt = 0)]
+    #[param(min = 1, max = 100_000)]
     pub ways: usize,
     /// Support examples per class (K).
-    #[param(gt = 0)]
+    #[param(min = 1, max = 100_000)]
     pub shots: usize,
     /// Query examples per class.
+    #[param(max = 100_000)]
     pub queries: usize,
     /// Input dimension.
-    #[param(gt = 0)]
+    #[param(min = 1, max = 1_048_576)]
     pub dim: usize,
     /// Standard deviation of the class means.
     #[param(gt = 0)]
@@ -37,7 +38,7 @@ pub struct GaussianClassesParams {
     #[param(min = 0)]
     pub noise: f64,
     /// Classes of the fixed dataset used as a continual-learning source.
-    #[param(gt = 0)]
+    #[param(min = 1, max = 100_000)]
     pub classes: usize,
     /// Examples per class of that dataset.
     #[param(min = 2, max = 1e9)]

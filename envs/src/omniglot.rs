@@ -42,12 +42,13 @@ pub struct OmniglotParams {
     /// Add 90/180/270° rotations of every character as new classes.
     pub rotations: bool,
     /// Classes per episode (N).
-    #[param(min = 1, max = 1e9)]
+    #[param(min = 1, max = 100_000)]
     pub ways: usize,
     /// Support examples per class (K).
-    #[param(min = 1, max = 1e9)]
+    #[param(min = 1, max = 10_000)]
     pub shots: usize,
     /// Query examples per class.
+    #[param(max = 100_000)]
     pub queries: usize,
     /// Share of characters for meta-training (when no lists are given).
     #[param(min = 0, max = 1)]

@@ -21,10 +21,10 @@ use crate::error::{EnvsError, Result};
 #[hyperparams(check = SinusoidParams::relations)]
 pub struct SinusoidParams {
     /// Support points per task (K in K-shot regression).
-    #[param(gt = 0)]
+    #[param(min = 1, max = 1_000_000)]
     pub shots: usize,
     /// Query points per task.
-    #[param(gt = 0)]
+    #[param(min = 1, max = 1_000_000)]
     pub queries: usize,
     /// Smallest amplitude.
     #[param(gt = 0)]

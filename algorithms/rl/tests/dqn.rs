@@ -497,3 +497,28 @@ fn linear_learning_rate_decays_to_its_final_value() {
     train_all(&mut a);
     assert!((a.learning_rate() - 1e-4).abs() < 1e-15);
 }
+
+#[test]
+fn a_q_network_or_buffer_that_cannot_fit_is_refused_naming_the_key() {
+    if autodidact_core::memory::available_bytes().is_none() {
+        eprintln!("skipped: this system does not report its available memory");
+        return;
+    }
+    let huge_net = DqnParams {
+        hidden: vec![65_536, 65_536, 65_536],
+        ..DqnParams::default()
+    };
+    let err = Dqn::new(
+        huge_net.check().unwrap(),
+        Box::new(CartPole::new()),
+        "cartpole",
+        Seed(0),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("`hidden`") && err.contains("available"),
+        "{err}"
+    );
+}

@@ -58,6 +58,33 @@ pub struct BackboneSpec {
     pub layer_norm: bool,
 }
 
+impl BackboneSpec {
+    /// The number of parameters the body will hold for examples of `input_shape` (as a float:
+    /// an absurd configuration must not overflow the estimate).
+    pub fn param_count(&self, input_shape: &[usize]) -> f64 {
+        let in_dim: f64 = input_shape.iter().map(|&d| d as f64).product();
+        match self.kind.resolve(input_shape) {
+            BackboneKind::Conv4 => {
+                let c = input_shape.first().copied().unwrap_or(1) as f64;
+                let f = self.filters as f64;
+                // Four blocks of 3x3 kernels, bias, and batch-norm scale and shift.
+                (c * f * 9.0 + 3.0 * f) + 3.0 * (f * f * 9.0 + 3.0 * f)
+            }
+            BackboneKind::Diagonal => in_dim,
+            _ => {
+                let mut widths = vec![in_dim];
+                widths.extend(self.hidden.iter().map(|&h| h as f64));
+                widths.extend(self.out_dim.map(|d| d as f64));
+                widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum()
+            }
+        }
+    }
+}
+
+/// Bytes per parameter while training: the value, its gradient and Adam's two moments, each a
+/// float, plus as much again for the tape's intermediate values (a rough but safe bound).
+const BYTES_PER_PARAM: f64 = 8.0 * 4.0;
+
 /// A built body, run functionally on a parameter list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Backbone {
@@ -93,6 +120,12 @@ impl Backbone {
         params: &mut Params<T>,
         rng: &mut Rng,
     ) -> Result<Backbone> {
+        let key = match spec.kind.resolve(input_shape) {
+            BackboneKind::Conv4 => "filters",
+            _ => "hidden",
+        };
+        let bytes = spec.param_count(input_shape) * BYTES_PER_PARAM;
+        crate::memory::check_fits(key, "the network", bytes)?;
         let in_dim: usize = input_shape.iter().product();
         if in_dim == 0 {
             return Err(CoreError::Incompatible(format!(

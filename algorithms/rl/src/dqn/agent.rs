@@ -70,6 +70,7 @@ impl Dqn {
         let params = params.into_inner();
         let n_actions = discrete_actions(env.as_ref(), "dqn", env_name)?;
         let obs_dim = env.observation_space().flat_dim();
+        check_memory(&params, obs_dim, n_actions)?;
         let (activation, init) = (params.activation, params.init);
         let mut online = Params::new();
         let net = QNetwork::new(
@@ -292,4 +293,19 @@ impl Dqn {
         self.log = LogAccum::default();
         m
     }
+}
+
+/// Refuses a configuration whose networks or replay buffer cannot fit in memory, before any of
+/// it is allocated (the online and target networks with Adam's moments; the buffer's two
+/// observations per transition), naming the key that drives the size.
+fn check_memory(p: &DqnParams, obs_dim: usize, n_actions: usize) -> Result<()> {
+    let mut widths = vec![obs_dim as f64];
+    widths.extend(p.hidden.iter().map(|&h| h as f64));
+    widths.push(n_actions as f64);
+    let weights: f64 = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
+    // Value, gradient, target copy, two Adam moments, and the batch's activations.
+    autodidact_core::memory::check_fits("hidden", "the Q-networks", weights * 4.0 * 8.0)?;
+    let buffer = p.buffer_size as f64 * (2.0 * obs_dim as f64 + 4.0) * 4.0;
+    autodidact_core::memory::check_fits("buffer_size", "the replay buffer", buffer)?;
+    Ok(())
 }
