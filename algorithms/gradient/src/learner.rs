@@ -244,7 +244,8 @@ impl MetaLearner {
             };
             if !value.is_finite() {
                 return Err(GradientError::NonFinite {
-                    iteration: self.iteration,
+                    // 1-based, as the runner numbers iterations in its messages.
+                    iteration: self.iteration + 1,
                     value,
                 });
             }
