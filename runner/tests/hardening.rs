@@ -270,3 +270,115 @@ fn the_same_sigterm_delivered_twice_still_checkpoints() {
     r.err_has("interrupted at iteration");
     run_in(&root, &["resume", "r", "-q"]).ok();
 }
+
+#[test]
+fn eval_on_data_that_do_not_fit_the_model_is_an_input_error() {
+    let root = fresh("eval-shape");
+    run_in(
+        &root,
+        &[
+            "run",
+            "maml",
+            "--env",
+            "gaussian-classes",
+            "--set",
+            "meta_iterations=1",
+            "-q",
+            "--out",
+            "m",
+        ],
+    )
+    .ok();
+    run_in(&root, &["eval", "--run", "m", "--set", "env.dim=8"])
+        .fails(2)
+        .err_has("cannot evaluate the run's maml on gaussian-classes")
+        .err_has("inputs [8]");
+}
+
+#[test]
+fn bench_refuses_zero_steps() {
+    let root = fresh("bench-zero");
+    run_in(
+        &root,
+        &["bench", "test-linear", "--env", "sinusoid", "--steps", "0"],
+    )
+    .fails(2)
+    .err_has("bench --steps must be at least 1");
+}
+
+#[test]
+fn compare_names_the_file_and_line_of_a_garbage_metrics_line() {
+    let root = fresh("compare-garbage");
+    run_in(
+        &root,
+        &run_args(
+            "runs/r",
+            &["--set", "iterations=10", "--set", "log_every=5"],
+        ),
+    )
+    .ok();
+    let m = root.join("runs/r/metrics.jsonl");
+    std::fs::write(&m, read(&m) + "not json at all\n").unwrap();
+    run_in(&root, &["compare", "runs", "--plot", "p.svg"])
+        .fails(2)
+        .err_has("runs/r/metrics.jsonl: line 3");
+    run_in(&root, &["compare", "runs", "--first", "good=loss<=100"])
+        .fails(2)
+        .err_has("runs/r/metrics.jsonl: line 3");
+}
+
+/// `(args, the key the message must name)`: a bad value names its key, never only the value.
+fn bad_values() -> Vec<(Vec<&'static str>, &'static str)> {
+    let maml = ["run", "maml", "--env", "sinusoid", "-q", "--out", "x"];
+    let dqn = ["run", "dqn", "--env", "gridworld", "-q", "--out", "x"];
+    let with = |base: &[&'static str], set: &'static str| {
+        let mut a = base.to_vec();
+        a.extend(["--set", set]);
+        a
+    };
+    vec![
+        (
+            with(&maml, "meta_iterations=-5"),
+            "key `meta_iterations`: got -5",
+        ),
+        (with(&maml, "first_order=1"), "key `first_order`: got 1"),
+        (with(&maml, "hidden=[40, -1]"), "key `hidden`: got [40, -1]"),
+        (with(&maml, "env.shots=-1"), "key `env.shots`: got -1"),
+        (with(&dqn, "gamma=true"), "key `gamma`: got true"),
+    ]
+}
+
+#[test]
+fn bad_values_name_their_key_from_set_and_from_a_file() {
+    let root = fresh("bad-values");
+    for (args, key) in bad_values() {
+        run_in(&root, &args).fails(2).err_has(key);
+        // The same value from a --config file.
+        let set = args[args.len() - 1];
+        let (k, v) = set.split_once('=').unwrap();
+        let toml = match k.strip_prefix("env.") {
+            Some(k) => format!("[env]\n{k} = {v}\n"),
+            None => format!("{k} = {v}\n"),
+        };
+        std::fs::write(root.join("c.toml"), toml).unwrap();
+        let mut from_file = args[..args.len() - 2].to_vec();
+        from_file.extend(["--config", "c.toml"]);
+        run_in(&root, &from_file).fails(2).err_has(key);
+    }
+    // With two --set flags, the bad one is named, whichever comes first.
+    for order in [
+        ["meta_iterations=3", "first_order=1"],
+        ["first_order=1", "meta_iterations=3"],
+    ] {
+        let r = run_in(
+            &root,
+            &[
+                "run", "maml", "--env", "sinusoid", "-q", "--out", "x", "--set", order[0], "--set",
+                order[1],
+            ],
+        );
+        r.fails(2).err_has("key `first_order`: got 1");
+        assert!(!r.stderr.contains("meta_iterations"), "{}", r.stderr);
+    }
+    assert!(!root.join("x").exists());
+}
