@@ -382,3 +382,37 @@ fn bad_values_name_their_key_from_set_and_from_a_file() {
     }
     assert!(!root.join("x").exists());
 }
+
+#[test]
+fn nan_messages_number_iterations_from_one_everywhere() {
+    let root = fresh("nan-numbering");
+    // A huge inner rate: the very first meta-loss is NaN. The runner and MAML must both call
+    // it iteration 1.
+    run_in(
+        &root,
+        &[
+            "run",
+            "maml",
+            "--env",
+            "sinusoid",
+            "--set",
+            "meta_iterations=5",
+            "--set",
+            "meta_batch=2",
+            "--set",
+            "inner_lr=1000",
+            "--set",
+            "inner_steps=5",
+            "--set",
+            "first_order=true",
+            "-q",
+            "--out",
+            "q",
+        ],
+    )
+    .fails(1)
+    .err_has(
+        "training failed at iteration 1: numerical error: meta-iteration 1: the meta-loss is NaN",
+    )
+    .err_has("(iteration 0)");
+}
