@@ -43,6 +43,13 @@ pub trait Algorithm {
     /// Restores a state written by [`Algorithm::save`].
     fn load(&mut self, bytes: &[u8]) -> Result<()>;
 
+    /// Whether the trained parameters are all finite. The runner asks before writing each
+    /// checkpoint, so a "last good checkpoint" never holds parameters that already diverged
+    /// (a step that logs no metric shows nothing). `true` when the algorithm cannot tell.
+    fn is_finite(&self) -> bool {
+        true
+    }
+
     /// The key of the metric to watch for NaN and to show on the progress bar.
     fn headline_metric(&self) -> &'static str {
         "loss"

@@ -20,6 +20,37 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
+/// Whether `name` is one of [`temp_path`]'s names (`.NAME.tmp-PID-N`), and not this process's.
+fn is_stale_temporary(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    let Some((target, tail)) = rest.rsplit_once(".tmp-") else {
+        return false;
+    };
+    let Some((pid, n)) = tail.split_once('-') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    // Our own temporaries may be in flight on another thread (a sweep's parallel runs).
+    !target.is_empty() && digits(pid) && digits(n) && pid != std::process::id().to_string()
+}
+
+/// Removes the temporary files a killed writer left in `dir` (only names of [`temp_path`]'s
+/// pattern, never this process's); returns how many were removed. Best effort: a file that
+/// cannot be removed is left.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| is_stale_temporary(&e.file_name().to_string_lossy()))
+        .filter(|e| fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path(path);
@@ -74,5 +105,29 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
         assert!(write_str(&dir.join("missing/b.txt"), "x").is_err());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn recognises_only_other_processes_temporaries() {
+        let tmp = temp_path(Path::new("d/checkpoint.ckpt"));
+        let own = tmp.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!is_stale_temporary(&own), "{own}");
+        let other = std::process::id().wrapping_add(1);
+        assert!(is_stale_temporary(&format!(
+            ".checkpoint.ckpt.tmp-{other}-0"
+        )));
+        assert!(is_stale_temporary(&format!(
+            ".metrics.jsonl.tmp-{other}-12"
+        )));
+        for name in [
+            "checkpoint.ckpt.tmp-1-0",
+            ".checkpoint.ckpt.tmp-1",
+            ".checkpoint.ckpt.tmp-x-0",
+            ".checkpoint.ckpt.tmp-1-0.bak",
+            "..tmp-1-0",
+            ".notes.txt",
+        ] {
+            assert!(!is_stale_temporary(name), "{name}");
+        }
     }
 }

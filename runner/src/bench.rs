@@ -48,6 +48,12 @@ impl BenchResult {
 
 /// Times the training steps.
 pub fn bench(registry: &Registry, req: &BenchRequest) -> Result<BenchResult> {
+    if req.steps == 0 {
+        // Zero timed steps would report 0 / 0 steps per second.
+        return Err(RunnerError::Usage(
+            "bench --steps must be at least 1 (there is nothing to time in zero steps)".into(),
+        ));
+    }
     let t0 = Instant::now();
     let mut alg = req.spec.build(registry)?;
     let build_seconds = t0.elapsed().as_secs_f64();

@@ -1,15 +1,22 @@
 //! The checkpoint file: the runner's state and the algorithm's bytes in one file, written
 //! atomically, so the two can never disagree.
 //!
-//! Layout: a first line `AUTODIDACT-CHECKPOINT 1`, a second line with the runner's state as
-//! JSON ([`CheckpointHeader`]), then the algorithm's bytes ([`Algorithm::save`]) to the end.
+//! Layout: a first line `AUTODIDACT-CHECKPOINT 2 sha256=HEX`, a second line with the runner's
+//! state as JSON ([`CheckpointHeader`]), then the algorithm's bytes ([`Algorithm::save`]) to the
+//! end. HEX is the SHA-256 of everything after the first line, so one changed digit of a weight
+//! or of the step count is refused instead of silently changing the results. Format 1 (no
+//! checksum) is refused with a message saying so: it cannot be told apart from an edited file.
 //!
 //! [`Algorithm::save`]: autodidact_core::Algorithm::save
 
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use autodidact_core::Algorithm;
+
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::atomic;
 use crate::config::RunSpec;
@@ -18,7 +25,20 @@ use crate::errors::{Result, RunnerError};
 /// The checkpoint's file name in a run folder.
 pub const CHECKPOINT_FILE: &str = "checkpoint.ckpt";
 
-const MAGIC: &str = "AUTODIDACT-CHECKPOINT 1";
+/// The first line's start; the format number follows it.
+const MAGIC: &str = "AUTODIDACT-CHECKPOINT ";
+/// The format written and read: 2 has a checksum.
+const FORMAT: &str = "2";
+/// The checksum's label on the first line.
+const SHA_LABEL: &str = " sha256=";
+
+/// The lowercase hex SHA-256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// The runner's state at a checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,36 +87,84 @@ impl Checkpoint {
     pub fn encode(&self) -> Result<Vec<u8>> {
         let header = serde_json::to_string(&self.header)
             .map_err(|e| RunnerError::Failed(format!("cannot encode the checkpoint: {e}")))?;
-        let mut out = Vec::with_capacity(MAGIC.len() + header.len() + self.algorithm.len() + 2);
-        out.extend_from_slice(MAGIC.as_bytes());
-        out.push(b'\n');
-        out.extend_from_slice(header.as_bytes());
-        out.push(b'\n');
-        out.extend_from_slice(&self.algorithm);
+        let mut payload = Vec::with_capacity(header.len() + self.algorithm.len() + 1);
+        payload.extend_from_slice(header.as_bytes());
+        payload.push(b'\n');
+        payload.extend_from_slice(&self.algorithm);
+        let first = format!("{MAGIC}{FORMAT}{SHA_LABEL}{}\n", sha256_hex(&payload));
+        let mut out = Vec::with_capacity(first.len() + payload.len());
+        out.extend_from_slice(first.as_bytes());
+        out.extend_from_slice(&payload);
         Ok(out)
     }
 
-    /// Parses a checkpoint file's bytes.
+    /// Parses a checkpoint file's bytes, verifying its checksum.
     pub fn decode(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         let bad = |m: &str| RunnerError::parse(path, format!("not an autodidact checkpoint ({m})"));
         let first = bytes
             .iter()
             .position(|&b| b == b'\n')
             .ok_or_else(|| bad("no header"))?;
-        if &bytes[..first] != MAGIC.as_bytes() {
-            return Err(bad("wrong first line"));
+        let line = std::str::from_utf8(&bytes[..first]).map_err(|_| bad("wrong first line"))?;
+        let rest_of_line = line
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| bad("wrong first line"))?;
+        let (format, expected) = match rest_of_line.split_once(SHA_LABEL) {
+            Some((f, sum)) => (f, Some(sum)),
+            None => (rest_of_line, None),
+        };
+        if format == "1" && expected.is_none() {
+            return Err(RunnerError::parse(
+                path,
+                "is a format-1 checkpoint, written before checkpoints had a checksum; this \
+                 autodidact reads format 2 only, since an unchecked file may have been edited \
+                 (resume or evaluate it with the autodidact that wrote it, or run it again)",
+            ));
         }
-        let rest = &bytes[first + 1..];
-        let second = rest
+        if format != FORMAT {
+            return Err(bad(&format!("unknown format `{format}`")));
+        }
+        let expected = expected.ok_or_else(|| bad("no checksum"))?;
+        let payload = &bytes[first + 1..];
+        if sha256_hex(payload) != expected {
+            return Err(RunnerError::parse(
+                path,
+                "checksum mismatch: the checkpoint was edited or damaged after it was written; \
+                 refusing it rather than continuing from altered weights",
+            ));
+        }
+        let second = payload
             .iter()
             .position(|&b| b == b'\n')
             .ok_or_else(|| bad("no state line"))?;
-        let header: CheckpointHeader = serde_json::from_slice(&rest[..second])
+        let header: CheckpointHeader = serde_json::from_slice(&payload[..second])
             .map_err(|e| RunnerError::parse(path, format!("its state does not parse: {e}")))?;
         Ok(Checkpoint {
             header,
-            algorithm: rest[second + 1..].to_vec(),
+            algorithm: payload[second + 1..].to_vec(),
         })
+    }
+
+    /// Loads the algorithm's state into `alg` (built from [`Checkpoint::spec`]) and checks that
+    /// it is at the step the runner recorded; `path` names the file in errors.
+    pub fn restore(&self, path: &Path, alg: &mut dyn Algorithm) -> Result<()> {
+        // A plugin may panic on bytes it does not expect; that is an input error, not a crash.
+        let loaded = catch_unwind(AssertUnwindSafe(|| alg.load(&self.algorithm)))
+            .map_err(|_| RunnerError::parse(path, "the algorithm panicked loading its state"))?;
+        loaded.map_err(|e| {
+            RunnerError::parse(path, format!("the algorithm refused its state: {e}"))
+        })?;
+        if alg.steps_done() != self.header.step {
+            return Err(RunnerError::parse(
+                path,
+                format!(
+                    "the algorithm's state is at step {}, the runner's at step {}",
+                    alg.steps_done(),
+                    self.header.step
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Reads `dir/checkpoint.ckpt`.
@@ -164,5 +232,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not an autodidact checkpoint"), "{e}");
+    }
+
+    #[test]
+    fn refuses_any_changed_byte_and_the_old_format() {
+        let c = Checkpoint {
+            header: CheckpointHeader {
+                spec_toml: "algorithm = \"x\"\n".into(),
+                step: 3,
+                total_steps: 10,
+                checkpoint_every: 1,
+                eval_every: None,
+                metrics_bytes: 0,
+                metrics_lines: 0,
+                metrics_fnv1a: "0".into(),
+                last_metrics: BTreeMap::new(),
+                train_seconds: 0.0,
+                sessions: 1,
+                core_version: "0.1.0".into(),
+                rustc_version: "rustc".into(),
+            },
+            algorithm: b"weights 0.125".to_vec(),
+        };
+        let bytes = c.encode().unwrap();
+        let start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+        for i in start..bytes.len() {
+            let mut edited = bytes.clone();
+            edited[i] ^= 1;
+            let e = Checkpoint::decode(Path::new("r/c.ckpt"), &edited).unwrap_err();
+            assert!(e.to_string().contains("r/c.ckpt: checksum mismatch"), "{e}");
+            assert_eq!(e.exit_code(), 2);
+        }
+        let old = [b"AUTODIDACT-CHECKPOINT 1\n".as_slice(), &bytes[start..]].concat();
+        let e = Checkpoint::decode(Path::new("c"), &old).unwrap_err();
+        assert!(e.to_string().contains("format-1 checkpoint"), "{e}");
     }
 }

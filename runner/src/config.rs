@@ -17,7 +17,7 @@ use std::path::Path;
 
 use autodidact_core::registry::edit_distance;
 use autodidact_core::{
-    Algorithm, AlgorithmEntry, Config, EnvEntry, EnvSpec, ParamDoc, Registry, Seed,
+    Algorithm, AlgorithmEntry, Config, CoreError, EnvEntry, EnvSpec, ParamDoc, Registry, Seed,
 };
 use serde::{Deserialize, Serialize};
 
@@ -427,6 +427,7 @@ impl RunSpec {
         Registry::check_kind(a, env.name(), env.entry.kind)
             .map_err(|err| RunnerError::Config(err.to_string()))?;
         (a.build)(&self.hyperparameters, &env, Seed(self.seed)).map_err(|err| {
+            let err = self.name_env_key(err);
             RunnerError::Config(format!(
                 "cannot build {} on {}: {}",
                 self.algorithm,
@@ -434,6 +435,23 @@ impl RunSpec {
                 one_line(&err.to_string())
             ))
         })
+    }
+
+    /// The environment checks its own parameters without knowing they are `env.KEY` to the
+    /// user: name the key as it was typed, when it can only be the environment's.
+    fn name_env_key(&self, err: CoreError) -> CoreError {
+        match err {
+            CoreError::Config { key, reason }
+                if self.env_params.contains_key(&key)
+                    && !self.hyperparameters.contains_key(&key) =>
+            {
+                CoreError::Config {
+                    key: format!("{ENV_PREFIX}{key}"),
+                    reason,
+                }
+            }
+            other => other,
+        }
     }
 
     /// The configuration in the `--config` file format (hyperparameters, then `[env]`), with

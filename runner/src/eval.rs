@@ -61,15 +61,8 @@ pub fn evaluate(registry: &Registry, req: &EvalRequest) -> Result<EvalOutcome> {
         ))
     })?;
     let mut alg = spec.build(registry)?;
-    alg.load(&ckpt.algorithm).map_err(|e| {
-        RunnerError::parse(
-            dir.join(CHECKPOINT_FILE),
-            format!(
-                "the algorithm refused its state: {}",
-                one_line(&e.to_string())
-            ),
-        )
-    })?;
+    // The same checks as resume: an edited step count is refused here too.
+    ckpt.restore(&dir.join(CHECKPOINT_FILE), alg.as_mut())?;
 
     let other = req.env.is_some() || !req.sets.is_empty();
     let (env_name, env_params, metrics) = if other {
@@ -105,10 +98,12 @@ pub fn evaluate(registry: &Registry, req: &EvalRequest) -> Result<EvalOutcome> {
                     one_line(&e.to_string())
                 ))
             })?;
-        let m = run_eval(&spec.algorithm, || alg.evaluate(Some(&instance)))?;
+        let m = run_eval(&spec.algorithm, Some(entry.name), || {
+            alg.evaluate(Some(&instance))
+        })?;
         (entry.name.to_string(), params, m)
     } else {
-        let m = run_eval(&spec.algorithm, || alg.evaluate(None))?;
+        let m = run_eval(&spec.algorithm, None, || alg.evaluate(None))?;
         (spec.env.clone(), spec.env_params.clone(), m)
     };
 
@@ -141,18 +136,33 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// Runs an evaluation; on another environment (`other`), an error about the data not fitting
+/// the trained model (shape, size, kind) is an input error (exit 2), as the documentation
+/// promises, not a failed run.
 fn run_eval(
     algorithm: &str,
+    other: Option<&str>,
     f: impl FnOnce() -> autodidact_core::Result<Metrics>,
 ) -> Result<Metrics> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .map_err(|p| {
-            RunnerError::Failed(format!(
-                "{algorithm} panicked while evaluating: {}",
-                one_line(&panic_message(p.as_ref()))
-            ))
-        })?
-        .map_err(|e| {
-            RunnerError::Failed(format!("evaluation failed: {}", one_line(&e.to_string())))
-        })
+    use autodidact_core::CoreError;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        RunnerError::Failed(format!(
+            "{algorithm} panicked while evaluating: {}",
+            one_line(&panic_message(p.as_ref()))
+        ))
+    })?;
+    result.map_err(|e| match (other, &e) {
+        (
+            Some(env),
+            CoreError::Shape { .. }
+            | CoreError::Incompatible(_)
+            | CoreError::Env(_)
+            | CoreError::Config { .. }
+            | CoreError::WrongEnvKind { .. },
+        ) => RunnerError::Config(format!(
+            "cannot evaluate the run's {algorithm} on {env}: {}",
+            one_line(&e.to_string())
+        )),
+        _ => RunnerError::Failed(format!("evaluation failed: {}", one_line(&e.to_string()))),
+    })
 }

@@ -17,6 +17,9 @@ use crate::run::{RunOptions, RunOutcome, Session};
 /// Continues the run in `dir` from its checkpoint.
 pub fn resume(registry: &Registry, dir: &Path, opts: &RunOptions) -> Result<RunOutcome> {
     let ckpt = Checkpoint::read(dir)?;
+    // A run killed mid-write (kill -9, power loss) leaves its temporaries behind; they are
+    // never read, so only clutter the folder.
+    crate::atomic::remove_stale_temporaries(dir);
     let spec = ckpt.spec(dir)?;
     if find_algorithm(registry, &spec.algorithm).is_err() {
         return Err(RunnerError::Config(format!(
@@ -26,21 +29,8 @@ pub fn resume(registry: &Registry, dir: &Path, opts: &RunOptions) -> Result<RunO
         )));
     }
     let mut alg = spec.build(registry)?;
-    let ckpt_path = dir.join(CHECKPOINT_FILE);
-    alg.load(&ckpt.algorithm).map_err(|e| {
-        RunnerError::parse(&ckpt_path, format!("the algorithm refused its state: {e}"))
-    })?;
+    ckpt.restore(&dir.join(CHECKPOINT_FILE), alg.as_mut())?;
     let h = &ckpt.header;
-    if alg.steps_done() != h.step {
-        return Err(RunnerError::parse(
-            &ckpt_path,
-            format!(
-                "the algorithm's state is at step {}, the runner's at step {}",
-                alg.steps_done(),
-                h.step
-            ),
-        ));
-    }
     let metrics_path = dir.join(METRICS_FILE);
     let mut log = std::fs::read(&metrics_path).map_err(|e| RunnerError::read(&metrics_path, e))?;
     let keep = usize::try_from(h.metrics_bytes).unwrap_or(usize::MAX);

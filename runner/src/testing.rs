@@ -35,6 +35,11 @@ pub struct TestLinearParams {
     pub fail_at: u64,
     /// Panic at this step (0: never).
     pub panic_at: u64,
+    /// Make the weights NaN at this step (0: never), without logging it: only
+    /// `Algorithm::is_finite` can tell.
+    pub diverge_at: u64,
+    /// Milliseconds to sleep in each `evaluate` (for signals during the final evaluation).
+    pub eval_delay_ms: u64,
     /// Test tasks of the evaluation.
     #[param(min = 1)]
     pub eval_tasks: u64,
@@ -51,6 +56,8 @@ impl Default for TestLinearParams {
             nan_at: 0,
             fail_at: 0,
             panic_at: 0,
+            diverge_at: 0,
+            eval_delay_ms: 0,
             eval_tasks: 8,
         }
     }
@@ -143,6 +150,9 @@ impl Algorithm for TestLinear {
         for (w, g) in self.state.w.iter_mut().zip(grad) {
             *w -= self.hp.lr * g;
         }
+        if step == self.hp.diverge_at {
+            self.state.w = vec![f64::NAN; 4];
+        }
         self.state.step = step;
         let mut m = Metrics::new();
         if step.is_multiple_of(self.hp.log_every) || step == self.hp.iterations {
@@ -171,6 +181,9 @@ impl Algorithm for TestLinear {
                 )))
             }
         };
+        if self.hp.eval_delay_ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(self.hp.eval_delay_ms));
+        }
         let mut total = 0.0;
         for i in 0..self.hp.eval_tasks {
             let task = dist.task(Split::Test, self.seed, i)?;
@@ -179,6 +192,10 @@ impl Algorithm for TestLinear {
         let mut m = Metrics::new();
         m.insert("test_mse".into(), total / self.hp.eval_tasks as f64);
         Ok(m)
+    }
+
+    fn is_finite(&self) -> bool {
+        self.state.w.iter().all(|w| w.is_finite())
     }
 
     fn save(&self) -> Result<Vec<u8>> {

@@ -244,7 +244,8 @@ impl MetaLearner {
             };
             if !value.is_finite() {
                 return Err(GradientError::NonFinite {
-                    iteration: self.iteration,
+                    // 1-based, as the runner numbers iterations in its messages.
+                    iteration: self.iteration + 1,
                     value,
                 });
             }
@@ -295,6 +296,14 @@ impl MetaLearner {
 impl Algorithm for MetaLearner {
     fn total_steps(&self) -> u64 {
         self.hp.meta_iterations
+    }
+
+    fn is_finite(&self) -> bool {
+        // Meta-SGD's rates live in the same store, so they are checked too.
+        self.params
+            .tensors()
+            .iter()
+            .all(|t| t.iter().all(|x| x.is_finite()))
     }
 
     fn steps_done(&self) -> u64 {
@@ -387,5 +396,36 @@ impl Algorithm for MetaLearner {
 
     fn headline_metric(&self) -> &'static str {
         "meta_loss"
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use autodidact_core::Hyperparams as _;
+    use autodidact_envs::{Sinusoid, SinusoidParams};
+
+    #[test]
+    fn is_finite_sees_a_nan_parameter() {
+        let mut l = MetaLearner::with_distribution(
+            Method::MetaSgd,
+            crate::hyperparams::defaults_for(Method::MetaSgd.name())
+                .check()
+                .unwrap(),
+            Box::new(Sinusoid::new(SinusoidParams::default()).unwrap()),
+            Seed(0),
+        )
+        .unwrap();
+        assert!(l.is_finite());
+        if let Some(x) = l
+            .params
+            .tensors_mut()
+            .last_mut()
+            .and_then(|t| t.iter_mut().next())
+        {
+            *x = f32::NAN;
+        }
+        assert!(!l.is_finite());
     }
 }

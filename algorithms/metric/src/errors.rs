@@ -15,7 +15,7 @@ pub enum MetricError {
     /// A loss became NaN or infinite.
     #[error("iteration {iteration}: the episode loss is {value}")]
     NonFinite {
-        /// The iteration at which it happened.
+        /// The iteration at which it happened, 1-based (the first step is iteration 1).
         iteration: u64,
         /// The value.
         value: f64,

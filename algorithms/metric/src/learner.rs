@@ -247,7 +247,8 @@ impl MetricLearner {
         let loss = out.loss.item();
         if !loss.is_finite() {
             return Err(MetricError::NonFinite {
-                iteration: self.iteration,
+                // 1-based, as the runner numbers iterations in its messages.
+                iteration: self.iteration + 1,
                 value: loss,
             });
         }

@@ -266,14 +266,10 @@ impl Session {
                     self.spec.algorithm
                 )));
             }
-            if let Some((key, value)) = metrics.iter().find(|(_, v)| !v.is_finite()) {
-                // Keep the good lines for inspection; resume cuts back to the checkpoint.
-                let _ = self.write_metrics();
-                return Err(RunnerError::Failed(format!(
-                    "training stopped at iteration {after}: `{key}` is {value}; {}",
-                    self.last_good()
-                )));
-            }
+            // Before evaluating, so a NaN loss is named rather than what evaluating NaN
+            // parameters does; and again after, since a NaN validation metric is divergence
+            // too and must stop the run before it is checkpointed.
+            self.check_finite(&metrics, after)?;
             if self
                 .eval_every
                 .is_some_and(|n| after.is_multiple_of(n) || after >= total)
@@ -286,6 +282,7 @@ impl Session {
                         .map(|(k, v)| (format!("eval.{k}"), v)),
                 );
             }
+            self.check_finite(&metrics, after)?;
             if !metrics.is_empty() {
                 self.log
                     .extend_from_slice(metrics::format_line(after, &metrics).as_bytes());
@@ -303,6 +300,21 @@ impl Session {
             self.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// Stops the run when a metric logged after iteration `after` is NaN or infinite.
+    fn check_finite(&self, metrics: &Metrics, after: u64) -> Result<()> {
+        match metrics.iter().find(|(_, v)| !v.is_finite()) {
+            None => Ok(()),
+            Some((key, value)) => {
+                // Keep the good lines for inspection; resume cuts back to the checkpoint.
+                let _ = self.write_metrics();
+                Err(RunnerError::Failed(format!(
+                    "training stopped at iteration {after}: `{key}` is {value}; {}",
+                    self.last_good()
+                )))
+            }
+        }
     }
 
     /// `evaluate(None)` during training, after step `step`; a failure stops the run like a
@@ -356,6 +368,16 @@ impl Session {
             })?;
         let eval_seconds = t0.elapsed().as_secs_f64();
         let iterations = self.alg.steps_done();
+        // `evaluate` cannot be stopped from outside, so a signal during it is honoured as soon
+        // as it returns: no summary, the trained checkpoint (already written) left intact, and
+        // `resume` redoes the evaluation. Exiting 0 would tell a batch system the run finished.
+        if interrupted() {
+            return Err(RunnerError::Interrupted {
+                dir: self.dir.clone(),
+                step: iterations,
+                total: self.alg.total_steps(),
+            });
+        }
         let matrices = self.matrices();
         let summary_path = self.write_summary(headline, &evaluation, &matrices, eval_seconds)?;
         let plot = match self.plot(headline) {

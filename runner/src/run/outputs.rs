@@ -26,8 +26,21 @@ impl Session {
         atomic::write(&self.dir.join(METRICS_FILE), &self.log)
     }
 
-    /// Writes the metrics so far and a checkpoint of the current state.
+    /// Writes the metrics so far and a checkpoint of the current state; refuses (a failed run)
+    /// when the algorithm reports parameters that are not finite, so the last checkpoint on
+    /// disk stays the last good one.
     pub(crate) fn checkpoint(&mut self) -> Result<()> {
+        // A panic here is the plugin's bug, not divergence: treat it as "cannot tell".
+        let finite = catch_unwind(AssertUnwindSafe(|| self.alg.is_finite())).unwrap_or(true);
+        if !finite {
+            // Keep the good lines for inspection; resume cuts back to the checkpoint.
+            let _ = self.write_metrics();
+            return Err(RunnerError::Failed(format!(
+                "training stopped at iteration {}: the parameters are NaN or infinite; {}",
+                self.alg.steps_done(),
+                self.last_good()
+            )));
+        }
         let spec_toml = self.spec.to_toml()?;
         let algorithm = catch_unwind(AssertUnwindSafe(|| self.alg.save()))
             .map_err(|p| {
