@@ -64,6 +64,13 @@ impl<T: Float> Params<T> {
         &self.tensors
     }
 
+    /// Whether every value is finite (no NaN, no infinity): checked before a checkpoint.
+    pub fn all_finite(&self) -> bool {
+        self.tensors()
+            .iter()
+            .all(|t| t.iter().all(|x| x.is_finite()))
+    }
+
     /// The tensors, mutable, in order.
     pub fn tensors_mut(&mut self) -> &mut [Tensor<T>] {
         &mut self.tensors

@@ -9,8 +9,9 @@ use crate::error::{CoreError, Result};
 use crate::registry::{AlgorithmEntry, EnvEntry};
 
 /// Bumped whenever the declaration's layout or the registry types change (2: `Algorithm`
-/// gained `matrices`, which changes its vtable).
-pub const ABI_VERSION: u32 = 2;
+/// gained `matrices`; 3: `Algorithm` gained `is_finite` and hyperparameters became typed —
+/// each changes what crosses the boundary).
+pub const ABI_VERSION: u32 = 3;
 
 /// This core crate's version.
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");

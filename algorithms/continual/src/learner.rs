@@ -619,6 +619,10 @@ fn accuracy_on(
 }
 
 impl Algorithm for ContinualLearner {
+    fn is_finite(&self) -> bool {
+        self.params.all_finite()
+    }
+
     fn total_steps(&self) -> u64 {
         self.total_epochs()
     }

@@ -300,10 +300,7 @@ impl Algorithm for MetaLearner {
 
     fn is_finite(&self) -> bool {
         // Meta-SGD's rates live in the same store, so they are checked too.
-        self.params
-            .tensors()
-            .iter()
-            .all(|t| t.iter().all(|x| x.is_finite()))
+        self.params.all_finite()
     }
 
     fn steps_done(&self) -> u64 {

@@ -362,6 +362,10 @@ impl MetricLearner {
 }
 
 impl Algorithm for MetricLearner {
+    fn is_finite(&self) -> bool {
+        self.params.all_finite()
+    }
+
     fn total_steps(&self) -> u64 {
         self.hp.meta_iterations
     }

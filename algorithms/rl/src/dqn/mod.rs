@@ -46,6 +46,10 @@ pub use td::{TdGradient, TdLoss, TdRows};
 use crate::episodes::instantiate_rl;
 
 impl Algorithm for Dqn {
+    fn is_finite(&self) -> bool {
+        self.online.all_finite()
+    }
+
     fn total_steps(&self) -> u64 {
         self.p.total_steps
     }
