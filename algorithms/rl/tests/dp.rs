@@ -343,3 +343,36 @@ fn a_corridor_beyond_the_direct_solve_limit_is_solved_by_ordered_sweeps() {
     let metrics = tabular_metrics(m, &opt, gamma, &opt.q, &known, &stuck).unwrap();
     assert!((metrics["policy_start_value"]).abs() < 1e-12, "{metrics:?}");
 }
+
+#[test]
+fn ordered_sweeps_solve_a_deterministic_snake_between_lava_in_two_sweeps() {
+    use autodidact_rl::dp::{value_iteration_ordered, LARGE_SOLVE_TOL};
+    // Ten corridors joined at alternate ends, lava between them: every cell can end an
+    // episode in lava, but the order must follow the way to the goal, or each bend of the
+    // snake costs another sweep.
+    let width = 20;
+    let mut rows = Vec::new();
+    for i in 0..10 {
+        rows.push(".".repeat(width));
+        if i < 9 {
+            let lava = "L".repeat(width - 1);
+            rows.push(if i % 2 == 0 {
+                format!("{lava}.")
+            } else {
+                format!(".{lava}")
+            });
+        }
+    }
+    rows[0].replace_range(0..1, "S");
+    let last = rows.len() - 1;
+    rows[last].replace_range(0..1, "G");
+    let g = grid_text(&(rows.join("\n") + "\n"), 0.0);
+    let m = g.model();
+    let vi = value_iteration_ordered(m, 0.99, LARGE_SOLVE_TOL, 1_000, &mut |_, _| true).unwrap();
+    assert!(vi.converged);
+    assert!(vi.sweeps <= 2, "{} sweeps", vi.sweeps);
+    let pi = policy_iteration(m, 0.99, EvaluationMethod::Exact, 10_000, None).unwrap();
+    for s in 0..m.num_states() {
+        assert!((vi.v[s] - pi.v[s]).abs() < LARGE_SOLVE_TOL);
+    }
+}

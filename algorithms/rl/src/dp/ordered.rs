@@ -20,35 +20,46 @@ use crate::errors::{Result, RlError};
 /// Called after each sweep with the sweep count and `‖ΔV‖∞`; returning `false` stops.
 pub type SweepCallback<'a> = &'a mut dyn FnMut(usize, f64) -> bool;
 
-/// The states in breadth-first order of distance (in transitions) to the end of an episode:
-/// first the states with a transition that ends it (or enters a terminal state), then their
-/// predecessors, and so on; states that cannot end an episode come last, by index.
+/// The states in breadth-first order of distance (in transitions) to the best end of an
+/// episode: first the states with an ending transition (`done`, or into a terminal state)
+/// of the largest such reward (the goal), then their predecessors, and so on; then, the same
+/// from every other ending (lava, holes); states that cannot end an episode come last, by
+/// index.
+///
+/// Seeding from every ending at once would put the states next to a hazard first and break
+/// the goal's shortest paths into pieces, one more sweep each.
 pub fn backward_order<M: TabularModel + ?Sized>(model: &M) -> Vec<usize> {
     let (n, na) = (model.num_states(), model.num_actions());
     // Predecessor lists in compressed form: count, prefix-sum, fill.
     let mut start = vec![0usize; n + 1];
-    let mut seeds = Vec::new();
+    // Each state's best ending reward, if it has an ending transition.
+    let mut best_end: Vec<Option<f64>> = vec![None; n];
     for s in 0..n {
         if model.is_terminal(s) {
             continue;
         }
-        let mut ends = false;
         for a in 0..na {
             for t in model.transitions(s, a) {
                 if t.prob <= 0.0 {
                     continue;
                 }
                 if t.done || model.is_terminal(t.next) {
-                    ends = true;
+                    best_end[s] = Some(best_end[s].map_or(t.reward, |b: f64| b.max(t.reward)));
                 } else if t.next != s {
                     start[t.next + 1] += 1;
                 }
             }
         }
-        if ends {
-            seeds.push(s);
-        }
     }
+    let top = best_end
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let goals: Vec<usize> = (0..n).filter(|&s| best_end[s] == Some(top)).collect();
+    let others: Vec<usize> = (0..n)
+        .filter(|&s| best_end[s].is_some_and(|r| r != top))
+        .collect();
     for i in 0..n {
         start[i + 1] += start[i];
     }
@@ -70,16 +81,20 @@ pub fn backward_order<M: TabularModel + ?Sized>(model: &M) -> Vec<usize> {
     let mut seen = vec![false; n];
     let mut order = Vec::with_capacity(n);
     let mut queue: VecDeque<usize> = VecDeque::new();
-    for s in seeds {
-        seen[s] = true;
-        queue.push_back(s);
-    }
-    while let Some(s) = queue.pop_front() {
-        order.push(s);
-        for &p in &preds[start[s]..start[s + 1]] {
-            if !seen[p] {
-                seen[p] = true;
-                queue.push_back(p);
+    for seeds in [goals, others] {
+        for s in seeds {
+            if !seen[s] {
+                seen[s] = true;
+                queue.push_back(s);
+            }
+        }
+        while let Some(s) = queue.pop_front() {
+            order.push(s);
+            for &p in &preds[start[s]..start[s + 1]] {
+                if !seen[p] {
+                    seen[p] = true;
+                    queue.push_back(p);
+                }
             }
         }
     }
