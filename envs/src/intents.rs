@@ -121,8 +121,15 @@ pub struct TextRow {
     pub line: u64,
 }
 
+/// Lines one CSV row may span before it is taken for a runaway (unterminated) quote.
+pub const MAX_ROW_LINES: u64 = 10;
+
+/// Characters one CSV field may hold before it is taken for a runaway (unterminated) quote.
+pub const MAX_FIELD_CHARS: usize = 5_000;
+
 /// Parses CSV bytes with a header row; `file` names the source in errors. A row without a
-/// label (or without text) is an error naming its line.
+/// label (or without text) is an error naming its line, and so is a row spanning more than
+/// [`MAX_ROW_LINES`] lines or a field longer than [`MAX_FIELD_CHARS`] (a runaway quote).
 pub fn read_csv_bytes(
     bytes: &[u8],
     file: &str,
@@ -186,9 +193,23 @@ pub fn read_csv_bytes(
     }
     let label_name = names[label_idx].to_string();
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(csv_err)?;
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_err)? {
         let line = record.position().map(|p| p.line()).unwrap_or(0);
+        // An unterminated quote makes the csv reader swallow every row up to the next quote
+        // into one field, and the damage shows much later (a class with too few examples):
+        // catch the runaway field here, at the line where it began.
+        let spanned = reader.position().line().saturating_sub(line);
+        let longest = record.iter().map(str::len).max().unwrap_or(0);
+        if spanned > MAX_ROW_LINES || longest > MAX_FIELD_CHARS {
+            return Err(EnvsError::Csv {
+                file: file.to_string(),
+                line,
+                reason: format!(
+                    "a field starting on this row runs over {spanned} lines ({longest} characters): probably an unterminated quote `\"`"
+                ),
+            });
+        }
         if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
             continue;
         }

@@ -211,11 +211,27 @@ pub fn rotate90(img: &[f32], size: usize) -> Vec<f32> {
     out
 }
 
+/// A line about images whose size differs from the most common one (ties: the smaller
+/// size counts as the common one), with their count and the first such file; `None` when
+/// all images have one size.
+pub(crate) fn odd_sizes(sizes: &BTreeMap<(usize, usize), (usize, String)>) -> Option<String> {
+    let (&(cw, ch), _) = sizes.iter().rev().max_by_key(|(_, (count, _))| *count)?;
+    let odd: Vec<_> = sizes.iter().filter(|(&k, _)| k != (cw, ch)).collect();
+    let (&(w, h), (_, example)) = *odd.first()?;
+    let count: usize = odd.iter().map(|(_, (n, _))| n).sum();
+    let total: usize = sizes.values().map(|(n, _)| n).sum();
+    Some(format!(
+        "{count} of {total} images are not {cw}x{ch} like the others and were resampled anyway, e.g. {example} ({w}x{h})"
+    ))
+}
+
 /// Collects drawings by character while reading sources.
 struct Collector {
     size: usize,
     /// character -> drawing file name -> image (ink = 1).
     chars: BTreeMap<String, BTreeMap<String, Vec<f32>>>,
+    /// (width, height) -> how many images had it and the first of them.
+    sizes: BTreeMap<(usize, usize), (usize, String)>,
 }
 
 impl Collector {
@@ -235,6 +251,10 @@ impl Collector {
             return Ok(());
         }
         let (w, h, lum) = decode_png(bytes, display)?;
+        self.sizes
+            .entry((w, h))
+            .or_insert_with(|| (0, display.to_string()))
+            .0 += 1;
         let ink: Vec<f32> = lum.iter().map(|v| 1.0 - v).collect();
         let img = if w == self.size && h == self.size {
             ink
@@ -324,6 +344,7 @@ pub fn read_zip_bytes(bytes: &[u8], name: &str, size: usize) -> Result<Vec<(Stri
     let mut c = Collector {
         size: size.max(1),
         chars: BTreeMap::new(),
+        sizes: BTreeMap::new(),
     };
     c.add_zip_bytes(bytes, name)?;
     Ok(c.chars.into_iter().map(|(k, v)| (k, v.len())).collect())
@@ -333,6 +354,7 @@ fn load_uncached(paths: &[String], size: usize, rotations: bool) -> Result<Label
     let mut c = Collector {
         size,
         chars: BTreeMap::new(),
+        sizes: BTreeMap::new(),
     };
     for p in paths {
         let path = Path::new(p);
@@ -351,6 +373,11 @@ fn load_uncached(paths: &[String], size: usize, rotations: bool) -> Result<Label
             reason: "no PNG image found".into(),
             expected: "<alphabet>/<character>/<drawing>.png files, in folders or zip files".into(),
         });
+    }
+    // Every image is resampled to `size`, but one whose size differs from the others' is
+    // probably not an Omniglot drawing (or a damaged one): say so once per data set.
+    if let Some(note) = odd_sizes(&c.sizes) {
+        eprintln!("warning: omniglot: {note}");
     }
     let mut data = LabelledDataset::new("omniglot", vec![1, size, size]);
     let rots: &[usize] = if rotations { &[0, 90, 180, 270] } else { &[0] };
@@ -494,4 +521,21 @@ autodidact_core::register_env! {
     params: OmniglotParams::docs,
     default_config: OmniglotParams::default_config,
     build: build_omniglot,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_of_another_size_are_counted_with_an_example() {
+        let mut sizes = BTreeMap::new();
+        sizes.insert((105, 105), (10, "a/b/1.png".to_string()));
+        assert_eq!(odd_sizes(&sizes), None);
+        sizes.insert((64, 80), (2, "a/c/3.png".to_string()));
+        sizes.insert((200, 200), (1, "a/d/9.png".to_string()));
+        let note = odd_sizes(&sizes).unwrap_or_default();
+        assert!(note.starts_with("3 of 13 images are not 105x105"), "{note}");
+        assert!(note.contains("a/c/3.png (64x80)"), "{note}");
+    }
 }

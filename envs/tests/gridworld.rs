@@ -514,3 +514,32 @@ fn exact_model_gives_known_optimal_values() {
     let start = g.model().starts()[0];
     assert!((v[start] + 13.0).abs() < 1e-9, "{}", v[start]);
 }
+
+#[test]
+fn a_map_without_a_goal_is_refused() {
+    let p = GridworldParams {
+        map: "S...\n....\n".into(),
+        ..GridworldParams::default()
+    };
+    let msg = Gridworld::from_params(&p, Seed(0)).unwrap_err().to_string();
+    assert!(msg.contains("no goal"), "{msg}");
+}
+
+#[test]
+fn an_unreachable_goal_is_warned_about_and_the_model_says_so() {
+    let p = GridworldParams {
+        map: "S.#G\n..#.\n".into(),
+        ..GridworldParams::default()
+    };
+    let g = Gridworld::from_params(&p, Seed(0)).unwrap();
+    assert_eq!(g.model().warnings().len(), 1);
+    assert!(g.model().warnings()[0].contains("no goal can be reached"));
+    assert_eq!(g.model().map().warnings(), g.model().warnings());
+    // Behind lava is unreachable too; a reachable goal gives no warning.
+    assert_eq!(GridMap::parse("SLG\n").unwrap().warnings().len(), 1);
+    assert!(Gridworld::builtin("four-rooms")
+        .unwrap()
+        .model()
+        .warnings()
+        .is_empty());
+}

@@ -233,3 +233,35 @@ proptest! {
         prop_assert!(v.iter().all(|x| x.is_finite()));
     }
 }
+
+#[test]
+fn a_runaway_quote_is_reported_at_the_line_where_it_began() {
+    // Row 3 (line 4) opens a quote it never closes: everything after it would become one
+    // field and its class would look short of examples.
+    let mut text =
+        String::from("text,label\nhello there,greet\nhi,greet\n\"what is my balance,balance\n");
+    for i in 0..30 {
+        text.push_str(&format!("row number {i},other\n"));
+    }
+    let p = write_csv("runaway-quote", &text);
+    let msg = Intents::load(&params(&p), Seed(0)).unwrap_err().to_string();
+    assert!(msg.contains("train.csv"), "{msg}");
+    assert!(msg.contains("line 4"), "{msg}");
+    assert!(msg.contains("unterminated quote"), "{msg}");
+    // One field of thousands of characters on one line is suspicious too.
+    let long = format!("text,label\n{},x\n", "a".repeat(6_000));
+    match read_csv_bytes(long.as_bytes(), "long.csv", "text", "") {
+        Err(EnvsError::Csv {
+            line: 2, reason, ..
+        }) => assert!(reason.contains("6000")),
+        other => panic!("{other:?}"),
+    }
+    // A quoted field over two lines is fine.
+    let ok = "text,label\n\"two\nlines\",x\n";
+    assert_eq!(
+        read_csv_bytes(ok.as_bytes(), "ok.csv", "text", "")
+            .unwrap()
+            .len(),
+        1
+    );
+}

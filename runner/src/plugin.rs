@@ -76,7 +76,19 @@ impl PluginRegistrar for Registrar<'_> {
     }
 }
 
-/// Loads one plugin file.
+/// `path` as the loader must see it to open that very file: a bare name (`libfoo.so`) would
+/// make `dlopen` search the library path instead of the current directory, so a relative
+/// path is given a `./` prefix.
+fn as_file_path(path: &Path) -> PathBuf {
+    if path.is_relative() {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Loads one plugin file (a relative path, even a bare name, is relative to the current
+/// directory, never searched for on the library path).
 pub fn load_plugin(registry: &mut Registry, path: &Path) -> Result<LoadedPlugin> {
     let refuse = |message: String| RunnerError::Plugin {
         path: path.to_path_buf(),
@@ -87,7 +99,7 @@ pub fn load_plugin(registry: &mut Registry, path: &Path) -> Result<LoadedPlugin>
     }
     // SAFETY: loading a library runs its initialisers. The user named this file explicitly
     // (nothing is scanned), which is the trust decision a plugin system rests on.
-    let library = unsafe { Library::new(path) }
+    let library = unsafe { Library::new(as_file_path(path)) }
         .map_err(|e| refuse(format!("cannot load it as a shared library: {e}")))?;
     // SAFETY: the symbol's type is the one `declare_plugin!` exports:
     // `extern "C" fn() -> *const PluginDeclaration`.
@@ -149,6 +161,20 @@ pub fn registry_with_plugins(paths: &[PathBuf]) -> Result<(Registry, Vec<LoadedP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_anchored_in_the_current_directory() {
+        assert_eq!(
+            as_file_path(Path::new("libfoo.so")),
+            Path::new("./libfoo.so")
+        );
+        assert_eq!(
+            as_file_path(Path::new("a/libfoo.so")),
+            Path::new("./a/libfoo.so")
+        );
+        let abs = std::env::temp_dir().join("libfoo.so");
+        assert_eq!(as_file_path(&abs), abs);
+    }
 
     #[test]
     fn missing_and_foreign_files_are_refused_naming_the_file() {

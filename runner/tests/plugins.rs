@@ -236,6 +236,20 @@ fn mismatched_declarations_are_refused_naming_the_field_and_both_values() {
 }
 
 #[test]
+fn a_bare_file_name_is_loaded_from_the_current_directory() {
+    let root = fresh("plugin-bare-name");
+    // A name no library search path holds: dlopen of the bare name would fail.
+    let name = format!(
+        "{}autodidact_bare_name_test{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    std::fs::copy(template_plugin(), root.join(&name)).unwrap();
+    let r = run_in(&root, &["list", "--json", "--plugin", &name]);
+    assert!(r.ok().stdout.contains("linear-protonet"));
+}
+
+#[test]
 fn unloadable_files_are_refused_naming_the_file() {
     let root = fresh("plugin-bad");
     run_in(&root, &["list", "--plugin", "missing.so"])

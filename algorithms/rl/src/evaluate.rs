@@ -1,9 +1,12 @@
 //! Evaluation of greedy policies: returns and success over episodes, and, on environments
 //! with a [`TabularModel`], the exact `q_error` and `value_gap` against the optimal solution.
 
-use autodidact_core::{Action, Environment, Metrics, Seed, TabularModel};
+use autodidact_core::{Action, Environment, Metrics, Seed, TabularModel, Transition};
 
-use crate::dp::{policy_evaluation_exact, solve_optimal, start_value, Optimal, Policy, QTable};
+use crate::dp::{
+    policy_evaluation_exact, solve_optimal, start_value, Optimal, Policy, QTable,
+    DIRECT_SOLVE_MAX_STATES,
+};
 use crate::errors::{Result, RlError};
 
 /// Returns, lengths and successes of evaluation episodes.
@@ -133,9 +136,7 @@ pub fn tabular_metrics<M: TabularModel + ?Sized>(
             q_error = q_error.max((q.get(s, a) - optimal.q.get(s, a)).abs());
         }
     }
-    let pi = Policy::deterministic(policy, model.num_actions())?;
-    let v_pi = policy_evaluation_exact(model, &pi, gamma)?;
-    let v_start = start_value(model, &v_pi);
+    let v_start = policy_start_value(model, policy, gamma)?;
     let mut m = Metrics::new();
     m.insert("q_error".into(), q_error);
     m.insert("value_gap".into(), optimal.start_value - v_start);
@@ -146,6 +147,111 @@ pub fn tabular_metrics<M: TabularModel + ?Sized>(
         covered as f64 / nonterminal.max(1) as f64,
     );
     Ok(m)
+}
+
+/// `V^π(s₀)` of a deterministic policy, exactly.
+///
+/// Beyond [`DIRECT_SOLVE_MAX_STATES`] states only the states the policy can reach from the
+/// start are evaluated: a barely trained policy on a million-cell map reaches few of them,
+/// and looping policies elsewhere would otherwise cost thousands of sweeps of the whole map.
+pub(crate) fn policy_start_value<M: TabularModel + ?Sized>(
+    model: &M,
+    policy: &[usize],
+    gamma: f64,
+) -> Result<f64> {
+    if policy.len() != model.num_states() || policy.iter().any(|&a| a >= model.num_actions()) {
+        return Err(RlError::InvalidPolicy(format!(
+            "{} actions (each below {}) for {} states",
+            policy.len(),
+            model.num_actions(),
+            model.num_states()
+        )));
+    }
+    if model.num_states() <= DIRECT_SOLVE_MAX_STATES {
+        let pi = Policy::deterministic(policy, model.num_actions())?;
+        let v = policy_evaluation_exact(model, &pi, gamma)?;
+        return Ok(start_value(model, &v));
+    }
+    let sub = Reachable::new(model, policy);
+    let v = policy_evaluation_exact(&sub, &Policy::uniform(sub.states.len(), 1), gamma)?;
+    Ok(model
+        .initial_distribution()
+        .iter()
+        .map(|&(s, p)| p * sub.index[s].map_or(0.0, |i| v[i]))
+        .sum())
+}
+
+/// The states a deterministic policy can reach from the start, as a model with one action
+/// (the policy's) and states renumbered in order of discovery.
+struct Reachable {
+    states: Vec<usize>,
+    index: Vec<Option<usize>>,
+    transitions: Vec<Vec<Transition>>,
+    terminal: Vec<bool>,
+    init: Vec<(usize, f64)>,
+}
+
+impl Reachable {
+    fn new<M: TabularModel + ?Sized>(model: &M, policy: &[usize]) -> Reachable {
+        let mut index = vec![None; model.num_states()];
+        let mut states = Vec::new();
+        let visit = |s: usize, index: &mut Vec<Option<usize>>, states: &mut Vec<usize>| {
+            *index[s].get_or_insert_with(|| {
+                states.push(s);
+                states.len() - 1
+            })
+        };
+        let init: Vec<(usize, f64)> = model
+            .initial_distribution()
+            .into_iter()
+            .map(|(s, p)| (visit(s, &mut index, &mut states), p))
+            .collect();
+        let mut transitions = Vec::new();
+        let mut k = 0;
+        while k < states.len() {
+            let s = states[k];
+            let ts = if model.is_terminal(s) {
+                Vec::new()
+            } else {
+                model
+                    .transitions(s, policy[s])
+                    .iter()
+                    .map(|t| Transition {
+                        next: visit(t.next, &mut index, &mut states),
+                        ..*t
+                    })
+                    .collect()
+            };
+            transitions.push(ts);
+            k += 1;
+        }
+        let terminal = states.iter().map(|&s| model.is_terminal(s)).collect();
+        Reachable {
+            states,
+            index,
+            transitions,
+            terminal,
+            init,
+        }
+    }
+}
+
+impl TabularModel for Reachable {
+    fn num_states(&self) -> usize {
+        self.states.len()
+    }
+    fn num_actions(&self) -> usize {
+        1
+    }
+    fn transitions(&self, s: usize, _a: usize) -> &[Transition] {
+        &self.transitions[s]
+    }
+    fn initial_distribution(&self) -> Vec<(usize, f64)> {
+        self.init.clone()
+    }
+    fn is_terminal(&self, s: usize) -> bool {
+        self.terminal[s]
+    }
 }
 
 /// The optimal solution of a model for a discount, computed once and kept.

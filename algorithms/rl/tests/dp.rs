@@ -261,3 +261,118 @@ fn a_solver_saved_before_its_first_sweep_loads() {
         assert_eq!(a.save().unwrap(), b.save().unwrap());
     }
 }
+
+/// A gridworld from map text, with its slip probability overridden.
+fn grid_text(text: &str, slip: f64) -> autodidact_envs::gridworld::Gridworld {
+    use autodidact_envs::gridworld::{GridMap, GridOptions, Gridworld};
+    let map = GridMap::parse(text).unwrap();
+    let mut opts = GridOptions::from_map(&map);
+    opts.slip = slip;
+    Gridworld::new(map, opts, autodidact_core::Seed(0)).unwrap()
+}
+
+#[test]
+fn ordered_value_iteration_matches_policy_iteration_on_the_builtin_maps() {
+    use autodidact_rl::dp::{value_iteration_ordered, LARGE_SOLVE_TOL};
+    for name in [
+        "frozen-lake-4x4",
+        "frozen-lake-8x8",
+        "four-rooms",
+        "cliff-walk",
+    ] {
+        for slip in [0.0, 0.2, 2.0 / 3.0] {
+            let g = grid(name, slip);
+            let m = g.model();
+            let pi = policy_iteration(m, 0.99, EvaluationMethod::Exact, 10_000, None).unwrap();
+            assert!(pi.stable, "{name} {slip}");
+            let vi = value_iteration_ordered(m, 0.99, LARGE_SOLVE_TOL, 100_000, &mut |_, _| true)
+                .unwrap();
+            assert!(vi.converged, "{name} {slip}");
+            for s in 0..m.num_states() {
+                assert!(
+                    (vi.v[s] - pi.v[s]).abs() < LARGE_SOLVE_TOL,
+                    "{name} slip {slip} state {s}: {} vs {}",
+                    vi.v[s],
+                    pi.v[s]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn ordered_sweeps_can_be_interrupted() {
+    use autodidact_rl::dp::value_iteration_ordered;
+    let g = grid("four-rooms", 0.2);
+    let mut calls = 0;
+    let vi = value_iteration_ordered(g.model(), 0.99, 1e-12, 100_000, &mut |_, _| {
+        calls += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!((vi.sweeps, calls), (1, 1));
+    assert!(!vi.converged);
+}
+
+#[test]
+fn a_corridor_beyond_the_direct_solve_limit_is_solved_by_ordered_sweeps() {
+    use autodidact_rl::dp::DIRECT_SOLVE_MAX_STATES;
+    use autodidact_rl::evaluate::tabular_metrics;
+    // One row of 5,000 cells, start at the left end, goal (+1) at the right: the old solver
+    // (synchronous sweeps, then policy iteration evaluated by sweeps) took minutes here.
+    let len = 5_000;
+    let text = format!("S{}G\n", ".".repeat(len - 2));
+    let g = grid_text(&text, 0.0);
+    let m = g.model();
+    assert!(m.num_states() > DIRECT_SOLVE_MAX_STATES);
+    let gamma: f64 = 0.999;
+    let opt = solve_optimal(m, gamma).unwrap();
+    let want = gamma.powi(len as i32 - 2);
+    assert!(
+        (opt.start_value - want).abs() < 1e-9,
+        "{} vs {want}",
+        opt.start_value
+    );
+    // The optimal policy has no gap; evaluated only where it goes from the start.
+    let known = vec![true; m.num_states()];
+    let metrics = tabular_metrics(m, &opt, gamma, &opt.q, &known, &opt.policy).unwrap();
+    assert!(metrics["value_gap"].abs() < 1e-9, "{metrics:?}");
+    assert!(metrics["q_error"] == 0.0);
+    // A policy that walks into the left wall forever is worth 0 (no step reward here).
+    let stuck = vec![opt.policy[0] ^ 1; m.num_states()];
+    let metrics = tabular_metrics(m, &opt, gamma, &opt.q, &known, &stuck).unwrap();
+    assert!((metrics["policy_start_value"]).abs() < 1e-12, "{metrics:?}");
+}
+
+#[test]
+fn ordered_sweeps_solve_a_deterministic_snake_between_lava_in_two_sweeps() {
+    use autodidact_rl::dp::{value_iteration_ordered, LARGE_SOLVE_TOL};
+    // Ten corridors joined at alternate ends, lava between them: every cell can end an
+    // episode in lava, but the order must follow the way to the goal, or each bend of the
+    // snake costs another sweep.
+    let width = 20;
+    let mut rows = Vec::new();
+    for i in 0..10 {
+        rows.push(".".repeat(width));
+        if i < 9 {
+            let lava = "L".repeat(width - 1);
+            rows.push(if i % 2 == 0 {
+                format!("{lava}.")
+            } else {
+                format!(".{lava}")
+            });
+        }
+    }
+    rows[0].replace_range(0..1, "S");
+    let last = rows.len() - 1;
+    rows[last].replace_range(0..1, "G");
+    let g = grid_text(&(rows.join("\n") + "\n"), 0.0);
+    let m = g.model();
+    let vi = value_iteration_ordered(m, 0.99, LARGE_SOLVE_TOL, 1_000, &mut |_, _| true).unwrap();
+    assert!(vi.converged);
+    assert!(vi.sweeps <= 2, "{} sweeps", vi.sweeps);
+    let pi = policy_iteration(m, 0.99, EvaluationMethod::Exact, 10_000, None).unwrap();
+    for s in 0..m.num_states() {
+        assert!((vi.v[s] - pi.v[s]).abs() < LARGE_SOLVE_TOL);
+    }
+}

@@ -78,8 +78,20 @@ impl Gridworld {
             .validate()
             .map_err(|e| EnvsError::Invalid(e.to_string()))?;
         let map = params.load_map(&mut seed.rng("gridworld-map"))?;
+        if !map.has_goal() {
+            return Err(EnvsError::param(
+                "map",
+                "the map has no goal (`G`, a digit 1-9 or a legend letter): episodes could only end by the time limit or a hazard",
+            ));
+        }
         let opts = GridOptions::from_params(&map, params)?;
-        Gridworld::new(map, opts, seed)
+        let g = Gridworld::new(map, opts, seed)?;
+        // An inline map is named by its first row only: the whole text is too long a name.
+        let name = params.map.lines().next().unwrap_or_default();
+        for w in g.model().warnings() {
+            warn_once(&format!("warning: gridworld map `{name}`: {w}"));
+        }
+        Ok(g)
     }
 
     /// The exact model.
@@ -217,5 +229,17 @@ impl Environment for Gridworld {
     }
     fn clone_box(&self) -> Box<dyn Environment> {
         Box::new(self.clone())
+    }
+}
+
+/// Prints a warning to stderr the first time it occurs in this process: a run builds the
+/// same environment several times (training, evaluation), one line is enough.
+fn warn_once(line: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    // A poisoned lock only means another thread panicked while printing; print anyway.
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if !seen.iter().any(|s| s == line) {
+        eprintln!("{line}");
+        seen.push(line.to_string());
     }
 }

@@ -412,6 +412,30 @@ impl GridMap {
         seen
     }
 
+    /// Whether the map has a goal cell (`G`, a digit or a legend letter).
+    pub fn has_goal(&self) -> bool {
+        self.cells.iter().any(|c| matches!(c, Cell::Goal(..)))
+    }
+
+    /// Problems that do not stop the map from being used: a goal that no start can reach.
+    /// (A map without any goal is refused by [`Gridworld::from_params`](super::Gridworld::from_params).)
+    pub fn warnings(&self) -> Vec<String> {
+        if !self.has_goal() {
+            return Vec::new();
+        }
+        let reach = self.reachable_from_start();
+        let reachable = self
+            .cells
+            .iter()
+            .zip(&reach)
+            .any(|(c, &r)| r && matches!(c, Cell::Goal(..)));
+        if reachable {
+            Vec::new()
+        } else {
+            vec!["no goal can be reached from the start (walls, lava, holes or cliffs are in the way): no episode can succeed".into()]
+        }
+    }
+
     /// The cell one move away in direction `d` (0 up, 1 down, 2 left, 3 right), if on the grid.
     pub fn neighbour(&self, i: usize, d: usize) -> Option<usize> {
         let (r, c) = (i / self.cols, i % self.cols);

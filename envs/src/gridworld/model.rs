@@ -25,6 +25,7 @@ pub struct GridModel {
     starts: Vec<usize>,
     obs_table: Vec<f32>,
     obs_dim: usize,
+    warnings: Vec<String>,
 }
 
 impl GridModel {
@@ -147,6 +148,7 @@ impl GridModel {
             }
         }
         let (obs_dim, obs_table) = observation::table(&map, &cell_of_state, opts.observation);
+        let warnings = map.warnings();
         Ok(GridModel {
             map,
             opts,
@@ -158,7 +160,14 @@ impl GridModel {
             starts,
             obs_table,
             obs_dim,
+            warnings,
         })
+    }
+
+    /// The map's [warnings](GridMap::warnings): the model is exact, but its goal (and so any
+    /// success) is out of reach.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The map.

@@ -37,6 +37,7 @@
 pub mod agents;
 pub mod bellman;
 pub mod linear_solve;
+pub mod ordered;
 pub mod policy_evaluation;
 pub mod policy_iteration;
 pub mod q_value_iteration;
@@ -53,6 +54,9 @@ pub use bellman::{
     optimality_backup, q_backup, q_bellman_residual, q_from_v, start_value,
 };
 pub use linear_solve::Lu;
+pub use ordered::{
+    backward_order, policy_evaluation_ordered, value_iteration_ordered, SweepCallback,
+};
 pub use policy_evaluation::{
     policy_evaluation, policy_evaluation_direct, policy_evaluation_exact, policy_evaluation_sweep,
     q_policy_evaluation, Evaluation, DIRECT_SOLVE_MAX_STATES,
@@ -287,24 +291,64 @@ pub struct Optimal {
     pub start_value: f64,
 }
 
-/// Solves a model exactly: a few hundred value-iteration sweeps to get near, then policy
-/// iteration (exact evaluation by a linear solve) from that greedy policy until it is stable.
+/// Value error tolerated by the exact solves of models above [`DIRECT_SOLVE_MAX_STATES`]
+/// states, which sweep instead of solving linear systems.
+pub const LARGE_SOLVE_TOL: f64 = 1e-10;
+
+/// Sweep limit of the exact solves of large models (a solve that needs more fails with
+/// [`RlError::Numerical`] instead of running for hours).
+pub const LARGE_SOLVE_MAX_SWEEPS: usize = 50_000;
+
+/// Solves a model exactly: up to [`DIRECT_SOLVE_MAX_STATES`] states, a few hundred
+/// value-iteration sweeps to get near, then policy iteration (exact evaluation by a linear
+/// solve) from that greedy policy until it is stable; beyond, value iteration by ordered
+/// in-place sweeps ([`value_iteration_ordered`]) to a value error below [`LARGE_SOLVE_TOL`].
 pub fn solve_optimal<M: TabularModel + ?Sized>(model: &M, gamma: f64) -> Result<Optimal> {
+    solve_optimal_with(model, gamma, &mut |_, _| true)
+}
+
+/// [`solve_optimal`], calling `on_sweep` after each sweep of a large model's solve
+/// (returning `false` interrupts it with an error).
+pub fn solve_optimal_with<M: TabularModel + ?Sized>(
+    model: &M,
+    gamma: f64,
+    on_sweep: SweepCallback<'_>,
+) -> Result<Optimal> {
     validate_model(model)?;
     check_gamma(gamma)?;
-    let vi = value_iteration(model, gamma, 1e-10, 300)?;
-    let pi = policy_iteration(
-        model,
-        gamma,
-        EvaluationMethod::Exact,
-        10_000,
-        Some(vi.policy),
-    )?;
-    let start = start_value(model, &pi.v);
+    let (v, policy) = if model.num_states() <= DIRECT_SOLVE_MAX_STATES {
+        let vi = value_iteration(model, gamma, 1e-10, 300)?;
+        let pi = policy_iteration(
+            model,
+            gamma,
+            EvaluationMethod::Exact,
+            10_000,
+            Some(vi.policy),
+        )?;
+        (pi.v, pi.policy)
+    } else {
+        let vi = value_iteration_ordered(
+            model,
+            gamma,
+            LARGE_SOLVE_TOL,
+            LARGE_SOLVE_MAX_SWEEPS,
+            on_sweep,
+        )?;
+        if !vi.converged {
+            return Err(RlError::Numerical(format!(
+                "the optimal values of {} states did not converge in {} sweeps (last change {:e})",
+                model.num_states(),
+                vi.sweeps,
+                vi.delta
+            )));
+        }
+        (vi.v, vi.policy)
+    };
+    let start = start_value(model, &v);
     Ok(Optimal {
-        q: q_from_v(model, &pi.v, gamma),
-        v: pi.v,
-        policy: pi.policy,
+        q: q_from_v(model, &v, gamma),
+        v,
+        policy,
         start_value: start,
     })
 }

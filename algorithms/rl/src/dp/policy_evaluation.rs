@@ -4,6 +4,7 @@ use autodidact_core::TabularModel;
 
 use super::bellman::{expectation_backup, q_from_v};
 use super::linear_solve::solve;
+use super::ordered::policy_evaluation_ordered;
 use super::{check_gamma, validate_model, Policy, QTable};
 use crate::errors::{Result, RlError};
 
@@ -112,8 +113,9 @@ pub fn policy_evaluation_direct<M: TabularModel + ?Sized>(
     solve(&a, &b, n)
 }
 
-/// `V^π` to machine precision: the direct solve up to [`DIRECT_SOLVE_MAX_STATES`] states,
-/// sweeps to `‖ΔV‖∞ < 1e-13` beyond.
+/// `V^π` exactly: the direct solve up to [`DIRECT_SOLVE_MAX_STATES`] states; beyond, ordered
+/// in-place sweeps ([`policy_evaluation_ordered`]) to a value error below
+/// [`LARGE_SOLVE_TOL`](super::LARGE_SOLVE_TOL).
 pub fn policy_evaluation_exact<M: TabularModel + ?Sized>(
     model: &M,
     policy: &Policy,
@@ -122,10 +124,17 @@ pub fn policy_evaluation_exact<M: TabularModel + ?Sized>(
     if model.num_states() <= DIRECT_SOLVE_MAX_STATES {
         return policy_evaluation_direct(model, policy, gamma);
     }
-    let e = policy_evaluation(model, policy, gamma, 1e-13, 1_000_000)?;
+    let e = policy_evaluation_ordered(
+        model,
+        policy,
+        gamma,
+        super::LARGE_SOLVE_TOL,
+        super::LARGE_SOLVE_MAX_SWEEPS,
+        &mut |_, _| true,
+    )?;
     if !e.converged {
         return Err(RlError::Numerical(format!(
-            "iterative policy evaluation did not converge in {} sweeps (last change {:e})",
+            "policy evaluation did not converge in {} sweeps (last change {:e})",
             e.sweeps, e.delta
         )));
     }
