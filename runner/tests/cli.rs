@@ -12,20 +12,6 @@ fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn run_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "run",
-        "test-linear",
-        "--env",
-        "sinusoid",
-        "-q",
-        "--out",
-        out,
-    ];
-    a.extend_from_slice(extra);
-    a
-}
-
 #[test]
 fn every_command_has_help() {
     let root = fresh("help");

@@ -9,20 +9,6 @@ use std::path::Path;
 use common::*;
 use sha2::{Digest, Sha256};
 
-fn run_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "run",
-        "test-linear",
-        "--env",
-        "sinusoid",
-        "-q",
-        "--out",
-        out,
-    ];
-    a.extend_from_slice(extra);
-    a
-}
-
 /// The checkpoint's bytes split at the end of the first line.
 fn split_first_line(bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let at = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;

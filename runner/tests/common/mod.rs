@@ -119,3 +119,19 @@ pub fn no_temporaries(dir: &Path) {
         assert!(!name.contains(".tmp-"), "temporary file left: {name}");
     }
 }
+
+/// `run test-linear --env sinusoid -q --out OUT` and `extra`.
+#[allow(dead_code)]
+pub fn run_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "run",
+        "test-linear",
+        "--env",
+        "sinusoid",
+        "-q",
+        "--out",
+        out,
+    ];
+    a.extend_from_slice(extra);
+    a
+}
