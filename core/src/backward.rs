@@ -114,6 +114,14 @@ pub(crate) fn vjp<T: Float>(op: Op, out: Var<T>, g: Var<T>, emit: &mut dyn FnMut
             emit(a, g * d)
         }
         Softplus(a) => emit(a, g * var::<T>(a).sigmoid()),
+        // d erf(x)/dx = 2/√π · e^(−x²), in differentiable ops (so every order follows).
+        Erf(a) => {
+            let x = var::<T>(a);
+            emit(
+                a,
+                g * (-x.square()).exp() * std::f64::consts::FRAC_2_SQRT_PI,
+            )
+        }
         Matmul(a, b, ta, tb) => {
             // C = op(A) op(B). Each gradient is again a product with transpose flags:
             //   nn: dA = G Bᵀ,   dB = Aᵀ G

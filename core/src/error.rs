@@ -62,6 +62,14 @@ pub enum CoreError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A model file (weights, configuration, tokenizer) that is unreadable or does not fit.
+    #[error("{file}: {reason}")]
+    ModelFile {
+        /// The file at fault.
+        file: String,
+        /// What is wrong: the key or tensor, expected and found.
+        reason: String,
+    },
     /// A model cannot be built for the data it is given (shape, size).
     #[error("{0}")]
     Incompatible(String),

@@ -103,6 +103,7 @@ pub(crate) enum Op {
     Relu(Id),
     LeakyRelu(Id, f64),
     Softplus(Id),
+    Erf(Id),
     /// `op(a) @ op(b)`, with transpose flags for each side.
     Matmul(Id, Id, bool, bool),
     /// `x @ w + b`: a 2-D `w` and a bias row `b` (`[m]` or `[1, m]`) added to every row.
@@ -176,6 +177,7 @@ impl Op {
             | Relu(a)
             | LeakyRelu(a, _)
             | Softplus(a)
+            | Erf(a)
             | Permute(a, _)
             | Reshape(a)
             | BroadcastTo(a)

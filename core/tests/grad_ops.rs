@@ -47,7 +47,9 @@ proptest! {
         gradcheck("tanh", |v| v[0].tanh(), &[x.clone()], &opts())?;
         gradcheck("sigmoid", |v| v[0].sigmoid(), &[x.clone()], &opts())?;
         gradcheck("exp", |v| v[0].exp(), &[x.clone()], &opts())?;
-        gradcheck("softplus", |v| v[0].softplus(), &[x], &opts())?;
+        gradcheck("softplus", |v| v[0].softplus(), &[x.clone()], &opts())?;
+        gradcheck("erf", |v| v[0].erf(), &[x.clone()], &opts())?;
+        gradcheck("gelu", |v| v[0].gelu(), &[x], &opts())?;
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! without copying modules.
 
 pub mod backbone;
+pub mod bert;
 pub mod conv4;
 pub mod init;
 pub mod linear;
@@ -10,6 +11,7 @@ pub mod lstm;
 pub mod mlp;
 
 pub use backbone::{Backbone, BackboneKind, BackboneSpec};
+pub use bert::{Bert, BertBatch, BertConfig};
 pub use conv4::{Conv4, Conv4Config};
 pub use init::Init;
 pub use linear::Linear;

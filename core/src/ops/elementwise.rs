@@ -223,6 +223,24 @@ impl<T: Float> Var<T> {
     pub fn softplus(self) -> Var<T> {
         self.unary(Op::Softplus(self.id), |a| map_array(a, softplus))
     }
+    /// The error function `erf(x) = 2/√π ∫₀ˣ e^(−t²) dt` (FreeBSD msun's, through `libm`:
+    /// within an ulp in `f32` and `f64`); its gradient `2/√π · e^(−x²)` is again made of ops.
+    pub fn erf(self) -> Var<T> {
+        self.unary(Op::Erf(self.id), |a| map_array(a, erf))
+    }
+    /// GELU in BERT's exact form `0.5 · x · (1 + erf(x / √2))`, composed from `erf` (so every
+    /// order of derivative follows). When nothing is recorded (`no_grad`, or an input that
+    /// needs no gradient) it is one fused pass over the values, with the same arithmetic.
+    pub fn gelu(self) -> Var<T> {
+        let rec = crate::tape::is_grad_enabled() && self.requires_grad();
+        if !rec {
+            return self.unary(Op::Const, |a| map_array(a, gelu));
+        }
+        let half = self * 0.5;
+        half * (self * std::f64::consts::FRAC_1_SQRT_2)
+            .erf()
+            .add_scalar(1.0)
+    }
     /// `min(x, c)` element-wise (composed from `where`).
     pub fn minimum_scalar(self, c: f64) -> Var<T> {
         let ct = T::of(c);
@@ -254,6 +272,21 @@ pub(crate) fn sigmoid<T: Float>(x: T) -> T {
         let e = x.exp();
         e / (T::one() + e)
     }
+}
+
+/// `erf(x)`: `libm`'s `erff` for `f32`, `erf` for `f64` (each within an ulp).
+pub(crate) fn erf<T: Float>(x: T) -> T {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        T::of(f64::from(libm::erff(x.as_f64() as f32)))
+    } else {
+        T::of(libm::erf(x.as_f64()))
+    }
+}
+
+/// `0.5 · x · (1 + erf(x / √2))`, in the composed op's order of operations.
+pub(crate) fn gelu<T: Float>(x: T) -> T {
+    let half = x * T::of(0.5);
+    half * (erf(x * T::of(std::f64::consts::FRAC_1_SQRT_2)) + T::one())
 }
 
 pub(crate) fn softplus<T: Float>(x: T) -> T {
