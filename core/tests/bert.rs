@@ -393,6 +393,11 @@ fn safetensors_loading_by_published_names_and_its_errors() {
         assert_eq!(loaded.names(), params.names());
         assert_eq!(loaded.tensors(), p32.tensors());
     }
+    // Saving writes the same file layout back.
+    let saved = load::to_safetensors_bytes(&bert, &params).unwrap();
+    let (_, reloaded) =
+        load::load_safetensors_bytes::<f64>(&saved, "s.safetensors", &config).unwrap();
+    assert_eq!(reloaded.tensors(), p32.tensors());
     let q = "encoder.layer.1.attention.self.query.weight";
     for (how, want) in [
         ("drop", format!("tensor `{q}` is missing")),

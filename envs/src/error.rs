@@ -98,6 +98,17 @@ pub enum EnvsError {
         /// What the space accepts.
         reason: String,
     },
+    /// A model file (weights, tokenizer, configuration) that is unreadable or does not fit.
+    #[error("{file}: {reason}")]
+    ModelFile {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An error from core (loading a model's weights or configuration, building a batch).
+    #[error(transparent)]
+    Core(#[from] CoreError),
     /// Anything else, in words.
     #[error("{0}")]
     Invalid(String),
@@ -129,6 +140,8 @@ impl From<EnvsError> for CoreError {
         match e {
             EnvsError::Io { path, source } => CoreError::Io { path, source },
             EnvsError::Param { key, reason } => CoreError::Config { key, reason },
+            EnvsError::ModelFile { file, reason } => CoreError::ModelFile { file, reason },
+            EnvsError::Core(e) => e,
             other => CoreError::Env(other.to_string()),
         }
     }

@@ -1,7 +1,8 @@
 //! Few-shot intent classification from CSV files with a text column and a label column
 //! (BANKING77's `text,category`; any CSV of that shape). Texts become fixed-size vectors with
-//! the [`crate::text`] featuriser; intents are split into disjoint train / validation / test
-//! classes; episodes are N-way K-shot.
+//! the [`crate::text`] featuriser (hashed n-grams) or a pretrained sentence encoder
+//! ([`crate::minilm`], cached on disk); intents are split into disjoint train / validation /
+//! test classes; episodes are N-way K-shot.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,16 @@ use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset}
 use crate::error::{EnvsError, Result};
 use crate::text::{TextFeaturiser, Weighting};
 
+/// How texts become vectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, autodidact_core::Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum Featurizer {
+    /// Hashed word and character n-grams ([`crate::text`]; `dim` and `weighting` apply).
+    HashedNgrams,
+    /// all-MiniLM-L6-v2 sentence embeddings (384 wide, L2-normalised) from `encoder_dir`.
+    Minilm,
+}
+
 /// Parameters of [`Intents`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
@@ -29,7 +40,17 @@ pub struct IntentsParams {
     pub text_column: String,
     /// The label column's header (empty: `label`, else `category`, else the last column).
     pub label_column: String,
-    /// Feature buckets.
+    /// How texts become vectors.
+    pub featurizer: Featurizer,
+    /// The sentence encoder's folder (featurizer = minilm).
+    pub encoder_dir: String,
+    /// Folder of cached sentence embeddings, keyed by the model's and the texts' hashes
+    /// (featurizer = minilm; empty: no cache).
+    pub cache_dir: String,
+    /// Texts per encoder batch (featurizer = minilm).
+    #[param(min = 1, max = 4096)]
+    pub encoder_batch_size: usize,
+    /// Feature buckets (featurizer = hashed-ngrams).
     #[param(min = 1, max = 1_048_576)]
     pub dim: usize,
     /// How bucket counts are weighted.
@@ -69,6 +90,10 @@ impl Default for IntentsParams {
             data_dir: vec!["../shared/data/banking77".to_string()].into(),
             text_column: "text".into(),
             label_column: String::new(),
+            featurizer: Featurizer::HashedNgrams,
+            encoder_dir: "../shared/data/minilm".to_string(),
+            cache_dir: "target/autodidact-cache/embeddings".to_string(),
+            encoder_batch_size: 32,
             dim: 1024,
             weighting: Weighting::LogCount,
             ways: 5,
@@ -268,18 +293,43 @@ fn csv_files(paths: &[String]) -> Result<Vec<PathBuf>> {
 #[derive(Clone, Debug)]
 pub struct Intents {
     sampler: FewShotClassification,
-    featuriser: TextFeaturiser,
+    featuriser: IntentFeatures,
 }
 
-/// Loaded intents: the featurised dataset, its class splits and the fitted featuriser.
+/// How a data set's texts were featurised, to featurise new texts the same way.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IntentFeatures {
+    /// Hashed n-grams (IDF fitted on the training intents for `tf-idf`).
+    HashedNgrams(TextFeaturiser),
+    /// Sentence embeddings of the encoder in this folder
+    /// ([`SentenceEncoder::load`](crate::minilm::SentenceEncoder::load) it).
+    Encoder {
+        /// The model folder.
+        dir: PathBuf,
+        /// Embedding width.
+        dim: usize,
+    },
+}
+
+impl IntentFeatures {
+    /// Width of a feature vector.
+    pub fn dim(&self) -> usize {
+        match self {
+            IntentFeatures::HashedNgrams(f) => f.dim(),
+            IntentFeatures::Encoder { dim, .. } => *dim,
+        }
+    }
+}
+
+/// Loaded intents: the featurised dataset, its class splits and the featuriser.
 #[derive(Clone, Debug)]
 pub struct IntentData {
     /// One class per intent, one featurised vector per text.
     pub data: LabelledDataset,
     /// The intent splits.
     pub splits: ClassSplits,
-    /// The featuriser (IDF fitted on the training intents for `tf-idf`).
-    pub featuriser: TextFeaturiser,
+    /// How the texts were featurised.
+    pub featuriser: IntentFeatures,
 }
 
 impl Intents {
@@ -339,28 +389,45 @@ impl Intents {
             p.validation_fraction,
             split_seed,
         )?;
-        let weighting = p.weighting;
-        let mut featuriser = TextFeaturiser::new(p.dim, weighting)?;
-        if weighting == Weighting::TfIdf {
-            let texts: Vec<&str> = splits
-                .train
-                .iter()
-                // The data's own test rows stay unseen, even unlabelled.
-                .flat_map(|&c| {
-                    by_label[labels[c]]
-                        .iter()
-                        .filter(|(_, test)| !test)
-                        .map(|(t, _)| t.as_str())
-                })
-                .collect();
-            featuriser.fit_idf(texts);
-        }
-        let mut data = LabelledDataset::new("intents", vec![p.dim]);
-        for (label, texts) in &by_label {
-            let mut buf = vec![0.0f32; texts.len() * p.dim];
-            for ((t, _), out) in texts.iter().zip(buf.chunks_exact_mut(p.dim)) {
-                featuriser.transform_into(t, out);
+        let (featuriser, dim, vectors) = match p.featurizer {
+            Featurizer::HashedNgrams => {
+                let f = hashed_featuriser(p, &splits, &labels, &by_label)?;
+                let vectors = by_label
+                    .values()
+                    .map(|texts| {
+                        let mut buf = vec![0.0f32; texts.len() * p.dim];
+                        for ((t, _), out) in texts.iter().zip(buf.chunks_exact_mut(p.dim)) {
+                            f.transform_into(t, out);
+                        }
+                        buf
+                    })
+                    .collect::<Vec<_>>();
+                (IntentFeatures::HashedNgrams(f), p.dim, vectors)
             }
+            Featurizer::Minilm => {
+                let dir = PathBuf::from(&p.encoder_dir);
+                let texts: Vec<&str> = by_label
+                    .values()
+                    .flat_map(|ts| ts.iter().map(|(t, _)| t.as_str()))
+                    .collect();
+                let cache = (!p.cache_dir.is_empty()).then(|| Path::new(&p.cache_dir));
+                let emb = crate::minilm::encode_cached(&dir, cache, &texts, p.encoder_batch_size)?;
+                let dim = emb.ncols();
+                let flat: Vec<f32> = emb.iter().copied().collect();
+                let mut at = 0;
+                let vectors = by_label
+                    .values()
+                    .map(|ts| {
+                        let n = ts.len() * dim;
+                        at += n;
+                        flat[at - n..at].to_vec()
+                    })
+                    .collect::<Vec<_>>();
+                (IntentFeatures::Encoder { dir, dim }, dim, vectors)
+            }
+        };
+        let mut data = LabelledDataset::new("intents", vec![dim]);
+        for ((label, texts), buf) in by_label.iter().zip(vectors) {
             if any_test_file {
                 let is_test = texts.iter().map(|&(_, test)| test).collect();
                 data.push_class_with_test(label.clone(), label.clone(), buf, is_test)?;
@@ -398,8 +465,8 @@ impl Intents {
     pub fn sampler(&self) -> &FewShotClassification {
         &self.sampler
     }
-    /// The featuriser, to featurise new texts the same way.
-    pub fn featuriser(&self) -> &TextFeaturiser {
+    /// How the texts were featurised, to featurise new texts the same way.
+    pub fn featuriser(&self) -> &IntentFeatures {
         &self.featuriser
     }
 }
@@ -416,6 +483,32 @@ impl TaskDistribution for Intents {
     }
 }
 
+/// The hashed n-gram featuriser, its IDF fitted on the training intents' rows outside the
+/// data's own test files for `tf-idf`.
+fn hashed_featuriser(
+    p: &IntentsParams,
+    splits: &ClassSplits,
+    labels: &[&str],
+    by_label: &BTreeMap<String, Vec<(String, bool)>>,
+) -> Result<TextFeaturiser> {
+    let mut featuriser = TextFeaturiser::new(p.dim, p.weighting)?;
+    if p.weighting == Weighting::TfIdf {
+        let texts: Vec<&str> = splits
+            .train
+            .iter()
+            // The data's own test rows stay unseen, even unlabelled.
+            .flat_map(|&c| {
+                by_label[labels[c]]
+                    .iter()
+                    .filter(|(_, test)| !test)
+                    .map(|(t, _)| t.as_str())
+            })
+            .collect();
+        featuriser.fit_idf(texts);
+    }
+    Ok(featuriser)
+}
+
 fn build_intents(config: &Config, seed: Seed) -> autodidact_core::Result<EnvInstance> {
     let p = IntentsParams::from_config(config)?;
     Ok(EnvInstance::Tasks(Box::new(Intents::load(&p, seed)?)))
@@ -424,7 +517,7 @@ fn build_intents(config: &Config, seed: Seed) -> autodidact_core::Result<EnvInst
 autodidact_core::register_env! {
     name: "intents",
     kind: EnvKind::FewShotClassification,
-    summary: "few-shot intent classification from a text,label CSV (BANKING77) with hashed n-gram features",
+    summary: "few-shot intent classification from a text,label CSV (BANKING77) with hashed n-gram or MiniLM sentence features",
     params: IntentsParams::docs,
     default_config: IntentsParams::default_config,
     build: build_intents,

@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | `sinusoid` | few-shot regression | [`sinusoid`] |
 //! | `omniglot` | few-shot classification | [`omniglot`] |
-//! | `intents` | few-shot classification | [`intents`], [`text`] |
+//! | `intents` | few-shot classification | [`intents`], [`text`], [`minilm`] |
 //! | `gaussian-classes` | few-shot classification | [`gaussian`] |
 //! | `gridworld` | RL, with the exact model | [`gridworld`] |
 //! | `gridworld-goals` | meta-RL | [`gridworld_goals`] |
@@ -39,6 +39,7 @@ pub mod gaussian;
 pub mod gridworld;
 pub mod gridworld_goals;
 pub mod intents;
+pub mod minilm;
 pub mod omniglot;
 pub mod sinusoid;
 pub mod streams;
@@ -53,7 +54,8 @@ pub use gridworld::{
     GridMap, GridModel, GridOptions, Gridworld, GridworldParams, ObservationName, PngOptions,
 };
 pub use gridworld_goals::{GridworldGoals, GridworldGoalsParams};
-pub use intents::{Intents, IntentsParams};
+pub use intents::{Featurizer, IntentFeatures, Intents, IntentsParams};
+pub use minilm::SentenceEncoder;
 pub use omniglot::{Omniglot, OmniglotParams};
 pub use sinusoid::{Sinusoid, SinusoidParams};
 pub use streams::{

@@ -94,6 +94,54 @@ pub fn load_safetensors_bytes<T: Float>(
     Ok((bert, params))
 }
 
+/// The parameters of `bert` as a `model.safetensors` file in Hugging Face's layout: `F32`,
+/// linear weights transposed back to PyTorch's `[out, in]`, the store's names (a fine-tuned
+/// model saved this way loads in sentence-transformers and here alike).
+pub fn to_safetensors_bytes<T: Float>(bert: &Bert, params: &Params<T>) -> Result<Vec<u8>> {
+    use std::borrow::Cow;
+    struct Raw(Vec<usize>, Vec<u8>);
+    impl safetensors::View for &Raw {
+        fn dtype(&self) -> Dtype {
+            Dtype::F32
+        }
+        fn shape(&self) -> &[usize] {
+            &self.0
+        }
+        fn data(&self) -> Cow<'_, [u8]> {
+            Cow::Borrowed(&self.1)
+        }
+        fn data_len(&self) -> usize {
+            self.1.len()
+        }
+    }
+    let embeddings = [
+        bert.embeddings.word,
+        bert.embeddings.position,
+        bert.embeddings.token_type,
+    ];
+    let tensors: Vec<(String, Raw)> = params
+        .names()
+        .iter()
+        .zip(params.tensors())
+        .enumerate()
+        .map(|(i, (name, t))| {
+            let linear = t.ndim() == 2 && !embeddings.contains(&i);
+            let t = if linear {
+                t.t().as_standard_layout().into_owned()
+            } else {
+                t.as_standard_layout().into_owned()
+            };
+            let bytes = t
+                .iter()
+                .flat_map(|x| (x.as_f64() as f32).to_le_bytes())
+                .collect();
+            (name.clone(), Raw(t.shape().to_vec(), bytes))
+        })
+        .collect();
+    safetensors::serialize(tensors.iter().map(|(k, v)| (k.clone(), v)), None)
+        .map_err(|e| CoreError::Serde(format!("writing safetensors: {e}")))
+}
+
 /// Little-endian values of a supported dtype, converted; `None` for other dtypes.
 fn decode<T: Float>(dtype: Dtype, data: &[u8]) -> Option<Vec<T>> {
     let out = match dtype {
