@@ -111,6 +111,17 @@ fn erf_values_fused_gelu_and_third_order() {
     let composed = Var::leaf(xs32.clone()).gelu().value();
     let fused = Var::<f32>::constant(xs32).gelu().value();
     assert_eq!(composed, fused);
+    // softmax: the fused no-grad pass agrees with the composed exp(x − logsumexp(x)), also
+    // with rows holding the additive mask's lowest f32.
+    let mut s = rand_tensor(&[3, 4, 6], 12).mapv(|v| 5.0 * v);
+    s[[1, 2, 0]] = f64::from(f32::MIN);
+    s[[1, 2, 5]] = f64::from(f32::MIN);
+    let composed = Var::leaf(s.clone()).softmax(2).value();
+    let fused = no_grad(|| Var::leaf(s.clone()).softmax(2).value());
+    for (a, b) in composed.iter().zip(fused.iter()) {
+        assert!((a - b).abs() < 1e-14, "{a} vs {b}");
+    }
+    assert_eq!(fused[[1, 2, 0]], 0.0);
     // gelu(1) = 0.5 · (1 + erf(1/√2)) = 0.841344746068543.
     let g1 = Var::<f64>::constant(arr1(&[1.0]).into_dyn()).gelu().item();
     assert!((g1 - 0.841_344_746_068_542_9).abs() < 1e-15, "{g1}");

@@ -171,8 +171,15 @@ impl<T: Float> Var<T> {
         }
     }
 
-    /// Softmax over one axis.
+    /// Softmax over one axis, composed as `exp(x − logsumexp(x))`. When nothing is recorded
+    /// (`no_grad`, or an input that needs no gradient) and the axis is the last, it is one
+    /// fused pass per row instead (shift by the row's maximum, exponentiate, divide by the
+    /// sum): the attention scores of inference are the largest values a model makes.
     pub fn softmax(self, axis: usize) -> Var<T> {
+        let rec = crate::tape::is_grad_enabled() && self.requires_grad();
+        if !rec && axis + 1 == self.ndim() {
+            return self.unary(Op::Const, softmax_last_axis);
+        }
         (self - self.logsumexp(axis, true)).exp()
     }
 
@@ -180,4 +187,28 @@ impl<T: Float> Var<T> {
     pub fn log_softmax(self, axis: usize) -> Var<T> {
         self - self.logsumexp(axis, true)
     }
+}
+
+/// Softmax over the last axis in one pass per row (a row's maximum, if not finite, shifts by
+/// 0 as in `logsumexp`).
+pub(crate) fn softmax_last_axis<T: Float>(a: &ArrayD<T>) -> ArrayD<T> {
+    let len = a.shape().last().copied().unwrap_or(1);
+    let mut out = crate::pool::map_array(a, |x| x);
+    if len == 0 {
+        return out;
+    }
+    for row in crate::pool::slice_mut(&mut out).chunks_exact_mut(len) {
+        let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+        let m = if m.is_finite() { m } else { T::zero() };
+        let mut sum = T::zero();
+        for x in row.iter_mut() {
+            *x = (*x - m).exp();
+            sum += *x;
+        }
+        let inv = T::one() / sum;
+        for x in row.iter_mut() {
+            *x *= inv;
+        }
+    }
+    out
 }

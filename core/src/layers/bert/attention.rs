@@ -68,10 +68,12 @@ impl SelfAttention {
         let d = h / self.heads;
         // [batch, seq, hidden] → [batch, heads, seq, d]
         let split = |t: Var<T>| t.reshape(&[b, n, self.heads, d]).permute(&[0, 2, 1, 3]);
-        let q = split(self.query.forward(p, x));
+        // Q scaled by 1/√d before the product (the same scores as scaling them, on a
+        // [seq, d] block instead of [seq, seq]).
+        let q = split(self.query.forward(p, x) * (1.0 / (d as f64).sqrt()));
         let k = split(self.key.forward(p, x));
         let v = split(self.value.forward(p, x));
-        let scores = q.matmul_nt(k) * (1.0 / (d as f64).sqrt()) + mask;
+        let scores = q.matmul_nt(k) + mask;
         let probs = scores.softmax(3);
         probs.matmul(v).permute(&[0, 2, 1, 3]).reshape(&[b, n, h])
     }

@@ -259,10 +259,22 @@ impl Bert {
             batches
                 .iter()
                 .map(|b| {
-                    let _scope = Tape::<T>::new();
-                    let words = Var::constant(embeddings::gather_rows(table, b));
-                    let h = self.forward_from_words(&p, words, b);
-                    let pooled = mean_pool(h, b.mask_var());
+                    let _batch_scope = Tape::<T>::new();
+                    let mask = b.additive_mask::<T>();
+                    // Each stage in its own scope: only its output outlives it, so memory is
+                    // that of one layer, not of the whole forward.
+                    let stage = |f: &dyn Fn() -> Var<T>| -> Tensor<T> {
+                        let _scope = Tape::<T>::new();
+                        f().value()
+                    };
+                    let mut h = stage(&|| {
+                        let words = Var::constant(embeddings::gather_rows(table, b));
+                        self.embeddings.forward_from_words(&p, words, b)
+                    });
+                    for layer in &self.layers {
+                        h = stage(&|| layer.forward(&p, Var::constant_from(&h), mask));
+                    }
+                    let pooled = mean_pool(Var::constant(h), b.mask_var());
                     let out = if normalize {
                         l2_normalize(pooled)
                     } else {
