@@ -75,5 +75,11 @@ for f in config.json sentence_bert_config.json tokenizer.json model.safetensors;
 done
 mkdir -p "$DEST"
 cp "$SRC"/*.json "$SRC/model.safetensors" "$DEST"/
-[ -f "$SRC/LICENSE" ] && cp "$SRC/LICENSE" "$DEST"/
+# sentence-transformers keeps the pooling settings in 1_Pooling/config.json.
+if [ -f "$SRC/1_Pooling/config.json" ]; then
+    cp "$SRC/1_Pooling/config.json" "$DEST/pooling_config.json"
+fi
+if [ -f "$SRC/LICENSE" ]; then
+    cp "$SRC/LICENSE" "$DEST"/
+fi
 echo "all-MiniLM-L6-v2 is in $DEST"
