@@ -429,3 +429,90 @@ fn safetensors_loading_by_published_names_and_its_errors() {
             .to_string();
     assert!(e.contains("/nonexistent/m.safetensors"), "{e}");
 }
+
+/// Fine-tuning works: the last encoder layer unfrozen with a linear head on the pooled
+/// embeddings learns a toy task (which of two marker tokens a sequence holds) while the lower
+/// layers and the embeddings stay exactly as they were.
+#[test]
+fn last_layer_and_head_fine_tune_while_the_rest_stays_frozen() {
+    let config = BertConfig::tiny(2, 8, 2, 20);
+    let mut params = Params::<f64>::new();
+    let mut rng = Seed(21).rng("init");
+    let bert = Bert::new(&mut params, &config, &mut rng);
+    let head = Linear::new(
+        &mut params,
+        "head",
+        8,
+        2,
+        true,
+        Init::XavierUniform,
+        &mut rng,
+    );
+    let mut data_rng = Seed(22).rng("data");
+    let mut seqs = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..16 {
+        let marker = if i % 2 == 0 { 5 } else { 9 };
+        let len = 3 + i % 4;
+        let mut s: Vec<u32> = (0..len).map(|_| data_rng.random_range(10..20)).collect();
+        s[data_rng.random_range(0..len)] = marker;
+        s.insert(0, 1);
+        s.push(2);
+        seqs.push(s);
+        labels.push(i % 2);
+    }
+    let batch = BertBatch::new(&seqs, &config).unwrap();
+    let mut trainable = bert.last_layers_params(1);
+    trainable.push(head.weight);
+    trainable.extend(head.bias);
+    let frozen_before = params.clone();
+    let loss_at = |params: &Params<f64>, step: bool| -> (f64, Vec<ArrayD<f64>>) {
+        let tape = Tape::<f64>::new();
+        let p: Vec<Var<f64>> = params
+            .tensors()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                if trainable.contains(&i) {
+                    tape.param(t)
+                } else {
+                    tape.constant_from(t)
+                }
+            })
+            .collect();
+        let logits = head.forward(&p, bert.sentence_embeddings(&p, &batch, false));
+        let loss = cross_entropy(logits, &labels);
+        let grads = if step {
+            let vars: Vec<Var<f64>> = trainable.iter().map(|&i| p[i]).collect();
+            grad(&[loss], &vars, CreateGraph::No)
+                .iter()
+                .map(|g| g.value())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (loss.item(), grads)
+    };
+    let (first, _) = loss_at(&params, false);
+    for _ in 0..300 {
+        let (_, g) = loss_at(&params, true);
+        for (&i, gi) in trainable.iter().zip(g) {
+            let t = &mut params.tensors_mut()[i];
+            *t = &*t - &(gi * 0.5);
+        }
+    }
+    let (last, _) = loss_at(&params, false);
+    assert!(last < 0.1 * first, "loss {first} -> {last}");
+    for (i, (a, b)) in params
+        .tensors()
+        .iter()
+        .zip(frozen_before.tensors())
+        .enumerate()
+    {
+        if trainable.contains(&i) {
+            assert_ne!(a, b, "{} was not trained", params.names()[i]);
+        } else {
+            assert_eq!(a, b, "{} moved while frozen", params.names()[i]);
+        }
+    }
+}
