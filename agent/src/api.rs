@@ -1,0 +1,371 @@
+//! The HTTP API (axum): routes, bearer-token extractors, JSON bodies whose every rejection is
+//! a JSON error naming the field.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::{AgentError, Result};
+use crate::service::{Agent, Role};
+use crate::store::Store;
+
+impl IntoResponse for AgentError {
+    fn into_response(self) -> Response {
+        let (status, field) = match &self {
+            AgentError::BadRequest {
+                field, semantic, ..
+            } => (
+                if *semantic {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                Some(field.clone()),
+            ),
+            AgentError::NotFound { field, .. } => (StatusCode::NOT_FOUND, Some(field.clone())),
+            AgentError::Conflict { field, .. } => (StatusCode::CONFLICT, Some(field.clone())),
+            AgentError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, Some("body".into())),
+            AgentError::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("content-type".into()),
+            ),
+            AgentError::Unauthorized => (StatusCode::UNAUTHORIZED, Some("authorization".into())),
+            AgentError::Forbidden => (StatusCode::FORBIDDEN, Some("authorization".into())),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, None),
+        };
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // The operator sees the cause; the client a generic message.
+            eprintln!("autodidact-agent: internal error: {self}");
+            "internal error".to_string()
+        } else {
+            self.to_string()
+        };
+        let body = Json(serde_json::json!({
+            "error": message,
+            "field": field,
+            "status": status.as_u16(),
+        }));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// A request authorised by a client or admin token.
+struct ClientAuth;
+/// A request authorised by the admin token.
+struct AdminAuth;
+
+fn role<S: Store>(parts: &Parts, agent: &Agent<S>) -> Result<Role> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AgentError::Unauthorized)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AgentError::Unauthorized)?;
+    agent
+        .authorize(token.trim())
+        .ok_or(AgentError::Unauthorized)
+}
+
+impl<S: Store> FromRequestParts<Arc<Agent<S>>> for ClientAuth {
+    type Rejection = AgentError;
+    async fn from_request_parts(parts: &mut Parts, agent: &Arc<Agent<S>>) -> Result<Self> {
+        role(parts, agent).map(|_| ClientAuth)
+    }
+}
+
+impl<S: Store> FromRequestParts<Arc<Agent<S>>> for AdminAuth {
+    type Rejection = AgentError;
+    async fn from_request_parts(parts: &mut Parts, agent: &Arc<Agent<S>>) -> Result<Self> {
+        match role(parts, agent)? {
+            Role::Admin => Ok(AdminAuth),
+            Role::Client => Err(AgentError::Forbidden),
+        }
+    }
+}
+
+/// A JSON body: declared as JSON, within the size limit, valid UTF-8, well-formed, and of the
+/// expected shape (unknown fields refused); each failure names the field.
+struct Body<T>(T);
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// The field a deserialisation error is about.
+fn field_of(path: &str, message: &str) -> String {
+    if !path.is_empty() && path != "." {
+        return path.to_string();
+    }
+    message
+        .split('`')
+        .nth(1)
+        .filter(|f| !f.is_empty())
+        .unwrap_or("body")
+        .to_string()
+}
+
+impl<T: DeserializeOwned, S: Store> FromRequest<Arc<Agent<S>>> for Body<T> {
+    type Rejection = AgentError;
+    async fn from_request(req: Request, agent: &Arc<Agent<S>>) -> Result<Self> {
+        if !is_json(&req) {
+            return Err(AgentError::NotJson);
+        }
+        let bytes = Bytes::from_request(req, agent).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AgentError::TooLarge {
+                    limit: agent.config().max_body_bytes,
+                }
+            } else {
+                AgentError::BadRequest {
+                    field: "body".into(),
+                    reason: r.body_text(),
+                    semantic: false,
+                }
+            }
+        })?;
+        if let Err(e) = std::str::from_utf8(&bytes) {
+            return Err(AgentError::BadRequest {
+                field: "body".into(),
+                reason: format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
+                semantic: false,
+            });
+        }
+        // Every body is an object (serde would also take a struct from an array).
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                    Ok(_) => AgentError::invalid("body", "must be a JSON object"),
+                    Err(e) => AgentError::BadRequest {
+                        field: "body".into(),
+                        reason: format!("malformed JSON: {e}"),
+                        semantic: false,
+                    },
+                },
+            );
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.to_string();
+            if inner.classify() == serde_json::error::Category::Data {
+                AgentError::invalid(field_of(&path, &message), message)
+            } else {
+                AgentError::BadRequest {
+                    field: "body".into(),
+                    reason: format!("malformed JSON: {message}"),
+                    semantic: false,
+                }
+            }
+        })?;
+        de.end().map_err(|e| AgentError::BadRequest {
+            field: "body".into(),
+            reason: format!("malformed JSON: {e}"),
+            semantic: false,
+        })?;
+        Ok(Body(value))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageBody {
+    text: String,
+    #[serde(default)]
+    session: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackBody {
+    resolved: bool,
+    #[serde(default)]
+    correct_intent: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentBody {
+    name: String,
+    examples: Vec<String>,
+    answer: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentPatch {
+    #[serde(default)]
+    answer: Option<String>,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+async fn post_message<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: ClientAuth,
+    Body(b): Body<MessageBody>,
+) -> Result<Response> {
+    Ok(Json(agent.message(&b.text, &b.session).await?).into_response())
+}
+
+async fn post_feedback<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: ClientAuth,
+    id: std::result::Result<Path<i64>, PathRejection>,
+    Body(b): Body<FeedbackBody>,
+) -> Result<Response> {
+    let Path(id) = id.map_err(|_| AgentError::BadRequest {
+        field: "id".into(),
+        reason: "must be a message id (an integer)".into(),
+        semantic: false,
+    })?;
+    let reply = agent
+        .feedback(id, b.resolved, b.correct_intent.as_deref())
+        .await?;
+    Ok(Json(reply).into_response())
+}
+
+async fn post_intent<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+    Body(b): Body<IntentBody>,
+) -> Result<Response> {
+    let reply = agent.create_intent(&b.name, &b.examples, &b.answer).await?;
+    Ok((StatusCode::CREATED, Json(reply)).into_response())
+}
+
+async fn put_intent<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+    name: std::result::Result<Path<String>, PathRejection>,
+    Body(b): Body<IntentPatch>,
+) -> Result<Response> {
+    let Path(name) = name.map_err(|_| AgentError::BadRequest {
+        field: "name".into(),
+        reason: "not a valid intent name".into(),
+        semantic: false,
+    })?;
+    let reply = agent
+        .update_intent(&name, b.answer.as_deref(), b.active)
+        .await?;
+    Ok(Json(reply).into_response())
+}
+
+async fn get_intents<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+) -> Result<Response> {
+    Ok(Json(agent.intents().await?).into_response())
+}
+
+async fn get_stats<S: Store>(State(agent): State<Arc<Agent<S>>>, _: AdminAuth) -> Result<Response> {
+    Ok(Json(agent.stats().await?).into_response())
+}
+
+async fn get_metrics<S: Store>(State(agent): State<Arc<Agent<S>>>, _: AdminAuth) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        agent.metrics_text(),
+    )
+        .into_response()
+}
+
+async fn get_health<S: Store>(State(agent): State<Arc<Agent<S>>>) -> Result<Response> {
+    let version = agent.health().await?;
+    Ok(Json(serde_json::json!({"status": "ok", "model_version": version})).into_response())
+}
+
+async fn not_found() -> AgentError {
+    AgentError::not_found("path", "no such route")
+}
+
+async fn method_not_allowed() -> Response {
+    let body = Json(serde_json::json!({
+        "error": "method not allowed on this route",
+        "field": "method",
+        "status": 405,
+    }));
+    (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AgentError::Internal("a request handler panicked".into()).into_response()
+}
+
+/// The agent's routes, with the body limit and panic guard, over a shared agent.
+pub fn router<S: Store>(agent: Arc<Agent<S>>) -> Router {
+    let limit = agent.config().max_body_bytes;
+    Router::new()
+        .route("/v1/messages", post(post_message::<S>))
+        .route("/v1/messages/{id}/feedback", post(post_feedback::<S>))
+        .route("/v1/intents", post(post_intent::<S>).get(get_intents::<S>))
+        .route("/v1/intents/{name}", put(put_intent::<S>))
+        .route("/v1/stats", get(get_stats::<S>))
+        .route("/metrics", get(get_metrics::<S>))
+        .route("/healthz", get(get_health::<S>))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(agent)
+}
+
+/// Serves the agent on `listener` until `shutdown` resolves (then finishes open requests).
+pub async fn serve<S: Store>(
+    agent: Arc<Agent<S>>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AgentError::io("listener", e))?;
+    axum::serve(listener, router(agent))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| AgentError::io(addr.to_string(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_fields_come_from_the_path_or_the_message() {
+        assert_eq!(field_of("text", "invalid type"), "text");
+        assert_eq!(field_of(".", "missing field `session`"), "session");
+        assert_eq!(field_of(".", "expected value"), "body");
+    }
+}

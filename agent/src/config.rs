@@ -1,0 +1,242 @@
+//! The agent's configuration: typed fields with defaults, read from TOML, checked by
+//! [`AgentConfig::validate`] (errors name the field).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::error::{AgentError, Result};
+use crate::featurizer::FeaturizerSpec;
+use crate::policy::RewardTable;
+
+/// Everything the agent can be configured with.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Folder of `text,label` CSV files to bootstrap from (read on the first start only).
+    pub data: PathBuf,
+    /// CSV file names in `data` that are not training data (matched case-insensitively);
+    /// `answers.csv` is always read as answers, never as examples.
+    pub exclude: Vec<String>,
+    /// The SQLite database file.
+    pub db: PathBuf,
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Sentence features.
+    pub featurizer: FeaturizerSpec,
+    /// Longest accepted text, in characters (messages and examples).
+    pub max_text_chars: usize,
+    /// Longest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Softmax temperature used until there are enough held-out examples to fit one.
+    pub temperature: f64,
+    /// Held-out examples needed to fit the temperature.
+    pub min_held_out: usize,
+    /// A fixed out-of-scope threshold (squared distance to the nearest prototype); when
+    /// unset it is fitted as `ood_quantile` of the held-out nearest distances (+10 %).
+    pub ood_threshold: Option<f64>,
+    /// Quantile of in-scope held-out nearest distances the fitted threshold sits at.
+    pub ood_quantile: f64,
+    /// The dialogue policy.
+    pub policy: PolicyConfig,
+    /// The reply text with `clarify` (followed by the offered intents' names).
+    pub clarify_text: String,
+    /// The reply text with `handoff`.
+    pub handoff_text: String,
+    /// The client token (messages and feedback); `AUTODIDACT_CLIENT_TOKEN` when read with
+    /// [`AgentConfig::with_env_tokens`]; never written to a file.
+    #[serde(skip)]
+    pub client_token: Option<String>,
+    /// The admin token (everything else); `AUTODIDACT_ADMIN_TOKEN`.
+    #[serde(skip)]
+    pub admin_token: Option<String>,
+}
+
+/// Settings of the contextual bandit.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// LinUCB exploration weight.
+    pub alpha: f64,
+    /// Weight (in observations) of the prior each action starts from.
+    pub prior_weight: f64,
+    /// Feedback outcomes per intent in its recent-accuracy window.
+    pub accuracy_window: usize,
+    /// Rewards from feedback.
+    pub rewards: RewardTable,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            alpha: 0.2,
+            prior_weight: 2.0,
+            accuracy_window: 50,
+            rewards: RewardTable::default(),
+        }
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            data: PathBuf::from("../shared/data/banking77"),
+            exclude: vec!["test.csv".into()],
+            db: PathBuf::from("autodidact-agent.db"),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            featurizer: FeaturizerSpec::default(),
+            max_text_chars: 2000,
+            max_body_bytes: 64 * 1024,
+            temperature: 0.1,
+            min_held_out: 20,
+            ood_threshold: None,
+            ood_quantile: 0.99,
+            policy: PolicyConfig::default(),
+            clarify_text: "Which of these is it about?".into(),
+            handoff_text: "Let me pass you to a colleague who can help.".into(),
+            client_token: None,
+            admin_token: None,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Reads a TOML file (fields not in it keep their defaults) and validates it.
+    pub fn from_file(path: &Path) -> Result<AgentConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| AgentError::io(path, e))?;
+        let config: AgentConfig = toml::from_str(&text)
+            .map_err(|e| AgentError::config(path.display().to_string(), e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Takes the tokens from `AUTODIDACT_CLIENT_TOKEN` and `AUTODIDACT_ADMIN_TOKEN` when set.
+    pub fn with_env_tokens(mut self) -> AgentConfig {
+        if let Ok(t) = std::env::var("AUTODIDACT_CLIENT_TOKEN") {
+            self.client_token = Some(t);
+        }
+        if let Ok(t) = std::env::var("AUTODIDACT_ADMIN_TOKEN") {
+            self.admin_token = Some(t);
+        }
+        self
+    }
+
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |field: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(AgentError::config(
+                    field,
+                    format!("{v} must be a positive number"),
+                ))
+            }
+        };
+        if !(1..=100_000).contains(&self.max_text_chars) {
+            return Err(AgentError::config(
+                "max_text_chars",
+                "must be in 1..=100000",
+            ));
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(AgentError::config(
+                "max_body_bytes",
+                "must be in 1024..=67108864",
+            ));
+        }
+        positive("temperature", self.temperature)?;
+        if let Some(t) = self.ood_threshold {
+            positive("ood_threshold", t)?;
+        }
+        if !(self.ood_quantile > 0.0 && self.ood_quantile <= 1.0) {
+            return Err(AgentError::config("ood_quantile", "must be in (0, 1]"));
+        }
+        if self.policy.alpha.is_nan() || self.policy.alpha < 0.0 || self.policy.alpha.is_infinite()
+        {
+            return Err(AgentError::config(
+                "policy.alpha",
+                "must be a finite number >= 0",
+            ));
+        }
+        positive("policy.prior_weight", self.policy.prior_weight)?;
+        if self.policy.accuracy_window == 0 {
+            return Err(AgentError::config(
+                "policy.accuracy_window",
+                "must be at least 1",
+            ));
+        }
+        self.policy.rewards.validate("policy.rewards")?;
+        for (field, token) in [
+            ("client_token", &self.client_token),
+            ("admin_token", &self.admin_token),
+        ] {
+            if let Some(t) = token {
+                if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(AgentError::config(
+                        field,
+                        "a token needs at least 16 characters and no whitespace",
+                    ));
+                }
+            }
+        }
+        if self.client_token.is_some() && self.client_token == self.admin_token {
+            return Err(AgentError::config(
+                "admin_token",
+                "must differ from the client token",
+            ));
+        }
+        if let FeaturizerSpec::Hashed { dim } = self.featurizer {
+            if dim == 0 || dim > 1 << 20 {
+                return Err(AgentError::config(
+                    "featurizer.dim",
+                    "must be in 1..=1048576",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_fields_are_named() {
+        AgentConfig::default().validate().unwrap();
+        let bad = |c: AgentConfig| match c.validate() {
+            Err(AgentError::Config { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            bad(AgentConfig {
+                temperature: 0.0,
+                ..AgentConfig::default()
+            }),
+            "temperature"
+        );
+        let mut c = AgentConfig::default();
+        c.policy.rewards.handoff = f64::INFINITY;
+        assert_eq!(bad(c), "policy.rewards.handoff");
+        assert_eq!(
+            bad(AgentConfig {
+                client_token: Some("short".into()),
+                ..AgentConfig::default()
+            }),
+            "client_token"
+        );
+    }
+
+    #[test]
+    fn toml_overrides_keep_the_other_defaults_and_reject_unknown_keys() {
+        let c: AgentConfig = toml::from_str(
+            "bind = \"0.0.0.0:9000\"\n[featurizer]\nkind = \"hashed\"\ndim = 512\n[policy.rewards]\nhandoff = -0.5\n",
+        )
+        .unwrap();
+        assert_eq!(c.featurizer, FeaturizerSpec::Hashed { dim: 512 });
+        assert_eq!(c.policy.rewards.handoff, -0.5);
+        assert_eq!(c.policy.rewards.answer_resolved, 1.0);
+        assert_eq!(c.max_body_bytes, 65536);
+        assert!(toml::from_str::<AgentConfig>("temprature = 1.0").is_err());
+    }
+}

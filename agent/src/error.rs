@@ -1,0 +1,123 @@
+//! The crate's error type and its `Result` alias.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the agent: configuration, data, storage and client mistakes.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A configuration value is out of range or inconsistent.
+    #[error("config `{field}`: {reason}")]
+    Config {
+        /// The offending field.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The bootstrap data could not be read.
+    #[error("data: {0}")]
+    Data(#[from] autodidact_envs::EnvsError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A schema migration failed.
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored data is not what this build expects (e.g. another featurizer).
+    #[error("stored state: {0}")]
+    State(String),
+    /// A client sent a request that is not acceptable (HTTP 400, or 422 for a well-formed body
+    /// with a wrong field).
+    #[error("`{field}`: {reason}")]
+    BadRequest {
+        /// The offending field (`body` for the body as a whole).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+        /// True for a syntactically valid body whose content is wrong (422).
+        semantic: bool,
+    },
+    /// A referenced thing does not exist (HTTP 404).
+    #[error("`{field}`: {reason}")]
+    NotFound {
+        /// The field that named it.
+        field: String,
+        /// What was not found.
+        reason: String,
+    },
+    /// The request conflicts with stored state (HTTP 409).
+    #[error("`{field}`: {reason}")]
+    Conflict {
+        /// The offending field.
+        field: String,
+        /// The conflict.
+        reason: String,
+    },
+    /// The body is larger than the limit (HTTP 413).
+    #[error("the body exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not declared as JSON (HTTP 415).
+    #[error("expected `Content-Type: application/json`")]
+    NotJson,
+    /// No or a wrong bearer token (HTTP 401).
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// A valid token without the rights for this route (HTTP 403).
+    #[error("this route needs the admin token")]
+    Forbidden,
+    /// A background task failed (a bug, HTTP 500).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AgentError {
+    /// A configuration error naming its field.
+    pub fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AgentError::Config {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+    /// A 422 client error naming its field.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AgentError::BadRequest {
+            field: field.into(),
+            reason: reason.into(),
+            semantic: true,
+        }
+    }
+    /// A 404 naming the field that referred to the missing thing.
+    pub fn not_found(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AgentError::NotFound {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+    /// A 409 naming its field.
+    pub fn conflict(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AgentError::Conflict {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        AgentError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = AgentError> = std::result::Result<T, E>;

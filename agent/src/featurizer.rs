@@ -1,0 +1,109 @@
+//! Sentence features behind one trait: hashed n-grams (no model, the smallest deployments) or
+//! the pretrained MiniLM sentence encoder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use autodidact_envs::minilm::SentenceEncoder;
+use autodidact_envs::text::{TextFeaturiser, Weighting};
+
+use crate::error::{AgentError, Result};
+
+/// Which featurizer, with its settings; stored with each model version, so a database is
+/// always served with the features it was built with.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum FeaturizerSpec {
+    /// Hashed word and character n-grams (`autodidact_envs::text`), log-count weighted.
+    Hashed {
+        /// Number of hash buckets.
+        dim: usize,
+    },
+    /// all-MiniLM-L6-v2 (`autodidact_envs::minilm`) from a model folder.
+    Minilm {
+        /// The model folder.
+        dir: PathBuf,
+    },
+}
+
+impl Default for FeaturizerSpec {
+    fn default() -> Self {
+        FeaturizerSpec::Minilm {
+            dir: PathBuf::from("../shared/data/minilm"),
+        }
+    }
+}
+
+/// Texts to L2-normalised feature vectors (an empty text may give the zero vector).
+pub trait Featurizer: Send + Sync + std::fmt::Debug {
+    /// Width of a feature vector.
+    fn dim(&self) -> usize;
+    /// Features of each text, in order.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Hashed n-gram features.
+#[derive(Debug)]
+pub(crate) struct Hashed(TextFeaturiser);
+
+impl Featurizer for Hashed {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(texts.iter().map(|t| self.0.transform(t)).collect())
+    }
+}
+
+/// MiniLM sentence embeddings.
+#[derive(Debug)]
+pub(crate) struct Minilm(SentenceEncoder);
+
+/// Texts per encoder pass.
+const MINILM_BATCH: usize = 32;
+
+impl Featurizer for Minilm {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let e = self.0.encode(texts, MINILM_BATCH)?;
+        Ok(e.outer_iter().map(|r| r.to_vec()).collect())
+    }
+}
+
+/// Builds the featurizer a spec names (loads the model for MiniLM).
+pub fn build(spec: &FeaturizerSpec) -> Result<Arc<dyn Featurizer>> {
+    match spec {
+        FeaturizerSpec::Hashed { dim } => {
+            if *dim == 0 || *dim > 1 << 20 {
+                return Err(AgentError::config(
+                    "featurizer.dim",
+                    format!("{dim} is outside 1..=1048576"),
+                ));
+            }
+            Ok(Arc::new(Hashed(TextFeaturiser::new(
+                *dim,
+                Weighting::LogCount,
+            )?)))
+        }
+        FeaturizerSpec::Minilm { dir } => Ok(Arc::new(Minilm(SentenceEncoder::load(dir)?))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_features_are_unit_vectors_and_deterministic() -> Result<()> {
+        let f = build(&FeaturizerSpec::Hashed { dim: 256 })?;
+        let a = f.embed(&["Where is my card?", "where is my card"])?;
+        assert_eq!(a[0].len(), 256);
+        let norm: f32 = a[0].iter().map(|v| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+        assert_eq!(a[0], a[1]);
+        assert!(build(&FeaturizerSpec::Hashed { dim: 0 }).is_err());
+        Ok(())
+    }
+}

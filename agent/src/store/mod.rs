@@ -1,0 +1,227 @@
+//! Persistence: a small async [`Store`] trait and its SQLite implementation ([`SqliteStore`]).
+//!
+//! Every method is one transaction: when it returns `Ok`, its writes are durable (see
+//! [`SqliteStore::open`] for the journal settings). The SQL is kept portable (numbered
+//! placeholders `$1`, `RETURNING`, `ON CONFLICT`, booleans bound from Rust), so a PostgreSQL
+//! implementation can run the same queries with its own migrations folder.
+
+mod sqlite;
+
+use std::future::Future;
+
+pub use sqlite::SqliteStore;
+
+use crate::error::Result;
+
+/// Where a labelled example came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The data the agent started from.
+    Bootstrap,
+    /// An operator (admin API).
+    Operator,
+    /// A customer's corrected feedback.
+    Feedback,
+}
+
+impl Source {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Bootstrap => "bootstrap",
+            Source::Operator => "operator",
+            Source::Feedback => "feedback",
+        }
+    }
+}
+
+/// An intent as stored.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct IntentRow {
+    /// Unique name.
+    pub name: String,
+    /// The answer given for it.
+    pub answer: String,
+    /// False once retired (never deleted).
+    pub active: bool,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A labelled example as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExampleRow {
+    /// Row id (insertion order).
+    pub id: i64,
+    /// Its intent.
+    pub intent: String,
+    /// The text.
+    pub text: String,
+    /// Where it came from.
+    pub source: String,
+}
+
+/// A message and the agent's reply, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRow {
+    /// Id (0 before insertion).
+    pub id: i64,
+    /// The client's session.
+    pub session: String,
+    /// The customer's text.
+    pub text: String,
+    /// The predicted intent (or `out_of_scope`).
+    pub intent: String,
+    /// Calibrated probability of the predicted intent.
+    pub confidence: f64,
+    /// Out-of-scope score (distance to the nearest prototype over the threshold).
+    pub ood_score: f64,
+    /// `answer`, `clarify` or `handoff`.
+    pub action: String,
+    /// The policy's context vector (JSON array).
+    pub context: String,
+    /// The model version that answered.
+    pub model_version: i64,
+}
+
+/// A feedback record to store, with what it changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedbackRecord {
+    /// The message it is about.
+    pub message_id: i64,
+    /// Whether the customer's problem was resolved.
+    pub resolved: bool,
+    /// The intent the message really had, when given.
+    pub correct_intent: Option<String>,
+    /// The policy's reward.
+    pub reward: f64,
+    /// A new labelled example `(intent, text)` it makes.
+    pub example: Option<(String, String)>,
+    /// The policy's state after the update (JSON).
+    pub bandit_state: String,
+}
+
+/// One feedback outcome, for the per-intent accuracy windows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The intent the agent predicted.
+    pub predicted: String,
+    /// Whether the prediction was right.
+    pub correct: bool,
+}
+
+/// A stored model version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelRecord {
+    /// Version number (1 is the bootstrap model).
+    pub version: i64,
+    /// Serialised model (JSON of [`crate::classifier::ModelSpec`]).
+    pub blob: Vec<u8>,
+    /// Its metrics (JSON).
+    pub metrics: String,
+}
+
+/// Aggregates for `GET /v1/stats`.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// Messages answered.
+    pub messages: i64,
+    /// Feedback received.
+    pub feedback: i64,
+    /// Share of feedback with a correct prediction, over all / the last 100 / the last 1000.
+    pub accuracy: Window3,
+    /// Share of messages handed off, over all / the last 100 / the last 1000 messages.
+    pub handoff_rate: Window3,
+    /// Mean reward over all / the last 100 / the last 1000 feedback.
+    pub mean_reward: Window3,
+    /// Per predicted intent: feedback count and accuracy.
+    pub per_intent: Vec<IntentStats>,
+    /// Messages per action.
+    pub actions: Vec<(String, i64)>,
+}
+
+/// A figure over three windows (`None` with no data).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Window3 {
+    /// Over everything.
+    pub all: Option<f64>,
+    /// Over the last 100.
+    pub last_100: Option<f64>,
+    /// Over the last 1000.
+    pub last_1000: Option<f64>,
+}
+
+/// Feedback accuracy of one predicted intent.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct IntentStats {
+    /// The predicted intent.
+    pub intent: String,
+    /// Feedback received on its predictions.
+    pub feedback: i64,
+    /// Share of them that were right.
+    pub accuracy: f64,
+}
+
+/// The agent's storage. Each method is one transaction, durable when it returns `Ok`.
+pub trait Store: Send + Sync + 'static {
+    /// Checks the database answers.
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+    /// The newest model version, if any (none before the first bootstrap).
+    fn latest_model(&self) -> impl Future<Output = Result<Option<ModelRecord>>> + Send;
+    /// Stores the bootstrap state at once: intents `(name, answer)`, examples `(intent, text)`
+    /// and model version 1.
+    fn bootstrap(
+        &self,
+        intents: &[(String, String)],
+        examples: &[(String, String)],
+        model: &ModelRecord,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Every intent, by name.
+    fn intents(&self) -> impl Future<Output = Result<Vec<IntentRow>>> + Send;
+    /// Every labelled example, in insertion order.
+    fn examples(&self) -> impl Future<Output = Result<Vec<ExampleRow>>> + Send;
+    /// Creates an intent with its first examples (source `operator`); a taken name is a
+    /// conflict on `name`. Returns the example ids.
+    fn create_intent(
+        &self,
+        name: &str,
+        answer: &str,
+        examples: &[String],
+    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
+    /// Changes an intent's answer and/or active flag; an unknown name is not found.
+    fn update_intent(
+        &self,
+        name: &str,
+        answer: Option<&str>,
+        active: Option<bool>,
+    ) -> impl Future<Output = Result<IntentRow>> + Send;
+    /// Stores a message and the reply; returns its id.
+    fn insert_message(&self, m: &MessageRow) -> impl Future<Output = Result<i64>> + Send;
+    /// One message by id.
+    fn message(&self, id: i64) -> impl Future<Output = Result<Option<MessageRow>>> + Send;
+    /// Stores feedback, the example it makes and the policy state; a second feedback on the
+    /// same message is a conflict. Returns the new example's id.
+    fn record_feedback(
+        &self,
+        f: &FeedbackRecord,
+    ) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// Every feedback outcome in arrival order.
+    fn outcomes(&self) -> impl Future<Output = Result<Vec<Outcome>>> + Send;
+    /// The policy's stored state (JSON), if any feedback updated it.
+    fn bandit_state(&self) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// The stored hash of a role's token.
+    fn token_hash(&self, role: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Stores (or replaces) a role's token hash.
+    fn set_token_hash(&self, role: &str, sha256: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Aggregates for the stats route.
+    fn stats(&self) -> impl Future<Output = Result<Stats>> + Send;
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

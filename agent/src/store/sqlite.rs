@@ -1,0 +1,437 @@
+//! The SQLite store: one database file in WAL mode.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+
+use super::{
+    now_ms, ExampleRow, FeedbackRecord, IntentRow, IntentStats, MessageRow, ModelRecord, Outcome,
+    Source, Stats, Store, Window3,
+};
+use crate::error::{AgentError, Result};
+
+/// "Everything" for the windowed aggregates (a plain `LIMIT` that PostgreSQL accepts too).
+const ALL: i64 = i64::MAX;
+
+/// Whether a feedback row says the prediction was right (portable SQL, 1.0 or 0.0).
+const CORRECT: &str = "CASE WHEN (f.correct_intent IS NULL AND f.resolved) \
+     OR f.correct_intent = m.intent THEN 1.0 ELSE 0.0 END";
+
+/// The agent's store on a SQLite file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file at `path` and brings its schema up to
+    /// date with the migrations in `agent/migrations/`.
+    ///
+    /// Journal: WAL with `synchronous = FULL`. In WAL mode `NORMAL` already survives a crash
+    /// of the process (a committed transaction is in the WAL file, which the OS keeps), but a
+    /// power loss or kernel crash may roll back the last commits; the agent tells a client its
+    /// feedback is stored, so it pays one fsync per commit (FULL) to make that true on power
+    /// loss too. Foreign keys are enforced; a writer waits up to 5 s for the lock.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Closes the pool (waits for open connections to finish).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn window(&self, sql: &str) -> Result<Window3> {
+        let mut out = [None; 3];
+        for (slot, limit) in out.iter_mut().zip([ALL, 100, 1000]) {
+            let row = sqlx::query(sql).bind(limit).fetch_one(&self.pool).await?;
+            *slot = row.try_get::<Option<f64>, _>(0)?;
+        }
+        Ok(Window3 {
+            all: out[0],
+            last_100: out[1],
+            last_1000: out[2],
+        })
+    }
+}
+
+fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<MessageRow> {
+    Ok(MessageRow {
+        id: row.try_get("id")?,
+        session: row.try_get("session")?,
+        text: row.try_get("text")?,
+        intent: row.try_get("intent")?,
+        confidence: row.try_get("confidence")?,
+        ood_score: row.try_get("ood_score")?,
+        action: row.try_get("action")?,
+        context: row.try_get("context")?,
+        model_version: row.try_get("model_version")?,
+    })
+}
+
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn latest_model(&self) -> Result<Option<ModelRecord>> {
+        let row = sqlx::query(
+            "SELECT version, blob, metrics FROM model_versions ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ModelRecord {
+                version: r.try_get("version")?,
+                blob: r.try_get("blob")?,
+                metrics: r.try_get("metrics")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn bootstrap(
+        &self,
+        intents: &[(String, String)],
+        examples: &[(String, String)],
+        model: &ModelRecord,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        for (name, answer) in intents {
+            sqlx::query(
+                "INSERT INTO intents (name, answer, active, created_ms, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(name)
+            .bind(answer)
+            .bind(true)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (intent, text) in examples {
+            sqlx::query(
+                "INSERT INTO examples (intent, text, source, created_ms) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(intent)
+            .bind(text)
+            .bind(Source::Bootstrap.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO model_versions (version, blob, metrics, created_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(model.version)
+        .bind(&model.blob)
+        .bind(&model.metrics)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn intents(&self) -> Result<Vec<IntentRow>> {
+        let rows =
+            sqlx::query("SELECT name, answer, active, created_ms FROM intents ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IntentRow {
+                    name: r.try_get("name")?,
+                    answer: r.try_get("answer")?,
+                    active: r.try_get("active")?,
+                    created_ms: r.try_get("created_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn examples(&self) -> Result<Vec<ExampleRow>> {
+        let rows = sqlx::query("SELECT id, intent, text, source FROM examples ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ExampleRow {
+                    id: r.try_get("id")?,
+                    intent: r.try_get("intent")?,
+                    text: r.try_get("text")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_intent(
+        &self,
+        name: &str,
+        answer: &str,
+        examples: &[String],
+    ) -> Result<Vec<i64>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO intents (name, answer, active, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(answer)
+        .bind(true)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(AgentError::conflict(
+                "name",
+                format!("an intent named {name:?} exists (retired intents keep their name)"),
+            ));
+        }
+        let mut ids = Vec::with_capacity(examples.len());
+        for text in examples {
+            let row = sqlx::query(
+                "INSERT INTO examples (intent, text, source, created_ms) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(name)
+            .bind(text)
+            .bind(Source::Operator.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(row.try_get(0)?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn update_intent(
+        &self,
+        name: &str,
+        answer: Option<&str>,
+        active: Option<bool>,
+    ) -> Result<IntentRow> {
+        let row = sqlx::query(
+            "UPDATE intents SET answer = COALESCE($2, answer), active = COALESCE($3, active), \
+             updated_ms = $4 WHERE name = $1 RETURNING name, answer, active, created_ms",
+        )
+        .bind(name)
+        .bind(answer)
+        .bind(active)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        let row =
+            row.ok_or_else(|| AgentError::not_found("name", format!("no intent named {name:?}")))?;
+        Ok(IntentRow {
+            name: row.try_get("name")?,
+            answer: row.try_get("answer")?,
+            active: row.try_get("active")?,
+            created_ms: row.try_get("created_ms")?,
+        })
+    }
+
+    async fn insert_message(&self, m: &MessageRow) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO messages (session, text, intent, confidence, ood_score, action, context, \
+             model_version, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(&m.session)
+        .bind(&m.text)
+        .bind(&m.intent)
+        .bind(m.confidence)
+        .bind(m.ood_score)
+        .bind(&m.action)
+        .bind(&m.context)
+        .bind(m.model_version)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn message(&self, id: i64) -> Result<Option<MessageRow>> {
+        let row = sqlx::query(
+            "SELECT id, session, text, intent, confidence, ood_score, action, context, \
+             model_version FROM messages WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(message_from_row).transpose()
+    }
+
+    async fn record_feedback(&self, f: &FeedbackRecord) -> Result<Option<i64>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO feedback (message_id, resolved, correct_intent, reward, created_ms) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(f.message_id)
+        .bind(f.resolved)
+        .bind(&f.correct_intent)
+        .bind(f.reward)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(AgentError::conflict(
+                "id",
+                format!("message {} already has feedback", f.message_id),
+            ));
+        }
+        let mut example_id = None;
+        if let Some((intent, text)) = &f.example {
+            let row = sqlx::query(
+                "INSERT INTO examples (intent, text, source, message_id, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(intent)
+            .bind(text)
+            .bind(Source::Feedback.as_str())
+            .bind(f.message_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            example_id = Some(row.try_get(0)?);
+        }
+        sqlx::query(
+            "INSERT INTO bandit_state (id, state, updated_ms) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+        )
+        .bind(&f.bandit_state)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(example_id)
+    }
+
+    async fn outcomes(&self) -> Result<Vec<Outcome>> {
+        let sql = format!(
+            "SELECT m.intent AS intent, {CORRECT} AS correct FROM feedback f \
+             JOIN messages m ON m.id = f.message_id ORDER BY f.seq"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Outcome {
+                    predicted: r.try_get("intent")?,
+                    correct: r.try_get::<f64, _>("correct")? > 0.5,
+                })
+            })
+            .collect()
+    }
+
+    async fn bandit_state(&self) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT state FROM bandit_state WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn token_hash(&self, role: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT sha256 FROM tokens WHERE role = $1")
+            .bind(role)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn set_token_hash(&self, role: &str, sha256: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (role, sha256, created_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (role) DO UPDATE SET sha256 = excluded.sha256, created_ms = excluded.created_ms",
+        )
+        .bind(role)
+        .bind(sha256)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn stats(&self) -> Result<Stats> {
+        let messages: i64 = sqlx::query("SELECT COUNT(*) FROM messages")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let feedback: i64 = sqlx::query("SELECT COUNT(*) FROM feedback")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let accuracy = self
+            .window(&format!(
+                "SELECT AVG(c) FROM (SELECT {CORRECT} AS c FROM feedback f \
+                 JOIN messages m ON m.id = f.message_id ORDER BY f.seq DESC LIMIT $1) AS t"
+            ))
+            .await?;
+        let mean_reward = self
+            .window(
+                "SELECT AVG(reward) FROM (SELECT reward FROM feedback ORDER BY seq DESC LIMIT $1) AS t",
+            )
+            .await?;
+        let handoff_rate = self
+            .window(
+                "SELECT AVG(CASE WHEN action = 'handoff' THEN 1.0 ELSE 0.0 END) FROM \
+                 (SELECT action FROM messages ORDER BY id DESC LIMIT $1) AS t",
+            )
+            .await?;
+        let per_intent = sqlx::query(&format!(
+            "SELECT m.intent AS intent, COUNT(*) AS n, AVG({CORRECT}) AS acc FROM feedback f \
+             JOIN messages m ON m.id = f.message_id GROUP BY m.intent ORDER BY m.intent"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(IntentStats {
+                intent: r.try_get("intent")?,
+                feedback: r.try_get("n")?,
+                accuracy: r.try_get("acc")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let actions = sqlx::query(
+            "SELECT action, COUNT(*) AS n FROM messages GROUP BY action ORDER BY action",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("action")?, r.try_get("n")?)))
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Stats {
+            messages,
+            feedback,
+            accuracy,
+            handoff_rate,
+            mean_reward,
+            per_intent,
+            actions,
+        })
+    }
+}
