@@ -224,7 +224,8 @@ pub(crate) fn check_text(field: &str, text: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Checks an intent name: 1 to 100 of `A-Z a-z 0-9 _ - . :`, not `out_of_scope`.
+/// Checks an intent name: 1 to 100 characters, no whitespace, control characters or `/`
+/// (BANKING77 has `reverted_card_payment?`), not `out_of_scope`.
 pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(AgentError::invalid(
@@ -232,13 +233,13 @@ pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
             format!("must have 1 to {MAX_NAME_CHARS} characters"),
         ));
     }
-    if !name
+    if name
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/')
     {
         return Err(AgentError::invalid(
             field,
-            "may hold only letters, digits and `_ - . :`",
+            "must not hold whitespace, control characters or `/`",
         ));
     }
     if name == OUT_OF_SCOPE {
@@ -949,6 +950,8 @@ mod tests {
         assert!(check_name("name", "card_arrival").is_ok());
         assert!(check_name("name", "").is_err());
         assert!(check_name("name", "has space").is_err());
+        assert!(check_name("name", "a/b").is_err());
+        assert!(check_name("name", "reverted_card_payment?").is_ok());
         assert!(check_name("name", OUT_OF_SCOPE).is_err());
         assert!(check_text("text", "  \n", 10).is_err());
         assert!(check_text("text", "hello", 4).is_err());
