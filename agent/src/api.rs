@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::config::AgentConfig;
 use crate::error::{AgentError, Result};
 use crate::service::{Agent, Role};
 use crate::store::Store;
@@ -356,6 +357,51 @@ pub async fn serve<S: Store>(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| AgentError::io(addr.to_string(), e))
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM on Unix (how service managers stop a process).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Opens the agent and serves it on `config.bind` until Ctrl-C or SIGTERM (open requests
+/// finish first), on a runtime of its own. Prints tokens generated at this start (once) and
+/// `listening on http://ADDR` on stdout.
+pub fn run_blocking(config: AgentConfig) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::io("tokio runtime", e))?;
+    runtime.block_on(async move {
+        let agent = Arc::new(Agent::open(config).await?);
+        for (role, token) in agent.generated_tokens() {
+            println!(
+                "generated {} token (shown once; only its hash is stored): {token}",
+                role.as_str()
+            );
+        }
+        let bind = agent.config().bind;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| AgentError::io(bind.to_string(), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| AgentError::io("listener", e))?;
+        println!("listening on http://{addr}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        serve(agent, listener, stop_signal()).await
+    })
 }
 
 #[cfg(test)]

@@ -71,6 +71,49 @@ pub enum Command {
     Plot(PlotArgs),
     /// Time an algorithm's training steps on an environment (steps per second).
     Bench(BenchArgs),
+    /// Run the customer-service agent's HTTP service (docs/agent.md) until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+/// Where the agent's data, database and address come from.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The agent's configuration (TOML, docs/agent.md); the flags below override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A folder of text,label CSV files (and an optional answers.csv of intent,answer), read
+    /// on the first start [default: ../shared/data/banking77].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The SQLite database file [default: autodidact-agent.db].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::SocketAddr>,
+}
+
+/// `autodidact serve`: the agent's configuration from the file and flags, then its server.
+fn serve(a: &ServeArgs) -> Result<()> {
+    use autodidact_agent::{AgentConfig, AgentError};
+    let to_runner = |e: AgentError| match e {
+        AgentError::Config { .. } | AgentError::Data(_) => RunnerError::Config(e.to_string()),
+        other => RunnerError::Failed(other.to_string()),
+    };
+    let mut config = match &a.config {
+        Some(path) => AgentConfig::from_file(path).map_err(to_runner)?,
+        None => AgentConfig::default(),
+    };
+    if let Some(d) = &a.data {
+        config.data = d.clone();
+    }
+    if let Some(d) = &a.db {
+        config.db = d.clone();
+    }
+    if let Some(b) = a.bind {
+        config.bind = b;
+    }
+    autodidact_agent::api::run_blocking(config.with_env_tokens()).map_err(to_runner)
 }
 
 /// What to train: algorithm, environment and configuration.
@@ -294,6 +337,9 @@ pub fn execute(cli: Cli) -> Result<()> {
         })?;
         return Ok(());
     }
+    if let Command::Serve(a) = &cli.command {
+        return serve(a);
+    }
     if let Command::Plot(a) = &cli.command {
         let drawn = replot::plot(&a.paths)?;
         outln!(
@@ -442,7 +488,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 },
             )?;
         }
-        Command::Compare(_) | Command::Plot(_) => {}
+        Command::Compare(_) | Command::Plot(_) | Command::Serve(_) => {}
     }
     Ok(())
 }

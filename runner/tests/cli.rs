@@ -16,7 +16,7 @@ fn args(v: &[String]) -> Vec<&str> {
 fn every_command_has_help() {
     let root = fresh("help");
     for cmd in [
-        "list", "describe", "run", "eval", "resume", "sweep", "compare", "plot", "bench",
+        "list", "describe", "run", "eval", "resume", "sweep", "compare", "plot", "bench", "serve",
     ] {
         let r = run_in(&root, &[cmd, "--help"]);
         r.ok();

@@ -1,4 +1,4 @@
-//! `autodidact-agent-serve`: runs the agent's HTTP server until Ctrl-C.
+//! `autodidact-agent-serve`: runs the agent's HTTP server until Ctrl-C or SIGTERM.
 //!
 //! ```text
 //! autodidact-agent-serve [--config agent.toml] [--data DIR] [--db FILE] [--bind ADDR]
@@ -7,11 +7,9 @@
 //! database, else they are generated and printed once. Prints `listening on http://ADDR`
 //! when it accepts requests.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use autodidact_agent::{api, Agent, AgentConfig, AgentError, Result};
+use autodidact_agent::{api, AgentConfig, AgentError, Result};
 
 fn parse(args: &[String]) -> Result<AgentConfig> {
     let mut config = AgentConfig::default();
@@ -47,31 +45,13 @@ fn parse(args: &[String]) -> Result<AgentConfig> {
     Ok(config.with_env_tokens())
 }
 
-async fn run() -> Result<()> {
+fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = parse(&args)?;
-    let agent = Arc::new(Agent::open(config).await?);
-    for (role, token) in agent.generated_tokens() {
-        println!("generated {} token (shown once): {token}", role.as_str());
-    }
-    let listener = tokio::net::TcpListener::bind(agent.config().bind)
-        .await
-        .map_err(|e| AgentError::io(agent.config().bind.to_string(), e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| AgentError::io("listener", e))?;
-    println!("listening on http://{addr}");
-    let _ = std::io::stdout().flush();
-    api::serve(agent, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-}
-
-#[tokio::main]
-async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("autodidact-agent-serve: {e}");
-        std::process::exit(1);
+    match parse(&args).and_then(api::run_blocking) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("autodidact-agent-serve: {e}");
+            std::process::ExitCode::from(1)
+        }
     }
 }
