@@ -17,9 +17,10 @@ use crate::error::{AgentError, Result};
 /// "Everything" for the windowed aggregates (a plain `LIMIT` that PostgreSQL accepts too).
 const ALL: i64 = i64::MAX;
 
-/// Whether a feedback row says the prediction was right (portable SQL, 1.0 or 0.0).
-const CORRECT: &str = "CASE WHEN (f.correct_intent IS NULL AND f.resolved) \
-     OR f.correct_intent = m.intent THEN 1.0 ELSE 0.0 END";
+/// Whether a feedback row says the prediction was right (portable SQL, 1.0 or 0.0). The
+/// casts keep PostgreSQL from answering `NUMERIC` (SQLite reads `DOUBLE PRECISION` as REAL).
+const CORRECT: &str = "CAST(CASE WHEN (f.correct_intent IS NULL AND f.resolved) \
+     OR f.correct_intent = m.intent THEN 1.0 ELSE 0.0 END AS DOUBLE PRECISION)";
 
 /// The agent's store on a SQLite file.
 #[derive(Clone, Debug)]
@@ -386,23 +387,23 @@ impl Store for SqliteStore {
             .try_get(0)?;
         let accuracy = self
             .window(&format!(
-                "SELECT AVG(c) FROM (SELECT {CORRECT} AS c FROM feedback f \
+                "SELECT CAST(AVG(c) AS DOUBLE PRECISION) FROM (SELECT {CORRECT} AS c FROM feedback f \
                  JOIN messages m ON m.id = f.message_id ORDER BY f.seq DESC LIMIT $1) AS t"
             ))
             .await?;
         let mean_reward = self
             .window(
-                "SELECT AVG(reward) FROM (SELECT reward FROM feedback ORDER BY seq DESC LIMIT $1) AS t",
+                "SELECT CAST(AVG(reward) AS DOUBLE PRECISION) FROM (SELECT reward FROM feedback ORDER BY seq DESC LIMIT $1) AS t",
             )
             .await?;
         let handoff_rate = self
             .window(
-                "SELECT AVG(CASE WHEN action = 'handoff' THEN 1.0 ELSE 0.0 END) FROM \
+                "SELECT CAST(AVG(CASE WHEN action = 'handoff' THEN 1.0 ELSE 0.0 END) AS DOUBLE PRECISION) FROM \
                  (SELECT action FROM messages ORDER BY id DESC LIMIT $1) AS t",
             )
             .await?;
         let per_intent = sqlx::query(&format!(
-            "SELECT m.intent AS intent, COUNT(*) AS n, AVG({CORRECT}) AS acc FROM feedback f \
+            "SELECT m.intent AS intent, COUNT(*) AS n, CAST(AVG({CORRECT}) AS DOUBLE PRECISION) AS acc FROM feedback f \
              JOIN messages m ON m.id = f.message_id GROUP BY m.intent ORDER BY m.intent"
         ))
         .fetch_all(&self.pool)

@@ -1,0 +1,152 @@
+//! The SQLite store on its own: transactions, conflicts and the stats aggregates.
+
+mod common;
+
+use autodidact_agent::store::{FeedbackRecord, MessageRow, ModelRecord, SqliteStore, Store};
+use autodidact_agent::AgentError;
+use common::TempDir;
+
+fn message(intent: &str, action: &str) -> MessageRow {
+    MessageRow {
+        id: 0,
+        session: "s".into(),
+        text: format!("a text about {intent}"),
+        intent: intent.into(),
+        confidence: 0.9,
+        ood_score: 0.5,
+        action: action.into(),
+        context: "[1.0,0.9,0.5,0.5,0.5]".into(),
+        model_version: 1,
+    }
+}
+
+fn feedback(id: i64, resolved: bool, correct: Option<&str>, reward: f64) -> FeedbackRecord {
+    FeedbackRecord {
+        message_id: id,
+        resolved,
+        correct_intent: correct.map(str::to_string),
+        reward,
+        example: correct.map(|c| (c.to_string(), "corrected text".to_string())),
+        bandit_state: format!("{{\"after\":{id}}}"),
+    }
+}
+
+#[tokio::test]
+async fn transactions_conflicts_and_stats() {
+    let dir = TempDir::new("store");
+    let path = dir.path().join("s.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(store.latest_model().await.unwrap().is_none());
+    let model = ModelRecord {
+        version: 1,
+        blob: b"{}".to_vec(),
+        metrics: "{}".into(),
+    };
+    store
+        .bootstrap(
+            &[("a".into(), "A".into()), ("b".into(), "B".into())],
+            &[("a".into(), "a1".into()), ("b".into(), "b1".into())],
+            &model,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.latest_model().await.unwrap(), Some(model));
+    let ids = store
+        .create_intent("c", "C", &["c1".into(), "c2".into()])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    match store.create_intent("c", "C again", &["c3".into()]).await {
+        Err(AgentError::Conflict { field, .. }) => assert_eq!(field, "name"),
+        other => panic!("{other:?}"),
+    }
+    // The refused intent left no example behind (one transaction).
+    assert_eq!(store.examples().await.unwrap().len(), 4);
+    match store.update_intent("zz", None, Some(false)).await {
+        Err(AgentError::NotFound { field, .. }) => assert_eq!(field, "name"),
+        other => panic!("{other:?}"),
+    }
+    let c = store.update_intent("c", None, Some(false)).await.unwrap();
+    assert_eq!((c.answer.as_str(), c.active), ("C", false));
+
+    // Four messages: answered a (right), answered a (wrong, corrected to b), clarify b
+    // (resolved), handoff.
+    let m1 = store.insert_message(&message("a", "answer")).await.unwrap();
+    let m2 = store.insert_message(&message("a", "answer")).await.unwrap();
+    let m3 = store
+        .insert_message(&message("b", "clarify"))
+        .await
+        .unwrap();
+    let _m4 = store
+        .insert_message(&message("b", "handoff"))
+        .await
+        .unwrap();
+    assert_eq!(store.message(m2).await.unwrap().unwrap().intent, "a");
+    assert!(store.message(9999).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .record_feedback(&feedback(m1, true, None, 1.0))
+            .await
+            .unwrap(),
+        None
+    );
+    let ex = store
+        .record_feedback(&feedback(m2, false, Some("b"), -1.0))
+        .await
+        .unwrap();
+    assert!(ex.is_some());
+    store
+        .record_feedback(&feedback(m3, true, None, 0.5))
+        .await
+        .unwrap();
+    // A second feedback on m2 is refused and changes nothing (example, policy state).
+    match store
+        .record_feedback(&feedback(m2, true, Some("a"), 9.0))
+        .await
+    {
+        Err(AgentError::Conflict { field, .. }) => assert_eq!(field, "id"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.examples().await.unwrap().len(), 5);
+    assert_eq!(
+        store.bandit_state().await.unwrap().as_deref(),
+        Some(format!("{{\"after\":{m3}}}").as_str())
+    );
+    let outcomes: Vec<(String, bool)> = store
+        .outcomes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.predicted, o.correct))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("a".into(), true), ("a".into(), false), ("b".into(), true)]
+    );
+    let s = store.stats().await.unwrap();
+    assert_eq!((s.messages, s.feedback), (4, 3));
+    assert_eq!(s.accuracy.all, Some(2.0 / 3.0));
+    assert_eq!(s.accuracy.last_100, Some(2.0 / 3.0));
+    assert_eq!(s.handoff_rate.all, Some(0.25));
+    assert_eq!(s.mean_reward.all, Some(0.5 / 3.0));
+    assert_eq!(s.per_intent.len(), 2);
+    assert_eq!(
+        (s.per_intent[0].feedback, s.per_intent[0].accuracy),
+        (2, 0.5)
+    );
+    assert_eq!(
+        s.actions,
+        [
+            ("answer".into(), 2),
+            ("clarify".into(), 1),
+            ("handoff".into(), 1)
+        ]
+    );
+    store.close().await;
+
+    // Everything is still there after reopening the file.
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.stats().await.unwrap().feedback, 3);
+    assert_eq!(store.intents().await.unwrap().len(), 3);
+    store.close().await;
+}
