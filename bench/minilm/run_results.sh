@@ -11,7 +11,8 @@
 #
 # The first run embeds BANKING77's 13,083 texts (about a minute) and caches them in
 # target/autodidact-cache/embeddings; the rest start at once. Finished runs are skipped.
-# Environment: SEED (0), RUNS (runs/minilm), BIN (a prebuilt autodidact).
+# Environment: SEED (0), RUNS (runs/minilm), BIN (a prebuilt autodidact). The runs are exported
+# to bench/minilm/results/runs.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -z "${BIN:-}" ]; then cargo build --release -q -p autodidact-runner; BIN=target/release/autodidact; fi
@@ -56,4 +57,6 @@ for f in minilm hashed-ngrams; do
     echo "$f class-incremental $m: ACC $(metric "$out" acc)"
   done
 done
+mkdir -p bench/minilm/results
+"$BIN" compare "$RUNS" --export bench/minilm/results/runs.jsonl > /dev/null
 echo "== $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
