@@ -13,7 +13,7 @@ use autodidact_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset};
+use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset, SplitMode};
 use crate::error::{EnvsError, Result};
 use crate::text::{TextFeaturiser, Weighting};
 
@@ -52,6 +52,9 @@ pub struct IntentsParams {
     /// Seed of the intent split (unset: derived from the run's seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
+    /// How the intents are divided: `train-validation-test`, or `test-only` (every class a
+    /// test class, to evaluate a trained model on new data with `autodidact eval`).
+    pub split: SplitMode,
     /// Training intents (replaces the seeded split, with the other two lists).
     pub train_classes: Vec<String>,
     /// Validation intents.
@@ -77,6 +80,7 @@ impl Default for IntentsParams {
             train_fraction: 0.6,
             validation_fraction: 0.2,
             split_seed: None,
+            split: SplitMode::TrainValidationTest,
             train_classes: Vec::new(),
             validation_classes: Vec::new(),
             test_classes: Vec::new(),
@@ -241,6 +245,12 @@ pub fn read_csv_bytes(
 fn csv_files(paths: &[String]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
+        if p.trim().is_empty() {
+            return Err(EnvsError::param(
+                "data_dir",
+                "an empty path: give a CSV file or a folder of them",
+            ));
+        }
         let path = Path::new(p);
         if path.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(path)
@@ -333,6 +343,7 @@ impl Intents {
             .map(Seed)
             .unwrap_or_else(|| seed.derive("intents-split"));
         let splits = ClassSplits::by_lists_or_seed(
+            p.split,
             &labels,
             [&p.train_classes, &p.validation_classes, &p.test_classes],
             p.train_fraction,
@@ -342,8 +353,13 @@ impl Intents {
         let weighting = p.weighting;
         let mut featuriser = TextFeaturiser::new(p.dim, weighting)?;
         if weighting == Weighting::TfIdf {
-            let texts: Vec<&str> = splits
-                .train
+            // Test-only data has no training classes: its own rows give the weights.
+            let fit_on = if splits.is_test_only() {
+                &splits.test
+            } else {
+                &splits.train
+            };
+            let texts: Vec<&str> = fit_on
                 .iter()
                 // The data's own test rows stay unseen, even unlabelled.
                 .flat_map(|&c| {

@@ -20,7 +20,7 @@ use autodidact_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset};
+use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset, SplitMode};
 use crate::error::{EnvsError, Result};
 
 /// The largest image side accepted (larger files are refused, not decoded).
@@ -58,6 +58,9 @@ pub struct OmniglotParams {
     /// Seed of the character split (unset: derived from the run's seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
+    /// How the characters are divided: `train-validation-test`, or `test-only` (every class a
+    /// test class, to evaluate a trained model on new data with `autodidact eval`).
+    pub split: SplitMode,
     /// Training characters or alphabets (`Greek/character01`, `Greek`); with the other two
     /// lists it replaces the seeded split.
     pub train_classes: Vec<String>,
@@ -79,6 +82,7 @@ impl Default for OmniglotParams {
             train_fraction: 0.6,
             validation_fraction: 0.2,
             split_seed: None,
+            split: SplitMode::TrainValidationTest,
             train_classes: Vec::new(),
             validation_classes: Vec::new(),
             test_classes: Vec::new(),
@@ -357,6 +361,12 @@ fn load_uncached(paths: &[String], size: usize, rotations: bool) -> Result<Label
         sizes: BTreeMap::new(),
     };
     for p in paths {
+        if p.trim().is_empty() {
+            return Err(EnvsError::param(
+                "data_dir",
+                "an empty path: give an Omniglot folder or zip file",
+            ));
+        }
         let path = Path::new(p);
         if !path.exists() {
             return Err(EnvsError::MissingData {
@@ -472,6 +482,7 @@ impl Omniglot {
             .map(Seed)
             .unwrap_or_else(|| seed.derive("omniglot-split"));
         let splits = ClassSplits::by_lists_or_seed(
+            p.split,
             &groups,
             [&p.train_classes, &p.validation_classes, &p.test_classes],
             p.train_fraction,

@@ -71,13 +71,15 @@ pub enum RunnerError {
     /// Ctrl-C or SIGTERM (or `--stop-after`) stopped a run after writing its checkpoint.
     #[error(
         "interrupted at iteration {step} of {total}; checkpoint and metrics saved in {}; \
-         continue with: autodidact resume {}",
+         continue with: autodidact resume {}{plugin_args}",
         .dir.display(),
         .dir.display()
     )]
     Interrupted {
         /// The run folder.
         dir: PathBuf,
+        /// ` --plugin FILE` for each plugin the run needs (empty when none).
+        plugin_args: String,
         /// Steps done.
         step: u64,
         /// Steps in all.

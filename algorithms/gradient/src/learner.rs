@@ -5,8 +5,8 @@ use autodidact_core::config::Checked;
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::parallel;
 use autodidact_core::{
-    Adam, Algorithm, Config, CoreError, CreateGraph, EnvInstance, EnvSpec, Metrics, Params, Seed,
-    Split, Tape, Task, TaskDistribution, Tensor,
+    Adam, Algorithm, Better, Config, CoreError, CreateGraph, EnvInstance, EnvSpec, Metrics, Params,
+    Seed, Split, Tape, Task, TaskDistribution, Tensor,
 };
 use serde::{Deserialize, Serialize};
 
@@ -389,6 +389,16 @@ impl Algorithm for MetaLearner {
         self.loss_sum = state.loss_sum;
         self.loss_count = state.loss_count;
         Ok(())
+    }
+
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        // The same keys `evaluate` reports: accuracy after adaptation, or the regression
+        // error after adaptation.
+        Some(if self.model.classification {
+            ("query_accuracy".into(), Better::Higher)
+        } else {
+            ("query_mse_after".into(), Better::Lower)
+        })
     }
 
     fn headline_metric(&self) -> &'static str {

@@ -4,8 +4,8 @@
 
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::{
-    Adam, Algorithm, BatchNormMode, BatchNormStats, Config, CoreError, CreateGraph, EnvInstance,
-    EnvSpec, Metrics, Params, Seed, Split, Tape, Task, TaskDistribution,
+    Adam, Algorithm, BatchNormMode, BatchNormStats, Better, Config, CoreError, CreateGraph,
+    EnvInstance, EnvSpec, Metrics, Params, Seed, Split, Tape, Task, TaskDistribution,
 };
 use serde::{Deserialize, Serialize};
 
@@ -472,6 +472,10 @@ impl Algorithm for MetricLearner {
         self.acc_sum = state.acc_sum;
         self.count = state.count;
         Ok(())
+    }
+
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        Some(("query_accuracy".into(), Better::Higher))
     }
 
     fn headline_metric(&self) -> &'static str {
