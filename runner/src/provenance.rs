@@ -245,7 +245,7 @@ mod tests {
             .unwrap()
             .is_empty());
         // resume with another build given: refused.
-        assert!(required(&d, &[lib.clone()], Strictness::SameFile).is_err());
+        assert!(required(&d, std::slice::from_ref(&lib), Strictness::SameFile).is_err());
         std::fs::remove_file(&lib).unwrap();
         let m = required(&d, &[], Strictness::Warn).unwrap_err().to_string();
         assert!(m.contains("is not there any more"), "{m}");

@@ -542,3 +542,29 @@ fn a_trained_run_is_evaluated_on_new_data_with_a_test_only_split() {
         "3-way accuracy {acc} on new intents should beat chance"
     );
 }
+
+#[test]
+fn an_episode_whose_activations_cannot_fit_is_refused_before_any_work() {
+    let root = fresh("episode-memory");
+    // About 244 GiB of activations for one episode: more than any test machine has.
+    run_in(
+        &root,
+        &[
+            "run",
+            "maml",
+            "--env",
+            "sinusoid",
+            "-q",
+            "--out",
+            "x",
+            "--set",
+            "env.shots=1000000",
+            "--set",
+            "hidden=[4096, 4096]",
+        ],
+    )
+    .fails(2)
+    .err_has("key `env.shots`: one episode (1000010 examples")
+    .err_has("available; make it smaller");
+    assert!(!root.join("x").exists());
+}

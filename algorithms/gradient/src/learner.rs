@@ -113,6 +113,20 @@ impl MetaLearner {
         let mut params = Params::new();
         let mut rng = seed.rng("init");
         let model = Model::build(&hp, dist.kind(), &dist.input_shape(), &mut params, &mut rng)?;
+        // One episode's activations must fit before training starts: a second-order
+        // meta-gradient keeps every inner step's graph.
+        let probe = dist.sample(Split::Train, &mut seed.rng("memory-probe"))?;
+        let examples = probe.support_x.shape().first().copied().unwrap_or(0)
+            + probe.query_x.shape().first().copied().unwrap_or(0);
+        let second_order =
+            !(method == Method::FoMaml || method == Method::Reptile || hp.first_order);
+        let passes = if second_order {
+            hp.inner_steps as f64 + 1.0
+        } else {
+            1.0
+        };
+        hp.backbone_spec(model.outputs)
+            .check_episode(&dist.input_shape(), examples, passes)?;
         let n_model = params.len();
         if method == Method::MetaSgd {
             for i in 0..n_model {
