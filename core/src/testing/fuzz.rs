@@ -1,0 +1,359 @@
+//! Fuzzing support: a counting global allocator and a guard that runs one parse under a memory
+//! cap and a time limit, so a property can assert "no panic, no hang, no runaway allocation".
+//!
+//! A fuzz test binary installs the allocator, then wraps each case's parse in [`guard`]:
+//!
+//! ```no_run
+//! use autodidact_core::testing::fuzz::{self, CountingAllocator};
+//! use proptest::prelude::*;
+//!
+//! #[global_allocator]
+//! static ALLOC: CountingAllocator = CountingAllocator;
+//!
+//! proptest! {
+//!     #![proptest_config(fuzz::config(256))]
+//!     #[test]
+//!     fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+//!         fuzz::guard("my parser", move || String::from_utf8(bytes).is_ok())?;
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! The memory cap is on the growth of the bytes in use while the parse runs (its peak over the
+//! bytes in use when it started), measured by [`CountingAllocator`]: an input of at most
+//! [`MAX_INPUT`] bytes must not make a parser allocate more than [`MEMORY_CAP`]. An allocation
+//! that would pass [`HARD_LIMIT`] is refused outright (the process aborts with a message naming
+//! the cap) so a runaway parse cannot take the machine down before the property sees it.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::any::Any;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::Duration;
+
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError};
+
+/// The largest input a fuzz case feeds a parser (64 KiB): big enough for every structure the
+/// parsers know (maps, CSV rows, PNG chunks, zip directories, TOML tables), small enough that
+/// thousands of cases fit in CI's budget.
+pub const MAX_INPUT: usize = 64 << 10;
+
+/// The most a parse may grow the bytes in use, 256 MiB. The largest legitimate need from a
+/// [`MAX_INPUT`]-byte input is a PNG at the largest accepted size (4096 × 4096, which deflate
+/// packs into a few KiB): its 64 MiB decode buffer, 64 MiB of luminance and 64 MiB of ink,
+/// about 192 MiB at the peak. Anything beyond is a parser allocating what an input declares
+/// instead of what it holds.
+pub const MEMORY_CAP: usize = 256 << 20;
+
+/// An allocation that would take the bytes in use this far (1 GiB) over the start of a guarded
+/// parse is refused: the process aborts, with a message, instead of exhausting the machine.
+pub const HARD_LIMIT: usize = 1 << 30;
+
+/// How long one guarded parse may run before it counts as a hang (60 s). It is no speed
+/// assertion: a parse of [`MAX_INPUT`] bytes takes milliseconds, a few seconds at most on a
+/// loaded machine, so only a parse that never ends reaches it.
+pub const TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// Stack of the thread a guarded parse runs on: the 8 MiB of a program's main thread, where the
+/// command line parses its inputs.
+const PARSE_STACK: usize = 8 << 20;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// `usize::MAX` outside a guarded parse; the in-use level at which allocations are refused
+/// inside one.
+static REFUSE_ABOVE: AtomicUsize = AtomicUsize::new(usize::MAX);
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Guarded parses run one at a time, so the counts are theirs (the other tests of a fuzz
+/// binary use the guard too).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The system allocator, counting the bytes in use and their peak. Install it with
+/// `#[global_allocator]` in a fuzz test binary; [`guard`] refuses to run without it.
+pub struct CountingAllocator;
+
+impl CountingAllocator {
+    fn grow(size: usize) -> bool {
+        let now = IN_USE.fetch_add(size, Ordering::Relaxed) + size;
+        if now > REFUSE_ABOVE.load(Ordering::Relaxed) {
+            IN_USE.fetch_sub(size, Ordering::Relaxed);
+            // Writing to stderr does not allocate (it is unbuffered).
+            let _ = std::io::stderr().write_all(
+                b"fuzz guard: an allocation would take a guarded parse over the hard limit \
+                  (autodidact_core::testing::fuzz::HARD_LIMIT); refusing it\n",
+            );
+            return false;
+        }
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        true
+    }
+
+    fn shrink(size: usize) {
+        IN_USE.fetch_sub(size, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; the counters only observe sizes, and
+// a refused allocation returns null as the contract allows.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        INSTALLED.store(true, Ordering::Relaxed);
+        if !Self::grow(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded from the caller.
+        let p = unsafe { System.alloc(layout) };
+        if p.is_null() {
+            Self::shrink(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        INSTALLED.store(true, Ordering::Relaxed);
+        if !Self::grow(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded from the caller.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if p.is_null() {
+            Self::shrink(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        unsafe { System.dealloc(ptr, layout) };
+        Self::shrink(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let old = layout.size();
+        if new_size > old && !Self::grow(new_size - old) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded from the caller.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            if new_size > old {
+                Self::shrink(new_size - old);
+            }
+        } else if new_size < old {
+            Self::shrink(old - new_size);
+        }
+        p
+    }
+}
+
+/// Bytes in use now, as counted by [`CountingAllocator`].
+pub fn bytes_in_use() -> usize {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+/// A proptest configuration running `default_cases` cases, or `PROPTEST_CASES` when that is
+/// set (for longer runs); shrinking a failure stops after a minute.
+pub fn config(default_cases: u32) -> ProptestConfig {
+    let mut c = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = default_cases;
+    }
+    c.max_shrink_time = 60_000;
+    c
+}
+
+/// The outcome of one guarded parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Measured {
+    /// The most the parse grew the bytes in use.
+    pub peak_bytes: usize,
+}
+
+/// Largest growth any guarded parse of this process reached (for the record in the docs).
+static LARGEST_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// The largest [`Measured::peak_bytes`] of every guarded parse so far in this process.
+pub fn largest_peak() -> usize {
+    LARGEST_PEAK.load(Ordering::Relaxed)
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_string()
+    }
+}
+
+/// Runs `parse` on a thread of its own with the program's main-thread stack and fails the case
+/// if it panics, runs past [`TIME_LIMIT`] or grows the bytes in use past [`MEMORY_CAP`]; `what`
+/// names the parser in the failure. Returns what `parse` returned.
+pub fn guard<T, F>(what: &str, parse: F) -> Result<T, TestCaseError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    guard_with(what, MEMORY_CAP, TIME_LIMIT, parse).map(|(v, _)| v)
+}
+
+/// [`guard`] with a cap and a time limit of the caller's, also returning what was measured.
+pub fn guard_with<T, F>(
+    what: &str,
+    memory_cap: usize,
+    time_limit: Duration,
+    parse: F,
+) -> Result<(T, Measured), TestCaseError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    drop(Box::new(0u64));
+    if !INSTALLED.load(Ordering::Relaxed) {
+        return Err(TestCaseError::fail(
+            "the fuzz guard needs `#[global_allocator] static A: CountingAllocator = CountingAllocator;` in the test binary",
+        ));
+    }
+    let (tx, rx) = mpsc::channel();
+    let start = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(start, Ordering::Relaxed);
+    REFUSE_ABOVE.store(start.saturating_add(HARD_LIMIT), Ordering::Relaxed);
+    let spawned = std::thread::Builder::new()
+        .name(format!("fuzz: {what}"))
+        .stack_size(PARSE_STACK)
+        .spawn(move || {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse));
+            let _ = tx.send(out.map_err(|p| panic_message(&*p)));
+        });
+    let outcome = match spawned {
+        Ok(_) => rx.recv_timeout(time_limit),
+        Err(e) => {
+            REFUSE_ABOVE.store(usize::MAX, Ordering::Relaxed);
+            return Err(TestCaseError::fail(format!(
+                "{what}: cannot start the parse thread: {e}"
+            )));
+        }
+    };
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(start);
+    REFUSE_ABOVE.store(usize::MAX, Ordering::Relaxed);
+    LARGEST_PEAK.fetch_max(peak, Ordering::Relaxed);
+    let value = match outcome {
+        Ok(Ok(v)) => v,
+        Ok(Err(message)) => return Err(TestCaseError::fail(format!("{what} panicked: {message}"))),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            return Err(TestCaseError::fail(format!(
+                "{what} did not finish within {time_limit:?} (a hang)"
+            )))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            return Err(TestCaseError::fail(format!(
+                "{what}: the parse thread ended without a result"
+            )))
+        }
+    };
+    if peak > memory_cap {
+        return Err(TestCaseError::fail(format!(
+            "{what} grew the bytes in use by {peak} bytes, over the cap of {memory_cap}"
+        )));
+    }
+    Ok((value, Measured { peak_bytes: peak }))
+}
+
+/// Structure-aware mutation of a valid input: the byte edits [`mutate`] applies.
+#[derive(Clone, Debug)]
+pub enum Edit {
+    /// Replace the byte at (position modulo length) with a value.
+    Set(usize, u8),
+    /// XOR the byte at (position modulo length) with a mask.
+    Flip(usize, u8),
+    /// Insert bytes at (position modulo length + 1).
+    Insert(usize, Vec<u8>),
+    /// Remove up to `n` bytes from (position modulo length).
+    Remove(usize, usize),
+    /// Cut the input at (position modulo length + 1).
+    Truncate(usize),
+    /// Repeat the range (position, n) in place `times` times.
+    Repeat(usize, usize, usize),
+}
+
+/// A strategy for one [`Edit`]: tokens from `dictionary` (numbers, keywords, delimiters of the
+/// format) are inserted as often as random bytes.
+pub fn arb_edit(
+    dictionary: &'static [&'static [u8]],
+) -> impl proptest::strategy::Strategy<Value = Edit> {
+    use proptest::prelude::*;
+    let token = if dictionary.is_empty() {
+        proptest::collection::vec(any::<u8>(), 1..8).boxed()
+    } else {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 1..8),
+            proptest::sample::select(dictionary).prop_map(<[u8]>::to_vec),
+        ]
+        .boxed()
+    };
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+        (any::<usize>(), 1..=255u8).prop_map(|(i, m)| Edit::Flip(i, m)),
+        (any::<usize>(), token).prop_map(|(i, t)| Edit::Insert(i, t)),
+        (any::<usize>(), 1..64usize).prop_map(|(i, n)| Edit::Remove(i, n)),
+        any::<usize>().prop_map(Edit::Truncate),
+        (any::<usize>(), 1..32usize, 1..64usize).prop_map(|(i, n, k)| Edit::Repeat(i, n, k)),
+    ]
+}
+
+/// Applies `edits` to `input` in order, keeping it at most [`MAX_INPUT`] bytes.
+pub fn mutate(input: &[u8], edits: &[Edit]) -> Vec<u8> {
+    let mut v = input.to_vec();
+    for e in edits {
+        let n = v.len();
+        match e {
+            Edit::Set(i, b) if n > 0 => v[i % n] = *b,
+            Edit::Flip(i, m) if n > 0 => v[i % n] ^= *m,
+            Edit::Insert(i, bytes) => {
+                let at = i % (n + 1);
+                v.splice(at..at, bytes.iter().copied());
+            }
+            Edit::Remove(i, k) if n > 0 => {
+                let at = i % n;
+                v.drain(at..(at + k).min(n));
+            }
+            Edit::Truncate(i) => v.truncate(i % (n + 1)),
+            Edit::Repeat(i, k, times) if n > 0 => {
+                let at = i % n;
+                let piece = v[at..(at + k).min(n)].to_vec();
+                for _ in 0..*times {
+                    v.splice(at..at, piece.iter().copied());
+                }
+            }
+            _ => {}
+        }
+        v.truncate(MAX_INPUT);
+    }
+    v
+}
+
+/// A strategy for inputs: arbitrary bytes (up to `max_len`) as often as edits of one of the
+/// `seeds` (valid inputs of the format).
+pub fn arb_input(
+    seeds: Vec<Vec<u8>>,
+    dictionary: &'static [&'static [u8]],
+    max_len: usize,
+) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let max_len = max_len.min(MAX_INPUT);
+    prop_oneof![
+        1 => proptest::collection::vec(any::<u8>(), 0..=max_len),
+        3 => (
+            proptest::sample::select(seeds),
+            proptest::collection::vec(arb_edit(dictionary), 0..8),
+        )
+            .prop_map(|(seed, edits)| mutate(&seed, &edits)),
+    ]
+}
