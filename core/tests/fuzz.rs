@@ -17,9 +17,10 @@ use autodidact_core::layers::{Activation, Init};
 use autodidact_core::plugin::{
     FfiStr, PluginDeclaration, PluginRegistrar, ABI_VERSION, CORE_VERSION, RUSTC_VERSION,
 };
-use autodidact_core::testing::fuzz::{self, arb_input, CountingAllocator};
+use autodidact_core::testing::fuzz::{self, arb_input, CountingAllocator, Outcome};
 use autodidact_core::{Choice, Config, Hyperparams, ParamType};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -215,13 +216,12 @@ fn read_as<T: ParamType + DeserializeOwned>(value: &Value) -> Result<(), String>
 
 // ---------------------------------------------------------------- properties
 
-proptest! {
-    #![proptest_config(fuzz::config(CI_CASES))]
-
-    /// A configuration file's text: parsed as TOML, then read into typed, checked
-    /// hyperparameters; an error names the key at fault.
-    #[test]
-    fn toml_configs(bytes in arb_input(toml_seeds(), TOML_TOKENS, 4096)) {
+/// A configuration file's text: parsed as TOML, then read into typed, checked
+/// hyperparameters; an error names the key at fault.
+#[test]
+fn toml_configs() {
+    let inputs = arb_input(toml_seeds(), TOML_TOKENS, 4096);
+    fuzz::run("TOML config", file!(), CI_CASES, inputs, |bytes| {
         let out = fuzz::guard("TOML config", move || {
             let text = String::from_utf8_lossy(&bytes);
             let config: Config = match toml::from_str(&text) {
@@ -232,7 +232,8 @@ proptest! {
             match Every::from_config(&config) {
                 Ok(p) => {
                     // What was read passes its own checks again and round-trips.
-                    let again = Every::from_config(&p.to_config()).map_err(|e| format!("round trip: {e}"))?;
+                    let again = Every::from_config(&p.to_config())
+                        .map_err(|e| format!("round trip: {e}"))?;
                     if *again != *p {
                         return Err(format!("round trip changed {:?} into {:?}", *p, *again));
                     }
@@ -240,108 +241,168 @@ proptest! {
                 }
                 Err(e) => {
                     let e = e.to_string();
-                    if keys.iter().any(|k| e.contains(&format!("`{k}`"))) || KEYS.iter().any(|k| e.contains(&format!("`{k}`"))) {
-                        Ok(())
+                    if keys
+                        .iter()
+                        .map(String::as_str)
+                        .chain(KEYS.iter().copied())
+                        .any(|k| e.contains(&format!("`{k}`")))
+                    {
+                        Err(format!("typed: {e}"))
                     } else {
                         Err(format!("the error names no key: {e}"))
                     }
                 }
             }
         })?;
-        if let Err(e) = out {
-            prop_assert!(e.starts_with("TOML: "), "{e}");
+        if let Err(e) = &out {
+            prop_assert!(e.starts_with("TOML: ") || e.starts_with("typed: "), "{e}");
         }
-    }
+        Ok(Outcome::from(&out))
+    });
+}
 
-    /// Deeply nested TOML (arrays, inline tables, dotted keys, table headers): a recursion
-    /// limit or a value, never a stack overflow.
-    #[test]
-    fn toml_deep_nesting(depth in prop_oneof![0usize..200, 200usize..10_000], kind in 0u8..4) {
-        let text = match kind {
-            0 => format!("steps = {}1{}", "[".repeat(depth), "]".repeat(depth)),
-            1 => format!("steps = {}1{}", "{a=".repeat(depth), "}".repeat(depth)),
-            2 => format!("{} = 1", vec!["a"; depth + 1].join(".")),
-            _ => format!("[{}]\nx = 1", vec!["a"; depth + 1].join(".")),
-        };
-        fuzz::guard("TOML nesting", move || {
-            if let Ok(config) = toml::from_str::<Config>(&text) {
-                let _ = Every::from_config(&config).map_err(|e| e.to_string());
-            }
-        })?;
-    }
-
-    /// One value for one key (what `--set KEY=VALUE` and each config line come down to), read
-    /// as every parameter type, then set on the struct: a value or an error naming the key.
-    #[test]
-    fn values_of_every_type(value in arb_value(), key in proptest::sample::select(KEYS)) {
-        let v = value.clone();
-        let out = fuzz::guard("parse_value", move || -> Result<(), String> {
-            read_as::<f64>(&v)?;
-            read_as::<f32>(&v)?;
-            read_as::<u64>(&v)?;
-            read_as::<usize>(&v)?;
-            read_as::<u8>(&v)?;
-            read_as::<i64>(&v)?;
-            read_as::<bool>(&v)?;
-            read_as::<String>(&v)?;
-            read_as::<PathBuf>(&v)?;
-            read_as::<Vec<usize>>(&v)?;
-            read_as::<Vec<f64>>(&v)?;
-            read_as::<Option<u64>>(&v)?;
-            read_as::<OneOrMany<String>>(&v)?;
-            read_as::<Activation>(&v)?;
-            read_as::<Option<Init>>(&v)?;
-            read_as::<Config>(&v)?;
-            let mut p = Every::default();
-            match p.set(key, &v) {
-                Ok(()) => Ok(()),
-                Err(e) if e.to_string().contains(&format!("`{key}`")) => Ok(()),
-                Err(e) => Err(format!("set {key}: {e}")),
-            }
-        })?;
-        prop_assert!(out.is_ok(), "{:?} for {}", out, value);
-    }
-
-    /// A plugin's declaration with any ABI number and any bytes as its version strings:
-    /// accepted exactly when all three match the host, else refused naming the field.
-    #[test]
-    fn plugin_declarations(
-        abi in prop_oneof![Just(ABI_VERSION), any::<u32>()],
-        core in prop_oneof![
-            Just(CORE_VERSION.as_bytes().to_vec()),
-            arb_input(vec![CORE_VERSION.as_bytes().to_vec()], &[b".", b"0", b"-", b"\xff", b"\x00"], 64),
-        ],
-        rustc in prop_oneof![
-            Just(RUSTC_VERSION.as_bytes().to_vec()),
-            arb_input(vec![RUSTC_VERSION.as_bytes().to_vec()], &[b" ", b"(", b".", b"\xff", b"\x00"], 4096),
-        ],
-        null_core in proptest::bool::weighted(0.05),
-    ) {
-        let matches = abi == ABI_VERSION && core == CORE_VERSION.as_bytes() && rustc == RUSTC_VERSION.as_bytes() && !null_core;
-        let out = fuzz::guard("plugin declaration", move || {
-            let declaration = PluginDeclaration {
-                abi_version: abi,
-                core_version: if null_core {
-                    FfiStr { ptr: std::ptr::null(), len: 0 }
-                } else {
-                    FfiStr { ptr: core.as_ptr(), len: core.len() }
-                },
-                rustc_version: FfiStr { ptr: rustc.as_ptr(), len: rustc.len() },
-                register: no_registration,
+/// Deeply nested TOML (arrays, inline tables, dotted keys, table headers): a recursion
+/// limit or a value, never a stack overflow.
+#[test]
+fn toml_deep_nesting() {
+    let inputs = (prop_oneof![0usize..200, 200usize..10_000], 0u8..4);
+    fuzz::run(
+        "TOML nesting",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(depth, kind)| {
+            let text = match kind {
+                0 => format!("steps = {}1{}", "[".repeat(depth), "]".repeat(depth)),
+                1 => format!("steps = {}1{}", "{a=".repeat(depth), "}".repeat(depth)),
+                2 => format!("{} = 1", vec!["a"; depth + 1].join(".")),
+                _ => format!("[{}]\nx = 1", vec!["a"; depth + 1].join(".")),
             };
-            // SAFETY: the strings point into `core` and `rustc`, alive for this call.
-            let checked = unsafe { declaration.check() };
-            drop((core, rustc));
-            checked.map_err(|e| e.to_string())
-        })?;
-        match out {
-            Ok(()) => prop_assert!(matches, "a mismatched declaration was accepted"),
-            Err(e) => {
-                prop_assert!(!matches, "a matching declaration was refused: {e}");
-                prop_assert!(e.contains("plugin declaration mismatch in `"), "{e}");
+            let out = fuzz::guard("TOML nesting", move || {
+                let config = toml::from_str::<Config>(&text).map_err(|e| e.to_string())?;
+                Every::from_config(&config)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })?;
+            Ok(Outcome::from(&out))
+        },
+    );
+}
+
+/// One value for one key (what `--set KEY=VALUE` and each config line come down to), read
+/// as every parameter type, then set on the struct: a value or an error naming the key.
+#[test]
+fn values_of_every_type() {
+    let inputs = (arb_value(), proptest::sample::select(KEYS));
+    fuzz::run(
+        "values of every type",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(value, key)| {
+            let v = value.clone();
+            let out = fuzz::guard("parse_value", move || -> Result<bool, String> {
+                read_as::<f64>(&v)?;
+                read_as::<f32>(&v)?;
+                read_as::<u64>(&v)?;
+                read_as::<usize>(&v)?;
+                read_as::<u8>(&v)?;
+                read_as::<i64>(&v)?;
+                read_as::<bool>(&v)?;
+                read_as::<String>(&v)?;
+                read_as::<PathBuf>(&v)?;
+                read_as::<Vec<usize>>(&v)?;
+                read_as::<Vec<f64>>(&v)?;
+                read_as::<Option<u64>>(&v)?;
+                read_as::<OneOrMany<String>>(&v)?;
+                read_as::<Activation>(&v)?;
+                read_as::<Option<Init>>(&v)?;
+                read_as::<Config>(&v)?;
+                let mut p = Every::default();
+                match p.set(key, &v) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.to_string().contains(&format!("`{key}`")) => Ok(false),
+                    Err(e) => Err(format!("set {key}: {e}")),
+                }
+            })?;
+            match out {
+                Ok(true) => Ok(Outcome::Valid),
+                Ok(false) => Ok(Outcome::Refused),
+                Err(e) => Err(TestCaseError::fail(format!("{e} (for {value})"))),
             }
-        }
-    }
+        },
+    );
+}
+
+/// A plugin's declaration with any ABI number and any bytes as its version strings:
+/// accepted exactly when all three match the host, else refused naming the field.
+#[test]
+fn plugin_declarations() {
+    let inputs = (
+        prop_oneof![Just(ABI_VERSION), any::<u32>()],
+        prop_oneof![
+            Just(CORE_VERSION.as_bytes().to_vec()),
+            arb_input(
+                vec![CORE_VERSION.as_bytes().to_vec()],
+                &[b".", b"0", b"-", b"\xff", b"\x00"],
+                64
+            ),
+        ],
+        prop_oneof![
+            Just(RUSTC_VERSION.as_bytes().to_vec()),
+            arb_input(
+                vec![RUSTC_VERSION.as_bytes().to_vec()],
+                &[b" ", b"(", b".", b"\xff", b"\x00"],
+                4096
+            ),
+        ],
+        proptest::bool::weighted(0.05),
+    );
+    fuzz::run(
+        "plugin declarations",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(abi, core, rustc, null_core)| {
+            let matches = abi == ABI_VERSION
+                && core == CORE_VERSION.as_bytes()
+                && rustc == RUSTC_VERSION.as_bytes()
+                && !null_core;
+            let out = fuzz::guard("plugin declaration", move || {
+                let declaration = PluginDeclaration {
+                    abi_version: abi,
+                    core_version: if null_core {
+                        FfiStr {
+                            ptr: std::ptr::null(),
+                            len: 0,
+                        }
+                    } else {
+                        FfiStr {
+                            ptr: core.as_ptr(),
+                            len: core.len(),
+                        }
+                    },
+                    rustc_version: FfiStr {
+                        ptr: rustc.as_ptr(),
+                        len: rustc.len(),
+                    },
+                    register: no_registration,
+                };
+                // SAFETY: the strings point into `core` and `rustc`, alive for this call.
+                let checked = unsafe { declaration.check() };
+                drop((core, rustc));
+                checked.map_err(|e| e.to_string())
+            })?;
+            match &out {
+                Ok(()) => prop_assert!(matches, "a mismatched declaration was accepted"),
+                Err(e) => {
+                    prop_assert!(!matches, "a matching declaration was refused: {e}");
+                    prop_assert!(e.contains("plugin declaration mismatch in `"), "{e}");
+                }
+            }
+            Ok(Outcome::from(&out))
+        },
+    );
 }
 
 fn no_registration(_: &mut dyn PluginRegistrar) {}

@@ -13,7 +13,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use autodidact_core::testing::fuzz::{self, arb_input, CountingAllocator, MAX_INPUT};
+use autodidact_core::testing::fuzz::{self, arb_input, CountingAllocator, Outcome, MAX_INPUT};
 use autodidact_core::{Hyperparams, Seed, TabularModel};
 use autodidact_envs::gridworld::{Gridworld, GridworldParams, BUILTIN_MAPS};
 use autodidact_envs::intents::read_csv_bytes;
@@ -45,7 +45,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 == 1 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 == 1 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -229,7 +233,8 @@ fn csv_seeds() -> Vec<Vec<u8>> {
     vec![
         intents_csv(3, 4, "label").into_bytes(),
         intents_csv(2, 3, "category").into_bytes(),
-        b"\xef\xbb\xbftext,label\n\"a \"\"quoted\"\" one\",x\n\"multi\nline\",y\nplain,z\n".to_vec(),
+        b"\xef\xbb\xbftext,label\n\"a \"\"quoted\"\" one\",x\n\"multi\nline\",y\nplain,z\n"
+            .to_vec(),
         b"id,text,extra,category\n1,hello there,,greet\n2,\"bye, now\",q,leave\n".to_vec(),
     ]
 }
@@ -253,110 +258,205 @@ const CSV_TOKENS: &[&[u8]] = &[
 
 // ---------------------------------------------------------------- properties
 
-proptest! {
-    #![proptest_config(fuzz::config(CI_CASES))]
-
-    /// A map file (the `map` parameter naming a file): parsed, checked for a goal and turned
-    /// into the exact model, or refused naming the file and the line.
-    #[test]
-    fn gridworld_map_files(bytes in arb_input(map_seeds(), MAP_TOKENS, 4096)) {
+/// A map file (the `map` parameter naming a file): parsed, checked for a goal and turned
+/// into the exact model, or refused naming the file and the line.
+#[test]
+fn gridworld_map_files() {
+    let inputs = arb_input(map_seeds(), MAP_TOKENS, 4096);
+    fuzz::run("gridworld map file", file!(), CI_CASES, inputs, |bytes| {
         let path = temp_file("map.txt", &bytes);
         let spec = path.display().to_string();
         let shown = spec.clone();
         let out = fuzz::guard("gridworld map file", move || {
-            let params = GridworldParams { map: spec, ..GridworldParams::default() };
+            let params = GridworldParams {
+                map: spec,
+                ..GridworldParams::default()
+            };
             let params = params.check().expect("the defaults with a file path pass");
             Gridworld::from_params(&params, Seed(1))
                 .map(|g| (g.model().num_states(), g.model().num_actions()))
                 .map_err(|e| e.to_string())
         })?;
         std::fs::remove_file(&path).ok();
-        match out {
-            Ok((states, actions)) => prop_assert!(states >= 1 && actions == 4),
+        match &out {
+            Ok((states, actions)) => prop_assert!(*states >= 1 && *actions == 4),
             Err(e) => prop_assert!(
                 e.contains(&shown) || e.contains("`map`"),
                 "the error does not name the file: {e}"
             ),
         }
-    }
+        Ok(Outcome::from(&out))
+    });
+}
 
-    /// The same text given inline (`Gridworld::from_ascii`): no file in between.
-    #[test]
-    fn gridworld_map_text(bytes in arb_input(map_seeds(), MAP_TOKENS, 4096)) {
+/// The same text given inline (`Gridworld::from_ascii`): no file in between.
+#[test]
+fn gridworld_map_text() {
+    let inputs = arb_input(map_seeds(), MAP_TOKENS, 4096);
+    fuzz::run("gridworld map text", file!(), CI_CASES, inputs, |bytes| {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let out = fuzz::guard("gridworld map text", move || {
-            Gridworld::from_ascii(&text).map(|g| g.model().num_states()).map_err(|e| e.to_string())
+            Gridworld::from_ascii(&text)
+                .map(|g| g.model().num_states())
+                .map_err(|e| e.to_string())
         })?;
-        if let Err(e) = out {
-            prop_assert!(e.contains("line") || e.contains("slip") || e.contains("max_steps"), "{e}");
+        if let Err(e) = &out {
+            prop_assert!(
+                e.contains("line") || e.contains("slip") || e.contains("max_steps"),
+                "{e}"
+            );
         }
-    }
+        Ok(Outcome::from(&out))
+    });
+}
 
-    /// An intents CSV: rows with a text and a label, or an error naming file and line.
-    #[test]
-    fn csv_files(bytes in arb_input(csv_seeds(), CSV_TOKENS, 4096), category in any::<bool>()) {
-        let label = if category { "category" } else { "" };
-        let out = fuzz::guard("intents CSV", move || {
-            read_csv_bytes(&bytes, "fuzz.csv", "text", label).map_err(|e| e.to_string())
-        })?;
-        match out {
-            Ok(rows) => {
-                for r in rows {
-                    prop_assert!(!r.text.trim().is_empty() && !r.label.trim().is_empty());
-                    prop_assert!(r.line >= 2, "a data row on line {}", r.line);
+/// An intents CSV: rows with a text and a label, or an error naming file and line.
+#[test]
+fn csv_files() {
+    let inputs = (arb_input(csv_seeds(), CSV_TOKENS, 4096), any::<bool>());
+    fuzz::run(
+        "intents CSV",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(bytes, category)| {
+            let label = if category { "category" } else { "" };
+            let out = fuzz::guard("intents CSV", move || {
+                read_csv_bytes(&bytes, "fuzz.csv", "text", label).map_err(|e| e.to_string())
+            })?;
+            match &out {
+                Ok(rows) => {
+                    for r in rows {
+                        prop_assert!(!r.text.trim().is_empty() && !r.label.trim().is_empty());
+                        prop_assert!(r.line >= 2, "a data row on line {}", r.line);
+                    }
                 }
+                Err(e) => prop_assert!(e.starts_with("fuzz.csv, line "), "{e}"),
             }
-            Err(e) => prop_assert!(e.starts_with("fuzz.csv, line "), "{e}"),
-        }
-    }
+            Ok(Outcome::from(&out))
+        },
+    );
+}
 
-    /// A PNG image (Omniglot's drawings): luminance in 0..=1 of the declared size, or an error
-    /// naming the file. Half the mutations get their chunk checksums fixed.
-    #[test]
-    fn png_images(bytes in arb_input(png_seeds(), PNG_TOKENS, 2048), fix in any::<bool>()) {
+/// A PNG image (Omniglot's drawings): luminance in 0..=1 of the declared size, or an error
+/// naming the file. Half the mutations get their chunk checksums fixed.
+#[test]
+fn png_images() {
+    let inputs = (arb_input(png_seeds(), PNG_TOKENS, 2048), any::<bool>());
+    fuzz::run("PNG images", file!(), CI_CASES, inputs, |(bytes, fix)| {
         let bytes = if fix { fix_png_crcs(bytes) } else { bytes };
         let out = fuzz::guard("PNG decoder", move || {
             decode_png(&bytes, "fuzz.png").map_err(|e| e.to_string())
         })?;
-        match out {
+        match &out {
             Ok((w, h, lum)) => {
                 prop_assert_eq!(lum.len(), w * h);
                 prop_assert!(lum.iter().all(|v| (0.0..=1.0).contains(v)));
             }
             Err(e) => prop_assert!(e.starts_with("fuzz.png: "), "{e}"),
         }
-    }
+        Ok(Outcome::from(&out))
+    });
+}
 
-    /// A PNG declaring any size over a few bytes of data: refused (or decoded) without
-    /// allocating for the declared size.
-    #[test]
-    fn png_declared_sizes(
-        w in prop_oneof![0u32..64, 4000u32..4200, any::<u32>()],
-        h in prop_oneof![0u32..64, 4000u32..4200, any::<u32>()],
-        color in prop_oneof![Just(0u8), Just(2), Just(3), Just(4), Just(6), any::<u8>()],
-        depth in prop_oneof![Just(1u8), Just(8), Just(16), any::<u8>()],
-    ) {
-        let bytes = png_declaring(w, h, color, depth);
-        let out = fuzz::guard("PNG decoder (declared size)", move || {
-            decode_png(&bytes, "fuzz.png").map(|(w, h, _)| (w, h)).map_err(|e| e.to_string())
-        })?;
-        if let Err(e) = out {
-            prop_assert!(e.starts_with("fuzz.png: "), "{e}");
-        }
-    }
+/// A PNG declaring any size over a few bytes of data: refused (or decoded) without
+/// allocating for the declared size.
+#[test]
+fn png_declared_sizes() {
+    let side = || prop_oneof![0u32..64, 4000u32..4200, any::<u32>()];
+    let inputs = (
+        side(),
+        side(),
+        prop_oneof![Just(0u8), Just(2), Just(3), Just(4), Just(6), any::<u8>()],
+        prop_oneof![Just(1u8), Just(8), Just(16), any::<u8>()],
+    );
+    fuzz::run(
+        "PNG declared sizes",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(w, h, color, depth)| {
+            let bytes = png_declaring(w, h, color, depth);
+            let out = fuzz::guard("PNG decoder (declared size)", move || {
+                decode_png(&bytes, "fuzz.png")
+                    .map(|(w, h, _)| (w, h))
+                    .map_err(|e| e.to_string())
+            })?;
+            if let Err(e) = &out {
+                prop_assert!(e.starts_with("fuzz.png: "), "{e}");
+            }
+            Ok(Outcome::from(&out))
+        },
+    );
+}
 
-    /// A zip archive of drawings: characters and counts, or an error naming the archive (and
-    /// the entry).
-    #[test]
-    fn zip_archives(bytes in arb_input(zip_seeds(), ZIP_TOKENS, MAX_INPUT), size in 1usize..40) {
-        let out = fuzz::guard("zip loader", move || {
-            read_zip_bytes(&bytes, "fuzz.zip", size).map_err(|e| e.to_string())
-        })?;
-        match out {
-            Ok(chars) => prop_assert!(chars.iter().all(|(_, n)| *n >= 1)),
-            Err(e) => prop_assert!(e.starts_with("fuzz.zip"), "{e}"),
+/// A zip archive of drawings: characters and counts, or an error naming the archive (and
+/// the entry).
+#[test]
+fn zip_archives() {
+    let inputs = (arb_input(zip_seeds(), ZIP_TOKENS, MAX_INPUT), 1usize..40);
+    fuzz::run(
+        "zip archives",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(bytes, size)| {
+            let out = fuzz::guard("zip loader", move || {
+                read_zip_bytes(&bytes, "fuzz.zip", size).map_err(|e| e.to_string())
+            })?;
+            match &out {
+                Ok(chars) => prop_assert!(chars.iter().all(|(_, n)| *n >= 1)),
+                Err(e) => prop_assert!(e.starts_with("fuzz.zip"), "{e}"),
+            }
+            Ok(Outcome::from(&out))
+        },
+    );
+}
+
+/// A zip whose headers declare any sizes (local and central directory, compressed and not)
+/// over small entries: refused or read without allocating for the declared size.
+fn zip_declaring(compressed: u32, size: u32, which: u8) -> Vec<u8> {
+    let mut z = zip_bytes(&omniglot_files("", &["A"], 1, 2, 7));
+    let mut at = 0;
+    while at + 30 <= z.len() {
+        let field = match &z[at..at + 4] {
+            b"PK\x03\x04" => Some(18),
+            b"PK\x01\x02" => Some(20),
+            _ => None,
+        };
+        if let Some(f) = field {
+            if which & 1 == 1 {
+                z[at + f..at + f + 4].copy_from_slice(&compressed.to_le_bytes());
+            }
+            if which & 2 == 2 {
+                z[at + f + 4..at + f + 8].copy_from_slice(&size.to_le_bytes());
+            }
         }
+        at += 1;
     }
+    z
+}
+
+#[test]
+fn zip_declared_sizes() {
+    let size = || prop_oneof![0u32..1024, (60u32 << 20)..(70u32 << 20), any::<u32>()];
+    let inputs = (size(), size(), 1u8..4);
+    fuzz::run(
+        "zip declared sizes",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(c, u, which)| {
+            let bytes = zip_declaring(c, u, which);
+            let out = fuzz::guard("zip loader (declared sizes)", move || {
+                read_zip_bytes(&bytes, "fuzz.zip", 7).map_err(|e| e.to_string())
+            })?;
+            if let Err(e) = &out {
+                prop_assert!(e.starts_with("fuzz.zip"), "{e}");
+            }
+            Ok(Outcome::from(&out))
+        },
+    );
 }
 
 // ---------------------------------------------------------------- regressions and checks
@@ -370,7 +470,7 @@ fn the_guard_catches_panics_and_runaway_allocations() {
         "a greedy parser",
         1 << 20,
         std::time::Duration::from_secs(60),
-        || vec![1u8; 4 << 20].len(),
+        || std::hint::black_box(vec![1u8; 4 << 20]).len(),
     )
     .unwrap_err();
     assert!(e.to_string().contains("over the cap"), "{e}");
@@ -378,7 +478,7 @@ fn the_guard_catches_panics_and_runaway_allocations() {
         "a modest parser",
         1 << 20,
         std::time::Duration::from_secs(60),
-        || vec![1u8; 1000].len(),
+        || std::hint::black_box(vec![1u8; 1000]).len(),
     )
     .unwrap();
     assert_eq!(n, 1000);
@@ -408,4 +508,46 @@ fn the_largest_accepted_png_fits_the_cap() {
     .unwrap();
     assert_eq!(dims, (4096, 4096));
     eprintln!("largest accepted PNG: peak {} MiB", m.peak_bytes >> 20);
+}
+
+/// Found by `png_declared_sizes`: a 60-byte PNG whose header declares 4096 x 4096 pixels made
+/// the decoder allocate its 64 MiB buffer before finding the data missing. Now refused from
+/// the header, naming the file and the size.
+#[test]
+fn a_png_declaring_more_pixels_than_it_holds_is_refused_before_allocating() {
+    let bytes = png_declaring(4096, 4096, 0, 8);
+    assert!(bytes.len() < 100, "{}", bytes.len());
+    let (e, m) = fuzz::guard_with(
+        "PNG decoder (declared size)",
+        1 << 20,
+        fuzz::TIME_LIMIT,
+        move || decode_png(&bytes, "big.png").unwrap_err().to_string(),
+    )
+    .unwrap();
+    assert!(
+        e.starts_with("big.png: not a readable PNG image: 4096x4096 pixels need 16781312 bytes"),
+        "{e}"
+    );
+    assert!(e.contains("truncated or damaged"), "{e}");
+    assert!(m.peak_bytes < 1 << 20, "{m:?}");
+}
+
+/// Found by `zip_declared_sizes`: a 1 KiB zip whose headers declare a 64 MiB entry made the
+/// loader reserve 64 MiB before reading a byte. Now it reserves what the entry's compressed
+/// bytes can hold, and the entry is read (or refused) as it really is.
+#[test]
+fn a_zip_declaring_a_huge_entry_does_not_reserve_it() {
+    let bytes = zip_declaring(0, 64 << 20, 2);
+    assert!(bytes.len() < 4096, "{}", bytes.len());
+    let (out, m) = fuzz::guard_with(
+        "zip loader (declared size)",
+        4 << 20,
+        fuzz::TIME_LIMIT,
+        move || read_zip_bytes(&bytes, "big.zip", 7).map_err(|e| e.to_string()),
+    )
+    .unwrap();
+    if let Err(e) = out {
+        assert!(e.starts_with("big.zip"), "{e}");
+    }
+    assert!(m.peak_bytes < 4 << 20, "{m:?}");
 }

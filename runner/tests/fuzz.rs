@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use autodidact_core::testing::fuzz::{self, arb_input, CountingAllocator};
+use autodidact_core::testing::fuzz::{self, arb_input, CountingAllocator, Outcome};
 use autodidact_core::{Hyperparams, Metrics, Registry};
 use autodidact_runner::checkpoint::{Checkpoint, CheckpointHeader};
 use autodidact_runner::config::{read_config_file, Override, RunSpec};
@@ -60,7 +60,7 @@ const PAIRS: &[(&str, &str)] = &[
     ("dqn", "cartpole"),
     ("proto-net", "omniglot"),
     ("ewc", "split"),
-    ("value-iteration", "gridworld-goals"),
+    ("value-iteration", "gridworld"),
 ];
 
 /// Reads a resolved spec into the typed parameters of its algorithm and environment (what
@@ -154,8 +154,9 @@ fn keys_of(pair: (&str, &str)) -> Vec<String> {
 
 fn config_seeds() -> Vec<Vec<u8>> {
     vec![
-        b"inner_lr = 0.01\nmeta_batch_size = 25\n\n[env]\nshots = 5\n".to_vec(),
-        b"# a comment\nlr = 1e-3\nhidden = [64, 64]\n[env]\nmap = \"cliff-walking\"\nslip = 0.1\n".to_vec(),
+        b"inner_lr = 0.01\nmeta_batch = 25\n\n[env]\nshots = 5\n".to_vec(),
+        b"# a comment\nlr = 1e-3\nhidden = [64, 64]\n[env]\nmap = \"cliff-walking\"\nslip = 0.1\n"
+            .to_vec(),
         b"gamma = 0.99\nbatch_size = 32\n[env]\nmax_steps = 200\n".to_vec(),
         b"[env]\ndata_dir = [\"a\", \"b\"]\nways = 5\n".to_vec(),
     ]
@@ -182,7 +183,7 @@ fn checkpoint_seeds() -> &'static Vec<(RunSpec, Vec<u8>)> {
             (
                 "maml",
                 "sinusoid",
-                vec!["hidden=[8]", "meta_batch_size=2", "inner_steps=1"],
+                vec!["hidden=[8]", "meta_batch=2", "inner_steps=1"],
             ),
         ]
         .into_iter()
@@ -257,181 +258,272 @@ fn metrics_seeds() -> Vec<Vec<u8>> {
     let mut n = Metrics::new();
     n.insert("return".into(), -12.5);
     vec![
-        (1..=5u64).map(|s| format_line(s, &m)).collect::<String>().into_bytes(),
-        (0..3u64).map(|s| format_line(s * 100, &n)).collect::<String>().into_bytes(),
+        (1..=5u64)
+            .map(|s| format_line(s, &m))
+            .collect::<String>()
+            .into_bytes(),
+        (0..3u64)
+            .map(|s| format_line(s * 100, &n))
+            .collect::<String>()
+            .into_bytes(),
         b"{\"step\":1,\"loss\":null}\n\n{\"step\":2,\"loss\":1e300}\n".to_vec(),
     ]
 }
 
 // ---------------------------------------------------------------- properties
 
-proptest! {
-    #![proptest_config(fuzz::config(CI_CASES))]
-
-    /// `--set KEY=VALUE`: parsed, resolved against the algorithm's and the environment's keys,
-    /// then read into their typed parameters; an error names the key.
-    #[test]
-    fn set_values(
-        pair in proptest::sample::select(PAIRS),
-        pick in any::<prop::sample::Index>(),
-        value in arb_input(value_seeds(), VALUE_TOKENS, 256),
-        raw_text in proptest::option::weighted(0.2, arb_input(vec![b"env.shots=5".to_vec(), b"lr=0.1".to_vec()], VALUE_TOKENS, 256)),
-    ) {
-        let keys = keys_of(pair);
-        let key = pick.get(&keys).clone();
-        let text = match raw_text {
-            Some(t) => String::from_utf8_lossy(&t).into_owned(),
-            None => format!("{key}={}", String::from_utf8_lossy(&value)),
-        };
-        let shown = text.clone();
-        let out = fuzz::guard("--set", move || -> Result<(), String> {
-            let o = match Override::parse(&text) {
-                Ok(o) => o,
-                Err(e) => return Err(format!("parse: {e}")),
+/// `--set KEY=VALUE`: parsed, resolved against the algorithm's and the environment's keys,
+/// then read into their typed parameters; an error names the key.
+#[test]
+fn set_values() {
+    let inputs = (
+        proptest::sample::select(PAIRS),
+        any::<prop::sample::Index>(),
+        arb_input(value_seeds(), VALUE_TOKENS, 256),
+        proptest::option::weighted(
+            0.2,
+            arb_input(
+                vec![b"env.shots=5".to_vec(), b"lr=0.1".to_vec()],
+                VALUE_TOKENS,
+                256,
+            ),
+        ),
+    );
+    fuzz::run(
+        "--set values",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(pair, pick, value, raw_text)| {
+            let keys = keys_of(pair);
+            let key = pick.get(&keys).clone();
+            let text = match raw_text {
+                Some(t) => String::from_utf8_lossy(&t).into_owned(),
+                None => format!("{key}={}", String::from_utf8_lossy(&value)),
             };
-            let given = o.key();
-            let spec = RunSpec::resolve(registry(), pair.0, pair.1, None, std::slice::from_ref(&o), 0)
+            let shown = text.clone();
+            let out = fuzz::guard("--set", move || -> Result<(), String> {
+                let o = match Override::parse(&text) {
+                    Ok(o) => o,
+                    Err(e) => return Err(format!("parse: {e}")),
+                };
+                let given = o.key();
+                let spec = RunSpec::resolve(
+                    registry(),
+                    pair.0,
+                    pair.1,
+                    None,
+                    std::slice::from_ref(&o),
+                    0,
+                )
                 .map_err(|e| format!("{given}|{e}"))?;
-            check_typed(&spec).map_err(|e| format!("{given}|{e}"))
-        })?;
-        if let Err(e) = out {
-            if let Some(rest) = e.strip_prefix("parse: ") {
-                prop_assert!(rest.contains("KEY=VALUE") || rest.contains("not a valid key") || rest.contains("`env`"), "{shown}: {rest}");
-            } else {
-                let (given, message) = e.split_once('|').unwrap();
-                prop_assert!(names_key(message, given), "{shown}: the error does not name `{given}`: {message}");
+                check_typed(&spec).map_err(|e| format!("{given}|{e}"))
+            })?;
+            if let Err(e) = &out {
+                if let Some(rest) = e.strip_prefix("parse: ") {
+                    prop_assert!(
+                        rest.contains("KEY=VALUE")
+                            || rest.contains("not a valid key")
+                            || rest.contains("`env`"),
+                        "{shown}: {rest}"
+                    );
+                } else {
+                    let (given, message) = e.split_once('|').unwrap();
+                    prop_assert!(
+                        names_key(message, given),
+                        "{shown}: the error does not name `{given}`: {message}"
+                    );
+                }
             }
-        }
-    }
+            Ok(Outcome::from(&out))
+        },
+    );
+}
 
-    /// A `--config` file: TOML with the algorithm's keys and an `[env]` table; an error names
-    /// the file (with the line, for a syntax error) or the key.
-    #[test]
-    fn config_files(bytes in arb_input(config_seeds(), VALUE_TOKENS, 4096), pair in proptest::sample::select(PAIRS)) {
-        let path = temp_path("config.toml");
-        std::fs::write(&path, &bytes).unwrap();
-        let p = path.clone();
-        let out = fuzz::guard("--config file", move || -> Result<(), String> {
-            let file = read_config_file(&p).map_err(|e| format!("read: {e}"))?;
-            let spec = RunSpec::resolve(registry(), pair.0, pair.1, Some(&file), &[], 0)
-                .map_err(|e| format!("resolve: {e}"))?;
-            check_typed(&spec).map_err(|e| format!("typed: {e}"))
-        })?;
-        std::fs::remove_file(&path).ok();
-        if let Err(e) = out {
-            if let Some(rest) = e.strip_prefix("read: ") {
-                prop_assert!(rest.starts_with(&path.display().to_string()), "{rest}");
-            } else {
-                prop_assert!(e.contains("key `") || e.contains("` for "), "{e}");
+/// A `--config` file: TOML with the algorithm's keys and an `[env]` table; an error names
+/// the file (with the line, for a syntax error) or the key.
+#[test]
+fn config_files() {
+    let inputs = (
+        arb_input(config_seeds(), VALUE_TOKENS, 4096),
+        proptest::sample::select(PAIRS),
+    );
+    fuzz::run(
+        "--config files",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(bytes, pair)| {
+            let path = temp_path("config.toml");
+            std::fs::write(&path, &bytes).unwrap();
+            let p = path.clone();
+            let out = fuzz::guard("--config file", move || -> Result<(), String> {
+                let file = read_config_file(&p).map_err(|e| format!("read: {e}"))?;
+                let spec = RunSpec::resolve(registry(), pair.0, pair.1, Some(&file), &[], 0)
+                    .map_err(|e| format!("resolve: {e}"))?;
+                check_typed(&spec).map_err(|e| format!("typed: {e}"))
+            })?;
+            std::fs::remove_file(&path).ok();
+            if let Err(e) = &out {
+                if let Some(rest) = e.strip_prefix("read: ") {
+                    prop_assert!(rest.starts_with(&format!("{}: ", path.display())), "{rest}");
+                } else {
+                    prop_assert!(e.contains("key `") || e.contains("` for "), "{e}");
+                }
             }
-        }
-    }
+            Ok(Outcome::from(&out))
+        },
+    );
+}
 
-    /// A checkpoint file, edited (and, half the time, re-signed so the edit passes the
-    /// checksum): refused naming the file, or read, its spec parsed, and, when the spec is a
-    /// known one, the algorithm restored from the edited bytes and stepped once.
-    #[test]
-    fn checkpoints(
-        seed in 0usize..3,
-        edits in proptest::collection::vec(fuzz::arb_edit(JSON_TOKENS), 0..8),
-        resign in any::<bool>(),
-        junk in proptest::option::weighted(0.1, proptest::collection::vec(any::<u8>(), 0..512)),
-    ) {
-        let (spec0, valid) = &checkpoint_seeds()[seed];
-        let spec0 = spec0.clone();
-        let bytes = match junk {
-            Some(j) => j,
-            None if resign => {
-                let start = valid.iter().position(|&b| b == b'\n').unwrap() + 1;
-                sign(&fuzz::mutate(&valid[start..], &edits))
+/// A checkpoint file, edited (and, half the time, re-signed so the edit passes the
+/// checksum): refused naming the file, or read, its spec parsed, and, when the spec is a
+/// known one, the algorithm restored from the edited bytes and stepped once.
+#[test]
+fn checkpoints() {
+    let inputs = (
+        0usize..3,
+        proptest::collection::vec(fuzz::arb_edit(JSON_TOKENS), 0..8),
+        any::<bool>(),
+        proptest::option::weighted(0.1, proptest::collection::vec(any::<u8>(), 0..512)),
+    );
+    fuzz::run(
+        "checkpoints",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(seed, edits, resign, junk)| {
+            let (spec0, valid) = &checkpoint_seeds()[seed];
+            let spec0 = spec0.clone();
+            let bytes = match junk {
+                Some(j) => j,
+                None if resign => {
+                    let start = valid.iter().position(|&b| b == b'\n').unwrap() + 1;
+                    sign(&fuzz::mutate(&valid[start..], &edits))
+                }
+                None => fuzz::mutate(valid, &edits),
+            };
+            let dir = temp_path("run");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("checkpoint.ckpt"), &bytes).unwrap();
+            let d = dir.clone();
+            let out = fuzz::guard("checkpoint", move || -> Result<(), String> {
+                let ckpt = Checkpoint::read(&d).map_err(|e| e.to_string())?;
+                let spec = ckpt.spec(&d).map_err(|e| e.to_string())?;
+                if spec != spec0 {
+                    return check_typed(&spec).map_err(|e| format!("typed: {e}"));
+                }
+                let mut alg = spec.build(registry()).map_err(|e| format!("build: {e}"))?;
+                ckpt.restore(&d.join("checkpoint.ckpt"), alg.as_mut())
+                    .map_err(|e| e.to_string())?;
+                // A restored state must be one the algorithm can train from (or refuse cleanly).
+                alg.train_step().map(drop).map_err(|e| format!("step: {e}"))
+            })?;
+            std::fs::remove_dir_all(&dir).ok();
+            if let Err(e) = &out {
+                if !e.starts_with("typed: ") && !e.starts_with("step: ") {
+                    prop_assert!(
+                        e.starts_with(&dir.join("checkpoint.ckpt").display().to_string()),
+                        "{e}"
+                    );
+                }
             }
-            None => fuzz::mutate(valid, &edits),
-        };
-        let dir = temp_path("run");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("checkpoint.ckpt"), &bytes).unwrap();
-        let d = dir.clone();
-        let out = fuzz::guard("checkpoint", move || -> Result<(), String> {
-            let ckpt = Checkpoint::read(&d).map_err(|e| e.to_string())?;
-            let spec = ckpt.spec(&d).map_err(|e| e.to_string())?;
-            if spec != spec0 {
-                return check_typed(&spec).map_err(|e| format!("typed: {e}"));
-            }
-            let mut alg = spec.build(registry()).map_err(|e| format!("build: {e}"))?;
-            ckpt.restore(&d.join("checkpoint.ckpt"), alg.as_mut()).map_err(|e| e.to_string())?;
-            // A restored state must be one the algorithm can train from (or refuse cleanly).
-            alg.train_step().map(drop).map_err(|e| format!("step: {e}"))
-        })?;
-        std::fs::remove_dir_all(&dir).ok();
-        if let Err(e) = out {
-            if !e.starts_with("typed: ") && !e.starts_with("step: ") {
-                prop_assert!(e.starts_with(&dir.join("checkpoint.ckpt").display().to_string()), "{e}");
-            }
-        }
-    }
+            Ok(Outcome::from(&out))
+        },
+    );
+}
 
-    /// A `metrics.jsonl`: steps and metrics, or an error naming the file and the line.
-    #[test]
-    fn metrics_logs(bytes in arb_input(metrics_seeds(), JSON_TOKENS, 8192)) {
+/// A `metrics.jsonl`: steps and metrics, or an error naming the file and the line.
+#[test]
+fn metrics_logs() {
+    let inputs = arb_input(metrics_seeds(), JSON_TOKENS, 8192);
+    fuzz::run("metrics.jsonl", file!(), CI_CASES, inputs, |bytes| {
         let path = temp_path("metrics.jsonl");
         std::fs::write(&path, &bytes).unwrap();
         let p = path.clone();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let out = fuzz::guard("metrics.jsonl", move || {
-            let from_text = parse_log(Path::new("m.jsonl"), &text).map(|l| l.len()).map_err(|e| e.to_string());
+            let from_text = parse_log(Path::new("m.jsonl"), &text)
+                .map(|l| l.len())
+                .map_err(|e| e.to_string());
             let from_file = read_log(&p).map(|l| l.len()).map_err(|e| e.to_string());
             (from_text, from_file)
         })?;
         std::fs::remove_file(&path).ok();
-        match out.0 {
-            Ok(_) => {}
-            Err(e) => prop_assert!(e.starts_with("m.jsonl: line "), "{e}"),
+        if let Err(e) = &out.0 {
+            prop_assert!(e.starts_with("m.jsonl: line "), "{e}");
         }
-        if let Err(e) = out.1 {
-            prop_assert!(e.starts_with(&path.display().to_string()), "{e}");
+        if let Err(e) = &out.1 {
+            prop_assert!(e.starts_with(&format!("{}: line ", path.display())), "{e}");
         }
-    }
+        Ok(Outcome::from(&out.1))
+    });
+}
 
-    /// A `--plugin` file that is not a plugin (arbitrary bytes, some behind an ELF magic):
-    /// refused naming the file, never loaded.
-    #[test]
-    fn plugin_files(
-        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
-        magic in any::<bool>(),
-    ) {
-        let mut bytes = bytes;
-        if magic {
-            bytes.splice(0..0, *b"\x7fELF\x02\x01\x01\x00");
-            // Header only: a loader maps what a whole ELF header describes, so a fuzzed one
-            // past the header is not a parser input but a program.
-            bytes.truncate(48);
-        }
-        let path = temp_path("libfuzz.so");
-        std::fs::write(&path, &bytes).unwrap();
-        let p = path.clone();
-        let out = fuzz::guard("--plugin file", move || {
-            let mut r = Registry::default();
-            autodidact_runner::plugin::load_plugin(&mut r, &p).map(drop).map_err(|e| e.to_string())
-        })?;
-        std::fs::remove_file(&path).ok();
-        match out {
-            Ok(()) => prop_assert!(false, "junk loaded as a plugin"),
-            Err(e) => prop_assert!(e.starts_with(&format!("plugin {}: ", path.display())), "{e}"),
-        }
-    }
+/// A `--plugin` file that is not a plugin (arbitrary bytes, some behind an ELF magic):
+/// refused naming the file, never loaded.
+#[test]
+fn plugin_files() {
+    let inputs = (
+        proptest::collection::vec(any::<u8>(), 0..2048),
+        any::<bool>(),
+    );
+    fuzz::run(
+        "--plugin files",
+        file!(),
+        CI_CASES,
+        inputs,
+        |(mut bytes, magic)| {
+            if magic {
+                bytes.splice(0..0, *b"\x7fELF\x02\x01\x01\x00");
+                // Header only: a loader maps what a whole ELF header describes, so a fuzzed one
+                // past the header is not a parser input but a program.
+                bytes.truncate(48);
+            }
+            let path = temp_path("libfuzz.so");
+            std::fs::write(&path, &bytes).unwrap();
+            let p = path.clone();
+            let out = fuzz::guard("--plugin file", move || {
+                let mut r = Registry::default();
+                autodidact_runner::plugin::load_plugin(&mut r, &p)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })?;
+            std::fs::remove_file(&path).ok();
+            match &out {
+                Ok(()) => prop_assert!(false, "junk loaded as a plugin"),
+                Err(e) => prop_assert!(
+                    e.starts_with(&format!("plugin {}: ", path.display())),
+                    "{e}"
+                ),
+            }
+            Ok(Outcome::from(&out))
+        },
+    );
+}
 
-    /// A `--plugin` value that names no file (any text): refused naming it.
-    #[test]
-    fn plugin_paths(text in "\\PC{0,64}") {
-        let shown = text.clone();
-        let out = fuzz::guard("--plugin path", move || {
-            let mut r = Registry::default();
-            autodidact_runner::plugin::load_plugin(&mut r, Path::new(&text)).map(drop).map_err(|e| e.to_string())
-        })?;
-        if let Err(e) = out {
-            prop_assert!(e.starts_with("plugin "), "{shown}: {e}");
-        }
-    }
+/// A `--plugin` value that names no file (any text): refused naming it.
+#[test]
+fn plugin_paths() {
+    fuzz::run(
+        "--plugin paths",
+        file!(),
+        CI_CASES,
+        "\\PC{0,64}",
+        |text: String| {
+            let shown = text.clone();
+            let out = fuzz::guard("--plugin path", move || {
+                let mut r = Registry::default();
+                autodidact_runner::plugin::load_plugin(&mut r, Path::new(&text))
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })?;
+            if let Err(e) = &out {
+                prop_assert!(e.starts_with("plugin "), "{shown}: {e}");
+            }
+            Ok(Outcome::from(&out))
+        },
+    );
 }
 
 /// The seeds are valid: a checkpoint reads back and restores, a config file reads.
@@ -447,4 +539,27 @@ fn the_seeds_are_valid_inputs() {
     let file = read_config_file(&p).unwrap();
     let spec = RunSpec::resolve(registry(), "maml", "sinusoid", Some(&file), &[], 0).unwrap();
     check_typed(&spec).unwrap();
+}
+
+/// Found by `config_files` and `metrics_logs`: a file that is not UTF-8 was refused with the
+/// standard library's "stream did not contain valid UTF-8"; now the line and column are named.
+#[test]
+fn files_that_are_not_utf8_name_the_line_and_column() {
+    let p = temp_path("config.toml");
+    std::fs::write(&p, b"lr = 0.1\nname = \"caf\xe9\"\n").unwrap();
+    let e = read_config_file(&p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: line 2, column 12: not UTF-8 text (byte 0xe9); expected a UTF-8 text file",
+            p.display()
+        )
+    );
+    let p = temp_path("metrics.jsonl");
+    std::fs::write(&p, b"\xb1X").unwrap();
+    let e = read_log(&p).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{}: line 1, column 1: not UTF-8", p.display())),
+        "{e}"
+    );
 }

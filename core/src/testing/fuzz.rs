@@ -1,21 +1,23 @@
 //! Fuzzing support: a counting global allocator and a guard that runs one parse under a memory
 //! cap and a time limit, so a property can assert "no panic, no hang, no runaway allocation".
 //!
-//! A fuzz test binary installs the allocator, then wraps each case's parse in [`guard`]:
+//! A fuzz test binary installs the allocator, runs each property with [`run`] and wraps each
+//! case's parse in [`guard`]:
 //!
 //! ```no_run
-//! use autodidact_core::testing::fuzz::{self, CountingAllocator};
+//! use autodidact_core::testing::fuzz::{self, CountingAllocator, Outcome};
 //! use proptest::prelude::*;
 //!
 //! #[global_allocator]
 //! static ALLOC: CountingAllocator = CountingAllocator;
 //!
-//! proptest! {
-//!     #![proptest_config(fuzz::config(256))]
-//!     #[test]
-//!     fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
-//!         fuzz::guard("my parser", move || String::from_utf8(bytes).is_ok())?;
-//!     }
+//! #[test]
+//! fn utf8_never_panics() {
+//!     let bytes = proptest::collection::vec(any::<u8>(), 0..1024);
+//!     fuzz::run("utf-8", file!(), 256, bytes, |bytes| {
+//!         let parsed = fuzz::guard("utf-8", move || String::from_utf8(bytes).map(drop))?;
+//!         Ok(Outcome::from(&parsed))
+//!     });
 //! }
 //! # fn main() {}
 //! ```
@@ -29,12 +31,17 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::any::Any;
+use std::cell::Cell;
+use std::fmt::Debug;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError};
+use proptest::strategy::Strategy;
+use proptest::test_runner::{
+    Config as ProptestConfig, FileFailurePersistence, TestCaseError, TestError, TestRunner,
+};
 
 /// The largest input a fuzz case feeds a parser (64 KiB): big enough for every structure the
 /// parsers know (maps, CSV rows, PNG chunks, zip directories, TOML tables), small enough that
@@ -42,10 +49,11 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError};
 pub const MAX_INPUT: usize = 64 << 10;
 
 /// The most a parse may grow the bytes in use, 256 MiB. The largest legitimate need from a
-/// [`MAX_INPUT`]-byte input is a PNG at the largest accepted size (4096 × 4096, which deflate
-/// packs into a few KiB): its 64 MiB decode buffer, 64 MiB of luminance and 64 MiB of ink,
-/// about 192 MiB at the peak. Anything beyond is a parser allocating what an input declares
-/// instead of what it holds.
+/// [`MAX_INPUT`]-byte input is a PNG at the largest accepted side, 4096 x 4096 grayscale, which
+/// deflate packs into about 16 KiB: decoding it grows memory by 80 MiB (a 16 MiB pixel buffer
+/// and 64 MiB of luminance, measured by envs' `the_largest_accepted_png_fits_the_cap`), and
+/// the Omniglot loader adds 64 MiB of ink before downscaling. Anything beyond is a parser
+/// allocating what an input declares instead of what it holds.
 pub const MEMORY_CAP: usize = 256 << 20;
 
 /// An allocation that would take the bytes in use this far (1 GiB) over the start of a guarded
@@ -155,13 +163,17 @@ pub fn bytes_in_use() -> usize {
 }
 
 /// A proptest configuration running `default_cases` cases, or `PROPTEST_CASES` when that is
-/// set (for longer runs); shrinking a failure stops after a minute.
+/// set (for longer runs); shrinking a failure stops after a minute, and a failing input is
+/// kept in `tests/NAME.proptest-regressions` beside the test file, re-run first next time.
 pub fn config(default_cases: u32) -> ProptestConfig {
     let mut c = ProptestConfig::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
         c.cases = default_cases;
     }
     c.max_shrink_time = 60_000;
+    c.failure_persistence = Some(Box::new(FileFailurePersistence::WithSource(
+        "proptest-regressions",
+    )));
     c
 }
 
@@ -172,12 +184,71 @@ pub struct Measured {
     pub peak_bytes: usize,
 }
 
-/// Largest growth any guarded parse of this process reached (for the record in the docs).
-static LARGEST_PEAK: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Largest growth of a guarded parse started from this thread since [`run`] began.
+    static RUN_PEAK: Cell<usize> = const { Cell::new(0) };
+}
 
-/// The largest [`Measured::peak_bytes`] of every guarded parse so far in this process.
-pub fn largest_peak() -> usize {
-    LARGEST_PEAK.load(Ordering::Relaxed)
+/// What one fuzz case came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The parser returned a value (that the property then checked).
+    Valid,
+    /// The parser refused the input with an error (that the property then checked).
+    Refused,
+}
+
+impl<T, E> From<&Result<T, E>> for Outcome {
+    fn from(r: &Result<T, E>) -> Outcome {
+        if r.is_ok() {
+            Outcome::Valid
+        } else {
+            Outcome::Refused
+        }
+    }
+}
+
+/// Runs a fuzz property: `test` on [`config`]`(default_cases)` inputs drawn from `strategy`
+/// (`source_file` is `file!()`, for the regression file). It prints one line of what was run
+/// (cases, valid and refused, the largest growth of memory, the time), which
+/// `--nocapture` shows; a failure panics with the reason and the shrunk input.
+pub fn run<S>(
+    name: &str,
+    source_file: &'static str,
+    default_cases: u32,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<Outcome, TestCaseError>,
+) where
+    S: Strategy,
+    S::Value: Debug,
+{
+    let mut config = config(default_cases);
+    config.source_file = Some(source_file);
+    let cases = config.cases;
+    let (valid, refused) = (Cell::new(0u64), Cell::new(0u64));
+    RUN_PEAK.with(|p| p.set(0));
+    let start = Instant::now();
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&strategy, |input| {
+        match test(input)? {
+            Outcome::Valid => valid.set(valid.get() + 1),
+            Outcome::Refused => refused.set(refused.get() + 1),
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => eprintln!(
+            "fuzz {name}: {cases} cases, {} valid, {} refused, largest memory growth {:.2} MiB, {:.1} s",
+            valid.get(),
+            refused.get(),
+            RUN_PEAK.with(Cell::get) as f64 / f64::from(1u32 << 20),
+            start.elapsed().as_secs_f64()
+        ),
+        Err(TestError::Fail(reason, input)) => {
+            panic!("fuzz {name}: {reason}\nminimal failing input: {input:#?}")
+        }
+        Err(TestError::Abort(reason)) => panic!("fuzz {name}: aborted: {reason}"),
+    }
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -243,7 +314,7 @@ where
     };
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(start);
     REFUSE_ABOVE.store(usize::MAX, Ordering::Relaxed);
-    LARGEST_PEAK.fetch_max(peak, Ordering::Relaxed);
+    RUN_PEAK.with(|p| p.set(p.get().max(peak)));
     let value = match outcome {
         Ok(Ok(v)) => v,
         Ok(Err(message)) => return Err(TestCaseError::fail(format!("{what} panicked: {message}"))),
