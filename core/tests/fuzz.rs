@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 static ALLOC: CountingAllocator = CountingAllocator;
 
 /// Cases per property in an ordinary `cargo test` (CI): docs/testing.md has the timings.
-const CI_CASES: u32 = 256;
+const CI_CASES: u32 = 1024;
 
 // ---------------------------------------------------------------- a struct of every type
 

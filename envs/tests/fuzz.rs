@@ -25,7 +25,7 @@ use proptest::prelude::*;
 static ALLOC: CountingAllocator = CountingAllocator;
 
 /// Cases per property in an ordinary `cargo test` (CI): docs/testing.md has the timings.
-const CI_CASES: u32 = 256;
+const CI_CASES: u32 = 1024;
 
 // ---------------------------------------------------------------- helpers
 

@@ -22,11 +22,11 @@
 //! # fn main() {}
 //! ```
 //!
-//! The memory cap is on the growth of the bytes in use while the parse runs (its peak over the
-//! bytes in use when it started), measured by [`CountingAllocator`]: an input of at most
-//! [`MAX_INPUT`] bytes must not make a parser allocate more than [`MEMORY_CAP`]. An allocation
-//! that would pass [`HARD_LIMIT`] is refused outright (the process aborts with a message naming
-//! the cap) so a runaway parse cannot take the machine down before the property sees it.
+//! The memory cap is on what the parse's own thread allocates (the peak of its allocations
+//! minus its frees), counted by [`CountingAllocator`]: an input of at most [`MAX_INPUT`]
+//! bytes must not make a parser allocate more than [`MEMORY_CAP`]. An allocation that would
+//! take a parse past [`HARD_LIMIT`] is refused outright (the process aborts with a message)
+//! so a runaway parse cannot take the machine down before the property sees it.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -34,7 +34,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::fmt::Debug;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,8 +56,8 @@ pub const MAX_INPUT: usize = 64 << 10;
 /// allocating what an input declares instead of what it holds.
 pub const MEMORY_CAP: usize = 256 << 20;
 
-/// An allocation that would take the bytes in use this far (1 GiB) over the start of a guarded
-/// parse is refused: the process aborts, with a message, instead of exhausting the machine.
+/// An allocation that would take a guarded parse's allocations past this (1 GiB) is refused:
+/// the process aborts, with a message, instead of exhausting the machine.
 pub const HARD_LIMIT: usize = 1 << 30;
 
 /// How long one guarded parse may run before it counts as a hang (60 s). It is no speed
@@ -70,37 +70,58 @@ pub const TIME_LIMIT: Duration = Duration::from_secs(60);
 const PARSE_STACK: usize = 8 << 20;
 
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// `usize::MAX` outside a guarded parse; the in-use level at which allocations are refused
-/// inside one.
-static REFUSE_ABOVE: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// Bytes the guarded parse's thread allocated minus those it freed (negative when it frees
+/// what was allocated before, such as its input), and their peak.
+static PARSE_IN_USE: AtomicIsize = AtomicIsize::new(0);
+static PARSE_PEAK: AtomicIsize = AtomicIsize::new(0);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-/// Guarded parses run one at a time, so the counts are theirs (the other tests of a fuzz
-/// binary use the guard too).
+/// Guarded parses run one at a time, so the parse counters are theirs.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// The system allocator, counting the bytes in use and their peak. Install it with
-/// `#[global_allocator]` in a fuzz test binary; [`guard`] refuses to run without it.
+thread_local! {
+    /// Whether this thread runs a guarded parse. Const-initialised and without a destructor,
+    /// so the allocator may read it (reading it never allocates).
+    static IN_PARSE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The system allocator, counting the bytes in use, and, on the thread of a guarded parse,
+/// what that parse allocates and its peak. Install it with `#[global_allocator]` in a fuzz
+/// test binary; [`guard`] refuses to run without it. Only the parse's own thread is counted
+/// (the parsers fuzzed here start no threads), so other tests of the binary, generating
+/// their inputs meanwhile, do not disturb the measure.
 pub struct CountingAllocator;
 
 impl CountingAllocator {
     fn grow(size: usize) -> bool {
-        let now = IN_USE.fetch_add(size, Ordering::Relaxed) + size;
-        if now > REFUSE_ABOVE.load(Ordering::Relaxed) {
-            IN_USE.fetch_sub(size, Ordering::Relaxed);
-            // Writing to stderr does not allocate (it is unbuffered).
-            let _ = std::io::stderr().write_all(
-                b"fuzz guard: an allocation would take a guarded parse over the hard limit \
-                  (autodidact_core::testing::fuzz::HARD_LIMIT); refusing it\n",
-            );
-            return false;
+        IN_USE.fetch_add(size, Ordering::Relaxed);
+        if IN_PARSE.try_with(Cell::get).unwrap_or(false) {
+            let delta = isize::try_from(size).unwrap_or(isize::MAX);
+            let now = PARSE_IN_USE
+                .fetch_add(delta, Ordering::Relaxed)
+                .saturating_add(delta);
+            if now > isize::try_from(HARD_LIMIT).unwrap_or(isize::MAX) {
+                PARSE_IN_USE.fetch_sub(delta, Ordering::Relaxed);
+                IN_USE.fetch_sub(size, Ordering::Relaxed);
+                // Writing to stderr does not allocate (it is unbuffered).
+                let _ = std::io::stderr().write_all(
+                    b"fuzz guard: an allocation would take a guarded parse over the hard limit \
+                      (autodidact_core::testing::fuzz::HARD_LIMIT); refusing it\n",
+                );
+                return false;
+            }
+            PARSE_PEAK.fetch_max(now, Ordering::Relaxed);
         }
-        PEAK.fetch_max(now, Ordering::Relaxed);
         true
     }
 
     fn shrink(size: usize) {
         IN_USE.fetch_sub(size, Ordering::Relaxed);
+        if IN_PARSE.try_with(Cell::get).unwrap_or(false) {
+            PARSE_IN_USE.fetch_sub(
+                isize::try_from(size).unwrap_or(isize::MAX),
+                Ordering::Relaxed,
+            );
+        }
     }
 }
 
@@ -286,34 +307,33 @@ where
     let _one = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    drop(Box::new(0u64));
+    drop(std::hint::black_box(Box::new(0u64)));
     if !INSTALLED.load(Ordering::Relaxed) {
         return Err(TestCaseError::fail(
             "the fuzz guard needs `#[global_allocator] static A: CountingAllocator = CountingAllocator;` in the test binary",
         ));
     }
     let (tx, rx) = mpsc::channel();
-    let start = IN_USE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
-    REFUSE_ABOVE.store(start.saturating_add(HARD_LIMIT), Ordering::Relaxed);
+    PARSE_IN_USE.store(0, Ordering::Relaxed);
+    PARSE_PEAK.store(0, Ordering::Relaxed);
     let spawned = std::thread::Builder::new()
         .name(format!("fuzz: {what}"))
         .stack_size(PARSE_STACK)
         .spawn(move || {
+            IN_PARSE.with(|p| p.set(true));
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse));
+            IN_PARSE.with(|p| p.set(false));
             let _ = tx.send(out.map_err(|p| panic_message(&*p)));
         });
     let outcome = match spawned {
         Ok(_) => rx.recv_timeout(time_limit),
         Err(e) => {
-            REFUSE_ABOVE.store(usize::MAX, Ordering::Relaxed);
             return Err(TestCaseError::fail(format!(
                 "{what}: cannot start the parse thread: {e}"
-            )));
+            )))
         }
     };
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(start);
-    REFUSE_ABOVE.store(usize::MAX, Ordering::Relaxed);
+    let peak = usize::try_from(PARSE_PEAK.load(Ordering::Relaxed)).unwrap_or(0);
     RUN_PEAK.with(|p| p.set(p.get().max(peak)));
     let value = match outcome {
         Ok(Ok(v)) => v,
