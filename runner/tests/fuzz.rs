@@ -563,3 +563,35 @@ fn files_that_are_not_utf8_name_the_line_and_column() {
         "{e}"
     );
 }
+
+/// Found while fuzzing the readers of `plot`: an older continual driver line in `runs.jsonl`
+/// declaring 20,000 tasks in `init` (40 KB of text) was expanded into a 20,000 x 20,000
+/// matrix (6.4 GB) before drawing. Now the line is refused naming the file and the line.
+#[test]
+fn an_export_line_declaring_a_huge_matrix_is_refused() {
+    let dir = temp_path("export");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("runs.jsonl");
+    let init = vec!["0"; 20_000].join(",");
+    std::fs::write(
+        &path,
+        format!("{{\"method\":\"ewc\",\"stream\":\"split\",\"rows\":[[0.5]],\"init\":[{init}]}}\n"),
+    )
+    .unwrap();
+    let p = path.clone();
+    let (e, m) = fuzz::guard_with("plot runs.jsonl", 8 << 20, fuzz::TIME_LIMIT, move || {
+        autodidact_runner::replot::redraw_export(&p)
+            .map(|(lines, _)| lines)
+            .unwrap_err()
+            .to_string()
+    })
+    .unwrap();
+    assert!(
+        e.starts_with(&format!(
+            "{}: line 1: its accuracy matrix spans 20000 tasks",
+            path.display()
+        )),
+        "{e}"
+    );
+    assert!(m.peak_bytes < 8 << 20, "{m:?}");
+}
