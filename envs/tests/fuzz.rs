@@ -551,3 +551,22 @@ fn a_zip_declaring_a_huge_entry_does_not_reserve_it() {
     }
     assert!(m.peak_bytes < 4 << 20, "{m:?}");
 }
+
+/// Found by `csv_files` (20,000 cases): after a header ending in `\r\n` and a blank line, the
+/// csv reader's line count put the first data row (line 3) on line 1, so an error about it
+/// would have named the wrong line. Lines now come from byte offsets.
+#[test]
+fn csv_rows_after_a_crlf_header_and_a_blank_line_have_their_own_line() {
+    let rows = read_csv_bytes(
+        b"id,text,extra,category\r\n\n1,hello there,,greet\n2,\"bye, now\",q,leave\n",
+        "f.csv",
+        "text",
+        "",
+    )
+    .unwrap();
+    assert_eq!(rows.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 4]);
+    let e = read_csv_bytes(b"text,label\r\n\r\n\r\nhello,\n", "f.csv", "text", "")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "f.csv, line 4: the row has no `label` (label) value");
+}
