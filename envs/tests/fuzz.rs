@@ -569,4 +569,7 @@ fn csv_rows_after_a_crlf_header_and_a_blank_line_have_their_own_line() {
         .unwrap_err()
         .to_string();
     assert_eq!(e, "f.csv, line 4: the row has no `label` (label) value");
+    // Found by the long run (50,000 cases): a lone `\r` ends a line too.
+    let rows = read_csv_bytes(b"id,text,\rid,text,i", "f.csv", "text", "").unwrap();
+    assert_eq!(rows[0].line, 2);
 }
