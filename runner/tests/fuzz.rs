@@ -526,6 +526,104 @@ fn plugin_paths() {
     );
 }
 
+/// A finished run of `test-linear` on `sinusoid` (a few steps), made once by the real
+/// command: its folder, `summary.json` and `metrics.jsonl`.
+fn finished_run() -> &'static (PathBuf, Vec<u8>, Vec<u8>) {
+    static R: OnceLock<(PathBuf, Vec<u8>, Vec<u8>)> = OnceLock::new();
+    R.get_or_init(|| {
+        let out = temp_path("runs");
+        autodidact_runner::execute_args([
+            "autodidact",
+            "run",
+            "test-linear",
+            "--env",
+            "sinusoid",
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .unwrap();
+        let mut stack = vec![out];
+        while let Some(d) = stack.pop() {
+            if d.join("summary.json").is_file() {
+                let summary = std::fs::read(d.join("summary.json")).unwrap();
+                let metrics = std::fs::read(d.join("metrics.jsonl")).unwrap();
+                return (d, summary, metrics);
+            }
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                }
+            }
+        }
+        panic!("the run wrote no summary.json");
+    })
+}
+
+/// `summary.json` of a run folder (read by `compare` and `plot`): the run's record, or an
+/// error naming the file.
+#[test]
+fn run_summaries() {
+    let (_, summary, _) = finished_run();
+    let inputs = arb_input(vec![summary.clone()], JSON_TOKENS, 8192);
+    fuzz::run("summary.json", file!(), CI_CASES, inputs, |bytes| {
+        let dir = temp_path("run");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("summary.json"), &bytes).unwrap();
+        let d = dir.clone();
+        let out = fuzz::guard("summary.json", move || {
+            autodidact_runner::summary::read_summary(&d)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?;
+        std::fs::remove_dir_all(&dir).ok();
+        if let Err(e) = &out {
+            prop_assert!(e.contains(&dir.display().to_string()), "{e}");
+        }
+        Ok(Outcome::from(&out))
+    });
+}
+
+/// A `runs.jsonl` export (read by `compare` and drawn by `plot`): records and heat-maps, or an
+/// error naming the file and the line. Lines start as the run's summary on one line, and as
+/// an older continual driver's line.
+#[test]
+fn run_exports() {
+    let (_, summary, _) = finished_run();
+    let v: serde_json::Value = serde_json::from_slice(summary).unwrap();
+    let line = format!("{v}\n{v}\n");
+    let legacy = "{\"method\":\"ewc\",\"stream\":\"split\",\"seed\":1,\"rows\":[[0.9,0.1],[0.5,0.8]],\"init\":[0.1,0.1]}\n";
+    let inputs = arb_input(
+        vec![line.into_bytes(), legacy.as_bytes().to_vec()],
+        JSON_TOKENS,
+        8192,
+    );
+    fuzz::run("runs.jsonl", file!(), CI_CASES, inputs, |bytes| {
+        let dir = temp_path("export");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runs.jsonl");
+        std::fs::write(&path, &bytes).unwrap();
+        let p = path.clone();
+        let out = fuzz::guard("runs.jsonl", move || {
+            let records = autodidact_runner::export::read_export(&p).map(|r| r.len());
+            let drawn = autodidact_runner::replot::redraw_export(&p).map(|(n, _)| n);
+            (
+                records.map_err(|e| e.to_string()),
+                drawn.map_err(|e| e.to_string()),
+            )
+        })?;
+        std::fs::remove_dir_all(&dir).ok();
+        for e in [&out.0, &out.1]
+            .into_iter()
+            .filter_map(|r| r.as_ref().err())
+        {
+            prop_assert!(e.starts_with(&path.display().to_string()), "{e}");
+        }
+        Ok(Outcome::from(&out.0))
+    });
+}
+
 /// The seeds are valid: a checkpoint reads back and restores, a config file reads.
 #[test]
 fn the_seeds_are_valid_inputs() {
