@@ -84,6 +84,9 @@ pub fn redraw_run(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(drawn)
 }
 
+/// The longest heat-map file-name prefix taken from an export line (after sanitising).
+const MAX_NAME_BYTES: usize = 100;
+
 /// The most tasks an older continual driver line's matrix may span: its square is built from
 /// the lengths the line declares (`init`, `rows`), so a short line must not declare a huge one.
 pub const MAX_LEGACY_TASKS: usize = 1000;
@@ -150,12 +153,16 @@ pub fn redraw_export(path: &Path) -> Result<(usize, Vec<PathBuf>)> {
     for (i, v) in export::read_lines(path)?.iter().enumerate() {
         let found = line_matrices(v)
             .map_err(|e| RunnerError::parse(path, format!("line {}: {e}", i + 1)))?;
-        let Some((mut name, title, matrices)) = found else {
+        let Some((name, title, matrices)) = found else {
             continue;
         };
         if matrices.is_empty() {
             continue;
         }
+        // The name comes from the line's text (`stream`, `method`, `run`): keep it a plain,
+        // short file name, so a line cannot write outside `heatmaps/` nor fail on a NUL byte.
+        let mut name = crate::config::sanitize(&name);
+        name.truncate(MAX_NAME_BYTES);
         // Runs of one export may share a folder name (one per stream of a table): the line
         // number tells them apart.
         if !names.insert(name.clone()) {

@@ -693,3 +693,34 @@ fn an_export_line_declaring_a_huge_matrix_is_refused() {
     );
     assert!(m.peak_bytes < 8 << 20, "{m:?}");
 }
+
+/// Found by `run_exports` (50,000 cases): an older continual driver line whose `stream` held a
+/// NUL byte failed on writing its heat-map ("file name contained an unexpected NUL byte"),
+/// and one holding `../` wrote outside `heatmaps/`. Names taken from a line are now sanitised
+/// (and kept short).
+#[test]
+fn export_lines_cannot_choose_where_heat_maps_go() {
+    let dir = temp_path("export");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("runs.jsonl");
+    let long = "s".repeat(400);
+    std::fs::write(
+        &path,
+        format!(
+            "{{\"method\":\"ewc\",\"stream\":\"../../escape\\u0000\",\"seed\":1,\"rows\":[[0.9]]}}\n\
+             {{\"method\":\"ewc\",\"stream\":\"{long}\",\"seed\":1,\"rows\":[[0.9]]}}\n"
+        ),
+    )
+    .unwrap();
+    let (lines, drawn) = autodidact_runner::replot::redraw_export(&path).unwrap();
+    assert_eq!(lines, 2);
+    for p in &drawn {
+        assert_eq!(p.parent().unwrap(), dir.join("heatmaps"), "{}", p.display());
+    }
+    assert!(drawn[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with(".._.._escape_-ewc-seed1"));
+    assert!(!dir.parent().unwrap().join("escape").exists());
+}
