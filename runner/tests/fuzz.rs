@@ -28,6 +28,8 @@ static ALLOC: CountingAllocator = CountingAllocator;
 
 /// Cases per property in an ordinary `cargo test` (CI): docs/testing.md has the timings.
 const CI_CASES: u32 = 1024;
+/// Cases of the properties that write a run folder or draw heat-maps per case.
+const CI_CASES_SLOW: u32 = 512;
 
 // ---------------------------------------------------------------- helpers
 
@@ -567,7 +569,7 @@ fn finished_run() -> &'static (PathBuf, Vec<u8>, Vec<u8>) {
 fn run_summaries() {
     let (_, summary, _) = finished_run();
     let inputs = arb_input(vec![summary.clone()], JSON_TOKENS, 8192);
-    fuzz::run("summary.json", file!(), CI_CASES, inputs, |bytes| {
+    fuzz::run("summary.json", file!(), CI_CASES_SLOW, inputs, |bytes| {
         let dir = temp_path("run");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("summary.json"), &bytes).unwrap();
@@ -599,7 +601,7 @@ fn run_exports() {
         JSON_TOKENS,
         8192,
     );
-    fuzz::run("runs.jsonl", file!(), CI_CASES, inputs, |bytes| {
+    fuzz::run("runs.jsonl", file!(), CI_CASES_SLOW, inputs, |bytes| {
         let dir = temp_path("export");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("runs.jsonl");
