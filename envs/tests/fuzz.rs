@@ -32,7 +32,9 @@ const CI_CASES: u32 = 1024;
 /// A file in this process's own temp folder, unique per call.
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("autodidact-envs-fuzz-{}", std::process::id()));
+    // Under cargo's temp folder for integration tests (`target/tmp`), gone with `cargo clean`.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("envs-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(format!("{}-{name}", N.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&p, bytes).unwrap();

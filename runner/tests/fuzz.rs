@@ -44,7 +44,9 @@ fn registry() -> &'static Registry {
 
 /// This process's temp folder.
 fn temp_root() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("autodidact-runner-fuzz-{}", std::process::id()));
+    // Under cargo's temp folder for integration tests (`target/tmp`), gone with `cargo clean`.
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("runner-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
