@@ -144,9 +144,31 @@ pub fn read_csv_bytes(
         .has_headers(true)
         .flexible(true)
         .from_reader(bytes);
+    // Lines are counted from byte offsets: the csv reader's own line count goes wrong after a
+    // `\r\n` followed by a blank line (it reported a row on line 3 as line 1). A line ends at
+    // `\n`, `\r\n` or a lone `\r`, as the reader's records do.
+    let line_at = |byte: u64| -> u64 {
+        let end = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        let breaks = bytes[..end]
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+            .count();
+        1 + breaks as u64
+    };
+    // A record's position may fall before the blank lines that precede it: its line is that
+    // of its first byte.
+    let record_line = |byte: u64| -> u64 {
+        let start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        let blank = bytes[start..]
+            .iter()
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .count();
+        line_at((start + blank) as u64)
+    };
     let csv_err = |e: csv::Error| EnvsError::Csv {
         file: file.to_string(),
-        line: e.position().map(|p| p.line()).unwrap_or(1),
+        line: e.position().map(|p| line_at(p.byte())).unwrap_or(1),
         reason: match e.kind() {
             csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_string(),
             _ => e.to_string(),
@@ -199,11 +221,14 @@ pub fn read_csv_bytes(
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(csv_err)? {
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record
+            .position()
+            .map(|p| record_line(p.byte()))
+            .unwrap_or(0);
         // An unterminated quote makes the csv reader swallow every row up to the next quote
         // into one field, and the damage shows much later (a class with too few examples):
         // catch the runaway field here, at the line where it began.
-        let spanned = reader.position().line().saturating_sub(line);
+        let spanned = line_at(reader.position().byte()).saturating_sub(line);
         let longest = record.iter().map(str::len).max().unwrap_or(0);
         if spanned > MAX_ROW_LINES || longest > MAX_FIELD_CHARS {
             return Err(EnvsError::Csv {

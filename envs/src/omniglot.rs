@@ -27,6 +27,8 @@ use crate::error::{EnvsError, Result};
 pub const MAX_IMAGE_SIDE: u32 = 4096;
 /// The largest zip entry read.
 const MAX_ENTRY_BYTES: u64 = 64 << 20;
+/// The most bytes deflate (PNG's and zip's compression) can expand one byte into.
+const MAX_DEFLATE_RATIO: usize = 1032;
 
 /// Parameters of [`Omniglot`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
@@ -121,6 +123,15 @@ pub fn decode_png(bytes: &[u8], name: &str) -> Result<(usize, usize, Vec<f32>)> 
     if w == 0 || h == 0 || w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE {
         return Err(err(format!(
             "{w}x{h} pixels is outside 1 ..= {MAX_IMAGE_SIDE} per side"
+        )));
+    }
+    // Deflate packs at most 1032 bytes into one: a header declaring more pixel data than the
+    // file can hold is refused before the image buffer is allocated for the declared size.
+    let needed = reader.info().raw_bytes();
+    if needed > bytes.len().saturating_mul(MAX_DEFLATE_RATIO) {
+        return Err(err(format!(
+            "{w}x{h} pixels need {needed} bytes of pixel data, more than the file's {} bytes can hold (deflate packs at most {MAX_DEFLATE_RATIO}:1): truncated or damaged",
+            bytes.len()
         )));
     }
     let size = reader
@@ -291,7 +302,17 @@ impl Collector {
                     reason: format!("{} bytes is too large for an image", file.size()),
                 });
             }
-            let mut data = Vec::with_capacity(file.size() as usize);
+            // Reserve what the entry can really hold, not what its header declares: its
+            // compressed bytes lie inside the archive, and deflate expands at most 1032:1.
+            let ratio = match file.compression() {
+                zip::CompressionMethod::Stored => 1,
+                _ => MAX_DEFLATE_RATIO as u64,
+            };
+            let holds = file
+                .compressed_size()
+                .min(bytes.len() as u64)
+                .saturating_mul(ratio);
+            let mut data = Vec::with_capacity(file.size().min(holds) as usize);
             // `take`: the declared size may lie (a zip bomb must not exhaust memory).
             (&mut file)
                 .take(MAX_ENTRY_BYTES)

@@ -121,7 +121,7 @@ pub struct ConfigFile {
 
 /// Reads a configuration file (TOML; environment keys in `[env]`).
 pub fn read_config_file(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunnerError::read(path, e))?;
+    let text = crate::errors::read_text(path)?;
     let mut table = parse_toml(path, &text)?;
     let env = match table.remove("env") {
         None => Config::new(),

@@ -274,7 +274,7 @@ pub fn summary_with_evaluations(dir: &Path) -> Result<Value> {
 }
 
 fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunnerError::read(path, e))?;
+    let text = crate::errors::read_text(path)?;
     serde_json::from_str(&text).map_err(|e| RunnerError::parse(path, e.to_string()))
 }
 
