@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use autodidact_core::config::{parse_value, OneOrMany, Value};
 use autodidact_core::layers::{Activation, Init};
 use autodidact_core::plugin::{
-    FfiStr, PluginDeclaration, PluginRegistrar, ABI_VERSION, CORE_VERSION, RUSTC_VERSION,
+    FfiStr, PluginDeclaration, PluginRegistrar, ABI_VERSION, CORE_VERSION, DEP_VERSIONS,
+    RUSTC_VERSION,
 };
 use autodidact_core::testing::fuzz::{self, arb_input, CountingAllocator, Outcome};
 use autodidact_core::{Choice, Config, Hyperparams, ParamType};
@@ -357,17 +358,26 @@ fn plugin_declarations() {
             ),
         ],
         proptest::bool::weighted(0.05),
+        prop_oneof![
+            Just(DEP_VERSIONS.as_bytes().to_vec()),
+            arb_input(
+                vec![DEP_VERSIONS.as_bytes().to_vec()],
+                &[b";", b"=", b".", b"unknown", b"\xff", b"\x00"],
+                4096
+            ),
+        ],
     );
     fuzz::run(
         "plugin declarations",
         file!(),
         CI_CASES,
         inputs,
-        |(abi, core, rustc, null_core)| {
-            let matches = abi == ABI_VERSION
+        |(abi, core, rustc, null_core, deps)| {
+            let fixed_fields_match = abi == ABI_VERSION
                 && core == CORE_VERSION.as_bytes()
                 && rustc == RUSTC_VERSION.as_bytes()
                 && !null_core;
+            let same_deps = deps == DEP_VERSIONS.as_bytes();
             let out = fuzz::guard("plugin declaration", move || {
                 let declaration = PluginDeclaration {
                     abi_version: abi,
@@ -386,17 +396,30 @@ fn plugin_declarations() {
                         ptr: rustc.as_ptr(),
                         len: rustc.len(),
                     },
+                    dep_versions: FfiStr {
+                        ptr: deps.as_ptr(),
+                        len: deps.len(),
+                    },
                     register: no_registration,
                 };
-                // SAFETY: the strings point into `core` and `rustc`, alive for this call.
+                // SAFETY: the strings point into `core`, `rustc` and `deps`, alive for this call.
                 let checked = unsafe { declaration.check() };
-                drop((core, rustc));
+                drop((core, rustc, deps));
                 checked.map_err(|e| e.to_string())
             })?;
             match &out {
-                Ok(()) => prop_assert!(matches, "a mismatched declaration was accepted"),
+                Ok(warnings) => {
+                    prop_assert!(fixed_fields_match, "a mismatched declaration was accepted");
+                    prop_assert!(
+                        !same_deps || warnings.is_empty(),
+                        "the host's own versions gave warnings: {warnings:?}"
+                    );
+                }
                 Err(e) => {
-                    prop_assert!(!matches, "a matching declaration was refused: {e}");
+                    prop_assert!(
+                        !(fixed_fields_match && same_deps),
+                        "a matching declaration was refused: {e}"
+                    );
                     prop_assert!(e.contains("plugin declaration mismatch in `"), "{e}");
                 }
             }

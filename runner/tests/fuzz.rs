@@ -207,6 +207,12 @@ fn checkpoint_seeds() -> &'static Vec<(RunSpec, Vec<u8>)> {
                     total_steps: 10,
                     checkpoint_every: 1,
                     eval_every: Some(5),
+                    keep_best: true,
+                    best: Some(autodidact_runner::checkpoint::BestRecord {
+                        step: 1,
+                        metric: "test_mse".into(),
+                        value: 0.5,
+                    }),
                     metrics_bytes: log.len() as u64,
                     metrics_lines: 2,
                     metrics_fnv1a: format!(
