@@ -8,7 +8,7 @@
 # value gap of the greedy policy ≤ 0.01 (deterministic maps) or ≤ 0.05 (slippery ones), the
 # mean evaluation return ≥ 475 on CartPole.
 #
-#   bash bench/rl/run_results.sh gridworlds|cartpole ...
+#   bash bench/rl/run_results.sh gridworlds|cartpole|cartpole-best ...
 #
 # Environment: SEEDS (default 0..3 for gridworlds, 0..5 for CartPole), RUNS (default runs/rl),
 # RESULTS (default bench/rl/results), JOBS (2), BIN (a prebuilt autodidact), EXTRA (arguments
@@ -58,6 +58,11 @@ ROWS
       "$BIN" sweep dqn --env cartpole --config bench/rl/cartpole-zoo.toml --set threads=1 --set eval_episodes=10 \
         --eval-every 2500 --seeds "${SEEDS:-0..5}" --jobs "$JOBS" --out "$RUNS/cartpole" ${EXTRA:-} > /dev/null
       report cartpole solved_at,eval_return_mean,timing.train_seconds --first "solved_at=eval.eval_return_mean>=475" ;;
-    *) echo "unknown table $table: gridworlds or cartpole" >&2; exit 2 ;;
+    cartpole-best)
+      # The same runs with --keep-best: the final greedy policy beside the best-evaluated one.
+      "$BIN" sweep dqn --env cartpole --config bench/rl/cartpole-zoo.toml --set threads=1 --set eval_episodes=10 \
+        --eval-every 2500 --keep-best --seeds "${SEEDS:-0..5}" --jobs "$JOBS" --out "$RUNS/cartpole-best" ${EXTRA:-} > /dev/null
+      report cartpole-best eval_return_mean,best.eval_return_mean,best.iteration,timing.train_seconds ;;
+    *) echo "unknown table $table: gridworlds, cartpole or cartpole-best" >&2; exit 2 ;;
   esac
 done

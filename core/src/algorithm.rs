@@ -15,6 +15,33 @@ pub type Matrix = Vec<Vec<Option<f64>>>;
 /// [`Algorithm::matrices`]). Ordered, so output is deterministic.
 pub type Matrices = BTreeMap<String, Matrix>;
 
+/// Which way a metric improves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Better {
+    /// Larger is better (accuracy, return).
+    Higher,
+    /// Smaller is better (loss, error).
+    Lower,
+}
+
+impl Better {
+    /// Whether `candidate` is strictly better than `incumbent` (a NaN is never better).
+    pub fn improves(self, candidate: f64, incumbent: f64) -> bool {
+        match self {
+            Better::Higher => candidate > incumbent,
+            Better::Lower => candidate < incumbent,
+        }
+    }
+
+    /// `"higher"` or `"lower"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Better::Higher => "higher",
+            Better::Lower => "lower",
+        }
+    }
+}
+
 /// A learning algorithm bound to its environment, trained step by step by the runner.
 ///
 /// The runner owns the loop: it calls [`Algorithm::train_step`] until
@@ -53,6 +80,14 @@ pub trait Algorithm {
     /// The key of the metric to watch for NaN and to show on the progress bar.
     fn headline_metric(&self) -> &'static str {
         "loss"
+    }
+
+    /// The key of [`Algorithm::evaluate`]'s metric that ranks evaluations during training
+    /// (what the runner's `--keep-best` keeps the best parameters by), and which way is
+    /// better. `None` (the default) when the algorithm names none; `--keep-best` then refuses
+    /// to start.
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        None
     }
 
     /// Results that are tables rather than numbers, by name: the runner writes them into

@@ -68,7 +68,7 @@ pub use tape::{
 /// A tensor: an n-dimensional array of `T` (dynamic rank).
 pub type Tensor<T> = ndarray::ArrayD<T>;
 
-pub use algorithm::{Algorithm, Matrices, Matrix, Metrics};
+pub use algorithm::{Algorithm, Better, Matrices, Matrix, Metrics};
 pub use autodidact_derive::{Choice, Hyperparams};
 pub use config::{Checked, Config, Hyperparams, ParamDoc, ParamType};
 pub use env::{

@@ -4,11 +4,43 @@
 use crate::config::invalid;
 use crate::error::Result;
 
-/// Bytes of memory available to a new allocation now (Linux: `MemAvailable` in
-/// `/proc/meminfo`), or `None` where it cannot be read.
+/// Bytes of memory available to a new allocation now, or `None` where it cannot be read.
+/// Linux: the least of `MemAvailable` (`/proc/meminfo`), the room left under the process's
+/// address-space limit (`ulimit -v`: `/proc/self/limits` less `VmSize`) and the room left in
+/// its cgroup (`memory.max` less `memory.current`: a container's or a Slurm job's limit).
 pub fn available_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    parse_meminfo(&text)
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let machine = read("/proc/meminfo").as_deref().and_then(parse_meminfo);
+    let address_space = match (
+        read("/proc/self/limits")
+            .as_deref()
+            .and_then(parse_address_limit),
+        read("/proc/self/status").as_deref().and_then(parse_vm_size),
+    ) {
+        (Some(limit), Some(used)) => Some(limit.saturating_sub(used)),
+        _ => None,
+    };
+    let cgroup = match (
+        read("/sys/fs/cgroup/memory.max").and_then(|t| t.trim().parse::<u64>().ok()),
+        read("/sys/fs/cgroup/memory.current").and_then(|t| t.trim().parse::<u64>().ok()),
+    ) {
+        (Some(max), Some(current)) => Some(max.saturating_sub(current)),
+        _ => None,
+    };
+    [machine, address_space, cgroup].into_iter().flatten().min()
+}
+
+/// The soft "Max address space" of `/proc/self/limits`, `None` when unlimited.
+fn parse_address_limit(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("Max address space"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// `VmSize` of `/proc/self/status`, in bytes.
+fn parse_vm_size(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("VmSize:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 fn parse_meminfo(text: &str) -> Option<u64> {
@@ -59,6 +91,27 @@ mod tests {
         let text = "MemTotal:  24000000 kB\nMemFree: 1000 kB\nMemAvailable:   2048 kB\n";
         assert_eq!(parse_meminfo(text), Some(2048 * 1024));
         assert_eq!(parse_meminfo("MemTotal: 5 kB\n"), None);
+    }
+
+    #[test]
+    fn reads_the_address_space_limit_and_the_process_size() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max address space         4096000000           unlimited            bytes\n";
+        assert_eq!(parse_address_limit(limits), Some(4_096_000_000));
+        let unlimited =
+            "Max address space         unlimited            unlimited            bytes\n";
+        assert_eq!(parse_address_limit(unlimited), None);
+        assert_eq!(
+            parse_vm_size("Name: x\nVmSize:\t  1000 kB\n"),
+            Some(1000 * 1024)
+        );
+        // This process: some number, never more than the machine's.
+        let machine = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|t| parse_meminfo(&t));
+        if let (Some(a), Some(m)) = (available_bytes(), machine) {
+            assert!(a <= m + (64 << 20));
+        }
     }
 
     #[test]

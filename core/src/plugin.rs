@@ -2,22 +2,29 @@
 //! calling into it.
 //!
 //! Only FFI-safe fields (an integer and byte strings) are read before the checks pass; the
-//! Rust-ABI `register` function is called only when the ABI version, the core crate's version
-//! and the compiler's version all match the host's.
+//! Rust-ABI `register` function is called only when the ABI version, the core crate's version,
+//! the compiler's version and the versions of the crates whose types cross the boundary
+//! (ndarray, rand, serde, toml: [`DEP_VERSIONS`]) all match the host's.
 
 use crate::error::{CoreError, Result};
 use crate::registry::{AlgorithmEntry, EnvEntry};
 
 /// Bumped whenever the declaration's layout or the registry types change (2: `Algorithm`
-/// gained `matrices`; 3: `Algorithm` gained `is_finite` and hyperparameters became typed —
-/// each changes what crosses the boundary).
-pub const ABI_VERSION: u32 = 3;
+/// gained `matrices`; 3: `Algorithm` gained `is_finite` and hyperparameters became typed;
+/// 4: the declaration gained `dep_versions` and `Algorithm` gained `selection_metric` — each
+/// changes what crosses the boundary).
+pub const ABI_VERSION: u32 = 4;
 
 /// This core crate's version.
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The compiler that built this crate.
 pub const RUSTC_VERSION: &str = env!("AUTODIDACT_RUSTC_VERSION");
+
+/// The versions of the crates whose types cross the plugin boundary, as this core was built
+/// with them: `ndarray=0.17.2;rand=0.9.5;serde=1.0.229;toml=…` (`unknown` where the build
+/// could not tell: its target folder was outside its workspace).
+pub const DEP_VERSIONS: &str = env!("AUTODIDACT_DEP_VERSIONS");
 
 /// The symbol a plugin exports (`extern "C" fn() -> *const PluginDeclaration`).
 pub const DECLARATION_SYMBOL: &[u8] = b"autodidact_plugin_declaration";
@@ -73,6 +80,8 @@ pub struct PluginDeclaration {
     pub core_version: FfiStr,
     /// Must equal the host's [`RUSTC_VERSION`].
     pub rustc_version: FfiStr,
+    /// Must agree with the host's [`DEP_VERSIONS`], crate by crate.
+    pub dep_versions: FfiStr,
     /// Hands the plugin's entries to the host.
     pub register: fn(&mut dyn PluginRegistrar),
 }
@@ -82,12 +91,13 @@ pub struct PluginDeclaration {
 unsafe impl Sync for PluginDeclaration {}
 
 impl PluginDeclaration {
-    /// Compares with the host; an error names the field and both values.
+    /// Compares with the host; an error names the field (or crate) and both values. Returns
+    /// warnings: crates whose version one side could not record.
     ///
     /// # Safety
     /// The string fields must point to live bytes (true while the library stays loaded).
     #[allow(unsafe_code)]
-    pub unsafe fn check(&self) -> Result<()> {
+    pub unsafe fn check(&self) -> Result<Vec<String>> {
         if self.abi_version != ABI_VERSION {
             return Err(mismatch(
                 "abi_version",
@@ -105,8 +115,46 @@ impl PluginDeclaration {
         if rustc != RUSTC_VERSION {
             return Err(mismatch("rustc_version", &rustc, RUSTC_VERSION));
         }
-        Ok(())
+        // SAFETY: forwarded from the caller (the ABI version matched: the field exists).
+        let deps = unsafe { self.dep_versions.to_string_lossy() };
+        compare_dep_versions(&deps, DEP_VERSIONS)
     }
+}
+
+/// `name=version` pairs of a `dep_versions` string.
+fn dep_pairs(s: &str) -> Vec<(&str, &str)> {
+    s.split(';')
+        .filter_map(|p| p.split_once('='))
+        .map(|(n, v)| (n.trim(), v.trim()))
+        .collect()
+}
+
+/// Compares a plugin's `dep_versions` with the host's: a crate both sides know at different
+/// versions is refused (its types would differ in layout across the boundary); a crate one
+/// side could not record is a warning.
+pub fn compare_dep_versions(plugin: &str, host: &str) -> Result<Vec<String>> {
+    let theirs = dep_pairs(plugin);
+    let mut warnings = Vec::new();
+    for (name, ours) in dep_pairs(host) {
+        let Some(&(_, their)) = theirs.iter().find(|(n, _)| *n == name) else {
+            warnings.push(format!(
+                "the plugin does not record which {name} it was built with"
+            ));
+            continue;
+        };
+        if their == "unknown" || ours == "unknown" {
+            warnings.push(format!(
+                "cannot tell whether the plugin's {name} ({their}) is this autodidact's ({ours})"
+            ));
+        } else if their != ours {
+            return Err(CoreError::Env(format!(
+                "plugin declaration mismatch in `dep_versions`: the plugin was built with {name} \
+                 {their}, this autodidact with {name} {ours}; rebuild the plugin against the \
+                 same versions (`cargo update -p {name} --precise {ours}`)"
+            )));
+        }
+    }
+    Ok(warnings)
 }
 
 fn mismatch(field: &str, plugin: &str, host: &str) -> CoreError {
@@ -138,9 +186,45 @@ macro_rules! declare_plugin {
                 abi_version: $crate::plugin::ABI_VERSION,
                 core_version: $crate::plugin::FfiStr::new($crate::plugin::CORE_VERSION),
                 rustc_version: $crate::plugin::FfiStr::new($crate::plugin::RUSTC_VERSION),
+                dep_versions: $crate::plugin::FfiStr::new($crate::plugin::DEP_VERSIONS),
                 register: $crate::plugin::register_inventory,
             };
             &DECLARATION
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_build_knows_the_versions_of_every_crossing_crate() {
+        let pairs = dep_pairs(DEP_VERSIONS);
+        let names: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+        assert_eq!(names, ["ndarray", "rand", "serde", "toml"]);
+        for (name, v) in pairs {
+            assert!(
+                v.split('.').count() >= 3 && v != "unknown",
+                "{name} = {v} in {DEP_VERSIONS}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_different_version_is_refused_naming_the_crate_and_both_versions() {
+        let host = "ndarray=0.17.2;rand=0.9.5";
+        assert!(compare_dep_versions(host, host).unwrap().is_empty());
+        let e = compare_dep_versions("ndarray=0.17.1;rand=0.9.5", host)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`dep_versions`"), "{e}");
+        assert!(
+            e.contains("ndarray 0.17.1") && e.contains("ndarray 0.17.2"),
+            "{e}"
+        );
+        let w = compare_dep_versions("ndarray=unknown", host).unwrap();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("ndarray") && w[1].contains("rand"), "{w:?}");
+    }
 }

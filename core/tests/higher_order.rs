@@ -73,7 +73,7 @@ fn hvp_erf_and_gelu() {
 
 /// erf against published values (Abramowitz and Stegun, table 7.1, and the closed forms at
 /// 0 and ±∞), f64 to 1e-15 and f32 to an ulp; GELU's fused no-grad path equals the composed
-/// one bit for bit; the third derivative of erf matches its closed form
+/// one bit for bit in f64 and within 6e-7 relative in f32; the third derivative of erf matches its closed form
 /// `2/√π · (4x² − 2) e^(−x²)`.
 #[test]
 fn erf_values_fused_gelu_and_third_order() {
@@ -107,10 +107,17 @@ fn erf_values_fused_gelu_and_third_order() {
     let composed = Var::leaf(xs.clone()).gelu().value();
     let fused = no_grad(|| Var::leaf(xs.clone()).gelu().value());
     assert_eq!(composed, fused);
+    // In f32 the fused pass uses a vectorisable erf: within 4e-7 · |x| of the composed one
+    // (plus the composed one's own rounding).
     let xs32 = xs.mapv(|v| v as f32);
     let composed = Var::leaf(xs32.clone()).gelu().value();
-    let fused = Var::<f32>::constant(xs32).gelu().value();
-    assert_eq!(composed, fused);
+    let fused = Var::<f32>::constant(xs32.clone()).gelu().value();
+    for ((c, f), x) in composed.iter().zip(fused.iter()).zip(xs32.iter()) {
+        assert!(
+            (c - f).abs() <= 6e-7 * x.abs() + 1e-7,
+            "gelu({x}): {c} vs {f}"
+        );
+    }
     // softmax: the fused no-grad pass agrees with the composed exp(x − logsumexp(x)), also
     // with rows holding the additive mask's lowest f32.
     let mut s = rand_tensor(&[3, 4, 6], 12).mapv(|v| 5.0 * v);

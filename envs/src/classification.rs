@@ -291,14 +291,39 @@ impl ClassSplits {
         Ok(Self::assign(class_groups, |g| which.get(g).copied()))
     }
 
-    /// Splits by lists when any is given, else by seed.
+    /// Every class a test class: for evaluating a trained model on new data.
+    pub fn test_only(classes: usize) -> ClassSplits {
+        ClassSplits {
+            train: Vec::new(),
+            validation: Vec::new(),
+            test: (0..classes).collect(),
+        }
+    }
+
+    /// Whether only the test split holds classes ([`ClassSplits::test_only`]).
+    pub fn is_test_only(&self) -> bool {
+        self.train.is_empty() && self.validation.is_empty() && !self.test.is_empty()
+    }
+
+    /// By `mode`: every class a test class, or split by lists when any is given, else by seed.
     pub fn by_lists_or_seed(
+        mode: SplitMode,
         class_groups: &[&str],
         lists: [&[String]; 3],
         train: f64,
         validation: f64,
         seed: Seed,
     ) -> Result<ClassSplits> {
+        if mode == SplitMode::TestOnly {
+            if lists.iter().any(|l| !l.is_empty()) {
+                return Err(EnvsError::param(
+                    "split",
+                    "is \"test-only\", which takes every class as a test class: leave \
+                     train_classes, validation_classes and test_classes empty",
+                ));
+            }
+            return Ok(Self::test_only(class_groups.len()));
+        }
         if lists.iter().any(|l| !l.is_empty()) {
             Self::for_groups_from_lists(class_groups, lists[0], lists[1], lists[2])
         } else {
@@ -356,6 +381,9 @@ impl FewShotClassification {
             ));
         }
         for split in [Split::Train, Split::Validation, Split::Test] {
+            if splits.is_test_only() && split != Split::Test {
+                continue;
+            }
             let available = splits.get(split).len();
             if available < ways {
                 return Err(EnvsError::NotEnoughClasses {
@@ -409,6 +437,16 @@ impl FewShotClassification {
     /// Draws an episode; also returns the dataset class of each episode label.
     pub fn episode(&self, split: Split, rng: &mut Rng) -> Result<(Task, Vec<usize>)> {
         let pool = self.splits.get(split);
+        if pool.is_empty() && self.splits.is_test_only() {
+            return Err(EnvsError::param(
+                "split",
+                format!(
+                    "is \"test-only\": every class is a test class, for `autodidact eval`; \
+                     there is no {} split to draw from (train with split = \"train-validation-test\")",
+                    split.name()
+                ),
+            ));
+        }
         if pool.len() < self.ways {
             return Err(EnvsError::NotEnoughClasses {
                 ways: self.ways,
@@ -469,6 +507,28 @@ impl TaskDistribution for FewShotClassification {
     fn sample(&self, split: Split, rng: &mut Rng) -> autodidact_core::Result<Task> {
         Ok(self.episode(split, rng)?.0)
     }
+}
+
+/// How an environment's classes are divided among training, validation and test.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    autodidact_core::Choice,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitMode {
+    /// Training, validation and test classes (by the lists, else by the fractions).
+    #[default]
+    TrainValidationTest,
+    /// Every class is a test class: for `autodidact eval` of a trained model on new data
+    /// (`--set env.split=test-only`); nothing can be trained on it.
+    TestOnly,
 }
 
 /// The classification sources a continual stream may be built on (`env.source`).

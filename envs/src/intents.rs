@@ -14,7 +14,7 @@ use autodidact_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset};
+use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset, SplitMode};
 use crate::error::{EnvsError, Result};
 use crate::text::{TextFeaturiser, Weighting};
 
@@ -73,6 +73,9 @@ pub struct IntentsParams {
     /// Seed of the intent split (unset: derived from the run's seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
+    /// How the intents are divided: `train-validation-test`, or `test-only` (every class a
+    /// test class, to evaluate a trained model on new data with `autodidact eval`).
+    pub split: SplitMode,
     /// Training intents (replaces the seeded split, with the other two lists).
     pub train_classes: Vec<String>,
     /// Validation intents.
@@ -102,6 +105,7 @@ impl Default for IntentsParams {
             train_fraction: 0.6,
             validation_fraction: 0.2,
             split_seed: None,
+            split: SplitMode::TrainValidationTest,
             train_classes: Vec::new(),
             validation_classes: Vec::new(),
             test_classes: Vec::new(),
@@ -165,9 +169,31 @@ pub fn read_csv_bytes(
         .has_headers(true)
         .flexible(true)
         .from_reader(bytes);
+    // Lines are counted from byte offsets: the csv reader's own line count goes wrong after a
+    // `\r\n` followed by a blank line (it reported a row on line 3 as line 1). A line ends at
+    // `\n`, `\r\n` or a lone `\r`, as the reader's records do.
+    let line_at = |byte: u64| -> u64 {
+        let end = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        let breaks = bytes[..end]
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+            .count();
+        1 + breaks as u64
+    };
+    // A record's position may fall before the blank lines that precede it: its line is that
+    // of its first byte.
+    let record_line = |byte: u64| -> u64 {
+        let start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        let blank = bytes[start..]
+            .iter()
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .count();
+        line_at((start + blank) as u64)
+    };
     let csv_err = |e: csv::Error| EnvsError::Csv {
         file: file.to_string(),
-        line: e.position().map(|p| p.line()).unwrap_or(1),
+        line: e.position().map(|p| line_at(p.byte())).unwrap_or(1),
         reason: match e.kind() {
             csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_string(),
             _ => e.to_string(),
@@ -220,11 +246,14 @@ pub fn read_csv_bytes(
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(csv_err)? {
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record
+            .position()
+            .map(|p| record_line(p.byte()))
+            .unwrap_or(0);
         // An unterminated quote makes the csv reader swallow every row up to the next quote
         // into one field, and the damage shows much later (a class with too few examples):
         // catch the runaway field here, at the line where it began.
-        let spanned = reader.position().line().saturating_sub(line);
+        let spanned = line_at(reader.position().byte()).saturating_sub(line);
         let longest = record.iter().map(str::len).max().unwrap_or(0);
         if spanned > MAX_ROW_LINES || longest > MAX_FIELD_CHARS {
             return Err(EnvsError::Csv {
@@ -266,6 +295,12 @@ pub fn read_csv_bytes(
 fn csv_files(paths: &[String]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
+        if p.trim().is_empty() {
+            return Err(EnvsError::param(
+                "data_dir",
+                "an empty path: give a CSV file or a folder of them",
+            ));
+        }
         let path = Path::new(p);
         if path.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(path)
@@ -383,6 +418,7 @@ impl Intents {
             .map(Seed)
             .unwrap_or_else(|| seed.derive("intents-split"));
         let splits = ClassSplits::by_lists_or_seed(
+            p.split,
             &labels,
             [&p.train_classes, &p.validation_classes, &p.test_classes],
             p.train_fraction,
@@ -493,8 +529,13 @@ fn hashed_featuriser(
 ) -> Result<TextFeaturiser> {
     let mut featuriser = TextFeaturiser::new(p.dim, p.weighting)?;
     if p.weighting == Weighting::TfIdf {
-        let texts: Vec<&str> = splits
-            .train
+        // Test-only data has no training classes: its own rows give the weights.
+        let fit_on = if splits.is_test_only() {
+            &splits.test
+        } else {
+            &splits.train
+        };
+        let texts: Vec<&str> = fit_on
             .iter()
             // The data's own test rows stay unseen, even unlabelled.
             .flat_map(|&c| {

@@ -47,7 +47,7 @@ pub mod text;
 
 pub use bandit::{BanditDistribution, BanditParams, BernoulliBandit};
 pub use cartpole::{CartPole, CartPoleParams, Integrator};
-pub use classification::{ClassSplits, FewShotClassification, LabelledDataset, Source};
+pub use classification::{ClassSplits, FewShotClassification, LabelledDataset, Source, SplitMode};
 pub use error::{EnvsError, Result};
 pub use gaussian::{GaussianClasses, GaussianClassesParams};
 pub use gridworld::{

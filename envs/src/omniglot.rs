@@ -20,13 +20,15 @@ use autodidact_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset};
+use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset, SplitMode};
 use crate::error::{EnvsError, Result};
 
 /// The largest image side accepted (larger files are refused, not decoded).
 pub const MAX_IMAGE_SIDE: u32 = 4096;
 /// The largest zip entry read.
 const MAX_ENTRY_BYTES: u64 = 64 << 20;
+/// The most bytes deflate (PNG's and zip's compression) can expand one byte into.
+const MAX_DEFLATE_RATIO: usize = 1032;
 
 /// Parameters of [`Omniglot`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
@@ -58,6 +60,9 @@ pub struct OmniglotParams {
     /// Seed of the character split (unset: derived from the run's seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
+    /// How the characters are divided: `train-validation-test`, or `test-only` (every class a
+    /// test class, to evaluate a trained model on new data with `autodidact eval`).
+    pub split: SplitMode,
     /// Training characters or alphabets (`Greek/character01`, `Greek`); with the other two
     /// lists it replaces the seeded split.
     pub train_classes: Vec<String>,
@@ -79,6 +84,7 @@ impl Default for OmniglotParams {
             train_fraction: 0.6,
             validation_fraction: 0.2,
             split_seed: None,
+            split: SplitMode::TrainValidationTest,
             train_classes: Vec::new(),
             validation_classes: Vec::new(),
             test_classes: Vec::new(),
@@ -117,6 +123,15 @@ pub fn decode_png(bytes: &[u8], name: &str) -> Result<(usize, usize, Vec<f32>)> 
     if w == 0 || h == 0 || w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE {
         return Err(err(format!(
             "{w}x{h} pixels is outside 1 ..= {MAX_IMAGE_SIDE} per side"
+        )));
+    }
+    // Deflate packs at most 1032 bytes into one: a header declaring more pixel data than the
+    // file can hold is refused before the image buffer is allocated for the declared size.
+    let needed = reader.info().raw_bytes();
+    if needed > bytes.len().saturating_mul(MAX_DEFLATE_RATIO) {
+        return Err(err(format!(
+            "{w}x{h} pixels need {needed} bytes of pixel data, more than the file's {} bytes can hold (deflate packs at most {MAX_DEFLATE_RATIO}:1): truncated or damaged",
+            bytes.len()
         )));
     }
     let size = reader
@@ -287,7 +302,17 @@ impl Collector {
                     reason: format!("{} bytes is too large for an image", file.size()),
                 });
             }
-            let mut data = Vec::with_capacity(file.size() as usize);
+            // Reserve what the entry can really hold, not what its header declares: its
+            // compressed bytes lie inside the archive, and deflate expands at most 1032:1.
+            let ratio = match file.compression() {
+                zip::CompressionMethod::Stored => 1,
+                _ => MAX_DEFLATE_RATIO as u64,
+            };
+            let holds = file
+                .compressed_size()
+                .min(bytes.len() as u64)
+                .saturating_mul(ratio);
+            let mut data = Vec::with_capacity(file.size().min(holds) as usize);
             // `take`: the declared size may lie (a zip bomb must not exhaust memory).
             (&mut file)
                 .take(MAX_ENTRY_BYTES)
@@ -357,6 +382,12 @@ fn load_uncached(paths: &[String], size: usize, rotations: bool) -> Result<Label
         sizes: BTreeMap::new(),
     };
     for p in paths {
+        if p.trim().is_empty() {
+            return Err(EnvsError::param(
+                "data_dir",
+                "an empty path: give an Omniglot folder or zip file",
+            ));
+        }
         let path = Path::new(p);
         if !path.exists() {
             return Err(EnvsError::MissingData {
@@ -472,6 +503,7 @@ impl Omniglot {
             .map(Seed)
             .unwrap_or_else(|| seed.derive("omniglot-split"));
         let splits = ClassSplits::by_lists_or_seed(
+            p.split,
             &groups,
             [&p.train_classes, &p.validation_classes, &p.test_classes],
             p.train_fraction,

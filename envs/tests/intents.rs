@@ -265,3 +265,42 @@ fn a_runaway_quote_is_reported_at_the_line_where_it_began() {
         1
     );
 }
+
+#[test]
+fn a_test_only_split_takes_every_intent_as_a_test_class() {
+    use autodidact_envs::SplitMode;
+    // Fewer intents than a three-way split could ever use for 3-way episodes in each split.
+    let p = write_csv("intents-test-only", &intents_csv(4, 8, "category"));
+    let three_splits = Intents::load(&params(&p), Seed(0)).unwrap_err().to_string();
+    assert!(three_splits.contains("classes"), "{three_splits}");
+    let only = IntentsParams {
+        split: SplitMode::TestOnly,
+        ..params(&p)
+    };
+    let it = Intents::load(&only, Seed(0)).unwrap();
+    let s = it.sampler().splits();
+    assert!(s.train.is_empty() && s.validation.is_empty());
+    assert_eq!(s.test, vec![0, 1, 2, 3]);
+    let t = it.task(Split::Test, Seed(1), 0).unwrap();
+    assert_eq!(t.support_x.shape(), &[6, 256]);
+    // Training from it is refused, naming the key.
+    let m = it.task(Split::Train, Seed(1), 0).unwrap_err().to_string();
+    assert!(m.contains("split") && m.contains("test-only"), "{m}");
+    // Lists contradict test-only.
+    let m = Intents::load(
+        &IntentsParams {
+            test_classes: vec!["intent_00".into()],
+            ..only.clone()
+        },
+        Seed(0),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("split") && m.contains("leave"), "{m}");
+    // TF-IDF weights come from the data's own rows.
+    let tfidf = IntentsParams {
+        weighting: autodidact_envs::Weighting::TfIdf,
+        ..only
+    };
+    assert!(Intents::load(&tfidf, Seed(0)).is_ok());
+}

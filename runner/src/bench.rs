@@ -55,6 +55,7 @@ pub fn bench(registry: &Registry, req: &BenchRequest) -> Result<BenchResult> {
         ));
     }
     let t0 = Instant::now();
+    req.spec.check_trainable()?;
     let mut alg = req.spec.build(registry)?;
     let build_seconds = t0.elapsed().as_secs_f64();
     let step = |alg: &mut Box<dyn autodidact_core::Algorithm>| -> Result<bool> {

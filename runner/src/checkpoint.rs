@@ -24,6 +24,19 @@ use crate::errors::{Result, RunnerError};
 
 /// The checkpoint's file name in a run folder.
 pub const CHECKPOINT_FILE: &str = "checkpoint.ckpt";
+/// The best-evaluated state's file name (`--keep-best`), in the same format.
+pub const BEST_FILE: &str = "best.ckpt";
+
+/// The best evaluation so far of a run with `--keep-best`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BestRecord {
+    /// The step it was evaluated after (the step of `best.ckpt`).
+    pub step: u64,
+    /// The metric that ranks evaluations.
+    pub metric: String,
+    /// Its value then.
+    pub value: f64,
+}
 
 /// The first line's start; the format number follows it.
 const MAGIC: &str = "AUTODIDACT-CHECKPOINT ";
@@ -33,7 +46,7 @@ const FORMAT: &str = "2";
 const SHA_LABEL: &str = " sha256=";
 
 /// The lowercase hex SHA-256 of `bytes`.
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -55,6 +68,12 @@ pub struct CheckpointHeader {
     /// checkpoints.
     #[serde(default)]
     pub eval_every: Option<u64>,
+    /// Whether the run keeps its best-evaluated state in `best.ckpt` (`--keep-best`).
+    #[serde(default)]
+    pub keep_best: bool,
+    /// The best evaluation so far (with `keep_best`).
+    #[serde(default)]
+    pub best: Option<BestRecord>,
     /// Bytes of `metrics.jsonl` that belong to this checkpoint.
     pub metrics_bytes: u64,
     /// Lines of `metrics.jsonl` that belong to this checkpoint.
@@ -169,7 +188,12 @@ impl Checkpoint {
 
     /// Reads `dir/checkpoint.ckpt`.
     pub fn read(dir: &Path) -> Result<Checkpoint> {
-        let path = dir.join(CHECKPOINT_FILE);
+        Checkpoint::read_file(dir, CHECKPOINT_FILE)
+    }
+
+    /// Reads `dir/NAME` (the checkpoint or the best state).
+    pub fn read_file(dir: &Path, name: &str) -> Result<Checkpoint> {
+        let path = dir.join(name);
         if !dir.is_dir() {
             return Err(RunnerError::Usage(format!(
                 "{} is not a folder",
@@ -179,7 +203,7 @@ impl Checkpoint {
         let bytes = std::fs::read(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 RunnerError::Usage(format!(
-                    "{} holds no checkpoint ({CHECKPOINT_FILE}): is it a run folder?",
+                    "{} holds no checkpoint ({name}): is it a run folder?",
                     dir.display()
                 ))
             } else {
@@ -191,7 +215,12 @@ impl Checkpoint {
 
     /// Writes `dir/checkpoint.ckpt` atomically.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        atomic::write(&dir.join(CHECKPOINT_FILE), &self.encode()?)
+        self.write_file(dir, CHECKPOINT_FILE)
+    }
+
+    /// Writes `dir/NAME` atomically.
+    pub fn write_file(&self, dir: &Path, name: &str) -> Result<()> {
+        atomic::write(&dir.join(name), &self.encode()?)
     }
 
     /// The run's configuration.
@@ -215,6 +244,12 @@ mod tests {
                 total_steps: 10,
                 checkpoint_every: 1,
                 eval_every: Some(5),
+                keep_best: true,
+                best: Some(BestRecord {
+                    step: 2,
+                    metric: "acc".into(),
+                    value: 0.5,
+                }),
                 metrics_bytes: 12,
                 metrics_lines: 1,
                 metrics_fnv1a: "ab".into(),
@@ -243,6 +278,8 @@ mod tests {
                 total_steps: 10,
                 checkpoint_every: 1,
                 eval_every: None,
+                keep_best: false,
+                best: None,
                 metrics_bytes: 0,
                 metrics_lines: 0,
                 metrics_fnv1a: "0".into(),

@@ -16,6 +16,7 @@ use crate::config::{read_config_file, ConfigFile, Override, RunSpec};
 use crate::errors::{Result, RunnerError};
 use crate::eval::{self, EvalRequest};
 use crate::plugin::{plugin_paths, registry_with_plugins};
+use crate::provenance::{self, Strictness};
 use crate::replot;
 use crate::resume;
 use crate::run::{self, install_interrupt_handler, panic_message, Progress, RunOptions};
@@ -152,6 +153,11 @@ pub struct RunArgs {
     /// metrics.jsonl (compare --first finds when a threshold was first reached).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub eval_every: Option<u64>,
+    /// Keep the best-evaluated state in best.ckpt (ranked by the algorithm's selection
+    /// metric), restore it at the end, and report both the final and the best evaluation
+    /// (best.KEY); evaluates at every checkpoint unless --eval-every says otherwise.
+    #[arg(long)]
+    pub keep_best: bool,
     /// No progress bar or line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -175,6 +181,9 @@ pub struct EvalArgs {
     /// Where to write the result (default: DIR/eval.json).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Evaluate the final state even when the run kept a best one (--keep-best).
+    #[arg(long)]
+    pub last: bool,
 }
 
 /// `resume`'s arguments.
@@ -205,8 +214,8 @@ pub struct SweepArgs {
     /// One axis of the grid, KEY=V1,V2,… (env.KEY for the environment); repeatable.
     #[arg(long, value_name = "KEY=V1,V2,...")]
     pub grid: Vec<String>,
-    /// Runs at once (default: the number of cores).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Runs at once (default: the number of cores; at most 1024).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
     /// Run only the I-th (from 0) of N shares of the sweep, e.g. $SLURM_ARRAY_TASK_ID/8.
     #[arg(long, value_name = "I/N")]
@@ -220,6 +229,9 @@ pub struct SweepArgs {
     /// Also evaluate every N steps in every run (see `run --eval-every`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub eval_every: Option<u64>,
+    /// Keep every run's best-evaluated state (see `run --keep-best`).
+    #[arg(long)]
+    pub keep_best: bool,
 }
 
 /// `compare`'s arguments.
@@ -350,6 +362,21 @@ pub fn execute(cli: Cli) -> Result<()> {
         );
         return Ok(());
     }
+    // A run trained with a plugin recorded it: load the same file again unless given.
+    let recorded = match &cli.command {
+        Command::Resume(a) => provenance::required(&a.dir, &plugin_files, Strictness::SameFile)?,
+        Command::Eval(a) => provenance::required(&a.run, &plugin_files, Strictness::Warn)?,
+        _ => Vec::new(),
+    };
+    for p in &recorded {
+        eprintln!(
+            "autodidact: loading {}, the plugin the run was trained with (recorded in {})",
+            p.display(),
+            provenance::PLUGINS_FILE
+        );
+    }
+    let mut plugin_files = plugin_files;
+    plugin_files.extend(recorded);
     let (registry, plugins) = registry_with_plugins(&plugin_files)?;
     match cli.command {
         Command::List { json } => {
@@ -373,6 +400,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 a.seed,
             )?;
             let dir = a.out.clone().unwrap_or_else(|| run::default_run_dir(&spec));
+            let needed = provenance::records_for(&plugins, &spec.algorithm, &spec.env)?;
             run::start(
                 &registry,
                 &spec,
@@ -381,6 +409,8 @@ pub fn execute(cli: Cli) -> Result<()> {
                     checkpoint_every: a.checkpoint_every,
                     stop_after: a.stop_after,
                     eval_every: a.eval_every,
+                    keep_best: a.keep_best,
+                    plugins: needed,
                     progress: progress(a.quiet),
                     print: true,
                 },
@@ -394,6 +424,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                     env: a.env,
                     sets: overrides(&a.set)?,
                     output: a.output,
+                    last: a.last,
                     print: true,
                 },
             )?;
@@ -409,6 +440,8 @@ pub fn execute(cli: Cli) -> Result<()> {
                     checkpoint_every: a.checkpoint_every,
                     stop_after: a.stop_after,
                     eval_every: None,
+                    keep_best: false,
+                    plugins: Vec::new(),
                     progress: progress(a.quiet),
                     print: true,
                 },
@@ -448,6 +481,8 @@ pub fn execute(cli: Cli) -> Result<()> {
                     out: out.clone(),
                     checkpoint_every: a.checkpoint_every,
                     eval_every: a.eval_every,
+                    keep_best: a.keep_best,
+                    plugins: provenance::records_for(&plugins, &e.algorithm, &e.env)?,
                     print: true,
                 },
             )?;

@@ -121,7 +121,7 @@ pub struct ConfigFile {
 
 /// Reads a configuration file (TOML; environment keys in `[env]`).
 pub fn read_config_file(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunnerError::read(path, e))?;
+    let text = crate::errors::read_text(path)?;
     let mut table = parse_toml(path, &text)?;
     let env = match table.remove("env") {
         None => Config::new(),
@@ -456,7 +456,8 @@ impl RunSpec {
 
     /// The configuration in the `--config` file format (hyperparameters, then `[env]`), with
     /// a header saying how it was made.
-    pub fn config_toml(&self) -> String {
+    /// `plugin_args` (` --plugin FILE` each) goes into the command it names.
+    pub fn config_toml(&self, plugin_args: &str) -> String {
         let mut table = self.hyperparameters.clone();
         table.insert(
             "env".to_string(),
@@ -464,10 +465,24 @@ impl RunSpec {
         );
         let body = toml::to_string(&table).unwrap_or_default();
         format!(
-            "# Resolved configuration of `autodidact run {} --env {} --seed {}`\n\
+            "# Resolved configuration of `autodidact{plugin_args} run {} --env {} --seed {}`\n\
              # (defaults < --config file < --set). Repeat the run with --config on this file.\n\n{body}",
             self.algorithm, self.env, self.seed
         )
+    }
+
+    /// Refuses to train on an environment whose classes are all test classes
+    /// (`split = "test-only"` is for `autodidact eval` on new data).
+    pub fn check_trainable(&self) -> Result<()> {
+        match self.env_params.get("split").and_then(toml::Value::as_str) {
+            Some("test-only") => Err(RunnerError::Config(format!(
+                "key `env.split`: \"test-only\" makes every class of {} a test class, which \
+                 nothing can be trained on; it is for evaluating a trained run on new data \
+                 (autodidact eval --run DIR --set env.data_dir=NEW --set env.split=test-only)",
+                self.env
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The spec as TOML (stored in checkpoints; TOML keeps every float exactly).

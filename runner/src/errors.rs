@@ -71,13 +71,15 @@ pub enum RunnerError {
     /// Ctrl-C or SIGTERM (or `--stop-after`) stopped a run after writing its checkpoint.
     #[error(
         "interrupted at iteration {step} of {total}; checkpoint and metrics saved in {}; \
-         continue with: autodidact resume {}",
+         continue with: autodidact resume {}{plugin_args}",
         .dir.display(),
         .dir.display()
     )]
     Interrupted {
         /// The run folder.
         dir: PathBuf,
+        /// ` --plugin FILE` for each plugin the run needs (empty when none).
+        plugin_args: String,
         /// Steps done.
         step: u64,
         /// Steps in all.
@@ -159,6 +161,23 @@ impl RunnerError {
             message: one_line(&message.into()),
         }
     }
+}
+
+/// Reads a text file: an error names the file, and bytes that are not UTF-8 are refused
+/// naming the line and column of the first bad byte (rather than the standard library's
+/// "stream did not contain valid UTF-8").
+pub fn read_text(path: &std::path::Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| RunnerError::read(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+        RunnerError::parse(
+            path,
+            format!("line {line}, column {column}: not UTF-8 text (byte 0x{:02x}); expected a UTF-8 text file", e.as_bytes()[good.len()]),
+        )
+    })
 }
 
 /// Joins the lines of a message with spaces.

@@ -8,7 +8,7 @@ use autodidact_core::{EnvSpec, Metrics, Registry, Seed};
 use serde_json::json;
 
 use crate::atomic;
-use crate::checkpoint::{Checkpoint, CHECKPOINT_FILE};
+use crate::checkpoint::{Checkpoint, BEST_FILE, CHECKPOINT_FILE};
 use crate::config::{find_algorithm, find_env, resolve_env_params, Override};
 use crate::errors::{one_line, Result, RunnerError};
 use crate::run::panic_message;
@@ -29,6 +29,9 @@ pub struct EvalRequest {
     pub sets: Vec<Override>,
     /// Where to write the result (default: `DIR/eval.json`).
     pub output: Option<PathBuf>,
+    /// Evaluate the final state (`checkpoint.ckpt`) even when the run kept a best one
+    /// (`best.ckpt`, which is evaluated by default).
+    pub last: bool,
     /// Print the metrics.
     pub print: bool,
 }
@@ -45,7 +48,13 @@ pub struct EvalOutcome {
 /// Evaluates a run's checkpoint.
 pub fn evaluate(registry: &Registry, req: &EvalRequest) -> Result<EvalOutcome> {
     let dir = req.dir.as_path();
-    let ckpt = Checkpoint::read(dir)?;
+    // A run with --keep-best restored its best state at the end: that is the run's model.
+    let file = if !req.last && dir.join(BEST_FILE).is_file() {
+        BEST_FILE
+    } else {
+        CHECKPOINT_FILE
+    };
+    let ckpt = Checkpoint::read_file(dir, file)?;
     let spec = ckpt.spec(dir)?;
     if let Some(o) = req.sets.iter().find(|o| !o.env) {
         return Err(RunnerError::Usage(format!(
@@ -62,7 +71,7 @@ pub fn evaluate(registry: &Registry, req: &EvalRequest) -> Result<EvalOutcome> {
     })?;
     let mut alg = spec.build(registry)?;
     // The same checks as resume: an edited step count is refused here too.
-    ckpt.restore(&dir.join(CHECKPOINT_FILE), alg.as_mut())?;
+    ckpt.restore(&dir.join(file), alg.as_mut())?;
 
     let other = req.env.is_some() || !req.sets.is_empty();
     let (env_name, env_params, metrics) = if other {
@@ -112,6 +121,7 @@ pub fn evaluate(registry: &Registry, req: &EvalRequest) -> Result<EvalOutcome> {
         "run": dir.display().to_string(),
         "algorithm": spec.algorithm,
         "seed": spec.seed,
+        "checkpoint": file,
         "checkpoint_iteration": ckpt.header.step,
         "trained_on": spec.env,
         "env": env_name,
@@ -121,8 +131,13 @@ pub fn evaluate(registry: &Registry, req: &EvalRequest) -> Result<EvalOutcome> {
     });
     atomic::write_json(&path, &value)?;
     if req.print {
+        let which = if file == BEST_FILE {
+            " (the kept best state; --last for the final one)"
+        } else {
+            ""
+        };
         outln!(
-            "{} (iteration {}) evaluated on {env_name}:",
+            "{} (iteration {}{which}) evaluated on {env_name}:",
             spec.algorithm,
             ckpt.header.step
         );

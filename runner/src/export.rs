@@ -53,7 +53,7 @@ pub fn write_export(path: &Path, runs: &[(PathBuf, Metrics)]) -> Result<()> {
 
 /// The lines of an export, parsed (blank lines skipped).
 pub fn read_lines(path: &Path) -> Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunnerError::read(path, e))?;
+    let text = crate::errors::read_text(path)?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())

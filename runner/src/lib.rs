@@ -52,6 +52,7 @@ pub mod heatmap;
 pub mod metrics;
 pub mod plot;
 pub mod plugin;
+pub mod provenance;
 pub mod replot;
 pub mod resume;
 pub mod run;

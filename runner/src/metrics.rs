@@ -61,7 +61,7 @@ pub fn parse_log(path: &Path, text: &str) -> Result<Log> {
 
 /// Reads and parses `path`.
 pub fn read_log(path: &Path) -> Result<Log> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunnerError::read(path, e))?;
+    let text = crate::errors::read_text(path)?;
     parse_log(path, &text)
 }
 

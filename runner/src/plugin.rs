@@ -2,7 +2,8 @@
 //!
 //! Only files the user names are loaded: `--plugin LIB` (repeatable) and the
 //! `AUTODIDACT_PLUGINS` path list; nothing is scanned. For each file, the exported
-//! `#[repr(C)]` declaration is read and checked (ABI version, core version, rustc version)
+//! `#[repr(C)]` declaration is read and checked (ABI version, core version, rustc version,
+//! the versions of ndarray, rand, serde and toml)
 //! before the plugin's Rust-ABI `register` function is called; a mismatch is refused naming
 //! the field and both values. Loaded libraries are never unloaded: entries, vtables and
 //! strings in them stay valid for the whole process.
@@ -94,8 +95,21 @@ pub fn load_plugin(registry: &mut Registry, path: &Path) -> Result<LoadedPlugin>
         path: path.to_path_buf(),
         message: one_line(&message),
     };
+    if path.is_dir() {
+        return Err(refuse(format!(
+            "is a folder; --plugin takes the plugin's library file, e.g. {}",
+            path.join(format!(
+                "{}NAME{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            ))
+            .display()
+        )));
+    }
     if !path.is_file() {
-        return Err(refuse("no such file".into()));
+        return Err(refuse(
+            "no such file (--plugin takes the path of a plugin's library file)".into(),
+        ));
     }
     // SAFETY: loading a library runs its initialisers. The user named this file explicitly
     // (nothing is scanned), which is the trust decision a plugin system rests on.
@@ -131,7 +145,10 @@ pub fn load_plugin(registry: &mut Registry, path: &Path) -> Result<LoadedPlugin>
     // in a library that is never unloaded.
     let declaration: &'static PluginDeclaration = unsafe { &*ptr };
     // SAFETY: the declaration's strings point into the same never-unloaded library.
-    unsafe { declaration.check() }.map_err(|e| refuse(e.to_string()))?;
+    let warnings = unsafe { declaration.check() }.map_err(|e| refuse(e.to_string()))?;
+    for w in warnings {
+        eprintln!("autodidact: warning: plugin {}: {w}", path.display());
+    }
 
     let mut registrar = Registrar {
         registry,
@@ -181,7 +198,15 @@ mod tests {
         let mut r = Registry::default();
         let e = load_plugin(&mut r, Path::new("/nonexistent/libx.so")).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(e.to_string(), "plugin /nonexistent/libx.so: no such file");
+        assert_eq!(
+            e.to_string(),
+            "plugin /nonexistent/libx.so: no such file (--plugin takes the path of a plugin's library file)"
+        );
+        let e = load_plugin(&mut r, &std::env::temp_dir()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e
+            .to_string()
+            .contains("is a folder; --plugin takes the plugin's library file"));
 
         let f = std::env::temp_dir().join(format!("autodidact-notalib-{}.so", std::process::id()));
         std::fs::write(&f, b"not a library").unwrap();

@@ -84,43 +84,60 @@ pub fn redraw_run(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(drawn)
 }
 
-/// A line's name, title and matrices: a summary line's, or an older continual driver line's.
-fn line_matrices(v: &Value) -> Option<(String, String, Matrices)> {
-    let text = |k: &str| v.get(k).and_then(Value::as_str);
-    let seed = v.get("seed").and_then(Value::as_u64).unwrap_or(0);
-    if let Some(m) = v.get("matrices").and_then(Value::as_object) {
-        let matrices: Matrices = m
-            .iter()
-            .filter_map(|(k, x)| Some((k.clone(), matrix_from_json(x)?)))
+/// The longest heat-map file-name prefix taken from an export line (after sanitising).
+const MAX_NAME_BYTES: usize = 100;
+
+/// The most tasks an older continual driver line's matrix may span: its square is built from
+/// the lengths the line declares (`init`, `rows`), so a short line must not declare a huge one.
+pub const MAX_LEGACY_TASKS: usize = 1000;
+
+/// A line's name, title and matrices: a summary line's, or an older continual driver line's
+/// (`Ok(None)` for a line of neither kind, `Err` for one too large to draw).
+fn line_matrices(v: &Value) -> Result<Option<(String, String, Matrices)>, String> {
+    let inner = || -> Option<Result<(String, String, Matrices), String>> {
+        let text = |k: &str| v.get(k).and_then(Value::as_str);
+        let seed = v.get("seed").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(m) = v.get("matrices").and_then(Value::as_object) {
+            let matrices: Matrices = m
+                .iter()
+                .filter_map(|(k, x)| Some((k.clone(), matrix_from_json(x)?)))
+                .collect();
+            let (algorithm, env) = (text("algorithm")?, text("env")?);
+            let name = text(RUN_KEY)
+                .and_then(|r| Path::new(r).file_name())
+                .map_or_else(
+                    || format!("{algorithm}-{env}-seed{seed}"),
+                    |f| f.to_string_lossy().into_owned(),
+                );
+            return Some(Ok((name, run_title(algorithm, env, seed), matrices)));
+        }
+        let (method, stream) = (text("method")?, text("stream")?);
+        let rows: Vec<Vec<f64>> = serde_json::from_value(v.get("rows")?.clone()).ok()?;
+        let n = v
+            .get("init")
+            .and_then(Value::as_array)
+            .map_or(rows.len(), Vec::len)
+            .max(rows.len());
+        if n > MAX_LEGACY_TASKS {
+            return Some(Err(format!(
+                "its accuracy matrix spans {n} tasks (`rows`, `init`), more than the \
+                 {MAX_LEGACY_TASKS} a heat-map can show"
+            )));
+        }
+        let matrix: Matrix = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| rows.get(i).and_then(|r| r.get(j)).copied())
+                    .collect()
+            })
             .collect();
-        let (algorithm, env) = (text("algorithm")?, text("env")?);
-        let name = text(RUN_KEY)
-            .and_then(|r| Path::new(r).file_name())
-            .map_or_else(
-                || format!("{algorithm}-{env}-seed{seed}"),
-                |f| f.to_string_lossy().into_owned(),
-            );
-        return Some((name, run_title(algorithm, env, seed), matrices));
-    }
-    let (method, stream) = (text("method")?, text("stream")?);
-    let rows: Vec<Vec<f64>> = serde_json::from_value(v.get("rows")?.clone()).ok()?;
-    let n = v
-        .get("init")
-        .and_then(Value::as_array)
-        .map_or(rows.len(), Vec::len)
-        .max(rows.len());
-    let matrix: Matrix = (0..n)
-        .map(|i| {
-            (0..n)
-                .map(|j| rows.get(i).and_then(|r| r.get(j)).copied())
-                .collect()
-        })
-        .collect();
-    Some((
-        format!("{stream}-{method}-seed{seed}"),
-        run_title(method, stream, seed),
-        [("accuracy_matrix".to_string(), matrix)].into(),
-    ))
+        Some(Ok((
+            format!("{stream}-{method}-seed{seed}"),
+            run_title(method, stream, seed),
+            [("accuracy_matrix".to_string(), matrix)].into(),
+        )))
+    };
+    inner().transpose()
 }
 
 /// Draws the heat-maps of an export's lines into `heatmaps/` beside it; returns the lines
@@ -134,12 +151,18 @@ pub fn redraw_export(path: &Path) -> Result<(usize, Vec<PathBuf>)> {
     let mut drawn = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for (i, v) in export::read_lines(path)?.iter().enumerate() {
-        let Some((mut name, title, matrices)) = line_matrices(v) else {
+        let found = line_matrices(v)
+            .map_err(|e| RunnerError::parse(path, format!("line {}: {e}", i + 1)))?;
+        let Some((name, title, matrices)) = found else {
             continue;
         };
         if matrices.is_empty() {
             continue;
         }
+        // The name comes from the line's text (`stream`, `method`, `run`): keep it a plain,
+        // short file name, so a line cannot write outside `heatmaps/` nor fail on a NUL byte.
+        let mut name = crate::config::sanitize(&name);
+        name.truncate(MAX_NAME_BYTES);
         // Runs of one export may share a folder name (one per stream of a table): the line
         // number tells them apart.
         if !names.insert(name.clone()) {
@@ -200,7 +223,7 @@ mod tests {
             "algorithm": "naive", "env": "split", "seed": 2, "run": "out/naive-split-seed2",
             "matrices": { "accuracy_matrix": [[0.9, null], [null, null]] }
         });
-        let (name, title, m) = line_matrices(&summary).unwrap();
+        let (name, title, m) = line_matrices(&summary).unwrap().unwrap();
         assert_eq!(name, "naive-split-seed2");
         assert_eq!(title, "naive on split (seed 2)");
         assert_eq!(m["accuracy_matrix"][0], vec![Some(0.9), None]);
@@ -208,12 +231,17 @@ mod tests {
             "stream": "gaussian-permuted", "method": "ewc", "seed": 0,
             "rows": [[0.9, 0.1, 0.2]], "init": [0.1, 0.1, 0.1]
         });
-        let (name, _, m) = line_matrices(&legacy).unwrap();
+        let (name, _, m) = line_matrices(&legacy).unwrap().unwrap();
         assert_eq!(name, "gaussian-permuted-ewc-seed0");
         let r = &m["accuracy_matrix"];
         assert_eq!(r.len(), 3);
         assert_eq!(r[0][2], Some(0.2));
         assert_eq!(r[2], vec![None; 3]);
-        assert!(line_matrices(&json!({ "method": "x" })).is_none());
+        assert!(line_matrices(&json!({ "method": "x" })).unwrap().is_none());
+        // A short line declaring a huge square is refused, not expanded.
+        let huge =
+            json!({ "method": "m", "stream": "s", "rows": [[0.5]], "init": vec![0.0; 20_000] });
+        let e = line_matrices(&huge).unwrap_err();
+        assert!(e.contains("20000 tasks"), "{e}");
     }
 }

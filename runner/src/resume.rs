@@ -41,6 +41,7 @@ pub fn resume(registry: &Registry, dir: &Path, opts: &RunOptions) -> Result<RunO
         ));
     }
     log.truncate(keep);
+    let keep_best = crate::run::best::selection(alg.as_ref(), &spec.algorithm, h.keep_best)?;
     let session = Session {
         dir: dir.to_path_buf(),
         algorithm_crate: find_algorithm(registry, &spec.algorithm)?.crate_name,
@@ -52,6 +53,9 @@ pub fn resume(registry: &Registry, dir: &Path, opts: &RunOptions) -> Result<RunO
         checkpoint_every: opts.checkpoint_every.unwrap_or(h.checkpoint_every).max(1),
         last_checkpoint: h.step,
         eval_every: opts.eval_every.or(h.eval_every).filter(|&n| n > 0),
+        keep_best,
+        best: h.best.clone(),
+        plugin_args: crate::provenance::cli_args(&crate::provenance::read(dir)?),
         earlier_train_seconds: h.train_seconds,
         train_time: Duration::ZERO,
         sessions: h.sessions + 1,

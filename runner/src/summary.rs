@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::atomic;
 use crate::config::RunSpec;
 use crate::errors::{Result, RunnerError};
+use crate::run::best::BestEvaluation;
 use crate::table::{fmt_num, Table};
 
 /// The summary's file name in a run folder.
@@ -134,6 +135,8 @@ pub struct SummaryInput<'a> {
     pub iterations: u64,
     /// `evaluate(None)`'s result.
     pub evaluation: &'a Metrics,
+    /// With `--keep-best`: the best state's evaluation.
+    pub best: Option<&'a BestEvaluation>,
     /// The latest value of every metric the training steps logged.
     pub last_training: &'a Metrics,
     /// The algorithm's matrices at the end.
@@ -142,17 +145,33 @@ pub struct SummaryInput<'a> {
     pub timing: Timing,
 }
 
+/// The best evaluation as final metrics: `best.KEY` for each of its metrics, and
+/// `best.iteration`.
+pub fn best_metrics(best: &BestEvaluation) -> Metrics {
+    let mut m: Metrics = best
+        .evaluation
+        .iter()
+        .map(|(k, v)| (format!("best.{k}"), *v))
+        .collect();
+    m.insert("best.iteration".into(), best.step as f64);
+    m
+}
+
 /// The summary as JSON.
 pub fn summary_json(input: &SummaryInput<'_>) -> Value {
     let s = input.spec;
-    json!({
+    let mut finals = final_metrics(input.evaluation, input.last_training);
+    if let Some(b) = input.best {
+        finals.extend(best_metrics(b));
+    }
+    let mut v = json!({
         "algorithm": s.algorithm,
         "algorithm_crate": input.algorithm_crate,
         "env": s.env,
         "seed": s.seed,
         "iterations": input.iterations,
         "headline_metric": input.headline,
-        "final_metrics": metrics_json(&final_metrics(input.evaluation, input.last_training)),
+        "final_metrics": metrics_json(&finals),
         "evaluation": metrics_json(input.evaluation),
         "last_training_metrics": metrics_json(input.last_training),
         "matrices": matrices_json(input.matrices),
@@ -160,7 +179,19 @@ pub fn summary_json(input: &SummaryInput<'_>) -> Value {
         "env_params": toml_to_json(&s.env_params),
         "versions": versions(),
         "timing": input.timing.json(),
-    })
+    });
+    if let (Some(b), Some(map)) = (input.best, v.as_object_mut()) {
+        map.insert(
+            "best".into(),
+            json!({
+                "iteration": b.step,
+                "metric": b.metric,
+                "better": b.better.name(),
+                "evaluation": metrics_json(&b.evaluation),
+            }),
+        );
+    }
+    v
 }
 
 /// A TOML table as JSON.
@@ -243,7 +274,7 @@ pub fn summary_with_evaluations(dir: &Path) -> Result<Value> {
 }
 
 fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunnerError::read(path, e))?;
+    let text = crate::errors::read_text(path)?;
     serde_json::from_str(&text).map_err(|e| RunnerError::parse(path, e.to_string()))
 }
 

@@ -21,6 +21,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::checkpoint::Checkpoint;
 use crate::config::{sanitize, ConfigFile, Override, RunSpec};
 use crate::errors::{Result, RunnerError};
+use crate::provenance::{self, PluginRecord};
 use crate::run::{self, interrupted, panic_message, Progress, RunOptions};
 use crate::summary::SUMMARY_FILE;
 use crate::table::fmt_num;
@@ -175,6 +176,10 @@ pub struct SweepRequest {
     pub checkpoint_every: Option<u64>,
     /// Steps between evaluations during training.
     pub eval_every: Option<u64>,
+    /// Keep every run's best-evaluated state (`--keep-best`).
+    pub keep_best: bool,
+    /// The plugin files the runs need (recorded in each run folder).
+    pub plugins: Vec<PluginRecord>,
     /// Show an overall progress bar (on a terminal) and a line per run.
     pub print: bool,
 }
@@ -223,6 +228,7 @@ pub fn plan(registry: &Registry, req: &SweepRequest) -> Result<Vec<Job>> {
                 &sets,
                 seed,
             )?;
+            spec.check_trainable()?;
             let index = jobs.len();
             let mut dir_name = sanitize(&format!("{name}-seed{seed}"));
             if !names.insert(dir_name.clone()) {
@@ -312,6 +318,8 @@ pub fn sweep(registry: &Registry, req: &SweepRequest) -> Result<SweepOutcome> {
         checkpoint_every: req.checkpoint_every,
         stop_after: None,
         eval_every: req.eval_every,
+        keep_best: req.keep_best,
+        plugins: req.plugins.clone(),
         progress: Progress::Silent,
         print: false,
     };
@@ -392,6 +400,7 @@ pub fn sweep(registry: &Registry, req: &SweepRequest) -> Result<SweepOutcome> {
             let r = r.unwrap_or_else(|| {
                 JobResult::Failed(RunnerError::Interrupted {
                     dir: job.dir.clone(),
+                    plugin_args: provenance::cli_args(&opts.plugins),
                     step: 0,
                     total: 0,
                 })

@@ -5,8 +5,8 @@
 //! or sleep at a given step.
 
 use autodidact_core::{
-    Algorithm, Config, CoreError, EnvInstance, EnvKind, EnvSpec, Hyperparams, Metrics, Result, Rng,
-    Seed, Split, Targets, Task, TaskDistribution,
+    Algorithm, Better, Config, CoreError, EnvInstance, EnvKind, EnvSpec, Hyperparams, Metrics,
+    Result, Rng, Seed, Split, Targets, Task, TaskDistribution,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,9 @@ pub struct TestLinearParams {
     /// Test tasks of the evaluation.
     #[param(min = 1)]
     pub eval_tasks: u64,
+    /// From this step on (0: never), halve the weights instead of learning, so later
+    /// evaluations are worse than earlier ones (for `--keep-best`).
+    pub forget_after: u64,
 }
 
 impl Default for TestLinearParams {
@@ -59,6 +62,7 @@ impl Default for TestLinearParams {
             diverge_at: 0,
             eval_delay_ms: 0,
             eval_tasks: 8,
+            forget_after: 0,
         }
     }
 }
@@ -147,8 +151,13 @@ impl Algorithm for TestLinear {
                 *g += 2.0 * (p - y) * fi / self.hp.batch as f64;
             }
         }
+        let forgetting = self.hp.forget_after > 0 && step >= self.hp.forget_after;
         for (w, g) in self.state.w.iter_mut().zip(grad) {
-            *w -= self.hp.lr * g;
+            if forgetting {
+                *w *= 0.5;
+            } else {
+                *w -= self.hp.lr * g;
+            }
         }
         if step == self.hp.diverge_at {
             self.state.w = vec![f64::NAN; 4];
@@ -196,6 +205,10 @@ impl Algorithm for TestLinear {
 
     fn is_finite(&self) -> bool {
         self.state.w.iter().all(|w| w.is_finite())
+    }
+
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        Some(("test_mse".into(), Better::Lower))
     }
 
     fn save(&self) -> Result<Vec<u8>> {

@@ -317,6 +317,7 @@ fn compare_names_the_file_and_line_of_a_garbage_metrics_line() {
 fn bad_values() -> Vec<(Vec<&'static str>, &'static str)> {
     let maml = ["run", "maml", "--env", "sinusoid", "-q", "--out", "x"];
     let dqn = ["run", "dqn", "--env", "gridworld", "-q", "--out", "x"];
+    let proto = ["run", "proto-net", "--env", "omniglot", "-q", "--out", "x"];
     let with = |base: &[&'static str], set: &'static str| {
         let mut a = base.to_vec();
         a.extend(["--set", set]);
@@ -331,7 +332,63 @@ fn bad_values() -> Vec<(Vec<&'static str>, &'static str)> {
         (with(&maml, "hidden=[40, -1]"), "key `hidden`: got [40, -1]"),
         (with(&maml, "env.shots=-1"), "key `env.shots`: got -1"),
         (with(&dqn, "gamma=true"), "key `gamma`: got true"),
+        // Paths: the expected type in words, and an empty one named (item 5).
+        (
+            with(&proto, "env.data_dir=5"),
+            "key `env.data_dir`: got 5, expected string or list of strings",
+        ),
+        (
+            with(&proto, "env.data_dir=\"\""),
+            "key `env.data_dir`: an empty path: give an Omniglot folder or zip file",
+        ),
+        // Thread counts are bounded before any thread starts (item 3).
+        (
+            with(&maml, "threads=100000"),
+            "key `threads`: 100000 is outside the allowed range 1 ..= 256",
+        ),
+        (
+            with(&dqn, "threads=100000"),
+            "key `threads`: 100000 is outside the allowed range 1 ..= 16",
+        ),
     ]
+}
+
+#[test]
+fn sweep_jobs_are_bounded() {
+    let root = fresh("sweep-jobs");
+    // clap's own usage error (several lines), exit 2.
+    let r = run_in(
+        &root,
+        &[
+            "sweep", "maml", "--env", "sinusoid", "--jobs", "100000", "--out", "s",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    r.err_has("'100000' for '--jobs <N>': 100000 is not in 1..=1024");
+    assert!(!root.join("s").exists());
+}
+
+#[test]
+fn a_run_on_a_test_only_split_is_refused_before_any_work() {
+    let root = fresh("test-only-run");
+    run_in(
+        &root,
+        &[
+            "run",
+            "proto-net",
+            "--env",
+            "omniglot",
+            "-q",
+            "--out",
+            "x",
+            "--set",
+            "env.split=test-only",
+        ],
+    )
+    .fails(2)
+    .err_has("key `env.split`")
+    .err_has("autodidact eval");
+    assert!(!root.join("x").exists());
 }
 
 #[test]
@@ -401,4 +458,113 @@ fn nan_messages_number_iterations_from_one_everywhere() {
         "training failed at iteration 1: numerical error: meta-iteration 1: the meta-loss is NaN",
     )
     .err_has("(iteration 0)");
+}
+
+/// A CSV of `classes` intents named `PREFIX_NN`, `per` messages each, with class words.
+fn intents_csv(prefix: &str, classes: usize, per: usize) -> String {
+    let words = [
+        "card", "transfer", "refund", "top", "up", "pin", "atm", "fee", "exchange", "rate", "cash",
+        "lost", "loan", "app", "limit", "salary",
+    ];
+    let mut s = "text,category\n".to_string();
+    for c in 0..classes {
+        for i in 0..per {
+            let (a, b) = (words[c % words.len()], words[(c * 3 + 1) % words.len()]);
+            let w = words[(i * 5 + c) % words.len()];
+            s.push_str(&format!("my {a} {b} {a} issue {w},{prefix}_{c:02}\n"));
+        }
+    }
+    s
+}
+
+#[test]
+fn a_trained_run_is_evaluated_on_new_data_with_a_test_only_split() {
+    let root = fresh("eval-new-data");
+    std::fs::write(root.join("a.csv"), intents_csv("old", 16, 20)).unwrap();
+    // Four new intents: too few for a three-way split of 5-way episodes.
+    std::fs::write(root.join("b.csv"), intents_csv("new", 5, 20)).unwrap();
+    let small = [
+        "--set",
+        "meta_iterations=30",
+        "--set",
+        "eval_episodes=20",
+        "--set",
+        "val_every=0",
+        "--set",
+        "env.ways=3",
+        "--set",
+        "env.shots=2",
+        "--set",
+        "env.queries=3",
+        "--set",
+        "env.dim=128",
+    ];
+    let mut args = vec![
+        "run",
+        "proto-net",
+        "--env",
+        "intents",
+        "-q",
+        "--out",
+        "r",
+        "--set",
+    ];
+    args.push("env.data_dir=a.csv");
+    args.extend(small);
+    run_in(&root, &args).ok();
+    // Without test-only, the new data cannot fill the three splits.
+    run_in(
+        &root,
+        &["eval", "--run", "r", "--set", "env.data_dir=b.csv"],
+    )
+    .fails(2);
+    run_in(
+        &root,
+        &[
+            "eval",
+            "--run",
+            "r",
+            "--set",
+            "env.data_dir=b.csv",
+            "--set",
+            "env.split=test-only",
+            "--output",
+            "r/eval-new.json",
+        ],
+    )
+    .ok()
+    .out_has("query_accuracy");
+    let e: serde_json::Value = serde_json::from_str(&read(root.join("r/eval-new.json"))).unwrap();
+    assert_eq!(e["env_params"]["split"], "test-only");
+    let acc = e["metrics"]["query_accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 1.0 / 3.0,
+        "3-way accuracy {acc} on new intents should beat chance"
+    );
+}
+
+#[test]
+fn an_episode_whose_activations_cannot_fit_is_refused_before_any_work() {
+    let root = fresh("episode-memory");
+    // About 244 GiB of activations for one episode: more than any test machine has.
+    run_in(
+        &root,
+        &[
+            "run",
+            "maml",
+            "--env",
+            "sinusoid",
+            "-q",
+            "--out",
+            "x",
+            "--set",
+            "env.shots=1000000",
+            "--set",
+            "hidden=[4096, 4096]",
+        ],
+    )
+    .fails(2)
+    .err_has("key `env.shots`: one episode (1000010 examples")
+    .err_has("available; make it smaller");
+    assert!(!root.join("x").exists());
 }

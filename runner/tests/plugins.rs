@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use autodidact_core::plugin::{ABI_VERSION, CORE_VERSION, RUSTC_VERSION};
+use autodidact_core::plugin::{ABI_VERSION, CORE_VERSION, DEP_VERSIONS, RUSTC_VERSION};
 use common::*;
 
 /// The template plugin, built by cargo as a dependency of this test.
@@ -73,6 +73,60 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 fn lib_arg(p: &Path) -> String {
     p.display().to_string()
+}
+
+fn canonical(p: &str) -> String {
+    std::fs::canonicalize(p).unwrap().display().to_string()
+}
+
+#[test]
+fn a_changed_or_missing_plugin_is_refused_by_resume_naming_what_to_pass() {
+    let root = fresh("plugin-provenance");
+    // Trained with a copy of the plugin, which then changes and disappears.
+    let copy = root.join(format!(
+        "{}copy{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    std::fs::copy(template_plugin(), &copy).unwrap();
+    let lib = lib_arg(&copy);
+    run_in(
+        &root,
+        &[
+            "run",
+            "linear-protonet",
+            "--env",
+            "gaussian-classes",
+            "--plugin",
+            &lib,
+            "-q",
+            "--out",
+            "r",
+            "--set",
+            "iterations=20",
+            "--set",
+            "eval_tasks=5",
+            "--stop-after",
+            "7",
+        ],
+    )
+    .fails(1);
+    let mut bytes = std::fs::read(&copy).unwrap();
+    bytes.extend_from_slice(b"rebuilt");
+    std::fs::write(&copy, &bytes).unwrap();
+    run_in(&root, &["resume", "r"])
+        .fails(2)
+        .err_has("has changed since the run was trained")
+        .err_has("pass --plugin FILE");
+    std::fs::remove_file(&copy).unwrap();
+    run_in(&root, &["resume", "r"])
+        .fails(2)
+        .err_has("is not there any more")
+        .err_has("pass --plugin FILE");
+    // The same build at another path is accepted.
+    let original = lib_arg(&template_plugin());
+    run_in(&root, &["resume", "r", "-q", "--plugin", &original]).ok();
+    run_in(&root, &["eval", "--run", "r", "--plugin", &original]).ok();
 }
 
 #[test]
@@ -148,13 +202,26 @@ fn a_plugin_algorithm_trains_resumes_and_evaluates() {
         "5-way accuracy {acc} should beat chance (0.2) clearly"
     );
 
-    run_in(&root, &strs(&args("resumed", &["--stop-after", "17"]))).fails(1);
-    // The plugin must be named again to resume.
-    run_in(&root, &["resume", "resumed"])
-        .fails(2)
-        .err_has("uses algorithm `linear-protonet`, which is not registered here")
-        .err_has("--plugin");
-    run_in(&root, &["resume", "resumed", "-q", "--plugin", &lib]).ok();
+    // The run records the plugin; the hint and config.toml name it.
+    run_in(&root, &strs(&args("resumed", &["--stop-after", "17"])))
+        .fails(1)
+        .err_has(&format!(
+            "continue with: autodidact resume resumed --plugin {}",
+            canonical(&lib)
+        ));
+    let record: serde_json::Value =
+        serde_json::from_str(&read(root.join("resumed/plugins.json"))).unwrap();
+    assert_eq!(record[0]["path"], canonical(&lib));
+    assert_eq!(record[0]["algorithms"][0], "linear-protonet");
+    assert_eq!(record[0]["sha256"].as_str().unwrap().len(), 64);
+    assert!(read(root.join("resumed/config.toml")).contains(&format!(
+        "autodidact --plugin {} run linear-protonet",
+        canonical(&lib)
+    )));
+    // Resumed without --plugin: the recorded file is loaded again.
+    run_in(&root, &["resume", "resumed", "-q"])
+        .ok()
+        .err_has("the plugin the run was trained with");
     assert_eq!(
         read(root.join("straight/metrics.jsonl")),
         read(root.join("resumed/metrics.jsonl"))
@@ -233,6 +300,30 @@ fn mismatched_declarations_are_refused_naming_the_field_and_both_values() {
                 "plugin declaration mismatch in `{field}`: the plugin has `{plugin_value}`, this autodidact has `{host_value}`"
             ));
     }
+    // Every other field matches; one crate whose types cross the boundary differs.
+    let host_ndarray = DEP_VERSIONS
+        .split(';')
+        .find_map(|p| p.strip_prefix("ndarray="))
+        .unwrap();
+    let theirs = DEP_VERSIONS.replace(&format!("ndarray={host_ndarray}"), "ndarray=0.15.6");
+    finish(
+        bin()
+            .current_dir(&root)
+            .env("FIXTURE_ABI_VERSION", ABI_VERSION.to_string())
+            .env("FIXTURE_CORE_VERSION", CORE_VERSION)
+            .env("FIXTURE_RUSTC_VERSION", RUSTC_VERSION)
+            .env("FIXTURE_DEP_VERSIONS", &theirs)
+            .args(["list", "--plugin"])
+            .arg(&lib)
+            .output()
+            .unwrap(),
+    )
+    .fails(2)
+    .err_has(&format!("plugin {}", lib.display()))
+    .err_has("mismatch in `dep_versions`")
+    .err_has(&format!(
+        "the plugin was built with ndarray 0.15.6, this autodidact with ndarray {host_ndarray}"
+    ));
 }
 
 #[test]

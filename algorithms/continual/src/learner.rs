@@ -4,8 +4,8 @@
 
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::{
-    no_grad, Adam, Algorithm, BatchNormStats, Config, CoreError, CreateGraph, EnvInstance, EnvSpec,
-    Matrices, Metrics, Params, Rng, Seed, Sgd, Tape, TaskStream, Tensor,
+    no_grad, Adam, Algorithm, BatchNormStats, Better, Config, CoreError, CreateGraph, EnvInstance,
+    EnvSpec, Matrices, Metrics, Params, Rng, Seed, Sgd, Tape, TaskStream, Tensor,
 };
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -693,6 +693,10 @@ impl Algorithm for ContinualLearner {
         self.dead_units = state.dead_units;
         self.step = state.step;
         Ok(())
+    }
+
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        Some(("acc".into(), Better::Higher))
     }
 
     fn headline_metric(&self) -> &'static str {

@@ -5,8 +5,8 @@ use autodidact_core::config::Checked;
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::parallel;
 use autodidact_core::{
-    Adam, Algorithm, Config, CoreError, CreateGraph, EnvInstance, EnvSpec, Metrics, Params, Seed,
-    Split, Tape, Task, TaskDistribution, Tensor,
+    Adam, Algorithm, Better, Config, CoreError, CreateGraph, EnvInstance, EnvSpec, Metrics, Params,
+    Seed, Split, Tape, Task, TaskDistribution, Tensor,
 };
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +113,20 @@ impl MetaLearner {
         let mut params = Params::new();
         let mut rng = seed.rng("init");
         let model = Model::build(&hp, dist.kind(), &dist.input_shape(), &mut params, &mut rng)?;
+        // One episode's activations must fit before training starts: a second-order
+        // meta-gradient keeps every inner step's graph.
+        let probe = dist.sample(Split::Train, &mut seed.rng("memory-probe"))?;
+        let examples = probe.support_x.shape().first().copied().unwrap_or(0)
+            + probe.query_x.shape().first().copied().unwrap_or(0);
+        let second_order =
+            !(method == Method::FoMaml || method == Method::Reptile || hp.first_order);
+        let passes = if second_order {
+            hp.inner_steps as f64 + 1.0
+        } else {
+            1.0
+        };
+        hp.backbone_spec(model.outputs)
+            .check_episode(&dist.input_shape(), examples, passes)?;
         let n_model = params.len();
         if method == Method::MetaSgd {
             for i in 0..n_model {
@@ -389,6 +403,16 @@ impl Algorithm for MetaLearner {
         self.loss_sum = state.loss_sum;
         self.loss_count = state.loss_count;
         Ok(())
+    }
+
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        // The same keys `evaluate` reports: accuracy after adaptation, or the regression
+        // error after adaptation.
+        Some(if self.model.classification {
+            ("query_accuracy".into(), Better::Higher)
+        } else {
+            ("query_mse_after".into(), Better::Lower)
+        })
     }
 
     fn headline_metric(&self) -> &'static str {

@@ -38,6 +38,19 @@ pub enum Backbone {
     },
 }
 
+/// The body `hp` asks for, in core's terms.
+pub(crate) fn spec(hp: &MetricParams) -> BackboneSpec {
+    BackboneSpec {
+        kind: hp.backbone,
+        hidden: hp.hidden.clone(),
+        activation: Activation::Relu,
+        init: Init::KaimingUniform,
+        filters: hp.filters,
+        out_dim: Some(hp.embedding_dim),
+        layer_norm: false,
+    }
+}
+
 impl Backbone {
     /// Builds the backbone for an input shape with core's builder, adding its parameters to
     /// `params`.
@@ -47,16 +60,7 @@ impl Backbone {
         params: &mut Params<f32>,
         rng: &mut Rng,
     ) -> Result<Backbone> {
-        let spec = BackboneSpec {
-            kind: hp.backbone,
-            hidden: hp.hidden.clone(),
-            activation: Activation::Relu,
-            init: Init::KaimingUniform,
-            filters: hp.filters,
-            out_dim: Some(hp.embedding_dim),
-            layer_norm: false,
-        };
-        let body = core::Backbone::build(&spec, input_shape, "body", params, rng)
+        let body = core::Backbone::build(&spec(hp), input_shape, "body", params, rng)
             .map_err(|e| MetricError::Incompatible(e.to_string()))?;
         Ok(match body {
             core::Backbone::Conv4(conv) => Backbone::Conv4 {

@@ -4,8 +4,8 @@
 
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::{
-    Adam, Algorithm, BatchNormMode, BatchNormStats, Config, CoreError, CreateGraph, EnvInstance,
-    EnvSpec, Metrics, Params, Seed, Split, Tape, Task, TaskDistribution,
+    Adam, Algorithm, BatchNormMode, BatchNormStats, Better, Config, CoreError, CreateGraph,
+    EnvInstance, EnvSpec, Metrics, Params, Seed, Split, Tape, Task, TaskDistribution,
 };
 use serde::{Deserialize, Serialize};
 
@@ -155,6 +155,14 @@ impl MetricLearner {
         let mut params = Params::new();
         let mut rng = seed.rng("init");
         let model = Model::build(method, &hp, &dist.input_shape(), &mut params, &mut rng)?;
+        // One training episode's activations must fit before training starts.
+        let probe = train_dist
+            .as_deref()
+            .unwrap_or(dist.as_ref())
+            .sample(Split::Train, &mut seed.rng("memory-probe"))?;
+        let examples = probe.support_x.shape().first().copied().unwrap_or(0)
+            + probe.query_x.shape().first().copied().unwrap_or(0);
+        crate::backbone::spec(&hp).check_episode(&dist.input_shape(), examples, 1.0)?;
         let stats = model.backbone.new_stats();
         let mut opt = if hp.weight_decay > 0.0 {
             Adam::adamw(hp.lr, hp.weight_decay)
@@ -472,6 +480,10 @@ impl Algorithm for MetricLearner {
         self.acc_sum = state.acc_sum;
         self.count = state.count;
         Ok(())
+    }
+
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        Some(("query_accuracy".into(), Better::Higher))
     }
 
     fn headline_metric(&self) -> &'static str {

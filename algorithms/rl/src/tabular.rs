@@ -10,7 +10,7 @@
 //! A time-limit truncation bootstraps like any other step; only termination cuts it.
 
 use autodidact_core::{
-    Algorithm, Config, EnvInstance, EnvSpec, Environment, Hyperparams, Metrics, Rng, Seed,
+    Algorithm, Better, Config, EnvInstance, EnvSpec, Environment, Hyperparams, Metrics, Rng, Seed,
 };
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -417,6 +417,9 @@ impl Algorithm for TabularAgent {
         self.td_count = ck.td_count;
         self.epsilon = ck.epsilon;
         Ok(())
+    }
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        Some(("eval_return_mean".into(), Better::Higher))
     }
     fn headline_metric(&self) -> &'static str {
         "td_error"

@@ -81,6 +81,54 @@ impl BackboneSpec {
     }
 }
 
+impl BackboneSpec {
+    /// Floats one example leaves on the tape through the body (the input, each layer's
+    /// output, and each normalised or activated copy): a lower bound of what training keeps.
+    pub fn activation_count(&self, input_shape: &[usize]) -> f64 {
+        let in_dim: f64 = input_shape.iter().map(|&d| d as f64).product();
+        let body = match self.kind.resolve(input_shape) {
+            BackboneKind::Conv4 => {
+                let f = self.filters as f64;
+                let (mut h, mut w) = (
+                    input_shape.get(1).copied().unwrap_or(1) as f64,
+                    input_shape.get(2).copied().unwrap_or(1) as f64,
+                );
+                let mut sum = 0.0;
+                for _ in 0..4 {
+                    // Convolution, batch norm and ReLU at full size, then the pooled copy.
+                    sum += 3.0 * f * h * w;
+                    h = (h / 2.0).floor().max(1.0);
+                    w = (w / 2.0).floor().max(1.0);
+                    sum += f * h * w;
+                }
+                sum
+            }
+            BackboneKind::Diagonal => in_dim,
+            _ => {
+                let copies = if self.layer_norm { 3.0 } else { 2.0 };
+                let hidden: f64 = self.hidden.iter().map(|&h| h as f64).sum();
+                hidden * copies + self.out_dim.map_or(0.0, |d| d as f64)
+            }
+        };
+        in_dim + body
+    }
+
+    /// Refuses an episode of `examples` examples whose activations, kept for `passes` passes
+    /// through the body (and as many gradients), cannot fit in memory; the error names
+    /// `env.shots`, the estimate and what is available.
+    pub fn check_episode(&self, input_shape: &[usize], examples: usize, passes: f64) -> Result<()> {
+        let floats = examples as f64 * self.activation_count(input_shape) * 2.0 * passes;
+        crate::memory::check_fits(
+            "env.shots",
+            &format!(
+                "one episode ({examples} examples through the network, {passes} pass(es) kept \
+                 for the gradient)"
+            ),
+            floats * 4.0,
+        )
+    }
+}
+
 /// Bytes per parameter while training: the value, its gradient and Adam's two moments, each a
 /// float, plus as much again for the tape's intermediate values (a rough but safe bound).
 const BYTES_PER_PARAM: f64 = 8.0 * 4.0;
@@ -267,6 +315,48 @@ impl Backbone {
                 }
                 h
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: BackboneKind, hidden: Vec<usize>) -> BackboneSpec {
+        BackboneSpec {
+            kind,
+            hidden,
+            activation: Activation::Relu,
+            init: Init::KaimingUniform,
+            filters: 4,
+            out_dim: Some(1),
+            layer_norm: false,
+        }
+    }
+
+    #[test]
+    fn activations_per_example_count_every_kept_layer() {
+        // Input 1, two hidden layers of 40 (output and activation each), output 1.
+        assert_eq!(
+            spec(BackboneKind::Mlp, vec![40, 40]).activation_count(&[1]),
+            162.0
+        );
+        // Conv4 on 1x8x8 with 4 filters: 3·4·(64 + 16 + 4 + 1) + 4·(16 + 4 + 1 + 1), plus the input.
+        let conv = spec(BackboneKind::Conv4, vec![]).activation_count(&[1, 8, 8]);
+        assert_eq!(conv, 64.0 + 3.0 * 4.0 * 85.0 + 4.0 * 22.0);
+    }
+
+    #[test]
+    fn an_episode_that_cannot_fit_is_refused_naming_the_key() {
+        let s = spec(BackboneKind::Mlp, vec![40, 40]);
+        assert!(s.check_episode(&[1], 20, 2.0).is_ok());
+        if crate::memory::available_bytes().is_some() {
+            let e = s.check_episode(&[1], 1 << 50, 2.0).unwrap_err().to_string();
+            assert!(
+                e.contains("`env.shots`") && e.contains("one episode"),
+                "{e}"
+            );
         }
     }
 }

@@ -230,10 +230,17 @@ impl<T: Float> Var<T> {
     }
     /// GELU in BERT's exact form `0.5 · x · (1 + erf(x / √2))`, composed from `erf` (so every
     /// order of derivative follows). When nothing is recorded (`no_grad`, or an input that
-    /// needs no gradient) it is one fused pass over the values, with the same arithmetic.
+    /// needs no gradient) it is one fused pass over the values: in `f64` with the same
+    /// arithmetic, in `f32` with a branch-free erf the compiler vectorises (within 4e-7 of
+    /// the exact value; inference spends a fifth of its time here otherwise).
     pub fn gelu(self) -> Var<T> {
         let rec = crate::tape::is_grad_enabled() && self.requires_grad();
         if !rec {
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+                return self.unary(Op::Const, |a| {
+                    map_array(a, |x| T::of(f64::from(gelu_f32_fast(x.as_f64() as f32))))
+                });
+            }
             return self.unary(Op::Const, |a| map_array(a, gelu));
         }
         let half = self * 0.5;
@@ -287,6 +294,51 @@ pub(crate) fn erf<T: Float>(x: T) -> T {
 pub(crate) fn gelu<T: Float>(x: T) -> T {
     let half = x * T::of(0.5);
     half * (erf(x * T::of(std::f64::consts::FRAC_1_SQRT_2)) + T::one())
+}
+
+/// `eʸ` for `y ∈ [−87, 0]`, branch-free (vectorisable): `y = n ln 2 + r` with `n` rounded by
+/// the 1.5·2²³ trick and `ln 2` split in two (Cody and Waite), a degree-6 Taylor polynomial
+/// for `eʳ` (`|r| ≤ ln 2 / 2`, relative error below 2e-7), and `2ⁿ` built from its bits.
+#[inline(always)]
+fn exp_neg_f32(y: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³
+    let y = y.max(-87.0);
+    let n = (y * LOG2E + ROUND) - ROUND;
+    let r = (y - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    p * scale
+}
+
+/// GELU on `f32`, branch-free so that a loop over it vectorises: `erf(z)`, `z = x/√2`, from its
+/// Taylor series `2/√π Σ (−1)ᵏ z²ᵏ⁺¹ / (k! (2k+1))` to `z¹³` for `|z| < 0.5` (error below 1e-9,
+/// and relative accuracy near 0), and Abramowitz and Stegun's 7.1.26 beyond
+/// (`1 − (a₁t + … + a₅t⁵) e^(−z²)`, `t = 1/(1 + 0.3275911 |z|)`, absolute error below 1.5e-7).
+#[inline(always)]
+pub(crate) fn gelu_f32_fast(x: f32) -> f32 {
+    let z = x * std::f32::consts::FRAC_1_SQRT_2;
+    let a = z.abs();
+    let a2 = a * a;
+    let series = std::f32::consts::FRAC_2_SQRT_PI
+        * a
+        * (1.0
+            + a2 * (-1.0 / 3.0
+                + a2 * (1.0 / 10.0
+                    + a2 * (-1.0 / 42.0
+                        + a2 * (1.0 / 216.0 + a2 * (-1.0 / 1320.0 + a2 * (1.0 / 9360.0)))))));
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_72 + t * (1.421_413_8 + t * (-1.453_152 + t * 1.061_405_4))));
+    let tail = 1.0 - poly * exp_neg_f32(-a2);
+    let erf_abs = if a < 0.5 { series } else { tail };
+    0.5 * x * (1.0 + erf_abs.copysign(z))
 }
 
 pub(crate) fn softplus<T: Float>(x: T) -> T {
@@ -380,6 +432,41 @@ impl<T: Float> Sub<Var<T>> for f64 {
     type Output = Var<T>;
     fn sub(self, rhs: Var<T>) -> Var<T> {
         rhs.neg().add_scalar(self)
+    }
+}
+
+#[cfg(test)]
+mod gelu_fast_tests {
+    /// The vectorisable f32 GELU against the exact one (libm's f64 erf) over a dense grid,
+    /// the switch point and the tails.
+    #[test]
+    fn fast_f32_gelu_is_close_to_exact() {
+        let mut worst: f64 = 0.0;
+        for k in -200_000..=200_000 {
+            for x in [k as f32 * 5e-5, k as f32 * 1e-3] {
+                let xd = f64::from(x);
+                let exact = 0.5 * xd * (1.0 + libm::erf(xd / std::f64::consts::SQRT_2));
+                let got = f64::from(super::gelu_f32_fast(x));
+                let err = (got - exact).abs() / xd.abs().max(1e-30);
+                worst = worst.max(err);
+                assert!(
+                    (got - exact).abs() <= 4e-7 * xd.abs().max(1e-30) + 1e-37,
+                    "gelu({x}) = {got}, exact {exact}"
+                );
+            }
+        }
+        for x in [
+            0.0f32, 1e-30, -1e-30, 0.707, 0.708, 200.0, -200.0, 1e20, -1e20,
+        ] {
+            let xd = f64::from(x);
+            let exact = 0.5 * xd * (1.0 + libm::erf(xd / std::f64::consts::SQRT_2));
+            let got = f64::from(super::gelu_f32_fast(x));
+            assert!(
+                (got - exact).abs() <= 4e-7 * xd.abs() + 1e-37,
+                "gelu({x}) = {got}, {exact}"
+            );
+        }
+        assert!(worst > 0.0);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Gradient checking for everyone (feature `testing`): [`gradcheck`], [`gradgradcheck`],
 //! [`check_meta_gradient`] against central finite differences in `f64`, and `proptest`
-//! strategies for tensors in [`strategies`].
+//! strategies for tensors in [`strategies`]; a counting allocator, a memory- and time-capped
+//! guard and input mutations for property-based fuzzing of parsers in [`fuzz`].
 //!
 //! A third party proves a new op the way core proves its own:
 //!
@@ -18,6 +19,7 @@
 //! # softsign_grad();
 //! ```
 
+pub mod fuzz;
 pub mod strategies;
 
 use std::fmt;

@@ -286,11 +286,16 @@ impl SentenceEncoder {
     }
 }
 
-/// SHA-256 over the model folder's files that define its output ([`MODEL_FILES`]; the
-/// optional `pooling_config.json` when present), each with its name.
+/// The version of the encoder's arithmetic, hashed into every cache key: bump it when a change
+/// to the code (not the model) changes the embeddings, so old cache files are not reused.
+pub const ENCODER_VERSION: &str = "autodidact-bert-encoder 2";
+
+/// SHA-256 over [`ENCODER_VERSION`] and the model folder's files that define its output
+/// ([`MODEL_FILES`]; the optional `pooling_config.json` when present), each with its name.
 pub fn fingerprint(dir: &Path) -> Result<[u8; 32]> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
+    h.update(ENCODER_VERSION.as_bytes());
     for name in MODEL_FILES {
         let path = if REQUIRED_FILES.contains(&name) {
             required(dir, name)?

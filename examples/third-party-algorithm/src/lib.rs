@@ -31,9 +31,10 @@ use autodidact_core::config::Checked;
 use autodidact_core::ndarray;
 use autodidact_core::optim::values;
 use autodidact_core::{
-    accuracy, cross_entropy, no_grad, pairwise_sq_distance, Adam, Algorithm, Config, CoreError,
-    CreateGraph, EnvInstance, EnvKind, EnvSpec, Float, Hyperparams, Init, Metrics, Optimizer,
-    Params, Result, Seed, Split, Tape, Targets, Task, TaskDistribution, TaskKind, Tensor, Var,
+    accuracy, cross_entropy, no_grad, pairwise_sq_distance, Adam, Algorithm, Better, Config,
+    CoreError, CreateGraph, EnvInstance, EnvKind, EnvSpec, Float, Hyperparams, Init, Metrics,
+    Optimizer, Params, Result, Seed, Split, Tape, Targets, Task, TaskDistribution, TaskKind,
+    Tensor, Var,
 };
 use serde::{Deserialize, Serialize};
 
@@ -361,6 +362,10 @@ impl Algorithm for LinearProtoNet {
         self.adam = state.adam;
         self.step = state.step;
         Ok(())
+    }
+
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        Some(("test_accuracy".into(), Better::Higher))
     }
 
     fn headline_metric(&self) -> &'static str {

@@ -11,6 +11,7 @@
 //! | `config.toml` | the resolved configuration (reusable with `--config`) |
 //! | `metrics.jsonl` | one line per logging step (with `--eval-every N`, `eval.KEY` every N steps) |
 //! | `checkpoint.ckpt` | the last checkpoint (runner state + algorithm state) |
+//! | `best.ckpt` | with `--keep-best`: the best-evaluated state, in the same format |
 //! | `summary.json` | final metrics, matrices, iterations, seed, versions; wall-clock under `timing` |
 //! | `learning_curve.svg`, `.png` | the learning curves |
 //! | `<matrix>.png`, `.svg` | each matrix the algorithm reports as a heat-map (a continual learner's `accuracy_matrix`) |
@@ -19,15 +20,17 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use autodidact_core::{Algorithm, Metrics, Registry};
+use autodidact_core::{Algorithm, Better, Metrics, Registry};
 
 use crate::atomic;
-use crate::checkpoint::CHECKPOINT_FILE;
+use crate::checkpoint::{BestRecord, CHECKPOINT_FILE};
 use crate::config::{find_algorithm, RunSpec};
 use crate::errors::{one_line, Result, RunnerError};
 use crate::metrics::{self, METRICS_FILE};
+use crate::provenance::{self, PluginRecord};
 use crate::summary::{self, SUMMARY_FILE};
 
+pub mod best;
 pub mod interrupt;
 pub mod outputs;
 pub mod plots;
@@ -53,6 +56,13 @@ pub struct RunOptions {
     /// Evaluate (`evaluate(None)`) every this many steps and at the end of training, logging
     /// the results as `eval.KEY` in `metrics.jsonl` (a resumed run keeps its checkpoint's).
     pub eval_every: Option<u64>,
+    /// Keep the best-evaluated state (by the algorithm's
+    /// [`selection_metric`](Algorithm::selection_metric)) in `best.ckpt`, restore it at the
+    /// end, and report both the final and the best evaluation. Evaluates every
+    /// `eval_every` steps, or at every checkpoint when that is not given.
+    pub keep_best: bool,
+    /// The plugin files the run needs (written to `plugins.json`, named in hints).
+    pub plugins: Vec<PluginRecord>,
     /// Progress reporting.
     pub progress: Progress,
     /// Print the final metrics and the output paths.
@@ -65,6 +75,8 @@ impl Default for RunOptions {
             checkpoint_every: None,
             stop_after: None,
             eval_every: None,
+            keep_best: false,
+            plugins: Vec::new(),
             progress: Progress::Silent,
             print: false,
         }
@@ -121,6 +133,7 @@ pub fn start(
             dir.display()
         )));
     }
+    spec.check_trainable()?;
     let alg = spec.build(registry)?;
     if opts.progress != Progress::Silent {
         outln!(
@@ -132,8 +145,20 @@ pub fn start(
         );
     }
     atomic::create_dir(dir)?;
-    atomic::write_str(&dir.join(CONFIG_FILE), &spec.config_toml())?;
+    let plugin_args = provenance::cli_args(&opts.plugins);
+    atomic::write_str(&dir.join(CONFIG_FILE), &spec.config_toml(&plugin_args))?;
+    provenance::write(dir, &opts.plugins)?;
     let total = alg.total_steps();
+    let checkpoint_every = opts
+        .checkpoint_every
+        .unwrap_or((total / CHECKPOINTS_PER_RUN).max(1))
+        .max(1);
+    let keep_best = best::selection(alg.as_ref(), &spec.algorithm, opts.keep_best)?;
+    // Keeping the best needs evaluations to rank: at every checkpoint unless asked otherwise.
+    let eval_every = opts
+        .eval_every
+        .filter(|&n| n > 0)
+        .or(keep_best.as_ref().map(|_| checkpoint_every));
     let mut session = Session {
         dir: dir.to_path_buf(),
         spec: spec.clone(),
@@ -142,12 +167,12 @@ pub fn start(
         log: Vec::new(),
         lines: 0,
         last_metrics: Metrics::new(),
-        checkpoint_every: opts
-            .checkpoint_every
-            .unwrap_or((total / CHECKPOINTS_PER_RUN).max(1))
-            .max(1),
+        checkpoint_every,
         last_checkpoint: 0,
-        eval_every: opts.eval_every.filter(|&n| n > 0),
+        eval_every,
+        keep_best,
+        best: None,
+        plugin_args,
         earlier_train_seconds: 0.0,
         train_time: Duration::ZERO,
         sessions: 1,
@@ -173,6 +198,12 @@ pub(crate) struct Session {
     pub(crate) last_checkpoint: u64,
     /// Steps between evaluations during training.
     pub(crate) eval_every: Option<u64>,
+    /// With `--keep-best`: the metric that ranks evaluations, and which way is better.
+    pub(crate) keep_best: Option<(String, Better)>,
+    /// The best evaluation so far (its state is in `best.ckpt`).
+    pub(crate) best: Option<BestRecord>,
+    /// ` --plugin FILE` for each plugin the run needs, for hints.
+    pub(crate) plugin_args: String,
     /// Training seconds of earlier sessions.
     pub(crate) earlier_train_seconds: f64,
     pub(crate) train_time: Duration,
@@ -232,6 +263,7 @@ impl Session {
                 self.checkpoint()?;
                 return Err(RunnerError::Interrupted {
                     dir: self.dir.clone(),
+                    plugin_args: self.plugin_args.clone(),
                     step,
                     total,
                 });
@@ -276,6 +308,7 @@ impl Session {
             {
                 // Logged beside the step's own metrics; its time is not training time.
                 let evaluation = self.evaluate_during(after)?;
+                self.consider_best(after, &evaluation)?;
                 metrics.extend(
                     evaluation
                         .into_iter()
@@ -374,12 +407,23 @@ impl Session {
         if interrupted() {
             return Err(RunnerError::Interrupted {
                 dir: self.dir.clone(),
+                plugin_args: self.plugin_args.clone(),
                 step: iterations,
                 total: self.alg.total_steps(),
             });
         }
         let matrices = self.matrices();
-        let summary_path = self.write_summary(headline, &evaluation, &matrices, eval_seconds)?;
+        // After the matrices, which describe the final state: restoring changes the state.
+        let best = self.evaluate_best(iterations, &evaluation)?;
+        // `iterations`, not `steps_done`: the restored best state may be at an earlier step.
+        let summary_path = self.write_summary(
+            headline,
+            iterations,
+            &evaluation,
+            best.as_ref(),
+            &matrices,
+            eval_seconds,
+        )?;
         let plot = match self.plot(headline) {
             Ok(p) => p,
             Err(e) => {
@@ -397,7 +441,10 @@ impl Session {
                 Vec::new()
             }
         };
-        let final_metrics = summary::final_metrics(&evaluation, &self.last_metrics);
+        let mut final_metrics = summary::final_metrics(&evaluation, &self.last_metrics);
+        if let Some(b) = &best {
+            final_metrics.extend(summary::best_metrics(b));
+        }
         if opts.print {
             outln!(
                 "{} on {} (seed {}): {iterations} iterations done.",
@@ -407,6 +454,17 @@ impl Session {
             );
             outln!("Final metrics:");
             out!("{}", summary::final_table(&final_metrics));
+            if let Some(b) = &best {
+                outln!(
+                    "Kept the best state, iteration {} by `{}` ({} is better), in {}; it is \
+                     restored and `eval` evaluates it (`--last` for the final state). Its \
+                     evaluation is under best.* above.",
+                    b.step,
+                    b.metric,
+                    b.better.name(),
+                    self.dir.join(crate::checkpoint::BEST_FILE).display()
+                );
+            }
             outln!("Summary: {}", summary_path.display());
             match &plot {
                 Some(p) => outln!("Plot:    {} (and {CURVE_FILE}.svg)", p.display()),

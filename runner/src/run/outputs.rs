@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use autodidact_core::plugin::{CORE_VERSION, RUSTC_VERSION};
 use autodidact_core::{Matrices, Metrics};
 
+use super::best::BestEvaluation;
 use super::{panic_message, Session};
 use crate::atomic;
 use crate::checkpoint::{Checkpoint, CheckpointHeader, CHECKPOINT_FILE};
@@ -41,6 +42,18 @@ impl Session {
                 self.last_good()
             )));
         }
+        let ckpt = self.snapshot()?;
+        let step = ckpt.header.step;
+        // Metrics first: a crash between the two leaves a longer metrics file, which resume
+        // cuts back to the checkpoint's length.
+        self.write_metrics()?;
+        ckpt.write(&self.dir)?;
+        self.last_checkpoint = step;
+        Ok(())
+    }
+
+    /// The current state as a checkpoint (runner state + the algorithm's bytes).
+    pub(crate) fn snapshot(&self) -> Result<Checkpoint> {
         let spec_toml = self.spec.to_toml()?;
         let algorithm = catch_unwind(AssertUnwindSafe(|| self.alg.save()))
             .map_err(|p| {
@@ -55,14 +68,15 @@ impl Session {
                     one_line(&e.to_string())
                 ))
             })?;
-        let step = self.alg.steps_done();
-        let ckpt = Checkpoint {
+        Ok(Checkpoint {
             header: CheckpointHeader {
                 spec_toml,
-                step,
+                step: self.alg.steps_done(),
                 total_steps: self.alg.total_steps(),
                 checkpoint_every: self.checkpoint_every,
                 eval_every: self.eval_every,
+                keep_best: self.keep_best.is_some(),
+                best: self.best.clone(),
                 metrics_bytes: self.log.len() as u64,
                 metrics_lines: self.lines,
                 metrics_fnv1a: format!("{:016x}", fnv1a(&self.log)),
@@ -73,13 +87,7 @@ impl Session {
                 rustc_version: RUSTC_VERSION.to_string(),
             },
             algorithm,
-        };
-        // Metrics first: a crash between the two leaves a longer metrics file, which resume
-        // cuts back to the checkpoint's length.
-        self.write_metrics()?;
-        ckpt.write(&self.dir)?;
-        self.last_checkpoint = step;
-        Ok(())
+        })
     }
 
     /// "the last good checkpoint is … (iteration N)".
@@ -108,11 +116,12 @@ impl Session {
     pub(crate) fn write_summary(
         &self,
         headline: &str,
+        iterations: u64,
         evaluation: &Metrics,
+        best: Option<&BestEvaluation>,
         matrices: &Matrices,
         eval_seconds: f64,
     ) -> Result<PathBuf> {
-        let iterations = self.alg.steps_done();
         let timing = Timing {
             started: self.started,
             finished: SystemTime::now(),
@@ -127,6 +136,7 @@ impl Session {
             headline,
             iterations,
             evaluation,
+            best,
             last_training: &self.last_metrics,
             matrices,
             timing,

@@ -8,7 +8,8 @@
 //! `value_gap` of the greedy policy with respect to the current values.
 
 use autodidact_core::{
-    Algorithm, Config, EnvInstance, EnvSpec, Environment, Hyperparams, Metrics, Seed, TabularModel,
+    Algorithm, Better, Config, EnvInstance, EnvSpec, Environment, Hyperparams, Metrics, Seed,
+    TabularModel,
 };
 use serde::{Deserialize, Serialize};
 
@@ -343,6 +344,9 @@ impl Algorithm for DpAlgorithm {
         }
         self.state = st;
         Ok(())
+    }
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        Some(("start_value".into(), Better::Higher))
     }
     fn headline_metric(&self) -> &'static str {
         "bellman_residual"

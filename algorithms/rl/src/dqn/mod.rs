@@ -33,7 +33,9 @@ pub mod parallel;
 pub mod replay;
 pub mod td;
 
-use autodidact_core::{Algorithm, Config, EnvInstance, EnvSpec, Hyperparams, Metrics, Seed};
+use autodidact_core::{
+    Algorithm, Better, Config, EnvInstance, EnvSpec, Hyperparams, Metrics, Seed,
+};
 
 pub use agent::Dqn;
 pub use hyperparams::DqnParams;
@@ -81,6 +83,9 @@ impl Algorithm for Dqn {
     }
     fn load(&mut self, bytes: &[u8]) -> autodidact_core::Result<()> {
         Ok(self.load_bytes(bytes)?)
+    }
+    fn selection_metric(&self) -> Option<(String, Better)> {
+        Some(("eval_return_mean".into(), Better::Higher))
     }
     fn headline_metric(&self) -> &'static str {
         "loss"
