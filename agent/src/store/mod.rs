@@ -37,7 +37,7 @@ impl Source {
 }
 
 /// An intent as stored.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct IntentRow {
     /// Unique name.
     pub name: String,
@@ -50,7 +50,7 @@ pub struct IntentRow {
 }
 
 /// A labelled example as stored.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct ExampleRow {
     /// Row id (insertion order).
     pub id: i64,
@@ -63,7 +63,7 @@ pub struct ExampleRow {
 }
 
 /// A message and the agent's reply, as stored.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct MessageRow {
     /// Id (0 before insertion).
     pub id: i64,
@@ -112,7 +112,7 @@ pub struct Outcome {
 }
 
 /// A stored model version.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct ModelRecord {
     /// Version number (1 is the bootstrap model).
     pub version: i64,

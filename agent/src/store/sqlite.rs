@@ -72,20 +72,6 @@ impl SqliteStore {
     }
 }
 
-fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<MessageRow> {
-    Ok(MessageRow {
-        id: row.try_get("id")?,
-        session: row.try_get("session")?,
-        text: row.try_get("text")?,
-        intent: row.try_get("intent")?,
-        confidence: row.try_get("confidence")?,
-        ood_score: row.try_get("ood_score")?,
-        action: row.try_get("action")?,
-        context: row.try_get("context")?,
-        model_version: row.try_get("model_version")?,
-    })
-}
-
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
@@ -93,19 +79,11 @@ impl Store for SqliteStore {
     }
 
     async fn latest_model(&self) -> Result<Option<ModelRecord>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as::<_, ModelRecord>(
             "SELECT version, blob, metrics FROM model_versions ORDER BY version DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(ModelRecord {
-                version: r.try_get("version")?,
-                blob: r.try_get("blob")?,
-                metrics: r.try_get("metrics")?,
-            })
-        })
-        .transpose()
+        .await?)
     }
 
     async fn bootstrap(
@@ -153,36 +131,19 @@ impl Store for SqliteStore {
     }
 
     async fn intents(&self) -> Result<Vec<IntentRow>> {
-        let rows =
-            sqlx::query("SELECT name, answer, active, created_ms FROM intents ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(IntentRow {
-                    name: r.try_get("name")?,
-                    answer: r.try_get("answer")?,
-                    active: r.try_get("active")?,
-                    created_ms: r.try_get("created_ms")?,
-                })
-            })
-            .collect()
+        Ok(sqlx::query_as::<_, IntentRow>(
+            "SELECT name, answer, active, created_ms FROM intents ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn examples(&self) -> Result<Vec<ExampleRow>> {
-        let rows = sqlx::query("SELECT id, intent, text, source FROM examples ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ExampleRow {
-                    id: r.try_get("id")?,
-                    intent: r.try_get("intent")?,
-                    text: r.try_get("text")?,
-                    source: r.try_get("source")?,
-                })
-            })
-            .collect()
+        Ok(sqlx::query_as::<_, ExampleRow>(
+            "SELECT id, intent, text, source FROM examples ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn create_intent(
@@ -234,7 +195,7 @@ impl Store for SqliteStore {
         answer: Option<&str>,
         active: Option<bool>,
     ) -> Result<IntentRow> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, IntentRow>(
             "UPDATE intents SET answer = COALESCE($2, answer), active = COALESCE($3, active), \
              updated_ms = $4 WHERE name = $1 RETURNING name, answer, active, created_ms",
         )
@@ -244,14 +205,7 @@ impl Store for SqliteStore {
         .bind(now_ms())
         .fetch_optional(&self.pool)
         .await?;
-        let row =
-            row.ok_or_else(|| AgentError::not_found("name", format!("no intent named {name:?}")))?;
-        Ok(IntentRow {
-            name: row.try_get("name")?,
-            answer: row.try_get("answer")?,
-            active: row.try_get("active")?,
-            created_ms: row.try_get("created_ms")?,
-        })
+        row.ok_or_else(|| AgentError::not_found("name", format!("no intent named {name:?}")))
     }
 
     async fn insert_message(&self, m: &MessageRow) -> Result<i64> {
@@ -274,14 +228,13 @@ impl Store for SqliteStore {
     }
 
     async fn message(&self, id: i64) -> Result<Option<MessageRow>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as::<_, MessageRow>(
             "SELECT id, session, text, intent, confidence, ood_score, action, context, \
              model_version FROM messages WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(message_from_row).transpose()
+        .await?)
     }
 
     async fn record_feedback(&self, f: &FeedbackRecord) -> Result<Option<i64>> {
