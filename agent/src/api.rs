@@ -18,6 +18,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::AgentConfig;
 use crate::error::{AgentError, Result};
+use crate::learn::Strategy;
 use crate::service::{Agent, Role};
 use crate::store::Store;
 
@@ -231,6 +232,64 @@ struct IntentPatch {
     active: Option<bool>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsolidateBody {
+    #[serde(default)]
+    strategy: Option<Strategy>,
+    #[serde(default)]
+    from_scratch: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    version: i64,
+}
+
+async fn post_consolidate<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+    Body(b): Body<ConsolidateBody>,
+) -> Result<Response> {
+    Ok(Json(agent.consolidate(b.strategy, b.from_scratch).await?).into_response())
+}
+
+async fn post_rollback<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+    Body(b): Body<RollbackBody>,
+) -> Result<Response> {
+    let version = agent.rollback(b.version).await?;
+    Ok(Json(serde_json::json!({"model_version": version})).into_response())
+}
+
+async fn get_models<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+) -> Result<Response> {
+    let (versions, events) = agent.models().await?;
+    let served = agent.health().await?;
+    let versions: Vec<serde_json::Value> = versions
+        .into_iter()
+        .map(|v| {
+            serde_json::json!({
+                "version": v.version,
+                "status": v.status,
+                "reason": v.reason,
+                "served": v.version == served,
+                "created_ms": v.created_ms,
+                "metrics": serde_json::from_str::<serde_json::Value>(&v.metrics)
+                    .unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect();
+    Ok(
+        Json(serde_json::json!({"served": served, "versions": versions, "events": events}))
+            .into_response(),
+    )
+}
+
 async fn post_message<S: Store>(
     State(agent): State<Arc<Agent<S>>>,
     _: ClientAuth,
@@ -335,6 +394,9 @@ pub fn router<S: Store>(agent: Arc<Agent<S>>) -> Router {
         .route("/v1/intents", post(post_intent::<S>).get(get_intents::<S>))
         .route("/v1/intents/{name}", put(put_intent::<S>))
         .route("/v1/stats", get(get_stats::<S>))
+        .route("/v1/admin/consolidate", post(post_consolidate::<S>))
+        .route("/v1/admin/rollback", post(post_rollback::<S>))
+        .route("/v1/admin/models", get(get_models::<S>))
         .route("/metrics", get(get_metrics::<S>))
         .route("/healthz", get(get_health::<S>))
         .fallback(not_found)
@@ -353,10 +415,19 @@ pub async fn serve<S: Store>(
     let addr = listener
         .local_addr()
         .map_err(|e| AgentError::io("listener", e))?;
-    axum::serve(listener, router(agent))
+    let worker = agent
+        .config()
+        .consolidation
+        .enabled
+        .then(|| agent.spawn_worker());
+    let served = axum::serve(listener, router(agent))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| AgentError::io(addr.to_string(), e))
+        .map_err(|e| AgentError::io(addr.to_string(), e));
+    if let Some(w) = worker {
+        w.abort();
+    }
+    served
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM on Unix (how service managers stop a process).

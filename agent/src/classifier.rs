@@ -34,6 +34,9 @@ pub struct ModelSpec {
     pub temperature: f64,
     /// Squared distance above which a text is out of scope.
     pub ood_threshold: f64,
+    /// The newest example id the head was trained on (0: none).
+    #[serde(default)]
+    pub examples_upto: i64,
 }
 
 /// One intent's prototype and answer.

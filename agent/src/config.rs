@@ -4,8 +4,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::consolidate::GuardConfig;
 use crate::error::{AgentError, Result};
 use crate::featurizer::FeaturizerSpec;
+use crate::learn::{LearnConfig, Strategy};
 use crate::policy::RewardTable;
 
 /// Everything the agent can be configured with.
@@ -38,6 +40,15 @@ pub struct AgentConfig {
     pub ood_quantile: f64,
     /// The dialogue policy.
     pub policy: PolicyConfig,
+    /// Out-of-scope threshold fit on held-out intents: the largest share of known texts it
+    /// may flag (used unless `ood_threshold` is set).
+    pub ood_max_false_rate: f64,
+    /// Training the embedding head (bootstrap and consolidation).
+    pub learning: LearnConfig,
+    /// When and how the background worker consolidates.
+    pub consolidation: ConsolidationConfig,
+    /// When a consolidated candidate may replace the served model.
+    pub guard: GuardConfig,
     /// The reply text with `clarify` (followed by the offered intents' names).
     pub clarify_text: String,
     /// The reply text with `handoff`.
@@ -49,6 +60,34 @@ pub struct AgentConfig {
     /// The admin token (everything else); `AUTODIDACT_ADMIN_TOKEN`.
     #[serde(skip)]
     pub admin_token: Option<String>,
+}
+
+/// The background consolidation worker.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsolidationConfig {
+    /// Whether the server runs the worker (`POST /v1/admin/consolidate` works either way).
+    pub enabled: bool,
+    /// The continual-learning strategy.
+    pub strategy: Strategy,
+    /// Consolidate after this many new labelled examples (corrections, new intents).
+    pub every_examples: u64,
+    /// Or after this many seconds, when there is any new labelled example.
+    pub every_seconds: u64,
+    /// Seed of the head's initialisation, episodes and memory draws.
+    pub seed: u64,
+}
+
+impl Default for ConsolidationConfig {
+    fn default() -> Self {
+        ConsolidationConfig {
+            enabled: true,
+            strategy: Strategy::Replay,
+            every_examples: 50,
+            every_seconds: 600,
+            seed: 0,
+        }
+    }
 }
 
 /// Settings of the contextual bandit.
@@ -90,6 +129,10 @@ impl Default for AgentConfig {
             min_held_out: 20,
             ood_threshold: None,
             ood_quantile: 0.99,
+            ood_max_false_rate: 0.05,
+            learning: LearnConfig::default(),
+            consolidation: ConsolidationConfig::default(),
+            guard: GuardConfig::default(),
             policy: PolicyConfig::default(),
             clarify_text: "Which of these is it about?".into(),
             handoff_text: "Let me pass you to a colleague who can help.".into(),
@@ -166,6 +209,26 @@ impl AgentConfig {
             ));
         }
         self.policy.rewards.validate("policy.rewards")?;
+        if !(self.ood_max_false_rate > 0.0 && self.ood_max_false_rate < 1.0) {
+            return Err(AgentError::config(
+                "ood_max_false_rate",
+                format!("{} is not in (0, 1)", self.ood_max_false_rate),
+            ));
+        }
+        self.learning.validate("learning")?;
+        self.guard.validate("guard")?;
+        if self.consolidation.every_examples == 0 {
+            return Err(AgentError::config(
+                "consolidation.every_examples",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=365 * 86_400).contains(&self.consolidation.every_seconds) {
+            return Err(AgentError::config(
+                "consolidation.every_seconds",
+                "must be in 1..=31536000",
+            ));
+        }
         for (field, token) in [
             ("client_token", &self.client_token),
             ("admin_token", &self.admin_token),

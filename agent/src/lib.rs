@@ -23,13 +23,17 @@
 pub mod api;
 pub mod classifier;
 pub mod config;
+pub mod consolidate;
 pub mod error;
 pub mod featurizer;
+pub mod head;
+pub mod learn;
+pub mod model;
 pub mod policy;
 pub mod service;
 pub mod store;
 
-pub use config::{AgentConfig, PolicyConfig};
+pub use config::{AgentConfig, ConsolidationConfig, PolicyConfig};
 pub use error::{AgentError, Result};
 pub use service::{Agent, MessageReply, Role};
 pub use store::{SqliteStore, Store};

@@ -16,12 +16,21 @@ use arc_swap::ArcSwap;
 use autodidact_envs::intents::{read_csv_bytes, TextRow};
 use sha2::{Digest, Sha256};
 
-use crate::classifier::{Calibration, Classifier, ModelSpec, Prediction, OUT_OF_SCOPE};
+use autodidact_core::rng::Seed;
+
+use crate::classifier::{Classifier, ModelSpec, Prediction, OUT_OF_SCOPE};
 use crate::config::AgentConfig;
+use crate::consolidate::{fit_ood, guard, score, split, Example};
 use crate::error::{AgentError, Result};
 use crate::featurizer::{self, Featurizer};
+use crate::head::Head;
+use crate::learn::{train, Labelled, Strategy};
+use crate::model::ModelBlob;
 use crate::policy::{self, Action, LinUcb, RecentAccuracy};
-use crate::store::{IntentRow, MessageRow, ModelRecord, SqliteStore, Stats, Store};
+use crate::store::{
+    features_from_bytes, features_to_bytes, IntentRow, MessageRow, ModelEvent, ModelInfo,
+    ModelRecord, Source, SqliteStore, Stats, Store,
+};
 
 /// Longest intent name.
 const MAX_NAME_CHARS: usize = 100;
@@ -57,9 +66,34 @@ impl Role {
 #[derive(Clone, Debug)]
 pub(crate) struct Served {
     pub(crate) classifier: Classifier,
+    pub(crate) head: Arc<Head>,
+    pub(crate) spec: ModelSpec,
     pub(crate) policy: LinUcb,
     pub(crate) accuracy: RecentAccuracy,
     pub(crate) version: i64,
+}
+
+/// A stored example with its raw features, kept in memory for consolidation and for
+/// rebuilding prototypes under a new head.
+#[derive(Clone, Debug)]
+pub(crate) struct Cached {
+    id: i64,
+    intent: String,
+    trusted: bool,
+    x: Arc<[f32]>,
+}
+
+/// What one consolidation did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ConsolidationReply {
+    /// The candidate's stored version.
+    pub version: i64,
+    /// Whether it is now served.
+    pub accepted: bool,
+    /// Why it was refused.
+    pub reason: Option<String>,
+    /// Its metrics (the JSON stored with it).
+    pub metrics: serde_json::Value,
 }
 
 /// One ranked alternative.
@@ -151,6 +185,10 @@ pub struct Agent<S: Store = SqliteStore> {
     featurizer: Arc<dyn Featurizer>,
     served: ArcSwap<Served>,
     learn: tokio::sync::Mutex<()>,
+    cache: std::sync::Mutex<Vec<Cached>>,
+    consolidating: tokio::sync::Mutex<()>,
+    pending: AtomicU64,
+    wake: tokio::sync::Notify,
     counters: Counters,
     client_hash: [u8; 32],
     admin_hash: [u8; 32],
@@ -291,6 +329,172 @@ fn read_data(dir: &Path, exclude: &[String]) -> Result<(Vec<TextRow>, HashMap<St
     Ok((rows, answers))
 }
 
+/// Refuses a stored model built with other features than the configuration asks for.
+fn check_featurizer(config: &AgentConfig, spec: &ModelSpec) -> Result<()> {
+    if spec.featurizer != config.featurizer {
+        return Err(AgentError::config(
+            "featurizer",
+            format!(
+                "the database {} was built with {:?}, the configuration asks for {:?} (use the same featurizer or another --db)",
+                config.db.display(),
+                spec.featurizer,
+                config.featurizer
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The nearest-prototype classifier over every intent, its prototypes the stored examples
+/// embedded by `head` (in id order, so a rebuild gives the very same prototypes).
+fn build_classifier(
+    head: &Head,
+    intents: &[IntentRow],
+    cache: &[Cached],
+    temperature: f64,
+    ood_threshold: f64,
+) -> Classifier {
+    let mut c = Classifier::new(head.dim(), temperature, ood_threshold);
+    for i in intents {
+        c.set_intent(&i.name, &i.answer, i.active);
+    }
+    let rows: Vec<&[f32]> = cache.iter().map(|e| &*e.x).collect();
+    for (e, z) in cache.iter().zip(head.apply(&rows)) {
+        c.add_example(&e.intent, &z);
+    }
+    c
+}
+
+/// A trained candidate: its head, its classifier over every stored example, its metrics,
+/// and why the guard refuses it (if it does).
+struct Fit {
+    head: Head,
+    classifier: Classifier,
+    metrics: serde_json::Value,
+    refused: Option<String>,
+}
+
+/// Trains a head from `start` on the stored examples (those with ids above `upto` are new),
+/// scores it against `start` on the held-out slice, fits the out-of-scope threshold and the
+/// temperature, and asks the guard.
+#[allow(clippy::too_many_arguments)]
+fn fit_model(
+    config: &AgentConfig,
+    intents: &[IntentRow],
+    cache: &[Cached],
+    start: &Head,
+    upto: i64,
+    strategy: Strategy,
+    episodes: usize,
+    keep_start: bool,
+    rng: &mut autodidact_core::Rng,
+) -> Result<Fit> {
+    let names: Vec<String> = intents.iter().map(|i| i.name.clone()).collect();
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.as_str(), k))
+        .collect();
+    let active: Vec<bool> = intents.iter().map(|i| i.active).collect();
+    let dim = start.dim();
+    let mut old_class = vec![false; names.len()];
+    let examples: Vec<Example<'_>> = cache
+        .iter()
+        .filter(|e| e.x.len() == dim)
+        .filter_map(|e| {
+            let class = *index.get(e.intent.as_str())?;
+            if e.id <= upto {
+                old_class[class] = true;
+            }
+            Some(Example {
+                id: e.id,
+                class,
+                trusted: e.trusted,
+                x: &e.x,
+            })
+        })
+        .collect();
+    let parts = split(&examples, dim, config.guard.held_out_every);
+    let (mut old, mut new) = (Labelled::new(dim), Labelled::new(dim));
+    for (i, id) in parts.train_ids.iter().enumerate() {
+        let target = if *id <= upto { &mut old } else { &mut new };
+        target.push(parts.train.row(i), parts.train.y[i]);
+    }
+    let (head, report) = train(start, &old, &new, strategy, episodes, &config.learning, rng)?;
+    let before = score(start, &parts, &active);
+    let after = score(&head, &parts, &active);
+    let mut refused = guard(&before, &after, &old_class, &names, &config.guard);
+    // The bootstrap has no served model to fall back on: a trained head that scores worse
+    // than the untrained one (too little data to learn from) gives way to it.
+    let kept_start = keep_start && refused.is_some();
+    let head = if kept_start {
+        refused = None;
+        start.clone()
+    } else {
+        head
+    };
+    let ood = fit_ood(&head, &parts, names.len(), config.ood_max_false_rate, rng);
+    let threshold = config
+        .ood_threshold
+        .or(ood.threshold)
+        .unwrap_or(f64::INFINITY);
+    let mut classifier = build_classifier(&head, intents, cache, config.temperature, threshold);
+    let rows: Vec<&[f32]> = cache.iter().map(|e| &*e.x).collect();
+    let labelled: Vec<(String, Vec<f32>)> = cache
+        .iter()
+        .map(|e| e.intent.clone())
+        .zip(head.apply(&rows))
+        .collect();
+    let quantile =
+        (config.ood_threshold.is_none() && ood.threshold.is_none()).then_some(config.ood_quantile);
+    let calibration = classifier.fit(&labelled, config.min_held_out, quantile);
+    if !classifier.ood_threshold.is_finite() {
+        // Too few examples to fit a threshold and none configured: nothing is out of scope
+        // by distance (featureless texts still are).
+        classifier.ood_threshold = f64::MAX;
+    }
+    let per_intent: BTreeMap<&str, serde_json::Value> = before
+        .per_class
+        .keys()
+        .chain(after.per_class.keys())
+        .filter_map(|&c| {
+            let (b, a) = (before.class(c), after.class(c));
+            Some((
+                names.get(c)?.as_str(),
+                serde_json::json!({
+                    "before": b.map(|x| x.0),
+                    "after": a.map(|x| x.0),
+                    "held_out": a.or(b).map_or(0, |x| x.1),
+                    "old": old_class[c],
+                }),
+            ))
+        })
+        .collect();
+    let metrics = serde_json::json!({
+        "strategy": strategy,
+        "training": report,
+        "held_out": {
+            "examples": after.scored,
+            "before": before.accuracy(),
+            "after": after.accuracy(),
+            "per_intent": per_intent,
+        },
+        "ood": ood,
+        "ood_threshold": classifier.ood_threshold,
+        "calibration": calibration,
+        "intents": active.iter().filter(|a| **a).count(),
+        "examples": cache.len(),
+        "guard": refused,
+        "kept_untrained_head": kept_start,
+    });
+    Ok(Fit {
+        head,
+        classifier,
+        metrics,
+        refused,
+    })
+}
+
 impl Agent<SqliteStore> {
     /// Opens the agent on the SQLite file `config.db`: bootstraps it from `config.data` on
     /// the first start, else resumes the stored state.
@@ -309,7 +513,7 @@ impl<S: Store> Agent<S> {
         let featurizer = tokio::task::spawn_blocking(move || featurizer::build(&spec_fz))
             .await
             .map_err(|e| AgentError::Internal(e.to_string()))??;
-        let served = match store.latest_model().await? {
+        let (served, cache) = match store.served_model().await? {
             None => Self::bootstrap(&config, &store, &featurizer).await?,
             Some(model) => Self::resume(&config, &store, &featurizer, model).await?,
         };
@@ -352,6 +556,10 @@ impl<S: Store> Agent<S> {
             featurizer,
             served: ArcSwap::from_pointee(served),
             learn: tokio::sync::Mutex::new(()),
+            cache: std::sync::Mutex::new(cache),
+            consolidating: tokio::sync::Mutex::new(()),
+            pending: AtomicU64::new(0),
+            wake: tokio::sync::Notify::new(),
             counters: Counters::default(),
             client_hash: hashes[0],
             admin_hash: hashes[1],
@@ -377,7 +585,7 @@ impl<S: Store> Agent<S> {
         config: &AgentConfig,
         store: &S,
         featurizer: &Arc<dyn Featurizer>,
-    ) -> Result<Served> {
+    ) -> Result<(Served, Vec<Cached>)> {
         let (dir, exclude) = (config.data.clone(), config.exclude.clone());
         let (rows, answers) = tokio::task::spawn_blocking(move || read_data(&dir, &exclude))
             .await
@@ -388,84 +596,98 @@ impl<S: Store> Agent<S> {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let intents: Vec<(String, String)> = names
+        let intents: Vec<IntentRow> = names
             .iter()
-            .map(|n| {
-                let answer = answers
+            .map(|n| IntentRow {
+                name: n.clone(),
+                answer: answers
                     .get(n)
                     .cloned()
-                    .unwrap_or_else(|| format!("[answer for `{n}` not configured yet]"));
-                (n.clone(), answer)
+                    .unwrap_or_else(|| format!("[answer for `{n}` not configured yet]")),
+                active: true,
+                created_ms: 0,
             })
             .collect();
         let features =
             Self::embed_owned(featurizer, rows.iter().map(|r| r.text.clone()).collect()).await?;
-        let mut classifier = Classifier::new(
-            featurizer.dim(),
-            config.temperature,
-            config.ood_threshold.unwrap_or(f64::INFINITY),
-        );
-        for (n, a) in &intents {
-            classifier.set_intent(n, a, true);
-        }
-        let labelled: Vec<(String, Vec<f32>)> =
-            rows.iter().map(|r| r.label.clone()).zip(features).collect();
-        for (label, x) in &labelled {
-            classifier.add_example(label, x);
-        }
-        let calibration = Self::calibrate(config, &mut classifier, labelled).await?;
+        let mut cache: Vec<Cached> = rows
+            .iter()
+            .zip(&features)
+            .enumerate()
+            .map(|(i, (r, x))| Cached {
+                id: i as i64 + 1,
+                intent: r.label.clone(),
+                trusted: true,
+                x: Arc::from(x.as_slice()),
+            })
+            .collect();
+        let fit = {
+            let (config, intents, cache, dim) = (
+                config.clone(),
+                intents.clone(),
+                cache.clone(),
+                featurizer.dim(),
+            );
+            tokio::task::spawn_blocking(move || {
+                let seed = Seed(config.consolidation.seed);
+                let start = Head::new(dim, config.learning.rank, &mut seed.rng("head"))?;
+                fit_model(
+                    &config,
+                    &intents,
+                    &cache,
+                    &start,
+                    0,
+                    Strategy::Joint,
+                    config.learning.bootstrap_episodes,
+                    true,
+                    &mut seed.rng("bootstrap"),
+                )
+            })
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))??
+        };
         let spec = ModelSpec {
             featurizer: config.featurizer.clone(),
-            temperature: classifier.temperature,
-            ood_threshold: classifier.ood_threshold,
+            temperature: fit.classifier.temperature,
+            ood_threshold: fit.classifier.ood_threshold,
+            examples_upto: cache.len() as i64,
         };
         let model = ModelRecord {
             version: 1,
-            blob: serde_json::to_vec(&spec).map_err(|e| AgentError::Internal(e.to_string()))?,
-            metrics: serde_json::json!({
-                "calibration": calibration,
-                "intents": intents.len(),
-                "examples": rows.len(),
-            })
-            .to_string(),
+            blob: ModelBlob {
+                spec: spec.clone(),
+                head: fit.head.clone(),
+            }
+            .encode()?,
+            metrics: fit.metrics.to_string(),
+            status: "accepted".into(),
+            reason: None,
         };
-        let examples: Vec<(String, String)> = rows.into_iter().map(|r| (r.label, r.text)).collect();
-        store.bootstrap(&intents, &examples, &model).await?;
-        let p = &config.policy;
-        Ok(Served {
-            classifier,
-            policy: LinUcb::new(p.alpha, p.prior_weight, &p.rewards),
-            accuracy: RecentAccuracy::new(p.accuracy_window),
-            version: 1,
-        })
-    }
-
-    async fn calibrate(
-        config: &AgentConfig,
-        classifier: &mut Classifier,
-        labelled: Vec<(String, Vec<f32>)>,
-    ) -> Result<Calibration> {
-        let mut c = classifier.clone();
-        let (min, q) = (
-            config.min_held_out,
-            config
-                .ood_threshold
-                .is_none()
-                .then_some(config.ood_quantile),
-        );
-        let (c, cal) = tokio::task::spawn_blocking(move || {
-            let cal = c.fit(&labelled, min, q);
-            (c, cal)
-        })
-        .await
-        .map_err(|e| AgentError::Internal(e.to_string()))?;
-        *classifier = c;
-        if !classifier.ood_threshold.is_finite() {
-            // Too few examples to fit a threshold and none configured: nothing is out of
-            // scope by distance (featureless texts still are).
-            classifier.ood_threshold = f64::MAX;
+        let pairs: Vec<(String, String)> = intents
+            .iter()
+            .map(|i| (i.name.clone(), i.answer.clone()))
+            .collect();
+        let examples: Vec<(String, String, Vec<u8>)> = rows
+            .into_iter()
+            .zip(&features)
+            .map(|(r, x)| (r.label, r.text, features_to_bytes(x)))
+            .collect();
+        let ids = store.bootstrap(&pairs, &examples, &model).await?;
+        for (c, id) in cache.iter_mut().zip(ids) {
+            c.id = id;
         }
-        Ok(cal)
+        let p = &config.policy;
+        Ok((
+            Served {
+                classifier: fit.classifier,
+                head: Arc::new(fit.head),
+                spec,
+                policy: LinUcb::new(p.alpha, p.prior_weight, &p.rewards),
+                accuracy: RecentAccuracy::new(p.accuracy_window),
+                version: 1,
+            },
+            cache,
+        ))
     }
 
     async fn resume(
@@ -473,40 +695,30 @@ impl<S: Store> Agent<S> {
         store: &S,
         featurizer: &Arc<dyn Featurizer>,
         model: ModelRecord,
-    ) -> Result<Served> {
-        let spec: ModelSpec = serde_json::from_slice(&model.blob)
-            .map_err(|e| AgentError::State(format!("model version {}: {e}", model.version)))?;
-        if spec.featurizer != config.featurizer {
-            return Err(AgentError::config(
-                "featurizer",
-                format!(
-                    "the database {} was built with {:?}, the configuration asks for {:?} (use the same featurizer or another --db)",
-                    config.db.display(),
-                    spec.featurizer,
-                    config.featurizer
-                ),
-            ));
-        }
-        let mut classifier =
-            Classifier::new(featurizer.dim(), spec.temperature, spec.ood_threshold);
-        for IntentRow {
-            name,
-            answer,
-            active,
-            ..
-        } in store.intents().await?
-        {
-            classifier.set_intent(&name, &answer, active);
-        }
-        let examples = store.examples().await?;
-        let features = Self::embed_owned(
-            featurizer,
-            examples.iter().map(|e| e.text.clone()).collect(),
-        )
-        .await?;
-        for (e, x) in examples.iter().zip(&features) {
-            classifier.add_example(&e.intent, x);
-        }
+    ) -> Result<(Served, Vec<Cached>)> {
+        let blob = ModelBlob::decode(&model.blob, model.version)?;
+        check_featurizer(config, &blob.spec)?;
+        let intents = store.intents().await?;
+        let cache = Self::load_examples(store, featurizer).await?;
+        let classifier = {
+            let (head, spec, intents, cache) = (
+                blob.head.clone(),
+                blob.spec.clone(),
+                intents.clone(),
+                cache.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                build_classifier(
+                    &head,
+                    &intents,
+                    &cache,
+                    spec.temperature,
+                    spec.ood_threshold,
+                )
+            })
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))?
+        };
         let p = &config.policy;
         let policy = match store.bandit_state().await? {
             Some(s) => LinUcb::from_json(&s)?,
@@ -516,12 +728,67 @@ impl<S: Store> Agent<S> {
         for o in store.outcomes().await? {
             accuracy.record(&o.predicted, o.correct);
         }
-        Ok(Served {
-            classifier,
-            policy,
-            accuracy,
-            version: model.version,
-        })
+        Ok((
+            Served {
+                classifier,
+                head: Arc::new(blob.head),
+                spec: blob.spec,
+                policy,
+                accuracy,
+                version: model.version,
+            },
+            cache,
+        ))
+    }
+
+    /// Every stored example with its features: cached ones read, missing ones computed and
+    /// cached.
+    async fn load_examples(store: &S, featurizer: &Arc<dyn Featurizer>) -> Result<Vec<Cached>> {
+        let rows = store.examples().await?;
+        let dim = featurizer.dim();
+        let missing: Vec<usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.features
+                    .as_deref()
+                    .and_then(|b| features_from_bytes(b, dim))
+                    .is_none()
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let computed = Self::embed_owned(
+            featurizer,
+            missing.iter().map(|&i| rows[i].text.clone()).collect(),
+        )
+        .await?;
+        let updates: Vec<(i64, Vec<u8>)> = missing
+            .iter()
+            .zip(&computed)
+            .map(|(&i, x)| (rows[i].id, features_to_bytes(x)))
+            .collect();
+        if !updates.is_empty() {
+            store.set_features(&updates).await?;
+        }
+        let mut fresh: HashMap<usize, Vec<f32>> = missing.into_iter().zip(computed).collect();
+        Ok(rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let x = fresh.remove(&i).unwrap_or_else(|| {
+                    r.features
+                        .as_deref()
+                        .and_then(|b| features_from_bytes(b, dim))
+                        .unwrap_or_default()
+                });
+                Cached {
+                    id: r.id,
+                    intent: r.intent.clone(),
+                    trusted: r.source != Source::Feedback.as_str(),
+                    x: Arc::from(x),
+                }
+            })
+            .collect())
     }
 
     /// Tokens generated at this start (none were configured or stored); show them once.
@@ -557,7 +824,7 @@ impl<S: Store> Agent<S> {
     pub async fn predict(&self, text: &str) -> Result<Prediction> {
         let served = self.served.load_full();
         let x = Self::embed_owned(&self.featurizer, vec![text.to_string()]).await?;
-        Ok(served.classifier.predict(&x[0]))
+        Ok(served.classifier.predict(&served.head.apply_one(&x[0])))
     }
 
     /// Answers a customer's message and stores it with the reply.
@@ -572,7 +839,7 @@ impl<S: Store> Agent<S> {
         }
         let served = self.served.load_full();
         let x = Self::embed_owned(&self.featurizer, vec![text.to_string()]).await?;
-        let pred = served.classifier.predict(&x[0]);
+        let pred = served.classifier.predict(&served.head.apply_one(&x[0]));
         let intent = pred.intent().to_string();
         let ctx = policy::context(
             pred.confidence(),
@@ -702,12 +969,24 @@ impl<S: Store> Agent<S> {
             resolved,
             correct_intent: correct_intent.map(str::to_string),
             reward,
-            example: correct_intent.map(|c| (c.to_string(), message.text.clone())),
+            example: correct_intent.zip(features.as_ref()).map(|(c, x)| {
+                (
+                    c.to_string(),
+                    message.text.clone(),
+                    features_to_bytes(&x[0]),
+                )
+            }),
             bandit_state: next.policy.to_json(),
         };
         let example_id = self.store.record_feedback(&record).await?;
-        if let (Some(c), Some(x)) = (correct_intent, features) {
-            next.classifier.add_example(c, &x[0]);
+        if let (Some(c), Some(x), Some(eid)) = (correct_intent, features, example_id) {
+            next.classifier.add_example(c, &next.head.apply_one(&x[0]));
+            self.remember(vec![Cached {
+                id: eid,
+                intent: c.to_string(),
+                trusted: false,
+                x: Arc::from(x[0].as_slice()),
+            }]);
             self.counters.corrections.fetch_add(1, Ordering::Relaxed);
         }
         self.served.store(Arc::new(next));
@@ -746,13 +1025,30 @@ impl<S: Store> Agent<S> {
         }
         let features = Self::embed_owned(&self.featurizer, examples.to_vec()).await?;
         let _guard = self.learn.lock().await;
-        self.store.create_intent(name, answer, examples).await?;
+        let rows: Vec<(String, Vec<u8>)> = examples
+            .iter()
+            .zip(&features)
+            .map(|(t, x)| (t.clone(), features_to_bytes(x)))
+            .collect();
+        let ids = self.store.create_intent(name, answer, &rows).await?;
         let mut next = Served::clone(&self.served.load());
         next.classifier.set_intent(name, answer, true);
-        for x in &features {
-            next.classifier.add_example(name, x);
+        let refs: Vec<&[f32]> = features.iter().map(Vec::as_slice).collect();
+        for z in next.head.apply(&refs) {
+            next.classifier.add_example(name, &z);
         }
         self.served.store(Arc::new(next));
+        self.remember(
+            ids.into_iter()
+                .zip(features)
+                .map(|(id, x)| Cached {
+                    id,
+                    intent: name.to_string(),
+                    trusted: true,
+                    x: Arc::from(x),
+                })
+                .collect(),
+        );
         self.counters
             .intents_created
             .fetch_add(1, Ordering::Relaxed);
@@ -789,6 +1085,199 @@ impl<S: Store> Agent<S> {
             answer: row.answer,
             active: row.active,
             examples,
+        })
+    }
+
+    /// Adds new examples to the in-memory cache and wakes the worker when enough arrived.
+    fn remember(&self, rows: Vec<Cached>) {
+        let n = rows.len() as u64;
+        if let Ok(mut c) = self.cache.lock() {
+            c.extend(rows);
+        }
+        let total = self.pending.fetch_add(n, Ordering::Relaxed) + n;
+        if total >= self.config.consolidation.every_examples {
+            self.wake.notify_one();
+        }
+    }
+
+    fn cached(&self) -> Result<Vec<Cached>> {
+        self.cache
+            .lock()
+            .map(|c| c.clone())
+            .map_err(|_| AgentError::Internal("the example cache lock is poisoned".into()))
+    }
+
+    /// Labelled examples added since the last consolidation started.
+    pub fn pending_examples(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Trains a candidate head on the stored examples with `strategy` (the configured one
+    /// when `None`), from the served head or, `from_scratch`, from a new one; scores it on the
+    /// held-out slice; stores it as a new version, and serves it when the guard accepts it.
+    /// Requests are answered by the served model meanwhile; one consolidation runs at a time.
+    pub async fn consolidate(
+        &self,
+        strategy: Option<Strategy>,
+        from_scratch: bool,
+    ) -> Result<ConsolidationReply> {
+        let _one = self.consolidating.lock().await;
+        self.pending.store(0, Ordering::Relaxed);
+        let served = self.served.load_full();
+        let cache = self.cached()?;
+        let intents = self.store.intents().await?;
+        let upto = served.spec.examples_upto;
+        let newest = cache.iter().map(|c| c.id).max().unwrap_or(upto).max(upto);
+        let strategy = strategy.unwrap_or(self.config.consolidation.strategy);
+        let attempt = self.store.models().await?.len() as u64;
+        let config = self.config.clone();
+        let start = Head::clone(&served.head);
+        let fit = tokio::task::spawn_blocking(move || {
+            let seed = Seed(config.consolidation.seed).index(attempt);
+            let start = if from_scratch {
+                Head::new(start.dim(), config.learning.rank, &mut seed.rng("head"))?
+            } else {
+                start
+            };
+            let episodes = if from_scratch {
+                config.learning.bootstrap_episodes
+            } else {
+                config.learning.episodes
+            };
+            fit_model(
+                &config,
+                &intents,
+                &cache,
+                &start,
+                upto,
+                strategy,
+                episodes,
+                false,
+                &mut seed.rng("consolidate"),
+            )
+        })
+        .await
+        .map_err(|e| AgentError::Internal(e.to_string()))??;
+        let accepted = fit.refused.is_none() || !self.config.guard.enabled;
+        let spec = ModelSpec {
+            featurizer: self.config.featurizer.clone(),
+            temperature: fit.classifier.temperature,
+            ood_threshold: fit.classifier.ood_threshold,
+            examples_upto: if accepted { newest } else { upto },
+        };
+        let record = ModelRecord {
+            version: 0,
+            blob: ModelBlob {
+                spec: spec.clone(),
+                head: fit.head.clone(),
+            }
+            .encode()?,
+            metrics: fit.metrics.to_string(),
+            status: if accepted { "accepted" } else { "refused" }.into(),
+            reason: fit.refused.clone(),
+        };
+        let version = if accepted {
+            let _guard = self.learn.lock().await;
+            // Examples may have arrived during training: the prototypes are rebuilt from
+            // everything stored now, under the new head.
+            let (cache, intents) = (self.cached()?, self.store.intents().await?);
+            let head = fit.head.clone();
+            let classifier = tokio::task::spawn_blocking(move || {
+                build_classifier(
+                    &head,
+                    &intents,
+                    &cache,
+                    spec.temperature,
+                    spec.ood_threshold,
+                )
+            })
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))?;
+            let version = self.store.insert_model(&record).await?;
+            let mut next = Served::clone(&self.served.load());
+            next.classifier = classifier;
+            next.head = Arc::new(fit.head);
+            next.spec = ModelBlob::decode(&record.blob, version)?.spec;
+            next.version = version;
+            self.served.store(Arc::new(next));
+            version
+        } else {
+            self.store.insert_model(&record).await?
+        };
+        Ok(ConsolidationReply {
+            version,
+            accepted,
+            reason: fit.refused,
+            metrics: fit.metrics,
+        })
+    }
+
+    /// Serves a stored, accepted model version again; its head re-embeds every stored example.
+    pub async fn rollback(&self, version: i64) -> Result<i64> {
+        let _one = self.consolidating.lock().await;
+        let _guard = self.learn.lock().await;
+        let record = self.store.model(version).await?.ok_or_else(|| {
+            AgentError::not_found("version", format!("no model version {version}"))
+        })?;
+        if record.status != "accepted" {
+            return Err(AgentError::conflict(
+                "version",
+                format!(
+                    "version {version} was refused ({}); only accepted versions can be served",
+                    record.reason.as_deref().unwrap_or("no reason stored")
+                ),
+            ));
+        }
+        let blob = ModelBlob::decode(&record.blob, version)?;
+        check_featurizer(&self.config, &blob.spec)?;
+        let (cache, intents) = (self.cached()?, self.store.intents().await?);
+        let (head, spec) = (blob.head.clone(), blob.spec.clone());
+        let classifier = tokio::task::spawn_blocking(move || {
+            build_classifier(
+                &head,
+                &intents,
+                &cache,
+                spec.temperature,
+                spec.ood_threshold,
+            )
+        })
+        .await
+        .map_err(|e| AgentError::Internal(e.to_string()))?;
+        self.store.set_served(version).await?;
+        let mut next = Served::clone(&self.served.load());
+        next.classifier = classifier;
+        next.head = Arc::new(blob.head);
+        next.spec = blob.spec;
+        next.version = version;
+        self.served.store(Arc::new(next));
+        Ok(version)
+    }
+
+    /// Every stored model version (without blobs) and every change of the served one.
+    pub async fn models(&self) -> Result<(Vec<ModelInfo>, Vec<ModelEvent>)> {
+        Ok((self.store.models().await?, self.store.model_events().await?))
+    }
+
+    /// Runs the consolidation worker until the returned handle is aborted: it consolidates
+    /// after `consolidation.every_examples` new labelled examples, or every
+    /// `consolidation.every_seconds` when any arrived.
+    pub fn spawn_worker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let agent = Arc::clone(self);
+        tokio::spawn(async move {
+            let c = &agent.config.consolidation;
+            let period = std::time::Duration::from_secs(c.every_seconds);
+            loop {
+                let timed_out = tokio::time::timeout(period, agent.wake.notified())
+                    .await
+                    .is_err();
+                let pending = agent.pending_examples();
+                if pending == 0 || (!timed_out && pending < c.every_examples) {
+                    continue;
+                }
+                if let Err(e) = agent.consolidate(None, false).await {
+                    eprintln!("autodidact agent: consolidation failed: {e}");
+                }
+            }
         })
     }
 

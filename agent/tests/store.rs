@@ -26,7 +26,13 @@ fn feedback(id: i64, resolved: bool, correct: Option<&str>, reward: f64) -> Feed
         resolved,
         correct_intent: correct.map(str::to_string),
         reward,
-        example: correct.map(|c| (c.to_string(), "corrected text".to_string())),
+        example: correct.map(|c| {
+            (
+                c.to_string(),
+                "corrected text".to_string(),
+                vec![0, 0, 128, 63],
+            )
+        }),
         bandit_state: format!("{{\"after\":{id}}}"),
     }
 }
@@ -36,27 +42,74 @@ async fn transactions_conflicts_and_stats() {
     let dir = TempDir::new("store");
     let path = dir.path().join("s.db");
     let store = SqliteStore::open(&path).await.unwrap();
-    assert!(store.latest_model().await.unwrap().is_none());
+    assert!(store.served_model().await.unwrap().is_none());
     let model = ModelRecord {
         version: 1,
         blob: b"{}".to_vec(),
         metrics: "{}".into(),
+        status: "accepted".into(),
+        reason: None,
     };
-    store
+    let f = |v: f32| v.to_le_bytes().to_vec();
+    let ids = store
         .bootstrap(
             &[("a".into(), "A".into()), ("b".into(), "B".into())],
-            &[("a".into(), "a1".into()), ("b".into(), "b1".into())],
+            &[
+                ("a".into(), "a1".into(), f(1.0)),
+                ("b".into(), "b1".into(), f(2.0)),
+            ],
             &model,
         )
         .await
         .unwrap();
-    assert_eq!(store.latest_model().await.unwrap(), Some(model));
+    assert_eq!(ids.len(), 2);
+    assert_eq!(store.served_model().await.unwrap(), Some(model.clone()));
     let ids = store
-        .create_intent("c", "C", &["c1".into(), "c2".into()])
+        .create_intent("c", "C", &[("c1".into(), f(3.0)), ("c2".into(), f(4.0))])
         .await
         .unwrap();
     assert_eq!(ids.len(), 2);
-    match store.create_intent("c", "C again", &["c3".into()]).await {
+    let stored = store.examples().await.unwrap();
+    assert_eq!(stored[3].features.as_deref(), Some(&f(4.0)[..]));
+    store.set_features(&[(ids[1], f(5.0))]).await.unwrap();
+    assert_eq!(
+        store.examples().await.unwrap()[3].features.as_deref(),
+        Some(&f(5.0)[..])
+    );
+
+    // Model versions: a refused candidate is kept but not served; a rollback serves an old
+    // one; an unknown version is not found.
+    let refused = ModelRecord {
+        status: "refused".into(),
+        reason: Some("worse".into()),
+        ..model.clone()
+    };
+    assert_eq!(store.insert_model(&refused).await.unwrap(), 2);
+    assert_eq!(store.served_model().await.unwrap().unwrap().version, 1);
+    assert_eq!(store.insert_model(&model).await.unwrap(), 3);
+    assert_eq!(store.served_model().await.unwrap().unwrap().version, 3);
+    store.set_served(1).await.unwrap();
+    assert_eq!(store.served_model().await.unwrap().unwrap().version, 1);
+    match store.set_served(42).await {
+        Err(AgentError::NotFound { field, .. }) => assert_eq!(field, "version"),
+        other => panic!("{other:?}"),
+    }
+    let events: Vec<String> = store
+        .model_events()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, ["bootstrap", "refused", "accepted", "rollback"]);
+    let versions = store.models().await.unwrap();
+    assert_eq!(versions.len(), 3);
+    assert_eq!(versions[1].reason.as_deref(), Some("worse"));
+
+    match store
+        .create_intent("c", "C again", &[("c3".into(), f(6.0))])
+        .await
+    {
         Err(AgentError::Conflict { field, .. }) => assert_eq!(field, "name"),
         other => panic!("{other:?}"),
     }

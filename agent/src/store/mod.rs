@@ -60,6 +60,8 @@ pub struct ExampleRow {
     pub text: String,
     /// Where it came from.
     pub source: String,
+    /// Cached features (f32 little-endian), when computed.
+    pub features: Option<Vec<u8>>,
 }
 
 /// A message and the agent's reply, as stored.
@@ -96,8 +98,8 @@ pub struct FeedbackRecord {
     pub correct_intent: Option<String>,
     /// The policy's reward.
     pub reward: f64,
-    /// A new labelled example `(intent, text)` it makes.
-    pub example: Option<(String, String)>,
+    /// A new labelled example `(intent, text, features)` it makes.
+    pub example: Option<(String, String, Vec<u8>)>,
     /// The policy's state after the update (JSON).
     pub bandit_state: String,
 }
@@ -120,6 +122,40 @@ pub struct ModelRecord {
     pub blob: Vec<u8>,
     /// Its metrics (JSON).
     pub metrics: String,
+    /// `accepted` or `refused`.
+    pub status: String,
+    /// Why it was refused.
+    pub reason: Option<String>,
+}
+
+/// A stored model version without its blob (for listings).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct ModelInfo {
+    /// Version number.
+    pub version: i64,
+    /// `accepted` or `refused`.
+    pub status: String,
+    /// Why it was refused.
+    pub reason: Option<String>,
+    /// Its metrics (JSON text).
+    pub metrics: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A change of the served model.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct ModelEvent {
+    /// Order of events.
+    pub seq: i64,
+    /// The version it concerns.
+    pub version: i64,
+    /// `bootstrap`, `accepted`, `refused` or `rollback`.
+    pub event: String,
+    /// Details (a refusal's reason).
+    pub detail: Option<String>,
+    /// When, ms since the epoch.
+    pub created_ms: i64,
 }
 
 /// Aggregates for `GET /v1/stats`.
@@ -167,27 +203,40 @@ pub struct IntentStats {
 pub trait Store: Send + Sync + 'static {
     /// Checks the database answers.
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
-    /// The newest model version, if any (none before the first bootstrap).
-    fn latest_model(&self) -> impl Future<Output = Result<Option<ModelRecord>>> + Send;
-    /// Stores the bootstrap state at once: intents `(name, answer)`, examples `(intent, text)`
-    /// and model version 1.
+    /// The served model version, if any (none before the first bootstrap).
+    fn served_model(&self) -> impl Future<Output = Result<Option<ModelRecord>>> + Send;
+    /// One model version.
+    fn model(&self, version: i64) -> impl Future<Output = Result<Option<ModelRecord>>> + Send;
+    /// Every model version, oldest first, without blobs.
+    fn models(&self) -> impl Future<Output = Result<Vec<ModelInfo>>> + Send;
+    /// Every change of the served model, oldest first.
+    fn model_events(&self) -> impl Future<Output = Result<Vec<ModelEvent>>> + Send;
+    /// Stores a new model version (numbered after the last) and, when it is `accepted`,
+    /// serves it. Returns its version.
+    fn insert_model(&self, model: &ModelRecord) -> impl Future<Output = Result<i64>> + Send;
+    /// Serves a stored version again (a rollback); an unknown version is not found.
+    fn set_served(&self, version: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Stores the bootstrap state at once: intents `(name, answer)`, examples `(intent, text,
+    /// features)` and model version 1, served. Returns the example ids in order.
     fn bootstrap(
         &self,
         intents: &[(String, String)],
-        examples: &[(String, String)],
+        examples: &[(String, String, Vec<u8>)],
         model: &ModelRecord,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
+    /// Caches features of stored examples `(id, features)`.
+    fn set_features(&self, rows: &[(i64, Vec<u8>)]) -> impl Future<Output = Result<()>> + Send;
     /// Every intent, by name.
     fn intents(&self) -> impl Future<Output = Result<Vec<IntentRow>>> + Send;
     /// Every labelled example, in insertion order.
     fn examples(&self) -> impl Future<Output = Result<Vec<ExampleRow>>> + Send;
-    /// Creates an intent with its first examples (source `operator`); a taken name is a
-    /// conflict on `name`. Returns the example ids.
+    /// Creates an intent with its first examples `(text, features)` (source `operator`); a
+    /// taken name is a conflict on `name`. Returns the example ids.
     fn create_intent(
         &self,
         name: &str,
         answer: &str,
-        examples: &[String],
+        examples: &[(String, Vec<u8>)],
     ) -> impl Future<Output = Result<Vec<i64>>> + Send;
     /// Changes an intent's answer and/or active flag; an unknown name is not found.
     fn update_intent(
@@ -216,6 +265,20 @@ pub trait Store: Send + Sync + 'static {
     fn set_token_hash(&self, role: &str, sha256: &str) -> impl Future<Output = Result<()>> + Send;
     /// Aggregates for the stats route.
     fn stats(&self) -> impl Future<Output = Result<Stats>> + Send;
+}
+
+/// Features as stored: f32 little-endian.
+pub fn features_to_bytes(x: &[f32]) -> Vec<u8> {
+    x.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Features from their stored bytes (`None` when the length is not `4 · dim`).
+pub fn features_from_bytes(b: &[u8], dim: usize) -> Option<Vec<f32>> {
+    (b.len() == 4 * dim).then(|| {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    })
 }
 
 /// Milliseconds since the Unix epoch.

@@ -9,8 +9,8 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use super::{
-    now_ms, ExampleRow, FeedbackRecord, IntentRow, IntentStats, MessageRow, ModelRecord, Outcome,
-    Source, Stats, Store, Window3,
+    now_ms, ExampleRow, FeedbackRecord, IntentRow, IntentStats, MessageRow, ModelEvent, ModelInfo,
+    ModelRecord, Outcome, Source, Stats, Store, Window3,
 };
 use crate::error::{AgentError, Result};
 
@@ -72,26 +72,158 @@ impl SqliteStore {
     }
 }
 
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
+
+async fn insert_version(tx: &mut Tx<'_>, version: i64, m: &ModelRecord, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO model_versions (version, blob, metrics, status, reason, created_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(version)
+    .bind(&m.blob)
+    .bind(&m.metrics)
+    .bind(&m.status)
+    .bind(&m.reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn serve(tx: &mut Tx<'_>, version: i64, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO served_model (id, version, updated_ms) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, updated_ms = excluded.updated_ms",
+    )
+    .bind(version)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn event(
+    tx: &mut Tx<'_>,
+    version: i64,
+    kind: &str,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO model_events (version, event, detail, created_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(version)
+    .bind(kind)
+    .bind(detail)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
         Ok(())
     }
 
-    async fn latest_model(&self) -> Result<Option<ModelRecord>> {
+    async fn served_model(&self) -> Result<Option<ModelRecord>> {
         Ok(sqlx::query_as::<_, ModelRecord>(
-            "SELECT version, blob, metrics FROM model_versions ORDER BY version DESC LIMIT 1",
+            "SELECT m.version, m.blob, m.metrics, m.status, m.reason FROM model_versions m \
+             JOIN served_model s ON s.version = m.version WHERE s.id = 1",
         )
         .fetch_optional(&self.pool)
         .await?)
     }
 
+    async fn model(&self, version: i64) -> Result<Option<ModelRecord>> {
+        Ok(sqlx::query_as::<_, ModelRecord>(
+            "SELECT version, blob, metrics, status, reason FROM model_versions WHERE version = $1",
+        )
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn models(&self) -> Result<Vec<ModelInfo>> {
+        Ok(sqlx::query_as::<_, ModelInfo>(
+            "SELECT version, status, reason, metrics, created_ms FROM model_versions ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn model_events(&self) -> Result<Vec<ModelEvent>> {
+        Ok(sqlx::query_as::<_, ModelEvent>(
+            "SELECT seq, version, event, detail, created_ms FROM model_events ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn insert_model(&self, model: &ModelRecord) -> Result<i64> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        insert_version(&mut tx, version, model, now).await?;
+        let accepted = model.status == "accepted";
+        if accepted {
+            serve(&mut tx, version, now).await?;
+        }
+        event(
+            &mut tx,
+            version,
+            if accepted { "accepted" } else { "refused" },
+            model.reason.as_deref(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn set_served(&self, version: i64) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM model_versions WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(AgentError::not_found(
+                "version",
+                format!("no model version {version}"),
+            ));
+        }
+        serve(&mut tx, version, now).await?;
+        event(&mut tx, version, "rollback", None, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_features(&self, rows: &[(i64, Vec<u8>)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, f) in rows {
+            sqlx::query("UPDATE examples SET features = $2 WHERE id = $1")
+                .bind(id)
+                .bind(f)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn bootstrap(
         &self,
         intents: &[(String, String)],
-        examples: &[(String, String)],
+        examples: &[(String, String, Vec<u8>)],
         model: &ModelRecord,
-    ) -> Result<()> {
+    ) -> Result<Vec<i64>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         for (name, answer) in intents {
@@ -106,28 +238,26 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        for (intent, text) in examples {
-            sqlx::query(
-                "INSERT INTO examples (intent, text, source, created_ms) VALUES ($1, $2, $3, $4)",
+        let mut ids = Vec::with_capacity(examples.len());
+        for (intent, text, features) in examples {
+            let row = sqlx::query(
+                "INSERT INTO examples (intent, text, source, features, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(intent)
             .bind(text)
             .bind(Source::Bootstrap.as_str())
+            .bind(features)
             .bind(now)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
+            ids.push(row.try_get(0)?);
         }
-        sqlx::query(
-            "INSERT INTO model_versions (version, blob, metrics, created_ms) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(model.version)
-        .bind(&model.blob)
-        .bind(&model.metrics)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_version(&mut tx, model.version, model, now).await?;
+        serve(&mut tx, model.version, now).await?;
+        event(&mut tx, model.version, "bootstrap", None, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(ids)
     }
 
     async fn intents(&self) -> Result<Vec<IntentRow>> {
@@ -140,7 +270,7 @@ impl Store for SqliteStore {
 
     async fn examples(&self) -> Result<Vec<ExampleRow>> {
         Ok(sqlx::query_as::<_, ExampleRow>(
-            "SELECT id, intent, text, source FROM examples ORDER BY id",
+            "SELECT id, intent, text, source, features FROM examples ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?)
@@ -150,7 +280,7 @@ impl Store for SqliteStore {
         &self,
         name: &str,
         answer: &str,
-        examples: &[String],
+        examples: &[(String, Vec<u8>)],
     ) -> Result<Vec<i64>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -172,14 +302,15 @@ impl Store for SqliteStore {
             ));
         }
         let mut ids = Vec::with_capacity(examples.len());
-        for text in examples {
+        for (text, features) in examples {
             let row = sqlx::query(
-                "INSERT INTO examples (intent, text, source, created_ms) \
-                 VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO examples (intent, text, source, features, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(name)
             .bind(text)
             .bind(Source::Operator.as_str())
+            .bind(features)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
@@ -259,15 +390,16 @@ impl Store for SqliteStore {
             ));
         }
         let mut example_id = None;
-        if let Some((intent, text)) = &f.example {
+        if let Some((intent, text, features)) = &f.example {
             let row = sqlx::query(
-                "INSERT INTO examples (intent, text, source, message_id, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO examples (intent, text, source, message_id, features, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(intent)
             .bind(text)
             .bind(Source::Feedback.as_str())
             .bind(f.message_id)
+            .bind(features)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;

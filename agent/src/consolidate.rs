@@ -1,0 +1,446 @@
+//! Scoring and guarding model candidates: a held-out slice of the stored examples per
+//! intent, per-intent accuracy of the nearest prototype under a head, the swap guard, and the
+//! out-of-scope threshold fitted on held-out intents with its AUROC.
+//!
+//! The held-out slice is taken from trusted examples only (bootstrap data and operators'
+//! examples), never from customers' corrections: a flood of wrong feedback can pull the
+//! candidate wherever it likes, but it is scored on examples it cannot touch, and refused if
+//! it loses on them.
+
+use std::collections::BTreeMap;
+
+use autodidact_core::Rng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AgentError, Result};
+use crate::head::Head;
+use crate::learn::Labelled;
+
+/// When a candidate may replace the served model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardConfig {
+    /// Whether a refused candidate is kept off (false serves every candidate: plain
+    /// fine-tuning, for comparisons).
+    pub enabled: bool,
+    /// Every `held_out_every`-th trusted example of an intent (in id order) is held out.
+    pub held_out_every: usize,
+    /// Largest accuracy drop (0–1) allowed on any old intent with enough held-out examples.
+    pub max_drop: f64,
+    /// Held-out examples an intent needs to be guarded on its own.
+    pub min_examples: usize,
+    /// Largest drop of the overall held-out accuracy.
+    pub max_overall_drop: f64,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            enabled: true,
+            held_out_every: 5,
+            max_drop: 0.10,
+            min_examples: 5,
+            max_overall_drop: 0.01,
+        }
+    }
+}
+
+impl GuardConfig {
+    /// Checks every field (`prefix` is the config path).
+    pub fn validate(&self, prefix: &str) -> Result<()> {
+        if !(2..=1000).contains(&self.held_out_every) {
+            return Err(AgentError::config(
+                format!("{prefix}.held_out_every"),
+                format!("{} is not in 2..=1000", self.held_out_every),
+            ));
+        }
+        for (name, v) in [
+            ("max_drop", self.max_drop),
+            ("max_overall_drop", self.max_overall_drop),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(AgentError::config(
+                    format!("{prefix}.{name}"),
+                    format!("{v} is not in 0..=1"),
+                ));
+            }
+        }
+        if self.min_examples == 0 {
+            return Err(AgentError::config(
+                format!("{prefix}.min_examples"),
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One stored example as the learner sees it.
+#[derive(Clone, Debug)]
+pub struct Example<'a> {
+    /// Row id.
+    pub id: i64,
+    /// Class index.
+    pub class: usize,
+    /// Bootstrap or operator (may be held out), or a customer's correction.
+    pub trusted: bool,
+    /// Raw features.
+    pub x: &'a [f32],
+}
+
+/// The training rows and the held-out rows, with the ids of the training rows.
+#[derive(Clone, Debug, Default)]
+pub struct Split {
+    /// Rows trained and averaged into prototypes.
+    pub train: Labelled,
+    /// Example id of each training row.
+    pub train_ids: Vec<i64>,
+    /// Rows only scored.
+    pub held: Labelled,
+}
+
+/// Splits examples (in id order): of each class's trusted examples, every `every`-th is held
+/// out, as long as the class keeps at least two training rows.
+pub fn split(examples: &[Example<'_>], dim: usize, every: usize) -> Split {
+    let mut totals: BTreeMap<usize, usize> = BTreeMap::new();
+    for e in examples {
+        *totals.entry(e.class).or_default() += 1;
+    }
+    let mut trusted_seen: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut held_count: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut s = Split {
+        train: Labelled::new(dim),
+        held: Labelled::new(dim),
+        ..Split::default()
+    };
+    for e in examples {
+        let hold = e.trusted && {
+            let k = trusted_seen.entry(e.class).or_default();
+            *k += 1;
+            let held = held_count.entry(e.class).or_default();
+            let left = totals[&e.class] - *held - 1;
+            *k % every == 0 && left >= 2
+        };
+        if hold {
+            *held_count.entry(e.class).or_default() += 1;
+            s.held.push(e.x, e.class);
+        } else {
+            s.train.push(e.x, e.class);
+            s.train_ids.push(e.id);
+        }
+    }
+    s
+}
+
+/// Held-out accuracy per class and over all.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// `(correct, scored)` per class index.
+    pub per_class: BTreeMap<usize, (usize, usize)>,
+    /// Correct over all.
+    pub correct: usize,
+    /// Scored over all.
+    pub scored: usize,
+}
+
+impl Scores {
+    /// Overall accuracy (none with nothing scored).
+    pub fn accuracy(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.correct as f64 / self.scored as f64)
+    }
+    /// A class's accuracy and count.
+    pub fn class(&self, c: usize) -> Option<(f64, usize)> {
+        self.per_class
+            .get(&c)
+            .filter(|(_, n)| *n > 0)
+            .map(|&(k, n)| (k as f64 / n as f64, n))
+    }
+}
+
+/// Mean embedded training row per active class.
+fn prototypes(head: &Head, train: &Labelled, active: &[bool]) -> BTreeMap<usize, Vec<f32>> {
+    let rows: Vec<&[f32]> = (0..train.len()).map(|i| train.row(i)).collect();
+    let z = head.apply(&rows);
+    let mut sums: BTreeMap<usize, (Vec<f64>, usize)> = BTreeMap::new();
+    for (zi, &y) in z.iter().zip(&train.y) {
+        if !active.get(y).copied().unwrap_or(false) {
+            continue;
+        }
+        let (s, n) = sums.entry(y).or_insert_with(|| (vec![0.0; zi.len()], 0));
+        s.iter_mut().zip(zi).for_each(|(a, v)| *a += f64::from(*v));
+        *n += 1;
+    }
+    sums.into_iter()
+        .map(|(c, (s, n))| (c, s.iter().map(|v| (v / n as f64) as f32).collect()))
+        .collect()
+}
+
+fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Nearest prototype: `(class, squared distance)`.
+fn nearest(protos: &BTreeMap<usize, Vec<f32>>, z: &[f32]) -> Option<(usize, f32)> {
+    protos
+        .iter()
+        .map(|(c, p)| (*c, sq_dist(p, z)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Held-out accuracy of the nearest prototype under `head` (prototypes from the training
+/// rows of the active classes; only active classes are scored).
+pub fn score(head: &Head, split: &Split, active: &[bool]) -> Scores {
+    let protos = prototypes(head, &split.train, active);
+    let rows: Vec<&[f32]> = (0..split.held.len()).map(|i| split.held.row(i)).collect();
+    let mut s = Scores::default();
+    for (z, &y) in head.apply(&rows).iter().zip(&split.held.y) {
+        if !protos.contains_key(&y) {
+            continue;
+        }
+        let ok = nearest(&protos, z).is_some_and(|(c, _)| c == y);
+        let e = s.per_class.entry(y).or_default();
+        e.0 += usize::from(ok);
+        e.1 += 1;
+        s.correct += usize::from(ok);
+        s.scored += 1;
+    }
+    s
+}
+
+/// Why a candidate is refused, or `None` when it may be served: it must not lose more than
+/// `max_drop` on any guarded old class, nor `max_overall_drop` over all.
+pub fn guard(
+    current: &Scores,
+    candidate: &Scores,
+    old: &[bool],
+    names: &[String],
+    cfg: &GuardConfig,
+) -> Option<String> {
+    for (&c, _) in current.per_class.iter() {
+        if !old.get(c).copied().unwrap_or(false) {
+            continue;
+        }
+        let (Some((a, n)), Some((b, _))) = (current.class(c), candidate.class(c)) else {
+            continue;
+        };
+        if n >= cfg.min_examples && b < a - cfg.max_drop - 1e-12 {
+            let name = names.get(c).map_or("?", String::as_str);
+            return Some(format!(
+                "intent `{name}` would drop from {:.1} % to {:.1} % on its {n} held-out examples (allowed: {:.1} points)",
+                100.0 * a,
+                100.0 * b,
+                100.0 * cfg.max_drop
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (current.accuracy(), candidate.accuracy()) {
+        if b < a - cfg.max_overall_drop - 1e-12 {
+            return Some(format!(
+                "held-out accuracy would drop from {:.2} % to {:.2} % (allowed: {:.1} points)",
+                100.0 * a,
+                100.0 * b,
+                100.0 * cfg.max_overall_drop
+            ));
+        }
+    }
+    None
+}
+
+/// The out-of-scope threshold fitted on held-out intents, and how well distance separates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OodFit {
+    /// Intents held out as "unknown".
+    pub held_out_intents: usize,
+    /// Area under the ROC curve of the nearest-prototype distance (unknown vs known).
+    pub auroc: Option<f64>,
+    /// The chosen squared-distance threshold.
+    pub threshold: Option<f64>,
+    /// Share of known-intent held-out texts flagged out of scope at the threshold.
+    pub false_rate: Option<f64>,
+    /// Share of unknown-intent texts flagged out of scope at the threshold.
+    pub recall: Option<f64>,
+}
+
+/// Holds out a fifth of the classes (at least one, seeded), builds prototypes from the rest,
+/// and measures how the nearest distance separates the held-out classes' rows from the other
+/// classes' held-out rows; the threshold maximises balanced accuracy among those that flag at
+/// most `max_false_rate` of the known texts.
+pub fn fit_ood(
+    head: &Head,
+    split: &Split,
+    classes: usize,
+    max_false_rate: f64,
+    rng: &mut Rng,
+) -> OodFit {
+    let present: Vec<usize> = {
+        let mut v: Vec<usize> = split.train.y.clone();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if present.len() < 3 {
+        return OodFit::default();
+    }
+    let mut order = present.clone();
+    order.shuffle(rng);
+    let k = (present.len() / 5).max(1);
+    let mut unknown = vec![false; classes];
+    for &c in &order[..k] {
+        unknown[c] = true;
+    }
+    let known: Vec<bool> = (0..classes).map(|c| !unknown[c]).collect();
+    let protos = prototypes(head, &split.train, &known);
+    let dist = |set: &Labelled, keep: &dyn Fn(usize) -> bool| -> Vec<f64> {
+        let rows: Vec<&[f32]> = (0..set.len())
+            .filter(|&i| keep(set.y[i]))
+            .map(|i| set.row(i))
+            .collect();
+        head.apply(&rows)
+            .iter()
+            .filter_map(|z| nearest(&protos, z).map(|(_, d)| f64::from(d)))
+            .collect()
+    };
+    let inside = dist(&split.held, &|y| known[y]);
+    let mut outside = dist(&split.train, &|y| unknown[y]);
+    outside.extend(dist(&split.held, &|y| unknown[y]));
+    if inside.is_empty() || outside.is_empty() {
+        return OodFit {
+            held_out_intents: k,
+            ..OodFit::default()
+        };
+    }
+    let auroc = auroc(&outside, &inside);
+    let mut candidates: Vec<f64> = inside.iter().chain(&outside).copied().collect();
+    candidates.sort_by(f64::total_cmp);
+    let rate = |v: &[f64], t: f64| v.iter().filter(|&&d| d > t).count() as f64 / v.len() as f64;
+    let mut best: Option<(f64, f64, f64, f64)> = None;
+    for &t in &candidates {
+        let (fr, rec) = (rate(&inside, t), rate(&outside, t));
+        if fr > max_false_rate {
+            continue;
+        }
+        let balanced = 0.5 * (1.0 - fr + rec);
+        if best.is_none_or(|b| balanced > b.0) {
+            best = Some((balanced, t, fr, rec));
+        }
+    }
+    OodFit {
+        held_out_intents: k,
+        auroc: Some(auroc),
+        threshold: best.map(|b| b.1),
+        false_rate: best.map(|b| b.2),
+        recall: best.map(|b| b.3),
+    }
+}
+
+/// P(a positive scores above a negative), ties counting one half.
+pub fn auroc(positive: &[f64], negative: &[f64]) -> f64 {
+    let mut all: Vec<(f64, bool)> = positive
+        .iter()
+        .map(|&v| (v, true))
+        .chain(negative.iter().map(|&v| (v, false)))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Mann–Whitney U from mid-ranks.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j < all.len() && all[j].0 == all[i].0 {
+            j += 1;
+        }
+        let mid = (i + j + 1) as f64 / 2.0;
+        rank_sum += mid * all[i..j].iter().filter(|x| x.1).count() as f64;
+        i = j;
+    }
+    let (p, n) = (positive.len() as f64, negative.len() as f64);
+    (rank_sum - p * (p + 1.0) / 2.0) / (p * n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autodidact_core::rng::Seed;
+
+    fn ex(id: i64, class: usize, trusted: bool, x: &[f32]) -> Example<'_> {
+        Example {
+            id,
+            class,
+            trusted,
+            x,
+        }
+    }
+
+    #[test]
+    fn held_out_rows_are_trusted_and_leave_two_to_train() {
+        let xs: Vec<[f32; 2]> = (0..12).map(|i| [i as f32, 1.0]).collect();
+        let mut e: Vec<Example<'_>> = (0..10).map(|i| ex(i, 0, true, &xs[i as usize])).collect();
+        e.push(ex(10, 1, true, &xs[10]));
+        e.push(ex(11, 1, false, &xs[11]));
+        let s = split(&e, 2, 5);
+        assert_eq!(s.held.len(), 2);
+        assert_eq!(s.held.y, vec![0, 0]);
+        assert_eq!(s.train.len(), 10);
+        assert!(s.train_ids.contains(&11));
+    }
+
+    #[test]
+    fn auroc_of_separated_and_tied_scores() {
+        assert_eq!(auroc(&[3.0, 4.0], &[1.0, 2.0]), 1.0);
+        assert_eq!(auroc(&[1.0, 2.0], &[3.0, 4.0]), 0.0);
+        assert_eq!(auroc(&[1.0], &[1.0]), 0.5);
+    }
+
+    #[test]
+    fn a_worse_candidate_is_refused_and_a_better_one_accepted() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let mut cur = Scores::default();
+        cur.per_class.insert(0, (9, 10));
+        cur.per_class.insert(1, (5, 10));
+        cur.correct = 14;
+        cur.scored = 20;
+        let mut worse = cur.clone();
+        worse.per_class.insert(0, (6, 10));
+        worse.per_class.insert(1, (10, 10));
+        worse.correct = 16;
+        let cfg = GuardConfig::default();
+        let why = guard(&cur, &worse, &[true, true], &names, &cfg).unwrap();
+        assert!(why.contains("`a`"), "{why}");
+        // The same drop on a new intent is not guarded on its own.
+        assert!(guard(&cur, &worse, &[false, true], &names, &cfg).is_none());
+        let mut better = cur.clone();
+        better.per_class.insert(1, (8, 10));
+        better.correct = 17;
+        assert!(guard(&cur, &better, &[true, true], &names, &cfg).is_none());
+    }
+
+    #[test]
+    fn distance_separates_unknown_intents() {
+        // Classes along their own axis; held-out classes are far from every prototype.
+        let dim = 12;
+        let mut rows = Vec::new();
+        for c in 0..10usize {
+            for k in 0..8 {
+                let mut x = vec![0.02 * k as f32; dim];
+                x[c] = 1.0;
+                rows.push((c, x));
+            }
+        }
+        let e: Vec<Example<'_>> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (c, x))| ex(i as i64, *c, true, x))
+            .collect();
+        let s = split(&e, dim, 4);
+        let mut rng = Seed(1).rng("t");
+        let head = Head::new(dim, 2, &mut rng).unwrap();
+        let fit = fit_ood(&head, &s, 10, 0.05, &mut rng);
+        assert_eq!(fit.held_out_intents, 2);
+        assert!(fit.auroc.unwrap() > 0.99, "{fit:?}");
+        assert!(
+            fit.recall.unwrap() > 0.9 && fit.false_rate.unwrap() <= 0.05,
+            "{fit:?}"
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! The embedding head the agent learns on top of the sentence features: a residual low-rank
+//! map followed by L2 normalisation, `z = normalise(x + (x A) B)`.
+//!
+//! `B` starts at zero, so a new head is the identity on unit features: the bootstrap model
+//! before any training is exactly the nearest prototype on the raw features, and training
+//! only has to learn a correction. Low rank keeps the head small for the wide hashed
+//! features (4,096 × 64 × 2 numbers) and is enough to pull an intent's paraphrases together.
+
+use autodidact_core::layers::bert::l2_normalize;
+use autodidact_core::{Params, Rng, Tensor, Var};
+use ndarray::{Array2, ArrayView2, Ix2, IxDyn};
+use rand_distr::{Distribution, Normal};
+
+use crate::error::{AgentError, Result};
+
+/// Parameter names in the store (and in the saved blob).
+const A: &str = "head.a";
+const B: &str = "head.b";
+
+/// The head's weights: `a` is `[dim, rank]`, `b` is `[rank, dim]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Head {
+    params: Params<f32>,
+    dim: usize,
+    rank: usize,
+}
+
+impl Head {
+    /// A new head, the identity map (`b = 0`), with `a` drawn N(0, 1/dim) from `rng`.
+    pub fn new(dim: usize, rank: usize, rng: &mut Rng) -> Result<Head> {
+        if dim == 0 || rank == 0 {
+            return Err(AgentError::config(
+                "consolidation.rank",
+                format!("a head needs a positive width and rank (dim {dim}, rank {rank})"),
+            ));
+        }
+        let normal = Normal::new(0.0f32, (1.0 / dim as f32).sqrt())
+            .map_err(|e| AgentError::Internal(e.to_string()))?;
+        let a = Array2::from_shape_simple_fn((dim, rank), || normal.sample(rng)).into_dyn();
+        let mut params = Params::new();
+        params.insert(A, a);
+        params.insert(B, Tensor::zeros(IxDyn(&[rank, dim])));
+        Ok(Head { params, dim, rank })
+    }
+
+    /// Rebuilds a head from stored parameters, checking their names and shapes.
+    pub fn from_params(params: Params<f32>) -> Result<Head> {
+        let bad = |why: String| AgentError::State(format!("model head: {why}"));
+        if params.names() != [A, B] {
+            return Err(bad(format!(
+                "tensors {:?}, expected [{A}, {B}]",
+                params.names()
+            )));
+        }
+        let (a, b) = (&params.tensors()[0], &params.tensors()[1]);
+        let (&[dim, rank], &[rank_b, dim_b]) = (a.shape(), b.shape()) else {
+            return Err(bad(format!("shapes {:?} and {:?}", a.shape(), b.shape())));
+        };
+        if rank != rank_b || dim != dim_b || dim == 0 || rank == 0 || !params.all_finite() {
+            return Err(bad(format!(
+                "shapes {:?} and {:?} do not chain, or values are not finite",
+                a.shape(),
+                b.shape()
+            )));
+        }
+        Ok(Head { params, dim, rank })
+    }
+
+    /// Feature width.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Rank of the correction.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The parameters (`head.a`, `head.b`).
+    pub fn params(&self) -> &Params<f32> {
+        &self.params
+    }
+
+    /// The parameters, to train them.
+    pub(crate) fn params_mut(&mut self) -> &mut Params<f32> {
+        &mut self.params
+    }
+
+    /// The differentiable map of `[n, dim]` features with parameters `p` (`[a, b]`).
+    pub fn forward(p: &[Var<f32>], x: Var<f32>) -> Var<f32> {
+        l2_normalize(x + x.matmul(p[0]).matmul(p[1]))
+    }
+
+    /// Embeds feature rows (the fast path: no tape).
+    pub fn apply(&self, rows: &[&[f32]]) -> Vec<Vec<f32>> {
+        let n = rows.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut x = Array2::<f32>::zeros((n, self.dim));
+        for (mut r, v) in x.rows_mut().into_iter().zip(rows) {
+            if v.len() == self.dim {
+                r.iter_mut().zip(v.iter()).for_each(|(d, s)| *d = *s);
+            }
+        }
+        let z = match self.matrices() {
+            Some((a, b)) => &x + &x.dot(&a).dot(&b),
+            None => x,
+        };
+        z.rows()
+            .into_iter()
+            .map(|r| {
+                let norm = r.iter().map(|v| v * v).sum::<f32>().sqrt();
+                if norm > 1e-12 {
+                    r.iter().map(|v| v / norm).collect()
+                } else {
+                    vec![0.0; self.dim]
+                }
+            })
+            .collect()
+    }
+
+    /// Embeds one feature vector.
+    pub fn apply_one(&self, x: &[f32]) -> Vec<f32> {
+        self.apply(&[x]).pop().unwrap_or_default()
+    }
+
+    /// `a` and `b` as matrices (shapes were checked at construction, so always `Some`).
+    fn matrices(&self) -> Option<(ArrayView2<'_, f32>, ArrayView2<'_, f32>)> {
+        let t = self.params.tensors();
+        let a = t.first()?.view().into_dimensionality::<Ix2>().ok()?;
+        let b = t.get(1)?.view().into_dimensionality::<Ix2>().ok()?;
+        Some((a, b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autodidact_core::rng::Seed;
+    use autodidact_core::Tape;
+
+    #[test]
+    fn a_new_head_is_the_identity_on_unit_vectors() {
+        let mut rng = Seed(1).rng("head");
+        let h = Head::new(4, 2, &mut rng).unwrap();
+        let x = [0.5f32, 0.5, 0.5, 0.5];
+        let z = h.apply_one(&x);
+        for (a, b) in z.iter().zip(&x) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn fast_path_equals_the_differentiable_map() {
+        let mut rng = Seed(2).rng("head");
+        let mut h = Head::new(5, 3, &mut rng).unwrap();
+        h.params_mut().tensors_mut()[1] =
+            Array2::from_shape_fn((3, 5), |(i, j)| (i as f32 - j as f32) * 0.1).into_dyn();
+        let rows = [[0.1f32, 0.2, 0.3, 0.4, 0.5], [1.0, 0.0, -1.0, 0.5, 0.0]];
+        let fast = h.apply(&[&rows[0], &rows[1]]);
+        let tape = Tape::<f32>::new();
+        let p = tape.params(h.params());
+        let x = Var::constant(
+            Array2::from_shape_vec((2, 5), rows.concat())
+                .unwrap()
+                .into_dyn(),
+        );
+        let z = Head::forward(&p, x).value();
+        for (i, row) in fast.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                assert!((v - z[[i, j]]).abs() < 1e-5, "{i} {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn stored_params_are_checked() {
+        let mut p = Params::new();
+        p.insert(A, Tensor::zeros(IxDyn(&[4, 2])));
+        p.insert(B, Tensor::zeros(IxDyn(&[3, 4])));
+        assert!(Head::from_params(p).is_err());
+        let mut p = Params::new();
+        p.insert("x", Tensor::zeros(IxDyn(&[4, 2])));
+        assert!(Head::from_params(p).is_err());
+    }
+}
