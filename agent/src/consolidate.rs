@@ -120,7 +120,7 @@ pub fn split(examples: &[Example<'_>], dim: usize, every: usize) -> Split {
             *k += 1;
             let held = held_count.entry(e.class).or_default();
             let left = totals[&e.class] - *held - 1;
-            *k % every == 0 && left >= 2
+            (*k).is_multiple_of(every) && left >= 2
         };
         if hold {
             *held_count.entry(e.class).or_default() += 1;
