@@ -3,8 +3,18 @@
 
 use autodidact_core::config::{invalid, Checked};
 use autodidact_core::layers::BackboneKind;
-use autodidact_core::{Config, Hyperparams};
+use autodidact_core::{Choice, Config, Hyperparams};
 use serde::{Deserialize, Serialize};
+
+/// How sharply MANN's content-based reads focus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyStrength {
+    /// Softmax of the raw cosine similarities (Santoro et al.'s equations).
+    None,
+    /// Each head learns a strength β ≥ 1 multiplying its cosines (the NTM's key strength).
+    Learned,
+}
 
 /// Hyperparameters of `mann` and `lstm-learner`.
 ///
@@ -46,6 +56,8 @@ pub struct ModelBasedParams {
     /// MANN: usage decay γ of Least Recently Used Access.
     #[param(min = 0, max = 1)]
     pub gamma: f64,
+    /// MANN: `learned` key strengths per head, or `none` (the paper's plain cosine softmax).
+    pub key_strength: KeyStrength,
     /// Input embedding before the controller; auto picks conv4 for images, mlp otherwise.
     pub backbone: BackboneKind,
     /// Hidden widths of the MLP embedding (empty: one linear layer).
@@ -85,6 +97,7 @@ impl Default for ModelBasedParams {
             memory_width: 40,
             read_heads: 4,
             gamma: 0.95,
+            key_strength: KeyStrength::Learned,
             backbone: BackboneKind::Auto,
             hidden: vec![256],
             embedding_dim: 64,

@@ -132,10 +132,23 @@ impl ModelBasedLearner {
         };
         // One episode must build before training starts: an environment with too few examples
         // per class is refused here, naming the keys to change.
-        episode(dist.as_ref(), Split::Train, seed.derive("probe"), 0, hp.instances)?;
+        episode(
+            dist.as_ref(),
+            Split::Train,
+            seed.derive("probe"),
+            0,
+            hp.instances,
+        )?;
         let mut params = Params::new();
         let mut rng = seed.rng("init");
-        let model = Model::build(method, &hp, &dist.input_shape(), ways, &mut params, &mut rng)?;
+        let model = Model::build(
+            method,
+            &hp,
+            &dist.input_shape(),
+            ways,
+            &mut params,
+            &mut rng,
+        )?;
         let stats = model.new_stats();
         let opt = Adam::new(hp.lr);
         Ok(ModelBasedLearner {

@@ -5,18 +5,30 @@
 //! a key `k_t = tanh(W_k h_t)` and a write gate `α_t = W_α h_t`. The heads write `k_t` into the
 //! memory (the previous step's read slots or the least-used ones), then read it back by
 //! cosine similarity; the prediction is `softmax(W_o [h_t, r_t])`.
+//!
+//! One addition, a switch (`key_strength`): the paper's softmax of raw cosines, which lie in
+//! [−1, 1], can favour the best slot over another by at most e² ≈ 7.4, so with 128 slots a
+//! read stays a blur. With `learned`, each head also emits a key strength
+//! `β_t = 1 + softplus(W_β h_t + 8)` (the NTM's, Graves et al. 2014) multiplying the cosines.
 
 use autodidact_core::{Float, Init, Linear, Params, Rng, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::memory::{initial_state, lrua_step, MemoryState, Usage};
 
+/// Added to the strength logits so an untrained head starts with β ≈ 9: focused enough that
+/// reading back what was just written is possible from the first update.
+const STRENGTH_OFFSET: f64 = 8.0;
+
 /// MANN's memory interface: the layer from the controller's output to keys and gates, and the
 /// memory's shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mann {
-    /// `[hidden] → [heads · (width + 1)]`: each head's key, then each head's gate logit.
+    /// `[hidden] → [heads · (width + 1 or 2)]`: each head's key, each head's gate logit, then
+    /// each head's key strength when learned.
     pub interface: Linear,
+    /// Whether each head learns a key strength β (else β = 1, the paper's form).
+    pub learned_strength: bool,
     /// Memory slots.
     pub slots: usize,
     /// Values per slot.
@@ -36,19 +48,22 @@ impl Mann {
         width: usize,
         heads: usize,
         gamma: f64,
+        learned_strength: bool,
         rng: &mut Rng,
     ) -> Mann {
+        let per_head = width + 1 + usize::from(learned_strength);
         let interface = Linear::new(
             params,
             "mann.interface",
             hidden,
-            heads * (width + 1),
+            heads * per_head,
             true,
             Init::XavierUniform,
             rng,
         );
         Mann {
             interface,
+            learned_strength,
             slots,
             width,
             heads,
@@ -89,7 +104,14 @@ impl Mann {
             .tanh()
             .reshape(&[b, self.heads, self.width]);
         let gates = out.narrow(1, hw, hd).reshape(&[b, self.heads, 1]);
-        let (next, usage) = lrua_step(state, usage, keys, gates, self.gamma);
+        let strength = self.learned_strength.then(|| {
+            out.narrow(1, hw + hd, hd)
+                .add_scalar(STRENGTH_OFFSET)
+                .softplus()
+                .add_scalar(1.0)
+                .reshape(&[b, self.heads, 1])
+        });
+        let (next, usage) = lrua_step(state, usage, keys, gates, strength, self.gamma);
         let reads = self.controller_input(&next);
         (next, usage, reads)
     }

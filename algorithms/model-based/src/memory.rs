@@ -34,7 +34,10 @@ pub fn initial_state<T: Float>(
     width: usize,
 ) -> (MemoryState<T>, Usage<T>) {
     let state = MemoryState {
-        memory: Var::constant(Tensor::from_elem(IxDyn(&[batch, slots, width]), T::of(1e-6))),
+        memory: Var::constant(Tensor::from_elem(
+            IxDyn(&[batch, slots, width]),
+            T::of(1e-6),
+        )),
         read_weights: Var::constant(Tensor::from_elem(
             IxDyn(&[batch, heads, slots]),
             T::of(1.0 / slots as f64),
@@ -44,11 +47,22 @@ pub fn initial_state<T: Float>(
     (state, Tensor::zeros(IxDyn(&[batch, slots])))
 }
 
-/// Content-based addressing: `w(i) = softmax_i K(k, M(i))` with `K` the cosine similarity,
-/// `[B, heads, slots]`.
-pub fn content_weights<T: Float>(keys: Var<T>, memory: Var<T>) -> Var<T> {
-    let unit = |v: Var<T>| v / v.square().sum_axes(&[2], true).sqrt().maximum_scalar(NORM_FLOOR);
-    unit(keys).matmul_nt(unit(memory)).softmax(2)
+/// Content-based addressing: `w(i) = softmax_i β K(k, M(i))` with `K` the cosine similarity,
+/// `[B, heads, slots]`; `strength` is β per head, `[B, heads, 1]` (`None`: β = 1, the paper's
+/// form).
+pub fn content_weights<T: Float>(keys: Var<T>, memory: Var<T>, strength: Option<Var<T>>) -> Var<T> {
+    let unit = |v: Var<T>| {
+        v / v
+            .square()
+            .sum_axes(&[2], true)
+            .sqrt()
+            .maximum_scalar(NORM_FLOOR)
+    };
+    let similarity = unit(keys).matmul_nt(unit(memory));
+    match strength {
+        Some(beta) => (similarity * beta).softmax(2),
+        None => similarity.softmax(2),
+    }
 }
 
 /// The read vectors `r = Σ_i w(i) M(i)`, `[B, heads, width]`.
@@ -132,22 +146,25 @@ pub fn update_usage<T: Float>(
     usage.mapv(|u| u * T::of(gamma)) + step
 }
 
-/// One LRUA step with keys `[B, heads, width]` and gate logits `[B, heads, 1]`: write (with
-/// the previous step's read and least-used weights), then read the updated memory.
+/// One LRUA step with keys `[B, heads, width]`, gate logits and optional key strengths
+/// `[B, heads, 1]`: write (with the previous step's read and least-used weights), then read
+/// the updated memory.
 pub fn lrua_step<T: Float>(
     state: &MemoryState<T>,
     usage: &Usage<T>,
     keys: Var<T>,
     gate_logits: Var<T>,
+    strength: Option<Var<T>>,
     gamma: f64,
 ) -> (MemoryState<T>, Usage<T>) {
     let heads = keys.shape()[1];
     let lu = least_used_weights(usage, heads);
     let ww = write_weights(gate_logits, state.read_weights, &lu);
     let memory = write(erase_least_used(state.memory, usage), ww, keys);
-    let wr = content_weights(keys, memory);
+    let wr = content_weights(keys, memory, strength);
     let reads = read(wr, memory);
-    let usage = wr.with_value(|r| ww.with_value(|w| update_usage(usage, gamma, r, w)));
+    // Copies: the tape's values cannot be borrowed twice at once.
+    let usage = update_usage(usage, gamma, &wr.value(), &ww.value());
     (
         MemoryState {
             memory,

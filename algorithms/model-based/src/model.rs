@@ -88,6 +88,7 @@ impl Model {
                 hp.memory_width,
                 hp.read_heads,
                 hp.gamma,
+                hp.key_strength == crate::hyperparams::KeyStrength::Learned,
                 rng,
             )
         });

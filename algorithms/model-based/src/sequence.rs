@@ -78,11 +78,8 @@ impl Sequence {
             steps.extend(rows.iter().take(instances).map(|&r| (r, relabel[c])));
         }
         steps.shuffle(rng);
-        let pooled = ndarray::concatenate(
-            Axis(0),
-            &[task.support_x.view(), task.query_x.view()],
-        )
-        .map_err(|e| {
+        let pooled = ndarray::concatenate(Axis(0), &[task.support_x.view(), task.query_x.view()])
+            .map_err(|e| {
             ModelBasedError::Incompatible(format!(
                 "support {:?} and query {:?} inputs do not stack: {e}",
                 task.support_x.shape(),
@@ -137,7 +134,9 @@ impl SequenceBatch {
     /// Interleaves episodes of one length and one class count.
     pub fn new(episodes: &[Sequence]) -> Result<SequenceBatch> {
         let Some(first) = episodes.first() else {
-            return Err(ModelBasedError::Incompatible("an empty batch of episodes".into()));
+            return Err(ModelBasedError::Incompatible(
+                "an empty batch of episodes".into(),
+            ));
         };
         let (steps, ways, batch) = (first.len(), first.ways, episodes.len());
         if let Some(e) = episodes

@@ -2,7 +2,9 @@
 //! of whole MANN and LSTM episodes against finite differences (core's public `gradcheck`, f64).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use autodidact_core::layers::BackboneKind;
 use autodidact_core::testing::{gradcheck, GradcheckOptions};
+use autodidact_core::BatchNormMode;
 use autodidact_core::{Hyperparams, Params, Seed, Split, Tape, Tensor, Var};
 use autodidact_envs::{GaussianClasses, GaussianClassesParams};
 use autodidact_model_based::hyperparams::ModelBasedParams;
@@ -11,8 +13,6 @@ use autodidact_model_based::memory::{
     content_weights, least_used_slot, least_used_weights, lrua_step, read, MemoryState,
 };
 use autodidact_model_based::{Method, Model};
-use autodidact_core::layers::BackboneKind;
-use autodidact_core::BatchNormMode;
 use ndarray::{arr1, IxDyn};
 
 fn t(shape: &[usize], v: &[f64]) -> Tensor<f64> {
@@ -39,13 +39,20 @@ fn lrua_step_by_hand_on_three_slots() {
     };
     // Slot 1 is the least used.
     assert_eq!(least_used_slot(&usage), vec![1]);
-    assert_eq!(least_used_weights(&usage, 1), t(&[1, 1, 3], &[0.0, 1.0, 0.0]));
-    assert_eq!(least_used_weights(&usage, 2), t(&[1, 1, 3], &[1.0, 1.0, 0.0]));
+    assert_eq!(
+        least_used_weights(&usage, 1),
+        t(&[1, 1, 3], &[0.0, 1.0, 0.0])
+    );
+    assert_eq!(
+        least_used_weights(&usage, 2),
+        t(&[1, 1, 3], &[1.0, 1.0, 0.0])
+    );
     let (next, new_usage) = lrua_step(
         &state,
         &usage,
         Var::constant(key),
         Var::constant(gate),
+        None,
         0.9,
     );
     // w^w = ½ (0.7, 0.2, 0.1) + ½ (0, 1, 0) = (0.35, 0.6, 0.05).
@@ -93,12 +100,17 @@ fn content_reads_are_softmax_of_cosines() {
     // A zero slot has similarity 0 (not NaN).
     let memory = Var::constant(t(&[1, 2, 2], &[3.0, 0.0, 0.0, 0.0]));
     let key = Var::constant(t(&[1, 1, 2], &[2.0, 0.0]));
-    let w = content_weights(key, memory).value();
+    let w = content_weights(key, memory, None).value();
     let e = 1f64.exp();
     near(w[[0, 0, 0]], e / (e + 1.0));
     near(w[[0, 0, 1]], 1.0 / (e + 1.0));
     let r = read(Var::constant(w.clone()), memory).value();
     near(r[[0, 0, 0]], 3.0 * w[[0, 0, 0]]);
+    // A key strength β multiplies the cosines before the softmax.
+    let beta = Var::constant(t(&[1, 1, 1], &[3.0]));
+    let w = content_weights(key, memory, Some(beta)).value();
+    let e3 = 3f64.exp();
+    near(w[[0, 0, 0]], e3 / (e3 + 1.0));
 }
 
 #[test]
@@ -124,7 +136,8 @@ fn memory_ops_gradients_match_finite_differences() {
                 read_weights: v[3],
                 reads: Var::zeros(&[2, 2, 3]),
             };
-            let (next, _) = lrua_step(&state, &usage, v[0].tanh(), v[2], 0.95);
+            let beta = (v[2] * 2.0).softplus() + 1.0;
+            let (next, _) = lrua_step(&state, &usage, v[0].tanh(), v[2], Some(beta), 0.95);
             // Reads, read weights and the memory all reach the loss in a real episode.
             Var::concat(
                 &[
@@ -141,7 +154,7 @@ fn memory_ops_gradients_match_finite_differences() {
     .unwrap();
     gradcheck(
         "content_weights",
-        |v| content_weights(v[0], v[1]),
+        |v| content_weights(v[0], v[1], None),
         &inputs[..2],
         &GradcheckOptions::default(),
     )
@@ -210,5 +223,10 @@ fn usage_decays_and_accumulates() {
         &t(&[1, 2, 2], &[0.25, 0.75, 0.5, 0.5]),
         &t(&[1, 2, 2], &[1.0, 0.0, 0.0, 1.0]),
     );
-    assert_eq!(u, arr1(&[0.5 + 0.75 + 1.0, 1.25 + 1.0]).into_shape_with_order(IxDyn(&[1, 2])).unwrap());
+    assert_eq!(
+        u,
+        arr1(&[0.5 + 0.75 + 1.0, 1.25 + 1.0])
+            .into_shape_with_order(IxDyn(&[1, 2]))
+            .unwrap()
+    );
 }
