@@ -35,6 +35,7 @@ use autodidact_continual as _;
 use autodidact_envs as _;
 use autodidact_gradient as _;
 use autodidact_metric as _;
+use autodidact_model_based as _;
 use autodidact_rl as _;
 
 pub mod atomic;
