@@ -5,15 +5,16 @@
 //! ```text
 //! cargo run --release -p autodidact-envs --example minilm_finetune -- \
 //!     [--model DIR] [--data CSV,CSV] [--episodes 300] [--train-ways 10] [--shots 5] \
-//!     [--queries 5] [--lr 3e-5] [--scale 10] [--eval-episodes 600] [--seed 0]
+//!     [--queries 5] [--lr 3e-5] [--scale 10] [--eval-episodes 600] [--group 25] [--seed 0]
 //! ```
 //!
 //! The intents are split as the `intents` environment splits them for a run with this seed
 //! (`Intents::load_data` with the environment's seed, `Seed(seed).derive("env")`; the defaults:
 //! 46 training, 15 validation, 16 test intents), so "held-out" means the same 16 intents as
 //! `bench/metric`'s runs. Layers 0 to 4 run once per text on the no-grad inference path and
-//! their outputs are kept; each training episode runs only layer 5 and the pooling on the tape,
-//! and Adam updates layer 5 alone. Evaluation embeds every text of the test intents with the
+//! their outputs are kept; each training episode runs only layer 5 and the pooling on the tape
+//! (its texts in groups of `--group` similar lengths, so little padding), and Adam updates
+//! layer 5 alone. Evaluation embeds every text of the test intents with the
 //! current weights and scores the same episodes (fixed seed) before training (the frozen
 //! encoder: exactly its sentence embeddings) and after: 5-way 1-shot, 5-way 5-shot, 10-way
 //! 5-shot, 10 queries per class, nearest prototype by Euclidean distance between
@@ -45,6 +46,7 @@ struct Args {
     lr: f64,
     scale: f64,
     eval_episodes: usize,
+    group: usize,
     seed: u64,
 }
 
@@ -62,6 +64,7 @@ fn parse_args() -> Result<Args, Error> {
         lr: 3e-5,
         scale: 10.0,
         eval_episodes: 600,
+        group: 25,
         seed: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -80,6 +83,7 @@ fn parse_args() -> Result<Args, Error> {
             "--lr" => a.lr = v.parse()?,
             "--scale" => a.scale = v.parse()?,
             "--eval-episodes" => a.eval_episodes = v.parse()?,
+            "--group" => a.group = v.parse()?,
             "--seed" => a.seed = v.parse()?,
             _ => return Err(format!("unknown option `{k}`").into()),
         }
@@ -160,6 +164,31 @@ fn embed(bert: &Bert, p: &[Var<f32>], batch: &BertBatch, states: ArrayD<f32>) ->
     let layers = bert.layers.len() - 1;
     let h = bert.forward_from_layer(p, Var::constant(states), batch, layers);
     l2_normalize(mean_pool(h, batch.mask_var()))
+}
+
+/// Sentence embeddings of an episode's texts, rows in the order of `ids`: the texts run in
+/// groups of at most `group` similar lengths (each padded to its own longest, not the
+/// episode's), then the rows are put back in order.
+fn embed_episode(
+    bert: &Bert,
+    corpus: &Corpus,
+    p: &[Var<f32>],
+    ids: &[usize],
+    group: usize,
+) -> Result<Var<f32>, Error> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&k| corpus.tokens[ids[k]].len());
+    let mut parts = Vec::new();
+    for chunk in order.chunks(group.max(1)) {
+        let sub: Vec<usize> = chunk.iter().map(|&k| ids[k]).collect();
+        let (batch, states) = episode_batch(bert, corpus, &sub)?;
+        parts.push(embed(bert, p, &batch, states));
+    }
+    let mut row_of = vec![0; ids.len()];
+    for (r, &k) in order.iter().enumerate() {
+        row_of[k] = r;
+    }
+    Ok(Var::concat(&parts, 0).index_select(&row_of))
 }
 
 /// Prototypical Networks' loss: texts laid out class by class (shots, then queries).
@@ -414,10 +443,9 @@ fn main() -> Result<(), Error> {
             a.shots + a.queries,
             &mut rng,
         );
-        let (batch, states) = episode_batch(&bert, &corpus, &ids)?;
         let tape = Tape::<f32>::new();
         let p = last_layer_vars(full_len, &index, &train, Some(&tape));
-        let emb = embed(&bert, &p, &batch, states);
+        let emb = embed_episode(&bert, &corpus, &p, &ids, a.group)?;
         let loss = proto_loss(emb, a.train_ways, a.shots, a.queries, a.scale);
         let vars: Vec<Var<f32>> = index.iter().map(|&i| p[i]).collect();
         let g = grad(&[loss], &vars, CreateGraph::No);

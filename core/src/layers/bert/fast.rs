@@ -42,7 +42,7 @@ pub(crate) struct Workspace<T> {
     ctx: Vec<T>,
     /// Feed-forward activations `[tokens, intermediate]`.
     inter: Vec<T>,
-    /// One row of attention scores.
+    /// One head's keys transposed and one row of attention scores.
     scores: Vec<T>,
     /// `(first token, tokens)` of each sequence of the batch, in row order.
     rows: Vec<(usize, usize)>,
@@ -191,7 +191,7 @@ fn run_impl<T: Float>(
         }
         let ctx = at_least(&mut ws.ctx, n * h);
         let longest = ws.rows.iter().map(|r| r.1).max().unwrap_or(0);
-        let scores = at_least(&mut ws.scores, longest);
+        let scores = at_least(&mut ws.scores, (h / a.heads + 1) * longest);
         for &(first, len) in &ws.rows {
             attention(qkv, first, len, h, a.heads, scores, ctx);
         }
@@ -349,9 +349,36 @@ fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     acc.iter().copied().sum::<T>() + tail
 }
 
+/// `max a` (−∞ for an empty slice), in eight interleaved lanes (see [`sum`]).
+#[inline(always)]
+fn max_of<T: Float>(a: &[T]) -> T {
+    let mut acc = [T::neg_infinity(); 8];
+    let mut chunks = a.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
+        }
+    }
+    let m = chunks
+        .remainder()
+        .iter()
+        .fold(T::neg_infinity(), |m, &x| m.max(x));
+    acc.iter().fold(m, |m, &x| m.max(x))
+}
+
+/// `y += alpha · x`.
+#[inline(always)]
+fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o += alpha * v;
+    }
+}
+
 /// Self-attention of one sequence (`len` tokens from `first`) over its own tokens, every head:
 /// `ctx_i = Σ_j softmax_j(q_i·k_j / √d) v_j`, one query row at a time. `qkv` is
-/// `[tokens, 3h]` (Q, K, V side by side), `ctx` `[tokens, h]`; `scores` holds `len` values.
+/// `[tokens, 3h]` (Q, K, V side by side), `ctx` `[tokens, h]`; `scratch` holds
+/// `(head_dim + 1) · len` values: the head's keys transposed to `[d, len]`, so a query's scores
+/// are `d` vectorised `axpy`s across the keys, and one row of scores.
 #[inline(always)]
 fn attention<T: Float>(
     qkv: &[T],
@@ -359,38 +386,36 @@ fn attention<T: Float>(
     len: usize,
     h: usize,
     heads: usize,
-    scores: &mut [T],
+    scratch: &mut [T],
     ctx: &mut [T],
 ) {
     let d = h / heads;
     let ld = 3 * h;
     let scale = T::of(1.0 / (d as f64).sqrt());
-    let scores = &mut scores[..len];
+    let (kt, scores) = scratch[..(d + 1) * len].split_at_mut(d * len);
     for head in 0..heads {
         let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
+        for j in 0..len {
+            let k = &qkv[(first + j) * ld + ko..][..d];
+            for p in 0..d {
+                kt[p * len + j] = k[p];
+            }
+        }
         for i in 0..len {
             let q = &qkv[(first + i) * ld + qo..][..d];
-            let mut max = T::neg_infinity();
-            for j in 0..len {
-                let k = &qkv[(first + j) * ld + ko..][..d];
-                let s = dot(q, k) * scale;
-                scores[j] = s;
-                max = max.max(s);
+            scores.fill(T::zero());
+            for p in 0..d {
+                axpy(q[p] * scale, &kt[p * len..][..len], scores);
             }
-            let mut total = T::zero();
+            let max = max_of(scores);
             for s in scores.iter_mut() {
                 *s = exp_nonpositive(*s - max);
-                total += *s;
             }
-            let inv = T::one() / total;
+            let inv = T::one() / sum(scores);
             let c = &mut ctx[(first + i) * h + qo..][..d];
             c.fill(T::zero());
             for j in 0..len {
-                let p = scores[j] * inv;
-                let v = &qkv[(first + j) * ld + vo..][..d];
-                for (o, &vv) in c.iter_mut().zip(v) {
-                    *o += p * vv;
-                }
+                axpy(scores[j] * inv, &qkv[(first + j) * ld + vo..][..d], c);
             }
         }
     }
