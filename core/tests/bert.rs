@@ -516,3 +516,137 @@ fn last_layer_and_head_fine_tune_while_the_rest_stays_frozen() {
         }
     }
 }
+
+/// Prototypical Networks' loss on sentence embeddings `[ways·(shots + queries), d]` laid out
+/// class by class (each class: its shots, then its queries): squared distances of the queries to
+/// the class means of the shots, scaled, as logits.
+fn proto_loss(emb: Var<f64>, ways: usize, shots: usize, queries: usize, scale: f64) -> Var<f64> {
+    let per = shots + queries;
+    let d = emb.shape()[1];
+    let support: Vec<usize> = (0..ways)
+        .flat_map(|c| (0..shots).map(move |s| c * per + s))
+        .collect();
+    let query: Vec<usize> = (0..ways)
+        .flat_map(|c| (0..queries).map(move |q| c * per + shots + q))
+        .collect();
+    let protos = emb
+        .index_select(&support)
+        .reshape(&[ways, shots, d])
+        .mean_axes(&[1], false);
+    let q = emb.index_select(&query);
+    let dist = q.square().sum_axes(&[1], true)
+        + protos.square().sum_axes(&[1], true).reshape(&[1, ways])
+        - q.matmul_nt(protos) * 2.0;
+    let labels: Vec<usize> = (0..ways).flat_map(|c| vec![c; queries]).collect();
+    cross_entropy(dist * -scale, &labels)
+}
+
+#[test]
+fn protonet_on_the_last_layer_over_frozen_cached_layers() {
+    let config = BertConfig::tiny(2, 8, 2, 20);
+    let mut params = Params::<f64>::new();
+    let bert = Bert::new(&mut params, &config, &mut Seed(31).rng("init"));
+    // A 2-way 3-shot 3-query episode: class 0 carries token 5, class 1 token 9, in random
+    // filler of different lengths (so the batch is padded).
+    let (ways, shots, queries) = (2, 3, 3);
+    let mut data_rng = Seed(32).rng("data");
+    let mut seqs = Vec::new();
+    for c in 0..ways {
+        for i in 0..shots + queries {
+            let len = 2 + (i + c) % 4;
+            let mut s: Vec<u32> = (0..len).map(|_| data_rng.random_range(10..20)).collect();
+            s[data_rng.random_range(0..len)] = if c == 0 { 5 } else { 9 };
+            s.insert(0, 1);
+            s.push(2);
+            seqs.push(s);
+        }
+    }
+    let batch = BertBatch::new(&seqs, &config).unwrap();
+    // The frozen first layer runs once, off the tape; the last continues from it on the tape.
+    let frozen = bert.hidden_states(&params, &batch, 1);
+    assert_eq!(frozen.shape(), &[batch.batch, batch.seq, 8]);
+    {
+        let tape = Tape::<f64>::new();
+        let p = tape.params(&params);
+        let full = bert.forward(&p, &batch).value();
+        let split = bert
+            .forward_from_layer(&p, Var::constant(frozen.clone()), &batch, 1)
+            .value();
+        for r in 0..batch.batch {
+            for j in 0..batch.seq {
+                if batch.mask[r * batch.seq + j] == 0 {
+                    continue;
+                }
+                for c in 0..8 {
+                    let (a, b) = (full[[r, j, c]], split[[r, j, c]]);
+                    assert!(
+                        (a - b).abs() < 1e-12,
+                        "row {r} token {j} dim {c}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+    let trainable = bert.last_layers_params(1);
+    let loss_at = |params: &Params<f64>| -> (f64, Vec<ArrayD<f64>>) {
+        let tape = Tape::<f64>::new();
+        let p: Vec<Var<f64>> = params
+            .tensors()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                if trainable.contains(&i) {
+                    tape.param(t)
+                } else {
+                    tape.constant_from(t)
+                }
+            })
+            .collect();
+        let h = bert.forward_from_layer(&p, Var::constant(frozen.clone()), &batch, 1);
+        let emb = layers::bert::l2_normalize(layers::bert::mean_pool(h, batch.mask_var()));
+        let loss = proto_loss(emb, ways, shots, queries, 10.0);
+        let vars: Vec<Var<f64>> = trainable.iter().map(|&i| p[i]).collect();
+        let g = grad(&[loss], &vars, CreateGraph::No)
+            .iter()
+            .map(|g| g.value())
+            .collect();
+        (loss.item(), g)
+    };
+    let (first, g) = loss_at(&params);
+    // Every tensor of the last layer gets a non-zero gradient, except the key bias: it adds
+    // q·b_k to every score of a query alike, which the softmax cancels (its gradient is zero
+    // exactly, not by accident).
+    for (&i, gi) in trainable.iter().zip(&g) {
+        if params.names()[i].ends_with("attention.self.key.bias") {
+            assert!(gi.iter().all(|v| v.abs() < 1e-10));
+            continue;
+        }
+        assert!(
+            gi.iter().any(|v| v.abs() > 1e-12),
+            "{} has a zero gradient",
+            params.names()[i]
+        );
+    }
+    let before = params.clone();
+    let mut opt = Adam::<f64>::new(0.01);
+    let mut last = first;
+    for _ in 0..20 {
+        let (l, g) = loss_at(&params);
+        last = l;
+        let mut all: Vec<ArrayD<f64>> = params
+            .tensors()
+            .iter()
+            .map(|t| ArrayD::zeros(t.shape()))
+            .collect();
+        for (&i, gi) in trainable.iter().zip(g) {
+            all[i] = gi;
+        }
+        opt.step(&mut params, &all).unwrap();
+    }
+    assert!(last < 0.5 * first, "episode loss {first} -> {last}");
+    for (i, (a, b)) in params.tensors().iter().zip(before.tensors()).enumerate() {
+        if !trainable.contains(&i) {
+            assert_eq!(a, b, "{} moved while frozen", params.names()[i]);
+        }
+    }
+}

@@ -300,7 +300,7 @@ pub(crate) fn gelu<T: Float>(x: T) -> T {
 /// the 1.5·2²³ trick and `ln 2` split in two (Cody and Waite), a degree-6 Taylor polynomial
 /// for `eʳ` (`|r| ≤ ln 2 / 2`, relative error below 2e-7), and `2ⁿ` built from its bits.
 #[inline(always)]
-fn exp_neg_f32(y: f32) -> f32 {
+pub(crate) fn exp_neg_f32(y: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;

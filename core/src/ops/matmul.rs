@@ -127,6 +127,81 @@ fn gemm_into<T: Float>(
     }
 }
 
+/// `out := out + scale · op(a) @ op(b)`, with `op(a)` and `op(b)` strided as in [`gemm_into`]
+/// and `out` row-major `[n, m]` with row stride `out_rs >= m` (a block of columns of a wider
+/// matrix): for the fused inference kernels, which prefill `out` with a bias (and residual)
+/// so the GEMM adds onto it instead of a separate pass. Single thread; `T` is `f32` or `f64`.
+///
+/// Panics (before any unsafe code runs) unless every index the product can touch is in bounds.
+#[allow(unsafe_code)]
+pub(crate) fn gemm_acc<T: Float>(
+    (n, k, m): (usize, usize, usize),
+    (a, a_rs, a_cs): (&[T], usize, usize),
+    (b, b_rs, b_cs): (&[T], usize, usize),
+    (out, out_rs): (&mut [T], usize),
+    scale: T,
+) {
+    if n == 0 || m == 0 || k == 0 {
+        return;
+    }
+    let last = |r: usize, rs: usize, c: usize, cs: usize| {
+        (r - 1)
+            .checked_mul(rs)
+            .and_then(|x| (c - 1).checked_mul(cs).and_then(|y| x.checked_add(y)))
+    };
+    assert!(
+        last(n, a_rs, k, a_cs).is_some_and(|i| i < a.len()),
+        "autodidact internal error: gemm_acc lhs out of bounds"
+    );
+    assert!(
+        last(k, b_rs, m, b_cs).is_some_and(|i| i < b.len()),
+        "autodidact internal error: gemm_acc rhs out of bounds"
+    );
+    assert!(
+        out_rs >= m && last(n, out_rs, m, 1).is_some_and(|i| i < out.len()),
+        "autodidact internal error: gemm_acc dst out of bounds"
+    );
+    let id = TypeId::of::<T>();
+    assert!(
+        id == TypeId::of::<f32>() || id == TypeId::of::<f64>(),
+        "autodidact internal error: gemm on {}",
+        T::NAME
+    );
+    // SAFETY: as in `gemm_into`: the asserts prove every element addressed is inside its
+    // slice — lhs (i, p) at i*a_rs + p*a_cs, rhs (p, j) at p*b_rs + j*b_cs, dst (i, j) at
+    // i*out_rs + j <= (n-1)*out_rs + m-1 < out.len() — with no overflow (checked). Because
+    // out_rs >= m, distinct (i, j) are distinct elements, so the destination never overlaps
+    // itself; it is a unique `&mut` borrow, so it aliases neither source. `read_dst = true`
+    // reads `out`, which holds initialised `T`s. `T` is f32 or f64 (asserted). The call is the
+    // transposed product out^T = op(b)^T op(a)^T in `gemm`'s column-major terms (see
+    // `gemm_into`): dst element (j, i) at j*1 + i*out_rs, lhs (j, p) at j*b_cs + p*b_rs, rhs
+    // (p, i) at p*a_cs + i*a_rs. gemm's alpha (1) scales the old dst, its beta (`scale`) the
+    // product. `Parallelism::None`: this thread, a fixed summation order.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            out_rs as isize,
+            1,
+            true,
+            b.as_ptr(),
+            b_rs as isize,
+            b_cs as isize,
+            a.as_ptr(),
+            a_rs as isize,
+            a_cs as isize,
+            T::one(),
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 /// `c := alpha · a @ b + beta · c` on 2-D views (BLAS `gemm` semantics; `c` is not read when
 /// `beta` is 0), on the same kernels as [`Var::matmul`]: for hand-fused kernels that work
 /// outside the tape (the fused Conv4 blocks). Any strides work: views with negative

@@ -81,11 +81,3 @@ impl BertEmbeddings {
         self.norm.forward(p, words + pos + segments)
     }
 }
-
-/// The rows of `table` for a batch's ids, `[batch, seq, hidden]`, read outside the tape
-/// (inference: the table is not copied into a variable).
-pub(crate) fn gather_rows<T: Float>(table: &Tensor<T>, batch: &BertBatch) -> Tensor<T> {
-    crate::ops::index::index_select_value(table, &batch.ids)
-        .into_shape_with_order(ndarray::IxDyn(&[batch.batch, batch.seq, table.shape()[1]]))
-        .unwrap_or_else(|e| panic!("autodidact internal error: embedding rows: {e}"))
-}

@@ -11,7 +11,9 @@
 //! loaded ([`load`]).
 //!
 //! [`Bert::forward`] records like any other layer; [`Bert::encode`] is the inference path:
-//! no tape, the word-embedding rows read straight from the store, the GELU fused.
+//! no tape, only the real tokens (no padding), fused kernels on reused buffers (`fast.rs`).
+//! [`Bert::hidden_states`] and [`Bert::forward_from_layer`] split a forward between the two,
+//! to fine-tune the last layers on the tape over frozen ones run once.
 //!
 //! ```
 //! use autodidact_core::layers::bert::{Bert, BertBatch, BertConfig};
@@ -33,6 +35,7 @@ pub mod attention;
 pub mod config;
 pub mod embeddings;
 pub mod encoder;
+mod fast;
 pub mod feed_forward;
 pub mod load;
 pub mod pooling;
@@ -51,7 +54,7 @@ use crate::float::Float;
 use crate::ops::norm::layer_norm;
 use crate::params::Params;
 use crate::rng::Rng;
-use crate::tape::{no_grad, Tape, Var};
+use crate::tape::Var;
 use crate::Tensor;
 
 /// A layer norm's parameters: indices of `gamma` (`.weight`) and `beta` (`.bias`).
@@ -230,60 +233,52 @@ impl Bert {
     }
 
     /// Inference: the sentence embeddings of every batch (`[batch, hidden]` each), with
-    /// nothing recorded. The parameters become constants once for all batches; the word
-    /// embedding table is never copied (its rows are read straight from the store); each
-    /// batch runs in its own tape scope, so memory stays that of one batch.
+    /// nothing recorded. A dedicated path (`fast.rs`) computes the same function as
+    /// [`Bert::sentence_embeddings`] on the real tokens only (no padding), with Q, K and V in
+    /// one buffer, bias and residual folded into the GEMMs, fused softmax, GELU and layer norm,
+    /// and buffers reused from layer to layer and batch to batch.
     pub fn encode<T: Float>(
         &self,
         params: &Params<T>,
         batches: &[BertBatch],
         normalize: bool,
     ) -> Vec<Tensor<T>> {
-        let _tape = Tape::<T>::new();
-        no_grad(|| {
-            let word = self.embeddings.word;
-            let hidden = self.config.hidden_size;
-            let p: Vec<Var<T>> = params
-                .tensors()
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    if i == word {
-                        Var::zeros(&[0, hidden])
-                    } else {
-                        Var::constant_from(t)
-                    }
-                })
-                .collect();
-            let table = &params.tensors()[word];
-            batches
-                .iter()
-                .map(|b| {
-                    let _batch_scope = Tape::<T>::new();
-                    let mask = b.additive_mask::<T>();
-                    // Each stage in its own scope: only its output outlives it, so memory is
-                    // that of one layer, not of the whole forward.
-                    let stage = |f: &dyn Fn() -> Var<T>| -> Tensor<T> {
-                        let _scope = Tape::<T>::new();
-                        f().value()
-                    };
-                    let mut h = stage(&|| {
-                        let words = Var::constant(embeddings::gather_rows(table, b));
-                        self.embeddings.forward_from_words(&p, words, b)
-                    });
-                    for layer in &self.layers {
-                        h = stage(&|| layer.forward(&p, Var::constant_from(&h), mask));
-                    }
-                    let pooled = mean_pool(Var::constant(h), b.mask_var());
-                    let out = if normalize {
-                        l2_normalize(pooled)
-                    } else {
-                        pooled
-                    };
-                    out.value()
-                })
-                .collect()
-        })
+        let mut ws = fast::Workspace::new();
+        batches
+            .iter()
+            .map(|b| fast::encode_batch(self, params, b, normalize, &mut ws))
+            .collect()
+    }
+
+    /// The hidden states after the embeddings and the first `layers` encoder layers
+    /// (`[batch, seq, hidden]`, zeros at padded positions), computed on the inference path with
+    /// nothing recorded: the frozen part of a model whose last layers are fine-tuned runs once
+    /// here, and [`Bert::forward_from_layer`] continues from it on the tape.
+    pub fn hidden_states<T: Float>(
+        &self,
+        params: &Params<T>,
+        batch: &BertBatch,
+        layers: usize,
+    ) -> Tensor<T> {
+        let mut ws = fast::Workspace::new();
+        fast::hidden_states(self, params, batch, layers.min(self.layers.len()), &mut ws)
+    }
+
+    /// The last hidden states `[batch, seq, hidden]` from the states `h` after the first
+    /// `layers` layers (as [`Bert::hidden_states`] returns them): the remaining layers on the
+    /// tape.
+    pub fn forward_from_layer<T: Float>(
+        &self,
+        p: &[Var<T>],
+        h: Var<T>,
+        batch: &BertBatch,
+        layers: usize,
+    ) -> Var<T> {
+        let mask = batch.additive_mask::<T>();
+        self.layers
+            .iter()
+            .skip(layers)
+            .fold(h, |h, layer| layer.forward(p, h, mask))
     }
 
     /// Indices of the parameters of the last `n` encoder layers (to fine-tune only those).
