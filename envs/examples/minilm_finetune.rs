@@ -449,7 +449,7 @@ fn main() -> Result<(), Error> {
         let loss = proto_loss(emb, a.train_ways, a.shots, a.queries, a.scale);
         let vars: Vec<Var<f32>> = index.iter().map(|&i| p[i]).collect();
         let g = grad(&[loss], &vars, CreateGraph::No);
-        window.push(f64::from(loss.item()));
+        window.push(loss.item());
         opt.step_vars(&mut train, &g)?;
         drop(tape);
         if (ep + 1) % 50 == 0 || ep + 1 == a.episodes {
