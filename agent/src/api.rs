@@ -243,6 +243,12 @@ struct ConsolidateBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct PredictBody {
+    texts: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RollbackBody {
     version: i64,
 }
@@ -253,6 +259,24 @@ async fn post_consolidate<S: Store>(
     Body(b): Body<ConsolidateBody>,
 ) -> Result<Response> {
     Ok(Json(agent.consolidate(b.strategy, b.from_scratch).await?).into_response())
+}
+
+async fn post_predict<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+    Body(b): Body<PredictBody>,
+) -> Result<Response> {
+    let version = agent.served_version();
+    let predictions: Vec<serde_json::Value> = agent
+        .predict_many(&b.texts)
+        .await?
+        .iter()
+        .map(|p| serde_json::json!({"intent": p.intent(), "confidence": p.confidence()}))
+        .collect();
+    Ok(
+        Json(serde_json::json!({"model_version": version, "predictions": predictions}))
+            .into_response(),
+    )
 }
 
 async fn post_rollback<S: Store>(
@@ -396,6 +420,7 @@ pub fn router<S: Store>(agent: Arc<Agent<S>>) -> Router {
         .route("/v1/stats", get(get_stats::<S>))
         .route("/v1/admin/consolidate", post(post_consolidate::<S>))
         .route("/v1/admin/rollback", post(post_rollback::<S>))
+        .route("/v1/admin/predict", post(post_predict::<S>))
         .route("/v1/admin/models", get(get_models::<S>))
         .route("/metrics", get(get_metrics::<S>))
         .route("/healthz", get(get_health::<S>))
@@ -430,6 +455,53 @@ pub async fn serve<S: Store>(
     served
 }
 
+/// The first start's progress on stderr: a bar for embedding, a spinner for the stages of
+/// unknown length (nothing is drawn when stderr is not a terminal).
+struct Bar(indicatif::ProgressBar);
+
+fn progress_bar() -> Bar {
+    Bar(indicatif::ProgressBar::with_draw_target(
+        None,
+        indicatif::ProgressDrawTarget::stderr(),
+    ))
+}
+
+impl Bar {
+    fn hook(&self) -> crate::service::ProgressFn {
+        let bar = self.0.clone();
+        Arc::new(move |p| match p {
+            crate::service::Progress::Stage(name, total) => {
+                let template = if total > 0 {
+                    "bootstrap: {msg} [{bar:30}] {pos}/{len}  {elapsed} (ETA {eta})"
+                } else {
+                    "bootstrap: {msg} {spinner}  {elapsed}"
+                };
+                if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_length(total);
+                bar.set_position(0);
+                bar.set_message(name);
+                if total == 0 {
+                    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+                } else {
+                    bar.disable_steady_tick();
+                }
+                if bar.is_hidden() {
+                    eprintln!("bootstrap: {name}{}", if total > 0 { format!(" ({total})") } else { String::new() });
+                }
+            }
+            crate::service::Progress::Advance(n) => bar.inc(n),
+        })
+    }
+
+    fn finish(&self) {
+        if !self.0.is_hidden() && self.0.length().is_some() {
+            self.0.finish_and_clear();
+        }
+    }
+}
+
 /// Resolves on Ctrl-C, or on SIGTERM on Unix (how service managers stop a process).
 async fn stop_signal() {
     #[cfg(unix)]
@@ -455,7 +527,10 @@ pub fn run_blocking(config: AgentConfig) -> Result<()> {
         .build()
         .map_err(|e| AgentError::io("tokio runtime", e))?;
     runtime.block_on(async move {
-        let agent = Arc::new(Agent::open(config).await?);
+        let bar = progress_bar();
+        let agent = Agent::open_with_progress(config, Some(bar.hook())).await;
+        bar.finish();
+        let agent = Arc::new(agent?);
         for (role, token) in agent.generated_tokens() {
             println!(
                 "generated {} token (shown once; only its hash is stored): {token}",

@@ -30,6 +30,9 @@ pub enum AgentError {
     /// A schema migration failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A remote agent (the replay benchmark over HTTP) answered with an error or not at all.
+    #[error("remote agent: {0}")]
+    Remote(String),
     /// Stored data is not what this build expects (e.g. another featurizer).
     #[error("stored state: {0}")]
     State(String),

@@ -72,6 +72,72 @@ impl Featurizer for Minilm {
     }
 }
 
+/// A featurizer that remembers every text's features: the replay benchmark embeds each
+/// message once for all its agents. Features are what the inner featurizer gives, so
+/// answers are the same as without it.
+#[derive(Debug)]
+pub struct Memo {
+    inner: Arc<dyn Featurizer>,
+    seen: std::sync::Mutex<std::collections::HashMap<String, Arc<[f32]>>>,
+}
+
+impl Memo {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Featurizer>) -> Memo {
+        Memo {
+            inner,
+            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Embeds the texts not yet seen, in one call of the inner featurizer.
+    pub fn prefill(&self, texts: &[&str]) -> Result<()> {
+        let missing: Vec<&str> = {
+            let seen = self.lock()?;
+            let mut m: Vec<&str> = texts
+                .iter()
+                .copied()
+                .filter(|t| !seen.contains_key(*t))
+                .collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        };
+        let features = self.inner.embed(&missing)?;
+        let mut seen = self.lock()?;
+        for (t, x) in missing.into_iter().zip(features) {
+            seen.insert(t.to_string(), Arc::from(x));
+        }
+        Ok(())
+    }
+
+    fn lock(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<[f32]>>>> {
+        self.seen
+            .lock()
+            .map_err(|_| AgentError::Internal("the feature memo's lock is poisoned".into()))
+    }
+}
+
+impl Featurizer for Memo {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.prefill(texts)?;
+        let seen = self.lock()?;
+        texts
+            .iter()
+            .map(|t| {
+                seen.get(*t)
+                    .map(|x| x.to_vec())
+                    .ok_or_else(|| AgentError::Internal(format!("no memoised features for {t:?}")))
+            })
+            .collect()
+    }
+}
+
 /// Builds the featurizer a spec names (loads the model for MiniLM).
 pub fn build(spec: &FeaturizerSpec) -> Result<Arc<dyn Featurizer>> {
     match spec {
@@ -104,6 +170,17 @@ mod tests {
         assert!((norm - 1.0).abs() < 1e-5);
         assert_eq!(a[0], a[1]);
         assert!(build(&FeaturizerSpec::Hashed { dim: 0 }).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn memo_gives_the_inner_features() -> Result<()> {
+        let inner = build(&FeaturizerSpec::Hashed { dim: 128 })?;
+        let memo = Memo::new(Arc::clone(&inner));
+        memo.prefill(&["a card", "a card", "my pin"])?;
+        let texts = ["my pin", "a new text", "a card"];
+        assert_eq!(memo.embed(&texts)?, inner.embed(&texts)?);
+        assert_eq!(memo.dim(), 128);
         Ok(())
     }
 }

@@ -30,10 +30,12 @@ pub mod head;
 pub mod learn;
 pub mod model;
 pub mod policy;
+pub mod remote;
+pub mod replay;
 pub mod service;
 pub mod store;
 
 pub use config::{AgentConfig, ConsolidationConfig, PolicyConfig};
 pub use error::{AgentError, Result};
-pub use service::{Agent, MessageReply, Role};
+pub use service::{Agent, MessageReply, Progress, ProgressFn, Role};
 pub use store::{SqliteStore, Store};

@@ -43,6 +43,9 @@ const MAX_EXAMPLES: usize = 1000;
 /// Alternatives returned with a reply.
 const ALTERNATIVES: usize = 3;
 
+/// Most texts one `predict_many` call takes.
+pub const MAX_PREDICT: usize = 1000;
+
 /// Who a bearer token belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -177,6 +180,22 @@ struct Counters {
     intents_created: AtomicU64,
     message_micros: AtomicU64,
 }
+
+/// What the first start is doing, for a progress bar: a stage with its size in steps
+/// (0 when unknown), then steps done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A stage starts: its name and its steps.
+    Stage(&'static str, u64),
+    /// Steps of the current stage done.
+    Advance(u64),
+}
+
+/// Hears [`Progress`] from [`Agent::open_with_progress`].
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Texts embedded between two progress reports at the bootstrap.
+const BOOTSTRAP_CHUNK: usize = 256;
 
 /// The customer-service agent over a [`Store`].
 pub struct Agent<S: Store = SqliteStore> {
@@ -499,9 +518,21 @@ impl Agent<SqliteStore> {
     /// Opens the agent on the SQLite file `config.db`: bootstraps it from `config.data` on
     /// the first start, else resumes the stored state.
     pub async fn open(config: AgentConfig) -> Result<Agent<SqliteStore>> {
+        Agent::open_with_progress(config, None).await
+    }
+
+    /// [`Agent::open`], telling `progress` how the first start's bootstrap advances.
+    pub async fn open_with_progress(
+        config: AgentConfig,
+        progress: Option<ProgressFn>,
+    ) -> Result<Agent<SqliteStore>> {
         config.validate()?;
         let store = SqliteStore::open(&config.db).await?;
-        Agent::with_store(config, store).await
+        let spec_fz = config.featurizer.clone();
+        let featurizer = tokio::task::spawn_blocking(move || featurizer::build(&spec_fz))
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))??;
+        Agent::start(config, store, featurizer, progress).await
     }
 }
 
@@ -513,8 +544,28 @@ impl<S: Store> Agent<S> {
         let featurizer = tokio::task::spawn_blocking(move || featurizer::build(&spec_fz))
             .await
             .map_err(|e| AgentError::Internal(e.to_string()))??;
+        Self::with_featurizer(config, store, featurizer).await
+    }
+
+    /// Opens the agent on any store with a featurizer already built for `config.featurizer`
+    /// (the replay benchmark shares one, memoised, between its agents).
+    pub async fn with_featurizer(
+        config: AgentConfig,
+        store: S,
+        featurizer: Arc<dyn Featurizer>,
+    ) -> Result<Agent<S>> {
+        Self::start(config, store, featurizer, None).await
+    }
+
+    async fn start(
+        config: AgentConfig,
+        store: S,
+        featurizer: Arc<dyn Featurizer>,
+        progress: Option<ProgressFn>,
+    ) -> Result<Agent<S>> {
+        config.validate()?;
         let (served, cache) = match store.served_model().await? {
-            None => Self::bootstrap(&config, &store, &featurizer).await?,
+            None => Self::bootstrap(&config, &store, &featurizer, progress).await?,
             Some(model) => Self::resume(&config, &store, &featurizer, model).await?,
         };
         let mut generated = Vec::new();
@@ -585,7 +636,13 @@ impl<S: Store> Agent<S> {
         config: &AgentConfig,
         store: &S,
         featurizer: &Arc<dyn Featurizer>,
+        progress: Option<ProgressFn>,
     ) -> Result<(Served, Vec<Cached>)> {
+        let tell = |p: Progress| {
+            if let Some(f) = &progress {
+                f(p);
+            }
+        };
         let (dir, exclude) = (config.data.clone(), config.exclude.clone());
         let (rows, answers) = tokio::task::spawn_blocking(move || read_data(&dir, &exclude))
             .await
@@ -608,8 +665,14 @@ impl<S: Store> Agent<S> {
                 created_ms: 0,
             })
             .collect();
-        let features =
-            Self::embed_owned(featurizer, rows.iter().map(|r| r.text.clone()).collect()).await?;
+        tell(Progress::Stage("embedding", rows.len() as u64));
+        let mut features = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(BOOTSTRAP_CHUNK) {
+            let texts = chunk.iter().map(|r| r.text.clone()).collect();
+            features.extend(Self::embed_owned(featurizer, texts).await?);
+            tell(Progress::Advance(chunk.len() as u64));
+        }
+        tell(Progress::Stage("training the embedding head", 0));
         let mut cache: Vec<Cached> = rows
             .iter()
             .zip(&features)
@@ -672,6 +735,7 @@ impl<S: Store> Agent<S> {
             .zip(&features)
             .map(|(r, x)| (r.label, r.text, features_to_bytes(x)))
             .collect();
+        tell(Progress::Stage("storing", 0));
         let ids = store.bootstrap(&pairs, &examples, &model).await?;
         for (c, id) in cache.iter_mut().zip(ids) {
             c.id = id;
@@ -796,6 +860,11 @@ impl<S: Store> Agent<S> {
         &self.generated
     }
 
+    /// The served model's version.
+    pub fn served_version(&self) -> i64 {
+        self.served.load().version
+    }
+
     /// The configuration.
     pub fn config(&self) -> &AgentConfig {
         &self.config
@@ -825,6 +894,29 @@ impl<S: Store> Agent<S> {
         let served = self.served.load_full();
         let x = Self::embed_owned(&self.featurizer, vec![text.to_string()]).await?;
         Ok(served.classifier.predict(&served.head.apply_one(&x[0])))
+    }
+
+    /// Predicts each text in one encoder pass, without storing anything (held-out scoring
+    /// by the replay benchmark and `POST /v1/admin/predict`).
+    pub async fn predict_many(&self, texts: &[String]) -> Result<Vec<Prediction>> {
+        if texts.len() > MAX_PREDICT {
+            return Err(AgentError::invalid(
+                "texts",
+                format!("{} texts; at most {MAX_PREDICT}", texts.len()),
+            ));
+        }
+        for (i, t) in texts.iter().enumerate() {
+            check_text(&format!("texts[{i}]"), t, self.config.max_text_chars)?;
+        }
+        let served = self.served.load_full();
+        let x = Self::embed_owned(&self.featurizer, texts.to_vec()).await?;
+        let rows: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+        Ok(served
+            .head
+            .apply(&rows)
+            .iter()
+            .map(|z| served.classifier.predict(z))
+            .collect())
     }
 
     /// Answers a customer's message and stores it with the reply.

@@ -416,6 +416,7 @@ pub fn compare(req: &CompareRequest) -> Result<Vec<Group>> {
         }
         let panel = Panel {
             title: "mean over seeds, 95% band".to_string(),
+            x_label: String::new(),
             y_label: metric.clone(),
             series,
         };

@@ -52,6 +52,8 @@ pub struct Series {
 pub struct Panel {
     /// The chart's caption.
     pub title: String,
+    /// The x axis's label (empty: `iteration`).
+    pub x_label: String,
     /// The y axis's label.
     pub y_label: String,
     /// The curves.
@@ -200,7 +202,11 @@ where
 {
     chart
         .configure_mesh()
-        .x_desc("iteration")
+        .x_desc(if panel.x_label.is_empty() {
+            "iteration"
+        } else {
+            panel.x_label.as_str()
+        })
         .y_desc(panel.y_label.as_str())
         .light_line_style(RGBColor(246, 246, 246))
         .x_label_formatter(&|x| fmt_num(x.round()))
@@ -361,6 +367,7 @@ pub fn learning_curve_panels(log: &Log, headline: &str) -> Vec<Panel> {
                 } else {
                     format!("{key} (95% band)")
                 },
+                x_label: String::new(),
                 y_label: key.clone(),
                 series: vec![Series {
                     label: String::new(),
@@ -414,6 +421,7 @@ mod tests {
     fn flat_and_single_point_curves_draw() {
         let p = vec![Panel {
             title: "x".into(),
+            x_label: String::new(),
             y_label: "x".into(),
             series: vec![Series {
                 label: "a".into(),
@@ -437,6 +445,7 @@ mod tests {
         };
         let wide = Panel {
             title: "loss".into(),
+            x_label: String::new(),
             y_label: "loss".into(),
             series: vec![series(&[1e4, 10.0, 0.5])],
         };

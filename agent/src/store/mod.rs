@@ -37,7 +37,7 @@ impl Source {
 }
 
 /// An intent as stored.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct IntentRow {
     /// Unique name.
     pub name: String,
