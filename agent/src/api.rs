@@ -488,7 +488,14 @@ impl Bar {
                     bar.disable_steady_tick();
                 }
                 if bar.is_hidden() {
-                    eprintln!("bootstrap: {name}{}", if total > 0 { format!(" ({total})") } else { String::new() });
+                    eprintln!(
+                        "bootstrap: {name}{}",
+                        if total > 0 {
+                            format!(" ({total})")
+                        } else {
+                            String::new()
+                        }
+                    );
                 }
             }
             crate::service::Progress::Advance(n) => bar.inc(n),

@@ -3,8 +3,10 @@
 //!
 //! A prototype is the mean of the intent's stored example features (unit vectors). A text's
 //! logits are `-d_i / T` with `d_i` the squared Euclidean distance to prototype `i`; the
-//! confidence is their softmax. The out-of-scope score is `min_i d_i / threshold`: above 1 (or
-//! a text with no features at all) the prediction is `out_of_scope`.
+//! confidence is their softmax. The out-of-scope score is `min_i d_i / (1 + 1/n_i) /
+//! threshold` with `n_i` the intent's examples (a prototype of few examples is farther from
+//! its own texts: see [`ood_distance`]): above 1 (or a text with no features at all) the
+//! prediction is `out_of_scope`.
 //!
 //! Examples update their prototype at once (a running sum in example-id order, so a restart
 //! that re-adds the stored examples in id order rebuilds the very same prototypes).
@@ -12,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::consolidate::ood_distance;
 use crate::featurizer::FeaturizerSpec;
 
 /// The name predicted for a text far from every intent.
@@ -32,7 +35,7 @@ pub struct ModelSpec {
     pub featurizer: FeaturizerSpec,
     /// Softmax temperature.
     pub temperature: f64,
-    /// Squared distance above which a text is out of scope.
+    /// Scaled squared distance (`consolidate::ood_distance`) above which a text is out of scope.
     pub ood_threshold: f64,
     /// The newest example id the head was trained on (0: none).
     #[serde(default)]
@@ -86,7 +89,8 @@ impl IntentState {
 pub struct Prediction {
     /// `(intent, probability)`, most probable first; empty with no active intent.
     pub ranked: Vec<(String, f64)>,
-    /// Squared distance to the nearest prototype.
+    /// Squared distance to the nearest prototype, scaled for its number of examples
+    /// ([`ood_distance`]).
     pub nearest: f64,
     /// `nearest / threshold` (infinite for a text without features).
     pub ood_score: f64,
@@ -126,7 +130,7 @@ pub struct Classifier {
     intents: BTreeMap<String, Arc<IntentState>>,
     /// Softmax temperature.
     pub temperature: f64,
-    /// Squared distance above which a text is out of scope.
+    /// Scaled squared distance (`consolidate::ood_distance`) above which a text is out of scope.
     pub ood_threshold: f64,
 }
 
@@ -187,13 +191,16 @@ impl Classifier {
     /// Ranks the active intents for a feature vector.
     pub fn predict(&self, x: &[f32]) -> Prediction {
         let x_sq: f32 = x.iter().map(|v| v * v).sum();
-        let dists: Vec<(&str, f32)> = self
+        let dists: Vec<(&str, f32, usize)> = self
             .intents
             .iter()
             .filter(|(_, s)| s.active && s.count > 0)
-            .map(|(n, s)| (n.as_str(), s.dist(x, x_sq)))
+            .map(|(n, s)| (n.as_str(), s.dist(x, x_sq), s.count))
             .collect();
-        let nearest = dists.iter().map(|d| d.1).fold(f32::INFINITY, f32::min);
+        let nearest = dists
+            .iter()
+            .map(|d| ood_distance(f64::from(d.1), d.2))
+            .fold(f64::INFINITY, f64::min);
         let probs = softmax(dists.iter().map(|d| f64::from(d.1)), self.temperature);
         let mut ranked: Vec<(String, f64)> = dists
             .iter()
@@ -205,11 +212,11 @@ impl Classifier {
         let ood_score = if x_sq == 0.0 {
             f64::INFINITY
         } else {
-            f64::from(nearest) / self.ood_threshold
+            nearest / self.ood_threshold
         };
         Prediction {
             ranked,
-            nearest: f64::from(nearest),
+            nearest,
             ood_score,
         }
     }
@@ -249,6 +256,7 @@ impl Classifier {
         for (intent, x) in &held {
             let x_sq: f32 = x.iter().map(|v| v * v).sum();
             let mut d = Vec::with_capacity(names.len());
+            let mut scaled = f64::INFINITY;
             let mut y = 0;
             for (k, n) in names.iter().enumerate() {
                 let s = &self.intents[*n];
@@ -261,11 +269,14 @@ impl Classifier {
                         dd += (f64::from(v) - mu).powi(2);
                     }
                     d.push(dd);
+                    scaled = scaled.min(ood_distance(dd, s.count - 1));
                 } else {
-                    d.push(f64::from(s.dist(x, x_sq)));
+                    let dd = f64::from(s.dist(x, x_sq));
+                    d.push(dd);
+                    scaled = scaled.min(ood_distance(dd, s.count));
                 }
             }
-            nearest.push(d.iter().copied().fold(f64::INFINITY, f64::min));
+            nearest.push(scaled);
             rows.push((y, d));
         }
         let mut best = (f64::INFINITY, self.temperature);
@@ -372,10 +383,17 @@ mod tests {
         c.set_intent("a", "A", true);
         c.add_example("a", &[1.0, 0.0, 0.0]);
         assert_eq!(c.predict(&[1.0, 0.0, 0.0]).intent(), "a");
-        // Orthogonal: squared distance 2 > 0.5.
+        // Orthogonal: squared distance 2, scaled for a prototype of one example by
+        // 1 / (1 + 1/1) to 1 > 0.5.
         let p = c.predict(&[0.0, 0.0, 1.0]);
         assert_eq!(p.intent(), OUT_OF_SCOPE);
-        assert!((p.ood_score - 4.0).abs() < 1e-6);
+        assert!((p.ood_score - 2.0).abs() < 1e-6);
+        // Three more copies: the same prototype, now of four examples: 2 / (1 + 1/4) = 1.6.
+        for _ in 0..3 {
+            c.add_example("a", &[1.0, 0.0, 0.0]);
+        }
+        let p = c.predict(&[0.0, 0.0, 1.0]);
+        assert!((p.ood_score - 1.6 / 0.5).abs() < 1e-6, "{}", p.ood_score);
     }
 
     #[test]

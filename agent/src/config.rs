@@ -33,13 +33,19 @@ pub struct AgentConfig {
     pub temperature: f64,
     /// Held-out examples needed to fit the temperature.
     pub min_held_out: usize,
-    /// A fixed out-of-scope threshold (squared distance to the nearest prototype); when
+    /// A fixed out-of-scope threshold (on the scaled squared distance to the nearest
+    /// prototype, `consolidate::ood_distance`); when
     /// unset it is fitted as `ood_quantile` of the held-out nearest distances (+10 %).
     pub ood_threshold: Option<f64>,
     /// Quantile of in-scope held-out nearest distances the fitted threshold sits at.
     pub ood_quantile: f64,
     /// The dialogue policy.
     pub policy: PolicyConfig,
+    /// Whether feedback saying an answer (or a clarification) resolved the problem, without a
+    /// correction, makes the message an example of the predicted intent (as a correction makes
+    /// it one of the corrected intent). Such examples are untrusted: never held out, and
+    /// judged by the guard like corrections.
+    pub learn_from_confirmations: bool,
     /// Out-of-scope threshold fit on held-out intents: the largest share of known texts it
     /// may flag (used unless `ood_threshold` is set).
     pub ood_max_false_rate: f64,
@@ -134,6 +140,7 @@ impl Default for AgentConfig {
             consolidation: ConsolidationConfig::default(),
             guard: GuardConfig::default(),
             policy: PolicyConfig::default(),
+            learn_from_confirmations: true,
             clarify_text: "Which of these is it about?".into(),
             handoff_text: "Let me pass you to a colleague who can help.".into(),
             client_token: None,

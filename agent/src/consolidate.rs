@@ -32,6 +32,11 @@ pub struct GuardConfig {
     pub min_examples: usize,
     /// Largest drop of the overall held-out accuracy.
     pub max_overall_drop: f64,
+    /// A drop larger than allowed refuses the candidate only when it is also significant at
+    /// this level: a one-sided exact sign test on the held-out examples the two heads disagree
+    /// on (right before and wrong after, against wrong before and right after). One example
+    /// of seven going wrong is a 14-point drop but no evidence; 1.0 refuses on the drop alone.
+    pub significance: f64,
 }
 
 impl Default for GuardConfig {
@@ -42,6 +47,7 @@ impl Default for GuardConfig {
             max_drop: 0.10,
             min_examples: 5,
             max_overall_drop: 0.01,
+            significance: 0.05,
         }
     }
 }
@@ -65,6 +71,12 @@ impl GuardConfig {
                     format!("{v} is not in 0..=1"),
                 ));
             }
+        }
+        if !(self.significance > 0.0 && self.significance <= 1.0) {
+            return Err(AgentError::config(
+                format!("{prefix}.significance"),
+                format!("{} is not in (0, 1]", self.significance),
+            ));
         }
         if self.min_examples == 0 {
             return Err(AgentError::config(
@@ -142,6 +154,10 @@ pub struct Scores {
     pub correct: usize,
     /// Scored over all.
     pub scored: usize,
+    /// Each scored held-out row's class and whether it was right, in the split's order (two
+    /// heads scored on one split pair up row by row).
+    #[serde(skip)]
+    pub hits: Vec<(usize, bool)>,
 }
 
 impl Scores {
@@ -180,6 +196,25 @@ fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// A squared distance to a prototype of `n` examples, scaled to what it would be to the
+/// class's true mean: for a text of the class, `E‖x − m_n‖² = tr Σ · (1 + 1/n)`, so without
+/// the scaling an intent introduced with a few examples sits farther from its own texts than
+/// a well-populated one, and its texts would be taken for out of scope.
+pub fn ood_distance(d: f64, n: usize) -> f64 {
+    d / (1.0 + 1.0 / n.max(1) as f64)
+}
+
+/// Examples per class among the active ones.
+fn counts(train: &Labelled, active: &[bool]) -> BTreeMap<usize, usize> {
+    let mut out = BTreeMap::new();
+    for &y in &train.y {
+        if active.get(y).copied().unwrap_or(false) {
+            *out.entry(y).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
 /// Nearest prototype: `(class, squared distance)`.
 fn nearest(protos: &BTreeMap<usize, Vec<f32>>, z: &[f32]) -> Option<(usize, f32)> {
     protos
@@ -204,8 +239,51 @@ pub fn score(head: &Head, split: &Split, active: &[bool]) -> Scores {
         e.1 += 1;
         s.correct += usize::from(ok);
         s.scored += 1;
+        s.hits.push((y, ok));
     }
     s
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, 1/2): how likely `k` or more of `n` disagreements go one way
+/// by chance.
+fn sign_test(k: usize, n: usize) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    // log C(n, i) summed in f64; n is at most a few thousand held-out rows.
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    let mut ln_c = 0.0f64; // ln C(n, 0)
+    let mut tail = 0.0;
+    for i in 0..=n {
+        if i > 0 {
+            ln_c += ((n - i + 1) as f64).ln() - (i as f64).ln();
+        }
+        if i >= k {
+            tail += (ln_c + ln_half_n).exp();
+        }
+    }
+    tail.min(1.0)
+}
+
+/// The one-sided p-value of a drop from `current` to `candidate` over the rows `keep`
+/// selects: the sign test on the rows they disagree on.
+fn drop_p_value(current: &Scores, candidate: &Scores, keep: impl Fn(usize) -> bool) -> f64 {
+    if current.hits.is_empty() || current.hits.len() != candidate.hits.len() {
+        // Not scored on the same rows: no pairing, so only the size of the drop counts.
+        return 0.0;
+    }
+    let (mut lost, mut won) = (0, 0);
+    for (a, b) in current.hits.iter().zip(&candidate.hits) {
+        if a.0 != b.0 || !keep(a.0) {
+            continue;
+        }
+        match (a.1, b.1) {
+            (true, false) => lost += 1,
+            (false, true) => won += 1,
+            _ => {}
+        }
+    }
+    sign_test(lost, lost + won)
 }
 
 /// Why a candidate is refused, or `None` when it may be served: it must not lose more than
@@ -225,23 +303,29 @@ pub fn guard(
             continue;
         };
         if n >= cfg.min_examples && b < a - cfg.max_drop - 1e-12 {
-            let name = names.get(c).map_or("?", String::as_str);
-            return Some(format!(
-                "intent `{name}` would drop from {:.1} % to {:.1} % on its {n} held-out examples (allowed: {:.1} points)",
-                100.0 * a,
-                100.0 * b,
-                100.0 * cfg.max_drop
-            ));
+            let p = drop_p_value(current, candidate, |k| k == c);
+            if p < cfg.significance {
+                let name = names.get(c).map_or("?", String::as_str);
+                return Some(format!(
+                    "intent `{name}` would drop from {:.1} % to {:.1} % on its {n} held-out examples (allowed: {:.1} points; sign test p = {p:.3})",
+                    100.0 * a,
+                    100.0 * b,
+                    100.0 * cfg.max_drop
+                ));
+            }
         }
     }
     if let (Some(a), Some(b)) = (current.accuracy(), candidate.accuracy()) {
         if b < a - cfg.max_overall_drop - 1e-12 {
-            return Some(format!(
-                "held-out accuracy would drop from {:.2} % to {:.2} % (allowed: {:.1} points)",
-                100.0 * a,
-                100.0 * b,
-                100.0 * cfg.max_overall_drop
-            ));
+            let p = drop_p_value(current, candidate, |_| true);
+            if p < cfg.significance {
+                return Some(format!(
+                    "held-out accuracy would drop from {:.2} % to {:.2} % (allowed: {:.1} points; sign test p = {p:.3})",
+                    100.0 * a,
+                    100.0 * b,
+                    100.0 * cfg.max_overall_drop
+                ));
+            }
         }
     }
     None
@@ -254,7 +338,7 @@ pub struct OodFit {
     pub held_out_intents: usize,
     /// Area under the ROC curve of the nearest-prototype distance (unknown vs known).
     pub auroc: Option<f64>,
-    /// The chosen squared-distance threshold.
+    /// The chosen threshold on [`ood_distance`] (the scaled squared distance).
     pub threshold: Option<f64>,
     /// Share of known-intent held-out texts flagged out of scope at the threshold.
     pub false_rate: Option<f64>,
@@ -291,6 +375,7 @@ pub fn fit_ood(
     }
     let known: Vec<bool> = (0..classes).map(|c| !unknown[c]).collect();
     let protos = prototypes(head, &split.train, &known);
+    let sizes = counts(&split.train, &known);
     let dist = |set: &Labelled, keep: &dyn Fn(usize) -> bool| -> Vec<f64> {
         let rows: Vec<&[f32]> = (0..set.len())
             .filter(|&i| keep(set.y[i]))
@@ -298,7 +383,15 @@ pub fn fit_ood(
             .collect();
         head.apply(&rows)
             .iter()
-            .filter_map(|z| nearest(&protos, z).map(|(_, d)| f64::from(d)))
+            .filter_map(|z| {
+                protos
+                    .iter()
+                    .map(|(c, p)| {
+                        let n = sizes.get(c).copied().unwrap_or(1);
+                        ood_distance(f64::from(sq_dist(p, z)), n)
+                    })
+                    .min_by(f64::total_cmp)
+            })
             .collect()
     };
     let inside = dist(&split.held, &|y| known[y]);
@@ -404,6 +497,7 @@ mod tests {
         worse.per_class.insert(0, (6, 10));
         worse.per_class.insert(1, (10, 10));
         worse.correct = 16;
+        // Unpaired scores (no rows recorded): the size of the drop alone decides.
         let cfg = GuardConfig::default();
         let why = guard(&cur, &worse, &[true, true], &names, &cfg).unwrap();
         assert!(why.contains("`a`"), "{why}");
@@ -413,6 +507,71 @@ mod tests {
         better.per_class.insert(1, (8, 10));
         better.correct = 17;
         assert!(guard(&cur, &better, &[true, true], &names, &cfg).is_none());
+    }
+
+    fn scores(hits: &[(usize, bool)]) -> Scores {
+        let mut s = Scores::default();
+        for &(c, ok) in hits {
+            let e = s.per_class.entry(c).or_default();
+            e.0 += usize::from(ok);
+            e.1 += 1;
+            s.correct += usize::from(ok);
+            s.scored += 1;
+            s.hits.push((c, ok));
+        }
+        s
+    }
+
+    #[test]
+    fn the_sign_test_matches_the_binomial_tail() {
+        assert_eq!(sign_test(0, 5), 1.0);
+        assert!((sign_test(1, 1) - 0.5).abs() < 1e-12);
+        assert!((sign_test(5, 5) - 1.0 / 32.0).abs() < 1e-12);
+        // P(X >= 4), X ~ Bin(5, 1/2) = 6/32.
+        assert!((sign_test(4, 5) - 6.0 / 32.0).abs() < 1e-12);
+        // Large n stays finite and in range.
+        let p = sign_test(600, 1000);
+        assert!(p > 0.0 && p < 1e-9, "{p}");
+    }
+
+    #[test]
+    fn a_drop_of_one_example_is_noise_and_a_consistent_drop_is_refused() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let cfg = GuardConfig::default();
+        // Intent a: 6 of 7 right before, 5 of 7 after (one example flips): 14 points, p = 0.5.
+        let mut before: Vec<(usize, bool)> = (0..7).map(|i| (0, i != 0)).collect();
+        let mut after: Vec<(usize, bool)> = (0..7).map(|i| (0, i > 1)).collect();
+        // Intent b improves, so the whole is better.
+        before.extend((0..20).map(|i| (1, i < 10)));
+        after.extend((0..20).map(|i| (1, i < 18)));
+        assert!(guard(
+            &scores(&before),
+            &scores(&after),
+            &[true, true],
+            &names,
+            &cfg
+        )
+        .is_none());
+        // Intent a: 20 of 20 right before, 13 of 20 after: 35 points, p = 1/128.
+        let before: Vec<(usize, bool)> = (0..20).map(|_| (0, true)).collect();
+        let after: Vec<(usize, bool)> = (0..20).map(|i| (0, i < 13)).collect();
+        let why = guard(
+            &scores(&before),
+            &scores(&after),
+            &[true, true],
+            &names,
+            &cfg,
+        )
+        .expect("refused");
+        assert!(why.contains("`a`") && why.contains("p = 0.008"), "{why}");
+        // significance = 1 refuses on the size of the drop alone.
+        let strict = GuardConfig {
+            significance: 1.0,
+            ..GuardConfig::default()
+        };
+        let before: Vec<(usize, bool)> = (0..7).map(|i| (0, i != 0)).collect();
+        let after: Vec<(usize, bool)> = (0..7).map(|i| (0, i > 1)).collect();
+        assert!(guard(&scores(&before), &scores(&after), &[true], &names, &strict).is_some());
     }
 
     #[test]

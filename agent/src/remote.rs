@@ -118,12 +118,7 @@ impl Target for Client {
         self.call(reqwest::Method::POST, "/v1/messages", false, Some(body))
             .await
     }
-    async fn feedback(
-        &self,
-        id: i64,
-        resolved: bool,
-        correct_intent: Option<&str>,
-    ) -> Result<()> {
+    async fn feedback(&self, id: i64, resolved: bool, correct_intent: Option<&str>) -> Result<()> {
         let mut body = serde_json::json!({"resolved": resolved});
         if let Some(c) = correct_intent {
             body["correct_intent"] = c.into();
@@ -155,7 +150,12 @@ impl Target for Client {
     async fn consolidate(&self, strategy: Strategy, from_scratch: bool) -> Result<bool> {
         let body = serde_json::json!({"strategy": strategy, "from_scratch": from_scratch});
         let c: Consolidated = self
-            .call(reqwest::Method::POST, "/v1/admin/consolidate", true, Some(body))
+            .call(
+                reqwest::Method::POST,
+                "/v1/admin/consolidate",
+                true,
+                Some(body),
+            )
             .await?;
         Ok(c.accepted)
     }

@@ -472,8 +472,7 @@ pub trait Target {
     /// `POST /v1/messages`.
     async fn message(&self, text: &str, session: &str) -> Result<MessageReply>;
     /// `POST /v1/messages/{id}/feedback`.
-    async fn feedback(&self, id: i64, resolved: bool, correct_intent: Option<&str>)
-        -> Result<()>;
+    async fn feedback(&self, id: i64, resolved: bool, correct_intent: Option<&str>) -> Result<()>;
     /// `POST /v1/admin/predict`: the predicted intent of each text, nothing stored.
     async fn predict(&self, texts: &[String]) -> Result<Vec<String>>;
     /// `POST /v1/admin/consolidate`: whether the candidate is now served.
@@ -487,17 +486,14 @@ pub trait Target {
 
 impl Target for Agent {
     async fn create_intent(&self, name: &str, examples: &[String], answer: &str) -> Result<()> {
-        Agent::create_intent(self, name, examples, answer).await.map(|_| ())
+        Agent::create_intent(self, name, examples, answer)
+            .await
+            .map(|_| ())
     }
     async fn message(&self, text: &str, session: &str) -> Result<MessageReply> {
         Agent::message(self, text, session).await
     }
-    async fn feedback(
-        &self,
-        id: i64,
-        resolved: bool,
-        correct_intent: Option<&str>,
-    ) -> Result<()> {
+    async fn feedback(&self, id: i64, resolved: bool, correct_intent: Option<&str>) -> Result<()> {
         Agent::feedback(self, id, resolved, correct_intent)
             .await
             .map(|_| ())
@@ -608,9 +604,16 @@ pub async fn run(
         let t0 = Instant::now();
         let agent = open_variant(config, work, &bootstrap_dir, &memo, variant).await?;
         let bootstrap_seconds = t0.elapsed().as_secs_f64();
-        let (recs, summary) =
-            drive(config, &stream, &agent, variant, t0, bootstrap_seconds, &mut progress)
-                .await?;
+        let (recs, summary) = drive(
+            config,
+            &stream,
+            &agent,
+            variant,
+            t0,
+            bootstrap_seconds,
+            &mut progress,
+        )
+        .await?;
         records.extend(recs);
         summaries.push(summary);
     }
@@ -658,8 +661,16 @@ pub async fn run_remote(
         ));
     }
     let t0 = Instant::now();
-    let (records, summary) =
-        drive(config, &stream, client, Variant::Server, t0, 0.0, &mut progress).await?;
+    let (records, summary) = drive(
+        config,
+        &stream,
+        client,
+        Variant::Server,
+        t0,
+        0.0,
+        &mut progress,
+    )
+    .await?;
     Ok(ReplayReport {
         records,
         summaries: vec![summary],
@@ -680,9 +691,12 @@ async fn open_variant(
     agent_config.data = bootstrap_dir.to_path_buf();
     agent_config.exclude = Vec::new();
     agent_config.db = work.join(format!("{}.db", variant.as_str()));
-    agent_config.client_token = Some("replay-client".into());
-    agent_config.admin_token = Some("replay-admin".into());
+    agent_config.client_token = Some("replay-client-token-0000".into());
+    agent_config.admin_token = Some("replay-admin-token-00000".into());
     agent_config.guard.enabled = config.agent.guard.enabled && variant.guarded();
+    if variant == Variant::Frozen {
+        agent_config.learn_from_confirmations = false;
+    }
     for suffix in ["", "-wal", "-shm"] {
         let p = PathBuf::from(format!("{}{suffix}", agent_config.db.display()));
         if p.exists() {
@@ -872,7 +886,11 @@ fn summarise(
     (bootstrap_seconds, seconds): (f64, f64),
 ) -> VariantSummary {
     let ends: Vec<&WaveRecord> = records.iter().filter(|r| r.phase == "end").collect();
-    let last = ends.last().map(|r| &r.held_out).cloned().unwrap_or_default();
+    let last = ends
+        .last()
+        .map(|r| &r.held_out)
+        .cloned()
+        .unwrap_or_default();
     let at_own_end = |w: usize| {
         ends.iter()
             .find(|r| r.wave == w)

@@ -1007,8 +1007,9 @@ impl<S: Store> Agent<S> {
     }
 
     /// Records feedback on message `id`: durable in the store before this returns; a
-    /// `correct_intent` becomes a labelled example and moves that intent's prototype at once;
-    /// the policy learns the reward.
+    /// `correct_intent` becomes a labelled example and moves that intent's prototype at once
+    /// (so does the predicted intent when the customer says it resolved the problem, unless
+    /// `learn_from_confirmations` is off); the policy learns the reward.
     pub async fn feedback(
         &self,
         id: i64,
@@ -1037,13 +1038,28 @@ impl<S: Store> Agent<S> {
                 Some(_) => {}
             }
         }
-        let features = match correct_intent {
-            Some(_) => Some(Self::embed_owned(&self.featurizer, vec![message.text.clone()]).await?),
-            None => None,
-        };
         let action = Action::parse(&message.action).ok_or_else(|| {
             AgentError::State(format!("message {id} has action {:?}", message.action))
         })?;
+        // The intent this feedback labels the message with: a correction, or — when the
+        // customer says an answer (or the top intent offered) resolved it — the predicted one.
+        let confirmed = (self.config.learn_from_confirmations
+            && correct_intent.is_none()
+            && resolved
+            && action != Action::Handoff
+            && message.intent != OUT_OF_SCOPE
+            && self
+                .served
+                .load()
+                .classifier
+                .intent(&message.intent)
+                .is_some_and(|i| i.1))
+        .then_some(message.intent.as_str());
+        let label = correct_intent.or(confirmed);
+        let features = match label {
+            Some(_) => Some(Self::embed_owned(&self.featurizer, vec![message.text.clone()]).await?),
+            None => None,
+        };
         let ctx: [f64; policy::DIM] = serde_json::from_str(&message.context)
             .map_err(|e| AgentError::State(format!("message {id} context: {e}")))?;
         let correct = match correct_intent {
@@ -1061,7 +1077,7 @@ impl<S: Store> Agent<S> {
             resolved,
             correct_intent: correct_intent.map(str::to_string),
             reward,
-            example: correct_intent.zip(features.as_ref()).map(|(c, x)| {
+            example: label.zip(features.as_ref()).map(|(c, x)| {
                 (
                     c.to_string(),
                     message.text.clone(),
@@ -1071,7 +1087,7 @@ impl<S: Store> Agent<S> {
             bandit_state: next.policy.to_json(),
         };
         let example_id = self.store.record_feedback(&record).await?;
-        if let (Some(c), Some(x), Some(eid)) = (correct_intent, features, example_id) {
+        if let (Some(c), Some(x), Some(eid)) = (label, features, example_id) {
             next.classifier.add_example(c, &next.head.apply_one(&x[0]));
             self.remember(vec![Cached {
                 id: eid,
@@ -1079,7 +1095,9 @@ impl<S: Store> Agent<S> {
                 trusted: false,
                 x: Arc::from(x[0].as_slice()),
             }]);
-            self.counters.corrections.fetch_add(1, Ordering::Relaxed);
+            if correct_intent.is_some() {
+                self.counters.corrections.fetch_add(1, Ordering::Relaxed);
+            }
         }
         self.served.store(Arc::new(next));
         self.counters.feedback.fetch_add(1, Ordering::Relaxed);

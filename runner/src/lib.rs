@@ -38,6 +38,7 @@ use autodidact_metric as _;
 use autodidact_model_based as _;
 use autodidact_rl as _;
 
+pub mod agent;
 pub mod atomic;
 pub mod bench;
 pub mod catalog;
@@ -54,6 +55,7 @@ pub mod metrics;
 pub mod plot;
 pub mod plugin;
 pub mod provenance;
+pub mod replay;
 pub mod replot;
 pub mod resume;
 pub mod run;

@@ -50,7 +50,11 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Agents to replay, comma-separated: frozen, feedback, naive, replay, ewc, lwf, joint.
-    #[arg(long, value_delimiter = ',', default_value = "frozen,feedback,naive,replay,joint")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "frozen,feedback,naive,replay,joint"
+    )]
     pub variants: Vec<String>,
     /// Replay against the agent served at this URL instead of in-process (start it on a new
     /// --db with --data RUN/work/bootstrap: run once without a server to see the folder).
@@ -108,6 +112,11 @@ pub fn config_from(a: &ReplayArgs) -> Result<ReplayConfig> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    if a.url.is_none() && variants.contains(&Variant::Server) {
+        return Err(RunnerError::Usage(
+            "--variants: `server` is the agent at --url; give --url or another variant".into(),
+        ));
+    }
     let config = ReplayConfig {
         data: a.data.clone(),
         waves: a.waves,
@@ -136,10 +145,7 @@ pub fn config_from(a: &ReplayArgs) -> Result<ReplayConfig> {
 pub fn replay(a: &ReplayArgs) -> Result<()> {
     let config = config_from(a)?;
     let out = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "runs/agent-replay-{}-seed{}",
-            a.featurizer, a.seed
-        ))
+        PathBuf::from(format!("runs/agent-replay-{}-seed{}", a.featurizer, a.seed))
     });
     if out.join("summary.json").exists() {
         return Err(RunnerError::Usage(format!(
@@ -355,6 +361,14 @@ pub fn draw(out: &Path, records: &[WaveRecord]) -> Result<()> {
     Ok(())
 }
 
+/// Whether `dir` is a finished replay (its `summary.json` has the replay's `variants`).
+pub fn is_replay(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v.get("variants").is_some() && v.get("waves").is_some())
+}
+
 /// Draws a replay folder's pictures again from its `metrics.jsonl`.
 pub fn redraw(out: &Path) -> Result<usize> {
     let path = out.join("metrics.jsonl");
@@ -365,9 +379,8 @@ pub fn redraw(out: &Path) -> Result<usize> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str::<WaveRecord>(l).map_err(|e| {
-                RunnerError::Failed(format!("{} line {}: {e}", path.display(), i + 1))
-            })
+            serde_json::from_str::<WaveRecord>(l)
+                .map_err(|e| RunnerError::Failed(format!("{} line {}: {e}", path.display(), i + 1)))
         })
         .collect::<Result<Vec<_>>>()?;
     draw(out, &records)?;

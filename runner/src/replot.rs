@@ -2,7 +2,7 @@
 //! kept (pictures are not committed outside `docs/img/`):
 //!
 //! - a finished run folder: `learning_curve.svg`/`.png` from `metrics.jsonl` and a heat-map per
-//!   matrix of `summary.json`;
+//!   matrix of `summary.json`; an agent replay folder: its `held_out` and `dialogue` pictures;
 //! - a `runs.jsonl` export: `heatmaps/<run>-<matrix>.png`/`.svg` beside it, one per line and
 //!   matrix (`<run>-lineN` when an earlier line had the same run folder name). Lines of the continual-learning driver that wrote the older results (fields
 //!   `stream`, `method`, `seed`, `rows`, `init`) draw their accuracy matrix as
@@ -72,6 +72,10 @@ fn walk(
 
 /// Redraws a finished run folder's pictures; returns the PNGs.
 pub fn redraw_run(dir: &Path) -> Result<Vec<PathBuf>> {
+    if crate::replay::is_replay(dir) {
+        crate::replay::redraw(dir)?;
+        return Ok(vec![dir.join("held_out.png"), dir.join("dialogue.png")]);
+    }
     let record = read_summary(dir)?;
     let title = run_title(&record.algorithm, &record.env, record.seed);
     let mut drawn = Vec::new();
