@@ -32,8 +32,8 @@ pub struct GuardConfig {
     pub min_examples: usize,
     /// Largest drop of the overall held-out accuracy.
     pub max_overall_drop: f64,
-    /// A drop larger than allowed refuses the candidate only when it is also significant at
-    /// this level: a one-sided exact sign test on the held-out examples the two heads disagree
+    /// A drop of one intent larger than allowed refuses the candidate only when it is also
+    /// significant at this level: a one-sided exact sign test on the held-out examples the two heads disagree
     /// on (right before and wrong after, against wrong before and right after). One example
     /// of seven going wrong is a 14-point drop but no evidence; 1.0 refuses on the drop alone.
     pub significance: f64,
@@ -316,16 +316,15 @@ pub fn guard(
         }
     }
     if let (Some(a), Some(b)) = (current.accuracy(), candidate.accuracy()) {
+        // Over the whole slice the sample is large, and a test here would let a chain of
+        // candidates each lose a little "insignificantly" and drift far: the size alone counts.
         if b < a - cfg.max_overall_drop - 1e-12 {
-            let p = drop_p_value(current, candidate, |_| true);
-            if p < cfg.significance {
-                return Some(format!(
-                    "held-out accuracy would drop from {:.2} % to {:.2} % (allowed: {:.1} points; sign test p = {p:.3})",
-                    100.0 * a,
-                    100.0 * b,
-                    100.0 * cfg.max_overall_drop
-                ));
-            }
+            return Some(format!(
+                "held-out accuracy would drop from {:.2} % to {:.2} % (allowed: {:.1} points)",
+                100.0 * a,
+                100.0 * b,
+                100.0 * cfg.max_overall_drop
+            ));
         }
     }
     None
