@@ -27,9 +27,16 @@ async fn consolidate_list_and_roll_back() {
     let (status, body) = s
         .post("/v1/admin/consolidate", Some(CLIENT), &json!({}))
         .await;
-    assert_eq!((status, body["field"].as_str()), (403, Some("authorization")));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (403, Some("authorization"))
+    );
     let (status, body) = s
-        .post("/v1/admin/consolidate", Some(ADMIN), &json!({"strategy": "replay"}))
+        .post(
+            "/v1/admin/consolidate",
+            Some(ADMIN),
+            &json!({"strategy": "replay"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["version"], 2);
@@ -39,9 +46,17 @@ async fn consolidate_list_and_roll_back() {
     assert_eq!(body["metrics"]["strategy"], "replay");
     assert!(body["metrics"]["held_out"]["after"].is_number(), "{body}");
     let (status, body) = s
-        .post("/v1/admin/consolidate", Some(ADMIN), &json!({"strategy": "forget"}))
+        .post(
+            "/v1/admin/consolidate",
+            Some(ADMIN),
+            &json!({"strategy": "forget"}),
+        )
         .await;
-    assert_eq!((status, body["field"].as_str()), (422, Some("strategy")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("strategy")),
+        "{body}"
+    );
 
     let (status, models) = s.get("/v1/admin/models", Some(ADMIN)).await;
     assert_eq!(status, 200);

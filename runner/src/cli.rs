@@ -1,5 +1,5 @@
 //! The command line (clap): `autodidact list | describe | run | eval | resume | sweep | compare
-//! | plot | bench`, and the dispatch to each command's module.
+//! | plot | bench | serve | agent`, and the dispatch to each command's module.
 
 use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::agent::{self, AgentCommand};
 use crate::bench::{self, BenchRequest};
 use crate::catalog;
 use crate::columns::{Derived, First};
@@ -74,6 +75,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the customer-service agent's HTTP service (docs/agent.md) until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// The customer-service agent's tools: import an export, load-test the HTTP API.
+    #[command(subcommand)]
+    Agent(AgentCommand),
 }
 
 /// Where the agent's data, database and address come from.
@@ -352,6 +356,9 @@ pub fn execute(cli: Cli) -> Result<()> {
     if let Command::Serve(a) = &cli.command {
         return serve(a);
     }
+    if let Command::Agent(c) = &cli.command {
+        return agent::run(c);
+    }
     if let Command::Plot(a) = &cli.command {
         let drawn = replot::plot(&a.paths)?;
         outln!(
@@ -523,7 +530,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 },
             )?;
         }
-        Command::Compare(_) | Command::Plot(_) | Command::Serve(_) => {}
+        Command::Compare(_) | Command::Plot(_) | Command::Serve(_) | Command::Agent(_) => {}
     }
     Ok(())
 }

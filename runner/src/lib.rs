@@ -38,6 +38,7 @@ use autodidact_metric as _;
 use autodidact_model_based as _;
 use autodidact_rl as _;
 
+pub mod agent;
 pub mod atomic;
 pub mod bench;
 pub mod catalog;
