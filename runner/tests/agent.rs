@@ -28,7 +28,8 @@ fn agent_commands_have_help() {
     ] {
         run_in(&root, args).ok().out_has("Usage: autodidact agent");
     }
-    run_in(&root, &["agent", "frobnicate"]).fails(2);
+    let r = run_in(&root, &["agent", "frobnicate"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
 #[test]
