@@ -4,7 +4,8 @@
 //! Each caller puts its text on a queue and waits on a oneshot. One task takes the first
 //! queued text, then everything else queued, then waits for more until `max_wait` has passed
 //! since the first one was queued or `max_size` texts are taken, and embeds them in one
-//! [`Featurizer::embed`] call on the blocking pool. Every featurizer embeds each text
+//! [`Featurizer::embed`] call on the blocking pool; while at most `passes` passes run, the next
+//! batch waits. Every featurizer embeds each text
 //! independently of the others in its call, so a reply is the one embedding alone would give.
 //!
 //! [`MessageWriter`] does the same for storing: every message row queued while one commit is
@@ -57,6 +58,7 @@ impl Batcher {
             featurizer,
             config.max_size.max(1),
             Duration::from_micros(config.max_wait_us),
+            config.passes,
             Arc::clone(&counters),
         ));
         Batcher { tx, counters }
@@ -113,9 +115,18 @@ async fn run(
     featurizer: Arc<dyn Featurizer>,
     max_size: usize,
     max_wait: Duration,
+    passes: usize,
     counters: Arc<BatchCounters>,
 ) {
-    while let Some(first) = rx.recv().await {
+    let passes = Arc::new(tokio::sync::Semaphore::new(passes.max(1)));
+    loop {
+        // At most `passes` passes at once; texts queue up meanwhile and form the next batch.
+        let Ok(permit) = Arc::clone(&passes).acquire_owned().await else {
+            break;
+        };
+        let Some(first) = rx.recv().await else {
+            break;
+        };
         let deadline = first.queued + max_wait;
         let mut jobs = vec![first];
         while jobs.len() < max_size {
@@ -145,22 +156,26 @@ async fn run(
             .texts
             .fetch_add(texts.len() as u64, Ordering::Relaxed);
         let f = Arc::clone(&featurizer);
-        let results = tokio::task::spawn_blocking(move || embed_batch(&*f, &texts)).await;
-        match results {
-            Ok(results) => {
-                for (job, r) in jobs.into_iter().zip(results) {
-                    // A caller that went away (client disconnected) needs no answer.
-                    let _ = job.reply.send(r);
+        let pass = tokio::task::spawn_blocking(move || embed_batch(&*f, &texts));
+        tokio::spawn(async move {
+            let results = pass.await;
+            drop(permit);
+            match results {
+                Ok(results) => {
+                    for (job, r) in jobs.into_iter().zip(results) {
+                        // A caller that went away (client disconnected) needs no answer.
+                        let _ = job.reply.send(r);
+                    }
+                }
+                Err(e) => {
+                    for job in jobs {
+                        let _ = job
+                            .reply
+                            .send(Err(AgentError::Internal(format!("featurizer task: {e}"))));
+                    }
                 }
             }
-            Err(e) => {
-                for job in jobs {
-                    let _ = job
-                        .reply
-                        .send(Err(AgentError::Internal(format!("featurizer task: {e}"))));
-                }
-            }
-        }
+        });
     }
 }
 
@@ -279,6 +294,7 @@ mod tests {
         let config = BatchConfig {
             max_size: 8,
             max_wait_us: 200_000,
+            passes: 2,
         };
         let b = Arc::new(Batcher::start(fake.clone(), &config));
         let texts: Vec<String> = (0..20).map(|i| format!("text {}", "x".repeat(i))).collect();
@@ -302,6 +318,7 @@ mod tests {
         let config = BatchConfig {
             max_size: 32,
             max_wait_us: 0,
+            passes: 1,
         };
         let b = Arc::new(Batcher::start(fake.clone(), &config));
         let texts: Vec<String> = ["good one", "bad one", "good two"]

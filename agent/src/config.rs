@@ -101,6 +101,9 @@ pub struct BatchConfig {
     /// Longest wait for more texts after the first one is queued, in microseconds (0: take
     /// only what is queued already, never wait).
     pub max_wait_us: u64,
+    /// Encoder passes running at once (each on a thread of the blocking pool); texts arriving
+    /// meanwhile queue up for the next one.
+    pub passes: usize,
 }
 
 impl Default for BatchConfig {
@@ -108,6 +111,7 @@ impl Default for BatchConfig {
         BatchConfig {
             max_size: 32,
             max_wait_us: 2000,
+            passes: 1,
         }
     }
 }
@@ -265,6 +269,12 @@ impl AgentConfig {
                     "{} is not in 0..=1000000 (at most one second)",
                     self.batch.max_wait_us
                 ),
+            ));
+        }
+        if !(1..=64).contains(&self.batch.passes) {
+            return Err(AgentError::config(
+                "batch.passes",
+                format!("{} is not in 1..=64", self.batch.passes),
             ));
         }
         for (field, token) in [

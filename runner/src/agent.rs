@@ -82,6 +82,9 @@ pub struct BenchArgs {
     /// The own server's `batch.max_wait_us` [default: the agent's, 2000].
     #[arg(long)]
     pub batch_max_wait_us: Option<u64>,
+    /// The own server's `batch.passes` [default: the agent's, 1].
+    #[arg(long)]
+    pub batch_passes: Option<usize>,
     /// Trigger `POST /v1/admin/consolidate` one after the other while the load runs.
     #[arg(long)]
     pub consolidate: bool,
@@ -153,6 +156,9 @@ fn run_bench(a: &BenchArgs) -> Result<()> {
     }
     if let Some(us) = a.batch_max_wait_us {
         batch.max_wait_us = us;
+    }
+    if let Some(p) = a.batch_passes {
+        batch.passes = p;
     }
     let options = BenchOptions {
         url: a.url.clone(),
