@@ -123,7 +123,7 @@ fn is_json(req: &Request) -> bool {
 }
 
 /// The field a deserialisation error is about.
-fn field_of(path: &str, message: &str) -> String {
+pub(crate) fn field_of(path: &str, message: &str) -> String {
     if !path.is_empty() && path != "." {
         return path.to_string();
     }
@@ -314,6 +314,19 @@ async fn get_models<S: Store>(
     )
 }
 
+async fn get_export<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+) -> Result<Response> {
+    let export = crate::export::Export::start(agent.store()).await?;
+    let body = axum::body::Body::from_stream(export.into_stream());
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8")],
+        body,
+    )
+        .into_response())
+}
+
 async fn post_message<S: Store>(
     State(agent): State<Arc<Agent<S>>>,
     _: ClientAuth,
@@ -422,6 +435,7 @@ pub fn router<S: Store>(agent: Arc<Agent<S>>) -> Router {
         .route("/v1/admin/rollback", post(post_rollback::<S>))
         .route("/v1/admin/predict", post(post_predict::<S>))
         .route("/v1/admin/models", get(get_models::<S>))
+        .route("/v1/admin/export", get(get_export::<S>))
         .route("/metrics", get(get_metrics::<S>))
         .route("/healthz", get(get_health::<S>))
         .fallback(not_found)

@@ -74,14 +74,35 @@ impl IntentState {
         for (m, s) in self.mean.iter_mut().zip(&self.sum) {
             *m = (s / n) as f32;
         }
-        self.mean_sq = self.mean.iter().map(|m| m * m).sum();
+        self.mean_sq = dot(&self.mean, &self.mean);
     }
 
     /// Squared distance from `x` (with `x_sq = |x|^2`) to the prototype.
     fn dist(&self, x: &[f32], x_sq: f32) -> f32 {
-        let dot: f32 = self.mean.iter().zip(x).map(|(m, v)| m * v).sum();
-        (x_sq - 2.0 * dot + self.mean_sq).max(0.0)
+        (x_sq - 2.0 * dot(&self.mean, x) + self.mean_sq).max(0.0)
     }
+}
+
+/// `Σ a_i b_i` over the common length, in 16 running partial sums: the compiler vectorises
+/// it (one running sum cannot be reordered, and was a third of a hashed request's time), and
+/// every call adds in the same order.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        acc.iter_mut()
+            .zip(x.iter().zip(y))
+            .for_each(|(s, (p, q))| *s += p * q);
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// A prediction: intents ranked by probability.
@@ -190,7 +211,7 @@ impl Classifier {
 
     /// Ranks the active intents for a feature vector.
     pub fn predict(&self, x: &[f32]) -> Prediction {
-        let x_sq: f32 = x.iter().map(|v| v * v).sum();
+        let x_sq = dot(x, x);
         let dists: Vec<(&str, f32, usize)> = self
             .intents
             .iter()

@@ -55,6 +55,8 @@ pub struct AgentConfig {
     pub consolidation: ConsolidationConfig,
     /// When a consolidated candidate may replace the served model.
     pub guard: GuardConfig,
+    /// Batching concurrent messages into one encoder pass.
+    pub batch: BatchConfig,
     /// The reply text with `clarify` (followed by the offered intents' names).
     pub clarify_text: String,
     /// The reply text with `handoff`.
@@ -92,6 +94,30 @@ impl Default for ConsolidationConfig {
             every_examples: 50,
             every_seconds: 600,
             seed: 0,
+        }
+    }
+}
+
+/// Micro-batching of concurrent messages: their texts are embedded in one featurizer call.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Most texts in one encoder pass.
+    pub max_size: usize,
+    /// Longest wait for more texts after the first one is queued, in microseconds (0: take
+    /// only what is queued already, never wait).
+    pub max_wait_us: u64,
+    /// Encoder passes running at once (each on a thread of the blocking pool); texts arriving
+    /// meanwhile queue up for the next one.
+    pub passes: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_size: 32,
+            max_wait_us: 2000,
+            passes: 1,
         }
     }
 }
@@ -139,6 +165,7 @@ impl Default for AgentConfig {
             learning: LearnConfig::default(),
             consolidation: ConsolidationConfig::default(),
             guard: GuardConfig::default(),
+            batch: BatchConfig::default(),
             policy: PolicyConfig::default(),
             learn_from_confirmations: true,
             clarify_text: "Which of these is it about?".into(),
@@ -236,6 +263,27 @@ impl AgentConfig {
                 "must be in 1..=31536000",
             ));
         }
+        if !(1..=1024).contains(&self.batch.max_size) {
+            return Err(AgentError::config(
+                "batch.max_size",
+                format!("{} is not in 1..=1024", self.batch.max_size),
+            ));
+        }
+        if self.batch.max_wait_us > 1_000_000 {
+            return Err(AgentError::config(
+                "batch.max_wait_us",
+                format!(
+                    "{} is not in 0..=1000000 (at most one second)",
+                    self.batch.max_wait_us
+                ),
+            ));
+        }
+        if !(1..=64).contains(&self.batch.passes) {
+            return Err(AgentError::config(
+                "batch.passes",
+                format!("{} is not in 1..=64", self.batch.passes),
+            ));
+        }
         for (field, token) in [
             ("client_token", &self.client_token),
             ("admin_token", &self.admin_token),
@@ -288,6 +336,12 @@ mod tests {
         let mut c = AgentConfig::default();
         c.policy.rewards.handoff = f64::INFINITY;
         assert_eq!(bad(c), "policy.rewards.handoff");
+        let mut c = AgentConfig::default();
+        c.batch.max_size = 0;
+        assert_eq!(bad(c), "batch.max_size");
+        let mut c = AgentConfig::default();
+        c.batch.max_wait_us = 2_000_000;
+        assert_eq!(bad(c), "batch.max_wait_us");
         assert_eq!(
             bad(AgentConfig {
                 client_token: Some("short".into()),
@@ -308,5 +362,9 @@ mod tests {
         assert_eq!(c.policy.rewards.answer_resolved, 1.0);
         assert_eq!(c.max_body_bytes, 65536);
         assert!(toml::from_str::<AgentConfig>("temprature = 1.0").is_err());
+        let c: AgentConfig = toml::from_str("[batch]\nmax_wait_us = 0\n").unwrap();
+        assert_eq!(c.batch.max_wait_us, 0);
+        assert_eq!(c.batch.max_size, 32);
+        assert!(toml::from_str::<AgentConfig>("[batch]\nmax_sise = 4\n").is_err());
     }
 }

@@ -78,6 +78,16 @@ pub enum AgentError {
     /// A valid token without the rights for this route (HTTP 403).
     #[error("this route needs the admin token")]
     Forbidden,
+    /// An export file that cannot be imported: the line (1-based) and field at fault.
+    #[error("line {line}: `{field}`: {reason}")]
+    Import {
+        /// The line of the export file (1-based; one past the last line for a missing one).
+        line: u64,
+        /// The offending field (`json` for a malformed line, `kind`, `counts.<kind>`, ...).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A background task failed (a bug, HTTP 500).
     #[error("internal: {0}")]
     Internal(String),
@@ -109,6 +119,14 @@ impl AgentError {
     /// A 409 naming its field.
     pub fn conflict(field: impl Into<String>, reason: impl Into<String>) -> Self {
         AgentError::Conflict {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+    /// An import error at `line` naming its field.
+    pub fn import(line: u64, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AgentError::Import {
+            line,
             field: field.into(),
             reason: reason.into(),
         }

@@ -91,28 +91,58 @@ impl Head {
         l2_normalize(x + x.matmul(p[0]).matmul(p[1]))
     }
 
-    /// Embeds feature rows (the fast path: no tape).
+    /// Embeds feature rows (the fast path: no tape). Row by row, so a row's embedding never
+    /// depends on the others (batched and single requests agree bit for bit); `x A` skips the
+    /// zero features (hashed n-grams are sparse) and neither product packs the weights (a
+    /// general matrix product packed all of `A` for every single-row request).
     pub fn apply(&self, rows: &[&[f32]]) -> Vec<Vec<f32>> {
-        let n = rows.len();
-        if n == 0 {
-            return Vec::new();
-        }
-        let mut x = Array2::<f32>::zeros((n, self.dim));
-        for (mut r, v) in x.rows_mut().into_iter().zip(rows) {
-            if v.len() == self.dim {
-                r.iter_mut().zip(v.iter()).for_each(|(d, s)| *d = *s);
-            }
-        }
-        let z = match self.matrices() {
-            Some((a, b)) => &x + &x.dot(&a).dot(&b),
-            None => x,
+        let matrices = self.matrices();
+        // Weights are stored in standard layout; anything else is copied once per call.
+        let copied: Option<(Array2<f32>, Array2<f32>)> = matrices
+            .as_ref()
+            .filter(|(a, b)| a.to_slice().is_none() || b.to_slice().is_none())
+            .map(|(a, b)| {
+                (
+                    a.as_standard_layout().into_owned(),
+                    b.as_standard_layout().into_owned(),
+                )
+            });
+        let weights: Option<(&[f32], &[f32], usize)> = match (&matrices, &copied) {
+            (_, Some((a, b))) => Some((
+                a.as_slice().unwrap_or(&[]),
+                b.as_slice().unwrap_or(&[]),
+                a.ncols(),
+            )),
+            (Some((a, b)), None) => Some((
+                a.to_slice().unwrap_or(&[]),
+                b.to_slice().unwrap_or(&[]),
+                a.ncols(),
+            )),
+            (None, None) => None,
         };
-        z.rows()
-            .into_iter()
-            .map(|r| {
-                let norm = r.iter().map(|v| v * v).sum::<f32>().sqrt();
+        rows.iter()
+            .map(|x| {
+                if x.len() != self.dim {
+                    return vec![0.0; self.dim];
+                }
+                let mut z = x.to_vec();
+                if let Some((a, b, rank)) = weights.filter(|w| w.2 > 0) {
+                    let mut h = vec![0.0f32; rank];
+                    for (&xi, a_row) in x.iter().zip(a.chunks_exact(rank)) {
+                        if xi != 0.0 {
+                            h.iter_mut().zip(a_row).for_each(|(hk, &ak)| *hk += xi * ak);
+                        }
+                    }
+                    for (&hk, b_row) in h.iter().zip(b.chunks_exact(self.dim)) {
+                        if hk != 0.0 {
+                            z.iter_mut().zip(b_row).for_each(|(zj, &bj)| *zj += hk * bj);
+                        }
+                    }
+                }
+                let norm = crate::classifier::dot(&z, &z).sqrt();
                 if norm > 1e-12 {
-                    r.iter().map(|v| v / norm).collect()
+                    z.iter_mut().for_each(|v| *v /= norm);
+                    z
                 } else {
                     vec![0.0; self.dim]
                 }

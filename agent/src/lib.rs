@@ -21,10 +21,13 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub(crate) mod batch;
+pub mod bench;
 pub mod classifier;
 pub mod config;
 pub mod consolidate;
 pub mod error;
+pub mod export;
 pub mod featurizer;
 pub mod head;
 pub mod learn;
@@ -35,7 +38,7 @@ pub mod replay;
 pub mod service;
 pub mod store;
 
-pub use config::{AgentConfig, ConsolidationConfig, PolicyConfig};
+pub use config::{AgentConfig, BatchConfig, ConsolidationConfig, PolicyConfig};
 pub use error::{AgentError, Result};
 pub use service::{Agent, MessageReply, Progress, ProgressFn, Role};
 pub use store::{SqliteStore, Store};

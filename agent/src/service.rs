@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use autodidact_core::rng::Seed;
 
+use crate::batch::{Batcher, MessageWriter};
 use crate::classifier::{Classifier, ModelSpec, Prediction, OUT_OF_SCOPE};
 use crate::config::AgentConfig;
 use crate::consolidate::{fit_ood, guard, score, split, Example};
@@ -202,6 +203,8 @@ pub struct Agent<S: Store = SqliteStore> {
     store: S,
     config: AgentConfig,
     featurizer: Arc<dyn Featurizer>,
+    batcher: Batcher,
+    writer: MessageWriter,
     served: ArcSwap<Served>,
     learn: tokio::sync::Mutex<()>,
     cache: std::sync::Mutex<Vec<Cached>>,
@@ -601,10 +604,14 @@ impl<S: Store> Agent<S> {
                 "must differ from the client token",
             ));
         }
+        let batcher = Batcher::start(Arc::clone(&featurizer), &config.batch);
+        let writer = MessageWriter::start(store.clone());
         Ok(Agent {
             store,
             config,
             featurizer,
+            batcher,
+            writer,
             served: ArcSwap::from_pointee(served),
             learn: tokio::sync::Mutex::new(()),
             cache: std::sync::Mutex::new(cache),
@@ -891,9 +898,9 @@ impl<S: Store> Agent<S> {
 
     /// Predicts without storing anything (for tests and tools).
     pub async fn predict(&self, text: &str) -> Result<Prediction> {
+        let x = self.batcher.embed(text.to_string()).await?;
         let served = self.served.load_full();
-        let x = Self::embed_owned(&self.featurizer, vec![text.to_string()]).await?;
-        Ok(served.classifier.predict(&served.head.apply_one(&x[0])))
+        Ok(served.classifier.predict(&served.head.apply_one(&x)))
     }
 
     /// Predicts each text in one encoder pass, without storing anything (held-out scoring
@@ -929,9 +936,9 @@ impl<S: Store> Agent<S> {
                 format!("at most {MAX_SESSION_CHARS} characters"),
             ));
         }
+        let x = self.batcher.embed(text.to_string()).await?;
         let served = self.served.load_full();
-        let x = Self::embed_owned(&self.featurizer, vec![text.to_string()]).await?;
-        let pred = served.classifier.predict(&served.head.apply_one(&x[0]));
+        let pred = served.classifier.predict(&served.head.apply_one(&x));
         let intent = pred.intent().to_string();
         let ctx = policy::context(
             pred.confidence(),
@@ -985,7 +992,7 @@ impl<S: Store> Agent<S> {
                 .map_err(|e| AgentError::Internal(e.to_string()))?,
             model_version: served.version,
         };
-        let id = self.store.insert_message(&row).await?;
+        let id = self.writer.insert(row).await?;
         let c = &self.counters;
         c.actions[Action::ALL.iter().position(|a| *a == action).unwrap_or(2)]
             .fetch_add(1, Ordering::Relaxed);
@@ -1057,7 +1064,7 @@ impl<S: Store> Agent<S> {
         .then_some(message.intent.as_str());
         let label = correct_intent.or(confirmed);
         let features = match label {
-            Some(_) => Some(Self::embed_owned(&self.featurizer, vec![message.text.clone()]).await?),
+            Some(_) => Some(self.batcher.embed(message.text.clone()).await?),
             None => None,
         };
         let ctx: [f64; policy::DIM] = serde_json::from_str(&message.context)
@@ -1077,23 +1084,19 @@ impl<S: Store> Agent<S> {
             resolved,
             correct_intent: correct_intent.map(str::to_string),
             reward,
-            example: label.zip(features.as_ref()).map(|(c, x)| {
-                (
-                    c.to_string(),
-                    message.text.clone(),
-                    features_to_bytes(&x[0]),
-                )
-            }),
+            example: label
+                .zip(features.as_ref())
+                .map(|(c, x)| (c.to_string(), message.text.clone(), features_to_bytes(x))),
             bandit_state: next.policy.to_json(),
         };
         let example_id = self.store.record_feedback(&record).await?;
         if let (Some(c), Some(x), Some(eid)) = (label, features, example_id) {
-            next.classifier.add_example(c, &next.head.apply_one(&x[0]));
+            next.classifier.add_example(c, &next.head.apply_one(&x));
             self.remember(vec![Cached {
                 id: eid,
                 intent: c.to_string(),
                 trusted: false,
-                x: Arc::from(x[0].as_slice()),
+                x: Arc::from(x.as_slice()),
             }]);
             if correct_intent.is_some() {
                 self.counters.corrections.fetch_add(1, Ordering::Relaxed);
@@ -1471,6 +1474,19 @@ impl<S: Store> Agent<S> {
             "Intents created since start.",
             &plain(c.intents_created.load(Ordering::Relaxed) as f64),
         );
+        let b = &self.batcher.counters;
+        metric(
+            "autodidact_encoder_passes_total",
+            "counter",
+            "Featurizer passes that embedded messages (batched) since start.",
+            &plain(b.passes.load(Ordering::Relaxed) as f64),
+        );
+        metric(
+            "autodidact_encoder_texts_total",
+            "counter",
+            "Texts those passes embedded since start.",
+            &plain(b.texts.load(Ordering::Relaxed) as f64),
+        );
         metric(
             "autodidact_message_seconds_sum",
             "counter",
@@ -1516,6 +1532,15 @@ impl<S: Store> Agent<S> {
             &plain(self.started.elapsed().as_secs_f64()),
         );
         out
+    }
+
+    /// Featurizer passes over batched texts and the texts they embedded, since start.
+    pub fn encoder_passes(&self) -> (u64, u64) {
+        let b = &self.batcher.counters;
+        (
+            b.passes.load(Ordering::Relaxed),
+            b.texts.load(Ordering::Relaxed),
+        )
     }
 
     /// The active intents and their example counts (for tools).

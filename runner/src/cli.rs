@@ -1,5 +1,5 @@
 //! The command line (clap): `autodidact list | describe | run | eval | resume | sweep | compare
-//! | plot | bench`, and the dispatch to each command's module.
+//! | plot | bench | serve | agent`, and the dispatch to each command's module.
 
 use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -75,7 +75,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the customer-service agent's HTTP service (docs/agent.md) until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
-    /// The customer-service agent's tools.
+    /// The customer-service agent's tools: replay simulated customers, import an export,
+    /// load-test the HTTP API.
     #[command(subcommand)]
     Agent(AgentCommand),
 }

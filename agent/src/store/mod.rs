@@ -5,11 +5,16 @@
 //! placeholders `$1`, `RETURNING`, `ON CONFLICT`, booleans bound from Rust), so a PostgreSQL
 //! implementation can run the same queries with its own migrations folder.
 
+mod dump;
 mod sqlite;
 
 use std::future::Future;
 
-pub use sqlite::SqliteStore;
+pub use dump::{
+    base64_decode, base64_encode, BanditDump, Cursor, ExampleDump, FeedbackDump, IntentDump,
+    MessageDump, ModelDump, Record, Restore, ServedDump, Snapshot, Table, TokenDump,
+};
+pub use sqlite::{SqliteRestore, SqliteSnapshot, SqliteStore};
 
 use crate::error::Result;
 
@@ -144,7 +149,8 @@ pub struct ModelInfo {
 }
 
 /// A change of the served model.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
 pub struct ModelEvent {
     /// Order of events.
     pub seq: i64,
@@ -199,8 +205,13 @@ pub struct IntentStats {
     pub accuracy: f64,
 }
 
-/// The agent's storage. Each method is one transaction, durable when it returns `Ok`.
-pub trait Store: Send + Sync + 'static {
+/// The agent's storage. Each method is one transaction, durable when it returns `Ok`. A clone
+/// is another handle on the same database (a connection pool).
+pub trait Store: Clone + Send + Sync + 'static {
+    /// A consistent read-only view for an export.
+    type Snapshot: Snapshot;
+    /// An all-or-nothing restore of an export.
+    type Restore: Restore;
     /// Checks the database answers.
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
     /// The served model version, if any (none before the first bootstrap).
@@ -247,6 +258,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<IntentRow>> + Send;
     /// Stores a message and the reply; returns its id.
     fn insert_message(&self, m: &MessageRow) -> impl Future<Output = Result<i64>> + Send;
+    /// Stores messages in one transaction (one commit for all: a group commit); returns
+    /// their ids in order.
+    fn insert_messages(&self, m: &[&MessageRow]) -> impl Future<Output = Result<Vec<i64>>> + Send;
     /// One message by id.
     fn message(&self, id: i64) -> impl Future<Output = Result<Option<MessageRow>>> + Send;
     /// Stores feedback, the example it makes and the policy state; a second feedback on the
@@ -265,6 +279,14 @@ pub trait Store: Send + Sync + 'static {
     fn set_token_hash(&self, role: &str, sha256: &str) -> impl Future<Output = Result<()>> + Send;
     /// Aggregates for the stats route.
     fn stats(&self) -> impl Future<Output = Result<Stats>> + Send;
+    /// The version of the newest schema migration applied.
+    fn schema_version(&self) -> impl Future<Output = Result<i64>> + Send;
+    /// True when no table holds a row (a database an import may fill).
+    fn is_empty(&self) -> impl Future<Output = Result<bool>> + Send;
+    /// Starts a read transaction over every table (for an export, read page by page).
+    fn snapshot(&self) -> impl Future<Output = Result<Self::Snapshot>> + Send;
+    /// Starts a write transaction that restores an export (ids kept).
+    fn restore(&self) -> impl Future<Output = Result<Self::Restore>> + Send;
 }
 
 /// Features as stored: f32 little-endian.

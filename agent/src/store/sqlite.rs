@@ -9,8 +9,10 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use super::{
-    now_ms, ExampleRow, FeedbackRecord, IntentRow, IntentStats, MessageRow, ModelEvent, ModelInfo,
-    ModelRecord, Outcome, Source, Stats, Store, Window3,
+    now_ms, BanditDump, Cursor, ExampleDump, ExampleRow, FeedbackDump, FeedbackRecord, IntentDump,
+    IntentRow, IntentStats, MessageDump, MessageRow, ModelDump, ModelEvent, ModelInfo, ModelRecord,
+    Outcome, Record, Restore, ServedDump, Snapshot, Source, Stats, Store, Table, TokenDump,
+    Window3,
 };
 use crate::error::{AgentError, Result};
 
@@ -56,6 +58,14 @@ impl SqliteStore {
     /// Closes the pool (waits for open connections to finish).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once (waiting up to the
+    /// busy timeout for it): a deferred transaction that reads before it writes fails at once
+    /// with `SQLITE_BUSY` when another connection committed in between, whatever the timeout.
+    /// (PostgreSQL needs no such thing: its plain `BEGIN` is what a backend there would use.)
+    async fn write_tx(&self) -> Result<Tx<'static>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     async fn window(&self, sql: &str) -> Result<Window3> {
@@ -121,7 +131,369 @@ async fn event(
     Ok(())
 }
 
+/// A read transaction over the SQLite file: every page sees the same state (WAL snapshot).
+#[derive(Debug)]
+pub struct SqliteSnapshot {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+}
+
+/// Reads up to `limit` rows of type `T` with keys after `after`, mapping each to a record.
+async fn page_of<T>(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    sql: &str,
+    after: &Cursor,
+    limit: i64,
+    wrap: fn(T) -> Record,
+) -> Result<Vec<Record>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let query = sqlx::query_as::<_, T>(sql);
+    let query = match after {
+        Cursor::Int(k) => query.bind(*k),
+        Cursor::Text(k) => query.bind(k.clone()),
+    };
+    let rows = query.bind(limit).fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(wrap).collect())
+}
+
+impl Snapshot for SqliteSnapshot {
+    async fn page(
+        &mut self,
+        table: Table,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Record>> {
+        let tx = &mut self.tx;
+        // Before every key: text keys (names, roles) are non-empty, integer keys positive.
+        let first = match table {
+            Table::Intents | Table::Tokens => Cursor::Text(String::new()),
+            _ => Cursor::Int(i64::MIN),
+        };
+        let after = after.unwrap_or(&first);
+        match table {
+            Table::Intents => {
+                page_of(
+                    tx,
+                    "SELECT name, answer, active, created_ms, updated_ms FROM intents \
+                     WHERE name > $1 ORDER BY name LIMIT $2",
+                    after,
+                    limit,
+                    Record::Intent,
+                )
+                .await
+            }
+            Table::Messages => {
+                page_of(
+                    tx,
+                    "SELECT id, session, text, intent, confidence, ood_score, action, context, \
+                     model_version, created_ms FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
+                    after,
+                    limit,
+                    Record::Message,
+                )
+                .await
+            }
+            Table::Examples => {
+                page_of(
+                    tx,
+                    "SELECT id, intent, text, source, message_id, created_ms, features \
+                     FROM examples WHERE id > $1 ORDER BY id LIMIT $2",
+                    after,
+                    limit,
+                    Record::Example,
+                )
+                .await
+            }
+            Table::Feedback => {
+                page_of(
+                    tx,
+                    "SELECT seq, message_id, resolved, correct_intent, reward, created_ms \
+                     FROM feedback WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    after,
+                    limit,
+                    Record::Feedback,
+                )
+                .await
+            }
+            Table::Models => {
+                page_of(
+                    tx,
+                    "SELECT version, blob, metrics, status, reason, created_ms \
+                     FROM model_versions WHERE version > $1 ORDER BY version LIMIT $2",
+                    after,
+                    limit,
+                    Record::Model,
+                )
+                .await
+            }
+            Table::ModelEvents => {
+                page_of(
+                    tx,
+                    "SELECT seq, version, event, detail, created_ms FROM model_events \
+                     WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    after,
+                    limit,
+                    Record::ModelEvent,
+                )
+                .await
+            }
+            Table::ServedModel => {
+                page_of(
+                    tx,
+                    "SELECT version, updated_ms FROM served_model WHERE id > $1 \
+                     ORDER BY id LIMIT $2",
+                    after,
+                    limit,
+                    Record::ServedModel,
+                )
+                .await
+            }
+            Table::BanditState => {
+                page_of(
+                    tx,
+                    "SELECT state, updated_ms FROM bandit_state WHERE id > $1 \
+                     ORDER BY id LIMIT $2",
+                    after,
+                    limit,
+                    Record::BanditState,
+                )
+                .await
+            }
+            Table::Tokens => {
+                page_of(
+                    tx,
+                    "SELECT role, sha256, created_ms FROM tokens WHERE role > $1 \
+                     ORDER BY role LIMIT $2",
+                    after,
+                    limit,
+                    Record::Token,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// A write transaction restoring an export into an empty SQLite file.
+#[derive(Debug)]
+pub struct SqliteRestore {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+}
+
+impl Restore for SqliteRestore {
+    async fn insert(&mut self, record: &Record) -> Result<()> {
+        let tx = &mut *self.tx;
+        // Ids are given explicitly (a PostgreSQL backend says `OVERRIDING SYSTEM VALUE` and
+        // moves each identity sequence past the largest id before committing).
+        match record {
+            Record::Intent(IntentDump {
+                name,
+                answer,
+                active,
+                created_ms,
+                updated_ms,
+            }) => sqlx::query(
+                "INSERT INTO intents (name, answer, active, created_ms, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(name)
+            .bind(answer)
+            .bind(active)
+            .bind(created_ms)
+            .bind(updated_ms)
+            .execute(tx)
+            .await?,
+            Record::Message(m) => {
+                let MessageDump {
+                    id,
+                    session,
+                    text,
+                    intent,
+                    confidence,
+                    ood_score,
+                    action,
+                    context,
+                    model_version,
+                    created_ms,
+                } = m;
+                sqlx::query(
+                    "INSERT INTO messages (id, session, text, intent, confidence, ood_score, \
+                     action, context, model_version, created_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(id)
+                .bind(session)
+                .bind(text)
+                .bind(intent)
+                .bind(confidence)
+                .bind(ood_score)
+                .bind(action)
+                .bind(context)
+                .bind(model_version)
+                .bind(created_ms)
+                .execute(tx)
+                .await?
+            }
+            Record::Example(ExampleDump {
+                id,
+                intent,
+                text,
+                source,
+                message_id,
+                created_ms,
+                features,
+            }) => sqlx::query(
+                "INSERT INTO examples (id, intent, text, source, message_id, created_ms, features) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(intent)
+            .bind(text)
+            .bind(source)
+            .bind(message_id)
+            .bind(created_ms)
+            .bind(features)
+            .execute(tx)
+            .await?,
+            Record::Feedback(FeedbackDump {
+                seq,
+                message_id,
+                resolved,
+                correct_intent,
+                reward,
+                created_ms,
+            }) => sqlx::query(
+                "INSERT INTO feedback (seq, message_id, resolved, correct_intent, reward, \
+                 created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(seq)
+            .bind(message_id)
+            .bind(resolved)
+            .bind(correct_intent)
+            .bind(reward)
+            .bind(created_ms)
+            .execute(tx)
+            .await?,
+            Record::Model(ModelDump {
+                version,
+                blob,
+                metrics,
+                status,
+                reason,
+                created_ms,
+            }) => sqlx::query(
+                "INSERT INTO model_versions (version, blob, metrics, status, reason, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(version)
+            .bind(blob)
+            .bind(metrics)
+            .bind(status)
+            .bind(reason)
+            .bind(created_ms)
+            .execute(tx)
+            .await?,
+            Record::ModelEvent(ModelEvent {
+                seq,
+                version,
+                event,
+                detail,
+                created_ms,
+            }) => sqlx::query(
+                "INSERT INTO model_events (seq, version, event, detail, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(seq)
+            .bind(version)
+            .bind(event)
+            .bind(detail)
+            .bind(created_ms)
+            .execute(tx)
+            .await?,
+            Record::ServedModel(ServedDump {
+                version,
+                updated_ms,
+            }) => sqlx::query(
+                "INSERT INTO served_model (id, version, updated_ms) VALUES (1, $1, $2)",
+            )
+            .bind(version)
+            .bind(updated_ms)
+            .execute(tx)
+            .await?,
+            Record::BanditState(BanditDump { state, updated_ms }) => sqlx::query(
+                "INSERT INTO bandit_state (id, state, updated_ms) VALUES (1, $1, $2)",
+            )
+            .bind(state)
+            .bind(updated_ms)
+            .execute(tx)
+            .await?,
+            Record::Token(TokenDump {
+                role,
+                sha256,
+                created_ms,
+            }) => sqlx::query("INSERT INTO tokens (role, sha256, created_ms) VALUES ($1, $2, $3)")
+                .bind(role)
+                .bind(sha256)
+                .bind(created_ms)
+                .execute(tx)
+                .await?,
+        };
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
 impl Store for SqliteStore {
+    type Snapshot = SqliteSnapshot;
+    type Restore = SqliteRestore;
+
+    async fn schema_version(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?.unwrap_or(0))
+    }
+
+    async fn is_empty(&self) -> Result<bool> {
+        for table in [
+            "intents",
+            "messages",
+            "examples",
+            "feedback",
+            "model_versions",
+            "model_events",
+            "served_model",
+            "bandit_state",
+            "tokens",
+        ] {
+            let any = sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            if any {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn snapshot(&self) -> Result<SqliteSnapshot> {
+        Ok(SqliteSnapshot {
+            tx: self.pool.begin().await?,
+        })
+    }
+
+    async fn restore(&self) -> Result<SqliteRestore> {
+        Ok(SqliteRestore {
+            tx: self.write_tx().await?,
+        })
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
         Ok(())
@@ -163,7 +535,7 @@ impl Store for SqliteStore {
 
     async fn insert_model(&self, model: &ModelRecord) -> Result<i64> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions")
             .fetch_one(&mut *tx)
             .await?
@@ -187,7 +559,7 @@ impl Store for SqliteStore {
 
     async fn set_served(&self, version: i64) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let exists = sqlx::query("SELECT 1 FROM model_versions WHERE version = $1")
             .bind(version)
             .fetch_optional(&mut *tx)
@@ -206,7 +578,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_features(&self, rows: &[(i64, Vec<u8>)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for (id, f) in rows {
             sqlx::query("UPDATE examples SET features = $2 WHERE id = $1")
                 .bind(id)
@@ -225,7 +597,7 @@ impl Store for SqliteStore {
         model: &ModelRecord,
     ) -> Result<Vec<i64>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for (name, answer) in intents {
             sqlx::query(
                 "INSERT INTO intents (name, answer, active, created_ms, updated_ms) \
@@ -283,7 +655,7 @@ impl Store for SqliteStore {
         examples: &[(String, Vec<u8>)],
     ) -> Result<Vec<i64>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO intents (name, answer, active, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING",
@@ -340,22 +712,36 @@ impl Store for SqliteStore {
     }
 
     async fn insert_message(&self, m: &MessageRow) -> Result<i64> {
-        let row = sqlx::query(
-            "INSERT INTO messages (session, text, intent, confidence, ood_score, action, context, \
-             model_version, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(&m.session)
-        .bind(&m.text)
-        .bind(&m.intent)
-        .bind(m.confidence)
-        .bind(m.ood_score)
-        .bind(&m.action)
-        .bind(&m.context)
-        .bind(m.model_version)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get(0)?)
+        let mut ids = self.insert_messages(&[m]).await?;
+        ids.pop()
+            .ok_or_else(|| AgentError::Internal("no id for the stored message".into()))
+    }
+
+    async fn insert_messages(&self, rows: &[&MessageRow]) -> Result<Vec<i64>> {
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for m in rows {
+            let row = sqlx::query(
+                "INSERT INTO messages (session, text, intent, confidence, ood_score, action, \
+                 context, model_version, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 RETURNING id",
+            )
+            .bind(&m.session)
+            .bind(&m.text)
+            .bind(&m.intent)
+            .bind(m.confidence)
+            .bind(m.ood_score)
+            .bind(&m.action)
+            .bind(&m.context)
+            .bind(m.model_version)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(row.try_get(0)?);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     async fn message(&self, id: i64) -> Result<Option<MessageRow>> {
@@ -370,7 +756,7 @@ impl Store for SqliteStore {
 
     async fn record_feedback(&self, f: &FeedbackRecord) -> Result<Option<i64>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO feedback (message_id, resolved, correct_intent, reward, created_ms) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING",
