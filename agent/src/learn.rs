@@ -84,7 +84,7 @@ impl Default for LearnConfig {
             ways: 10,
             shots: 5,
             queries: 5,
-            lr: 2e-3,
+            lr: 5e-4,
             scale: 10.0,
             rank: 64,
             memory: 2000,
