@@ -3,6 +3,8 @@
 //! (truncated, a corrupted line, a wrong count or format) or a non-empty target is refused
 //! with the line and field, leaving nothing behind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;
