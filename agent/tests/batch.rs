@@ -1,6 +1,8 @@
 //! Batching concurrent messages into one encoder pass changes no prediction: N concurrent
 //! messages get exactly the replies the same messages get one at a time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! consolidations running) and against a running one; no errors and consistent figures
 //! (no timing is asserted).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use autodidact_agent::bench::{self, BenchOptions, BenchReport};

@@ -3,6 +3,8 @@
 //! (truncated, a corrupted line, a wrong count or format) or a non-empty target is refused
 //! with the line and field, leaving nothing behind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;
@@ -184,7 +186,14 @@ async fn damaged_exports_and_non_empty_targets_are_refused() {
     let all: Vec<&str> = text.lines().collect();
     let n = all.len() as u64;
     let target = TempDir::new("import-bad");
-    let db = target.path().join("new.db");
+    // A new path for every attempt: a failed import removes the file it created, and SQLite
+    // may still be closing the last handle on it in the background.
+    let mut tried = Vec::new();
+    let mut fresh = || {
+        let p = target.path().join(format!("new-{}.db", tried.len()));
+        tried.push(p.clone());
+        p
+    };
     let with = |i: usize, line: &str| -> String {
         let mut v: Vec<&str> = all.clone();
         v[i] = line;
@@ -202,7 +211,7 @@ async fn damaged_exports_and_non_empty_targets_are_refused() {
     // Truncated at a line boundary: no trailer.
     let cut = all[..all.len() - 1].join("\n") + "\n";
     assert_eq!(
-        refused(import_into(&db, cut.as_bytes()).await),
+        refused(import_into(&fresh(), cut.as_bytes()).await),
         (n, "kind".into())
     );
     // Truncated inside a line: that line is malformed.
@@ -212,26 +221,32 @@ async fn damaged_exports_and_non_empty_targets_are_refused() {
         .filter(|&&b| b == b'\n')
         .count() as u64
         + 1;
-    let (l, _) = refused(import_into(&db, &text.as_bytes()[..at]).await);
+    let (l, _) = refused(import_into(&fresh(), &text.as_bytes()[..at]).await);
     assert_eq!(l, line);
     // A corrupted field, broken JSON, an unknown kind, a missing kind.
     let bad = all[intent_line].replace("\"active\":true", "\"active\":\"yes\"");
     assert_ne!(bad, all[intent_line]);
     assert_eq!(
-        refused(import_into(&db, with(intent_line, &bad).as_bytes()).await),
+        refused(import_into(&fresh(), with(intent_line, &bad).as_bytes()).await),
         (intent_line as u64 + 1, "active".into())
     );
     assert_eq!(
-        refused(import_into(&db, with(message_line, "{\"kind\":\"message\",").as_bytes()).await),
+        refused(
+            import_into(
+                &fresh(),
+                with(message_line, "{\"kind\":\"message\",").as_bytes()
+            )
+            .await
+        ),
         (message_line as u64 + 1, "json".into())
     );
     let widget = all[message_line].replace("\"kind\":\"message\"", "\"kind\":\"widget\"");
     assert_eq!(
-        refused(import_into(&db, with(message_line, &widget).as_bytes()).await),
+        refused(import_into(&fresh(), with(message_line, &widget).as_bytes()).await),
         (message_line as u64 + 1, "kind".into())
     );
     let missing = all[message_line].replace("\"session\":", "\"sessions\":");
-    let (l, _) = refused(import_into(&db, with(message_line, &missing).as_bytes()).await);
+    let (l, _) = refused(import_into(&fresh(), with(message_line, &missing).as_bytes()).await);
     assert_eq!(l, message_line as u64 + 1);
     // A reference to a message that is not there: the database refuses it, on its line.
     let feedback_line = all
@@ -241,27 +256,34 @@ async fn damaged_exports_and_non_empty_targets_are_refused() {
     let mut fb: Value = serde_json::from_str(all[feedback_line]).unwrap();
     fb["message_id"] = json!(999);
     let (l, field) =
-        refused(import_into(&db, with(feedback_line, &fb.to_string()).as_bytes()).await);
+        refused(import_into(&fresh(), with(feedback_line, &fb.to_string()).as_bytes()).await);
     assert_eq!((l, field.as_str()), (feedback_line as u64 + 1, "feedback"));
     // A trailer that disagrees; a format this build does not read.
     let mut trailer: Value = serde_json::from_str(all[all.len() - 1]).unwrap();
     trailer["counts"]["message"] = json!(6);
     assert_eq!(
-        refused(import_into(&db, with(all.len() - 1, &trailer.to_string()).as_bytes()).await),
+        refused(
+            import_into(
+                &fresh(),
+                with(all.len() - 1, &trailer.to_string()).as_bytes()
+            )
+            .await
+        ),
         (n, "counts.message".into())
     );
     let mut header: Value = serde_json::from_str(all[0]).unwrap();
     header["format"] = json!(2);
     assert_eq!(
-        refused(import_into(&db, with(0, &header.to_string()).as_bytes()).await),
+        refused(import_into(&fresh(), with(0, &header.to_string()).as_bytes()).await),
         (1, "format".into())
     );
     assert_eq!(
-        refused(import_into(&db, &b""[..]).await),
+        refused(import_into(&fresh(), &b""[..]).await),
         (1, "kind".into())
     );
     // All or nothing: every failed import removed the file it had created.
-    assert!(!db.exists());
+    assert!(tried.iter().all(|p| !p.exists()), "{tried:?}");
+    let db = target.path().join("empty.db");
     // An existing empty database is kept empty by a failed import.
     SqliteStore::open(&db).await.unwrap().close().await;
     refused(import_into(&db, cut.as_bytes()).await);

@@ -1,8 +1,9 @@
 //! # autodidact-runner
 //!
 //! The `autodidact` command: `list`, `describe`, `run`, `eval`, `resume`, `sweep`, `compare`,
-//! `plot` and `bench`, over every algorithm and environment linked into the binary or loaded from a
-//! plugin (`--plugin`). `docs/runner.md` describes the commands and the run folder.
+//! `plot`, `bench`, `serve` and `agent` (the customer-service agent's `import` and `bench`),
+//! over every algorithm and environment linked into the binary or loaded from a plugin
+//! (`--plugin`). `docs/runner.md` describes the commands and the run folder.
 //!
 //! A third party that links its algorithm crate statically makes its own binary:
 //!
