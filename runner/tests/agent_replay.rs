@@ -2,6 +2,9 @@
 //! summary with its targets, the pictures (drawn again by `autodidact plot`), a finished folder
 //! refused, and bad flags named.
 
+// Tests: a failed setup step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::fmt::Write as _;
