@@ -199,3 +199,78 @@ fn a_bad_protocol_is_refused_naming_the_field() {
         Err(AgentError::Io { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_over_http_drives_a_running_server() {
+    let dir = TempDir::new("replay-http");
+    write_fixture(dir.path());
+    let c = config(dir.path(), vec![Variant::Server]);
+    let work = dir.path().join("work");
+    let server_config = |data: &Path, db: &str| AgentConfig {
+        data: data.to_path_buf(),
+        db: dir.path().join(db),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        client_token: Some(common::CLIENT.into()),
+        admin_token: Some(common::ADMIN.into()),
+        ..c.agent.clone()
+    };
+    // A server bootstrapped on every intent is not this replay's first wave: refused, naming
+    // the folder to start it on (which the replay has written).
+    let wrong = common::Server::start(server_config(dir.path(), "wrong.db")).await;
+    let client = autodidact_agent::remote::Client::new(
+        &format!("http://{}", wrong.addr),
+        common::CLIENT,
+        common::ADMIN,
+    )
+    .unwrap();
+    match replay::run_remote(&c, &work, &client, |_| {}).await {
+        Err(AgentError::Config { field, reason }) => {
+            assert_eq!(field, "url");
+            assert!(reason.contains("bootstrap"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    wrong.stop().await;
+    assert!(work.join("bootstrap/train.csv").is_file());
+    // Started on that folder, the server is replayed over HTTP; its own worker consolidates.
+    let server = common::Server::start(server_config(&work.join("bootstrap"), "right.db")).await;
+    let client = autodidact_agent::remote::Client::new(
+        &format!("http://{}/", server.addr),
+        common::CLIENT,
+        common::ADMIN,
+    )
+    .unwrap();
+    let report = replay::run_remote(&c, &work, &client, |_| {}).await.unwrap();
+    let phases: Vec<(usize, &str)> = report
+        .records
+        .iter()
+        .map(|r| (r.wave, r.phase.as_str()))
+        .collect();
+    assert_eq!(
+        phases,
+        [(0, "end"), (1, "introduced"), (1, "end"), (2, "introduced"), (2, "end")]
+    );
+    let s = &report.summaries[0];
+    assert_eq!(s.variant, Variant::Server);
+    assert!(s.final_all > 0.5 && s.new_intent_recall > 0.35, "{s:?}");
+    // Everything the replay sent is in the server's database: 2 × 60 messages.
+    let stats = server.agent.stats().await.unwrap();
+    let v = serde_json::to_value(&stats).unwrap();
+    assert_eq!(v["messages"], 120, "{v}");
+    server.stop().await;
+    // A server that is not there is a remote error, not a panic.
+    let gone = autodidact_agent::remote::Client::new(
+        &format!("http://{}", "127.0.0.1:9"),
+        common::CLIENT,
+        common::ADMIN,
+    )
+    .unwrap();
+    assert!(matches!(
+        replay::run_remote(&c, &work, &gone, |_| {}).await,
+        Err(AgentError::Remote(_))
+    ));
+    assert!(matches!(
+        autodidact_agent::remote::Client::new("ftp://x", "a", "b"),
+        Err(AgentError::Config { .. })
+    ));
+}
