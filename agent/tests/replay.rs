@@ -240,7 +240,9 @@ async fn a_replay_over_http_drives_a_running_server() {
         common::ADMIN,
     )
     .unwrap();
-    let report = replay::run_remote(&c, &work, &client, |_| {}).await.unwrap();
+    let report = replay::run_remote(&c, &work, &client, |_| {})
+        .await
+        .unwrap();
     let phases: Vec<(usize, &str)> = report
         .records
         .iter()
@@ -248,7 +250,13 @@ async fn a_replay_over_http_drives_a_running_server() {
         .collect();
     assert_eq!(
         phases,
-        [(0, "end"), (1, "introduced"), (1, "end"), (2, "introduced"), (2, "end")]
+        [
+            (0, "end"),
+            (1, "introduced"),
+            (1, "end"),
+            (2, "introduced"),
+            (2, "end")
+        ]
     );
     let s = &report.summaries[0];
     assert_eq!(s.variant, Variant::Server);
