@@ -150,7 +150,7 @@ async fn an_export_restores_the_same_agent_into_a_new_database() {
     cfg.admin_token = None;
     let summary = import_into(&cfg.db, text.as_bytes()).await.unwrap();
     assert_eq!(summary.lines, all.len() as u64);
-    assert_eq!(summary.counts["example"], 32);
+    assert_eq!(summary.counts["example"], 33);
     let b = Server::start(cfg).await;
     assert!(b.agent.generated_tokens().is_empty());
     assert_eq!(b.agent.authorize(CLIENT), Some(Role::Client));
