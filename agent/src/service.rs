@@ -1293,19 +1293,7 @@ impl<S: Store> Agent<S> {
             let _guard = self.learn.lock().await;
             // Examples may have arrived during training: the prototypes are rebuilt from
             // everything stored now, under the new head.
-            let (cache, intents) = (self.cached()?, self.store.intents().await?);
-            let head = fit.head.clone();
-            let classifier = tokio::task::spawn_blocking(move || {
-                build_classifier(
-                    &head,
-                    &intents,
-                    &cache,
-                    spec.temperature,
-                    spec.ood_threshold,
-                )
-            })
-            .await
-            .map_err(|e| AgentError::Internal(e.to_string()))?;
+            let classifier = self.rebuild_classifier(&fit.head, &spec).await?;
             let version = self.store.insert_model(&record).await?;
             let mut next = Served::clone(&self.served.load());
             next.classifier = classifier;
@@ -1323,6 +1311,16 @@ impl<S: Store> Agent<S> {
             reason: fit.refused,
             metrics: fit.metrics,
         })
+    }
+
+    /// The classifier over every example stored now, under `head` (built off the runtime's
+    /// threads): what a new or restored head serves.
+    async fn rebuild_classifier(&self, head: &Head, spec: &ModelSpec) -> Result<Classifier> {
+        let (cache, intents) = (self.cached()?, self.store.intents().await?);
+        let (head, t, ood) = (head.clone(), spec.temperature, spec.ood_threshold);
+        tokio::task::spawn_blocking(move || build_classifier(&head, &intents, &cache, t, ood))
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))
     }
 
     /// Serves a stored, accepted model version again; its head re-embeds every stored example.
@@ -1343,19 +1341,7 @@ impl<S: Store> Agent<S> {
         }
         let blob = ModelBlob::decode(&record.blob, version)?;
         check_featurizer(&self.config, &blob.spec)?;
-        let (cache, intents) = (self.cached()?, self.store.intents().await?);
-        let (head, spec) = (blob.head.clone(), blob.spec.clone());
-        let classifier = tokio::task::spawn_blocking(move || {
-            build_classifier(
-                &head,
-                &intents,
-                &cache,
-                spec.temperature,
-                spec.ood_threshold,
-            )
-        })
-        .await
-        .map_err(|e| AgentError::Internal(e.to_string()))?;
+        let classifier = self.rebuild_classifier(&blob.head, &blob.spec).await?;
         self.store.set_served(version).await?;
         let mut next = Served::clone(&self.served.load());
         next.classifier = classifier;
