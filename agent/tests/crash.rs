@@ -3,21 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use common::{config, send, TempDir, ADMIN, CLIENT};
+use common::{config, send, serve_child, TempDir, ADMIN, CLIENT};
 use serde_json::json;
-
-/// Kills the child if the test fails before it does.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn feedback_acknowledged_before_a_kill_9_survives_it() {
@@ -28,34 +15,7 @@ async fn feedback_acknowledged_before_a_kill_9_survives_it() {
         "[featurizer]\nkind = \"hashed\"\ndim = 2048\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_autodidact-agent-serve"))
-        .args(["--config"])
-        .arg(dir.path().join("agent.toml"))
-        .args(["--data", &c.data.display().to_string()])
-        .args(["--db", &c.db.display().to_string()])
-        .args(["--bind", "127.0.0.1:0"])
-        .env("AUTODIDACT_CLIENT_TOKEN", CLIENT)
-        .env("AUTODIDACT_ADMIN_TOKEN", ADMIN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut child = Reap(child);
-    let addr = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            let line = lines
-                .next()
-                .expect("the server exited before listening")
-                .unwrap();
-            if let Some(a) = line.strip_prefix("listening on ") {
-                return a.to_string();
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let (mut child, addr) = serve_child(&dir.path().join("agent.toml"), &c.data, &c.db).await;
     let http = reqwest::Client::new();
     let n = 12;
     let mut ids = Vec::new();

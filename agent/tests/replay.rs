@@ -201,7 +201,7 @@ fn a_bad_protocol_is_refused_naming_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replay_over_http_drives_a_running_server() {
+async fn a_replay_over_http_drives_an_in_process_server() {
     let dir = TempDir::new("replay-http");
     write_fixture(dir.path());
     let c = config(dir.path(), vec![Variant::Server]);
@@ -281,4 +281,45 @@ async fn a_replay_over_http_drives_a_running_server() {
         autodidact_agent::remote::Client::new("ftp://x", "a", "b"),
         Err(AgentError::Config { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_over_http_drives_an_autodidact_serve_process() {
+    let dir = TempDir::new("replay-serve");
+    write_fixture(dir.path());
+    let c = config(dir.path(), vec![Variant::Server]);
+    let work = dir.path().join("work");
+    // Nothing listens yet: a remote error, after the bootstrap folder is written.
+    let nobody =
+        autodidact_agent::remote::Client::new("http://127.0.0.1:9", common::CLIENT, common::ADMIN)
+            .unwrap();
+    assert!(matches!(
+        replay::run_remote(&c, &work, &nobody, |_| {}).await,
+        Err(AgentError::Remote(_))
+    ));
+    // The server process, started on that folder with the replay's settings.
+    let toml = dir.path().join("agent.toml");
+    std::fs::write(
+        &toml,
+        "featurizer = { kind = \"hashed\", dim = 512 }\n\
+         [learning]\nbootstrap_episodes = 40\nepisodes = 20\nways = 3\nrank = 8\n\
+         [consolidation]\nevery_examples = 20\n",
+    )
+    .unwrap();
+    let (child, addr) = common::serve_child(
+        &toml,
+        &work.join("bootstrap"),
+        &dir.path().join("served.db"),
+    )
+    .await;
+    let client =
+        autodidact_agent::remote::Client::new(&addr, common::CLIENT, common::ADMIN).unwrap();
+    let report = replay::run_remote(&c, &work, &client, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.records.len(), 5);
+    let s = &report.summaries[0];
+    assert_eq!(s.variant, Variant::Server);
+    assert!(s.final_all > 0.5 && s.online_accuracy > 0.5, "{s:?}");
+    drop(child);
 }

@@ -236,3 +236,51 @@ pub fn prob(reply: &Value, intent: &str) -> f64 {
         .find(|a| a["intent"] == intent)
         .map_or(0.0, |a| a["confidence"].as_f64().unwrap())
 }
+
+/// A server child process (the agent's own binary), killed when dropped.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `autodidact-agent-serve` with the configuration file `config_toml` on `data` and
+/// `db`, the test tokens from the environment, an ephemeral port; returns it and its base URL
+/// once it prints `listening on`.
+pub async fn serve_child(config_toml: &Path, data: &Path, db: &Path) -> (Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_autodidact-agent-serve"))
+        .arg("--config")
+        .arg(config_toml)
+        .arg("--data")
+        .arg(data)
+        .arg("--db")
+        .arg(db)
+        .args(["--bind", "127.0.0.1:0"])
+        .env("AUTODIDACT_CLIENT_TOKEN", CLIENT)
+        .env("AUTODIDACT_ADMIN_TOKEN", ADMIN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = Child(child);
+    let addr = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("the server exited before listening")
+                .unwrap();
+            if let Some(a) = line.strip_prefix("listening on ") {
+                return a.to_string();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    (child, addr)
+}
