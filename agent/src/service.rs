@@ -1436,43 +1436,46 @@ impl<S: Store> Agent<S> {
             &actions,
         );
         let plain = |v: f64| vec![(String::new(), v)];
-        metric(
-            "autodidact_out_of_scope_total",
-            "counter",
-            "Messages predicted out of scope since start.",
-            &plain(c.out_of_scope.load(Ordering::Relaxed) as f64),
-        );
-        metric(
-            "autodidact_feedback_total",
-            "counter",
-            "Feedback recorded since start.",
-            &plain(c.feedback.load(Ordering::Relaxed) as f64),
-        );
-        metric(
-            "autodidact_corrections_total",
-            "counter",
-            "Feedback with a correct intent (new labelled examples) since start.",
-            &plain(c.corrections.load(Ordering::Relaxed) as f64),
-        );
-        metric(
-            "autodidact_intents_created_total",
-            "counter",
-            "Intents created since start.",
-            &plain(c.intents_created.load(Ordering::Relaxed) as f64),
-        );
         let b = &self.batcher.counters;
-        metric(
-            "autodidact_encoder_passes_total",
-            "counter",
-            "Featurizer passes that embedded messages (batched) since start.",
-            &plain(b.passes.load(Ordering::Relaxed) as f64),
-        );
-        metric(
-            "autodidact_encoder_texts_total",
-            "counter",
-            "Texts those passes embedded since start.",
-            &plain(b.texts.load(Ordering::Relaxed) as f64),
-        );
+        for (name, help, count) in [
+            (
+                "autodidact_out_of_scope_total",
+                "Messages predicted out of scope since start.",
+                &c.out_of_scope,
+            ),
+            (
+                "autodidact_feedback_total",
+                "Feedback recorded since start.",
+                &c.feedback,
+            ),
+            (
+                "autodidact_corrections_total",
+                "Feedback naming the correct intent since start.",
+                &c.corrections,
+            ),
+            (
+                "autodidact_intents_created_total",
+                "Intents created since start.",
+                &c.intents_created,
+            ),
+            (
+                "autodidact_encoder_passes_total",
+                "Featurizer passes that embedded messages (batched) since start.",
+                &b.passes,
+            ),
+            (
+                "autodidact_encoder_texts_total",
+                "Texts those passes embedded since start.",
+                &b.texts,
+            ),
+        ] {
+            metric(
+                name,
+                "counter",
+                help,
+                &plain(count.load(Ordering::Relaxed) as f64),
+            );
+        }
         metric(
             "autodidact_message_seconds_sum",
             "counter",

@@ -73,6 +73,25 @@ fn config(data: &Path, variants: Vec<Variant>) -> ReplayConfig {
     }
 }
 
+/// A three-wave replay's records per variant: the bootstrap, then `introduced` and `end` for
+/// each later wave.
+const PHASES: [(usize, &str); 5] = [
+    (0, "end"),
+    (1, "introduced"),
+    (1, "end"),
+    (2, "introduced"),
+    (2, "end"),
+];
+
+fn phases(report: &ReplayReport, v: Variant) -> Vec<(usize, &str)> {
+    report
+        .records
+        .iter()
+        .filter(|r| r.variant == v)
+        .map(|r| (r.wave, r.phase.as_str()))
+        .collect()
+}
+
 fn run(c: &ReplayConfig, work: &Path) -> ReplayReport {
     replay::run_blocking(c, work, |_| {}).unwrap()
 }
@@ -95,25 +114,8 @@ fn every_variant_replays_the_protocol() {
     let report = run(&c, &work);
     assert_eq!(report.waves.len(), 3);
     assert!(report.waves.iter().all(|w| w.len() == 3));
-    // Bootstrap, then `introduced` and `end` for each later wave.
     for v in &variants {
-        let phases: Vec<(usize, &str)> = report
-            .records
-            .iter()
-            .filter(|r| r.variant == *v)
-            .map(|r| (r.wave, r.phase.as_str()))
-            .collect();
-        assert_eq!(
-            phases,
-            [
-                (0, "end"),
-                (1, "introduced"),
-                (1, "end"),
-                (2, "introduced"),
-                (2, "end")
-            ],
-            "{v:?}"
-        );
+        assert_eq!(phases(&report, *v), PHASES, "{v:?}");
         assert!(work.join(format!("{}.db", v.as_str())).is_file());
     }
     let by = |v: Variant| report.summaries.iter().find(|s| s.variant == v).unwrap();
@@ -243,21 +245,7 @@ async fn a_replay_over_http_drives_an_in_process_server() {
     let report = replay::run_remote(&c, &work, &client, |_| {})
         .await
         .unwrap();
-    let phases: Vec<(usize, &str)> = report
-        .records
-        .iter()
-        .map(|r| (r.wave, r.phase.as_str()))
-        .collect();
-    assert_eq!(
-        phases,
-        [
-            (0, "end"),
-            (1, "introduced"),
-            (1, "end"),
-            (2, "introduced"),
-            (2, "end")
-        ]
-    );
+    assert_eq!(phases(&report, Variant::Server), PHASES);
     let s = &report.summaries[0];
     assert_eq!(s.variant, Variant::Server);
     assert!(s.final_all > 0.5 && s.new_intent_recall > 0.35, "{s:?}");
@@ -317,7 +305,7 @@ async fn a_replay_over_http_drives_an_autodidact_serve_process() {
     let report = replay::run_remote(&c, &work, &client, |_| {})
         .await
         .unwrap();
-    assert_eq!(report.records.len(), 5);
+    assert_eq!(phases(&report, Variant::Server), PHASES);
     let s = &report.summaries[0];
     assert_eq!(s.variant, Variant::Server);
     assert!(s.final_all > 0.5 && s.online_accuracy > 0.5, "{s:?}");
