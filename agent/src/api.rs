@@ -1,6 +1,7 @@
 //! The HTTP API (axum): routes, bearer-token extractors, JSON bodies whose every rejection is
 //! a JSON error naming the field.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -22,8 +23,31 @@ use crate::learn::Strategy;
 use crate::service::{Agent, Role};
 use crate::store::Store;
 
+/// Marks a response as a storage fault, so the logging layer (which knows the database
+/// file) can name it.
+#[derive(Clone, Debug)]
+struct StorageFault(String);
+
+/// Seconds a client is told to wait before retrying a write the storage refused.
+const RETRY_AFTER_SECONDS: &str = "30";
+
 impl IntoResponse for AgentError {
     fn into_response(self) -> Response {
+        if let Some(reason) = self.storage_fault() {
+            let body = Json(serde_json::json!({
+                "error": "the agent cannot store this now (its database refuses writes); \
+                          reads keep working; retry later",
+                "field": serde_json::Value::Null,
+                "status": 503,
+            }));
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+            response.extensions_mut().insert(StorageFault(reason));
+            return response;
+        }
         let (status, field) = match &self {
             AgentError::BadRequest {
                 field, semantic, ..
@@ -382,7 +406,67 @@ async fn get_intents<S: Store>(
     State(agent): State<Arc<Agent<S>>>,
     _: AdminAuth,
 ) -> Result<Response> {
-    Ok(Json(agent.intents().await?).into_response())
+    Ok(Json(agent.intent_listing().await?).into_response())
+}
+
+/// A query string of known keys with integer values in range; anything else is an error
+/// naming the key.
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn parse(raw: Option<&str>, known: &[&str]) -> Result<Params> {
+        let mut map = HashMap::new();
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if !known.contains(&k) {
+                return Err(AgentError::BadRequest {
+                    field: k.to_string(),
+                    reason: format!("unknown query parameter (known: {})", known.join(", ")),
+                    semantic: false,
+                });
+            }
+            map.insert(k.to_string(), v.to_string());
+        }
+        Ok(Params(map))
+    }
+
+    fn count(&self, key: &str, default: usize, max: usize) -> Result<usize> {
+        let Some(v) = self.0.get(key) else {
+            return Ok(default);
+        };
+        match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(AgentError::BadRequest {
+                field: key.to_string(),
+                reason: format!("{v:?} is not an integer in 1..={max}"),
+                semantic: false,
+            }),
+        }
+    }
+}
+
+async fn get_timeline<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+    uri: Uri,
+) -> Result<Response> {
+    let q = Params::parse(uri.query(), &["points", "window"])?;
+    let points = q.count("points", 120, crate::timeline::MAX_POINTS)?;
+    let window = q.count("window", 100, crate::timeline::MAX_WINDOW)?;
+    Ok(Json(agent.timeline(points, window).await?).into_response())
+}
+
+/// The most messages one conversations page lists.
+const MAX_CONVERSATIONS: usize = 500;
+
+async fn get_conversations<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    _: AdminAuth,
+    uri: Uri,
+) -> Result<Response> {
+    let q = Params::parse(uri.query(), &["limit"])?;
+    let limit = q.count("limit", 50, MAX_CONVERSATIONS)?;
+    Ok(Json(agent.conversations(limit).await?).into_response())
 }
 
 async fn get_stats<S: Store>(State(agent): State<Arc<Agent<S>>>, _: AdminAuth) -> Result<Response> {
@@ -418,6 +502,38 @@ async fn method_not_allowed() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
 }
 
+/// Logs each storage fault with the database file it concerns (at most one line a second,
+/// with the count of those left out, so a full disk does not also flood the log).
+async fn log_storage_faults<S: Store>(
+    State(agent): State<Arc<Agent<S>>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+    static LAST_SECOND: AtomicI64 = AtomicI64::new(0);
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
+    let response = next.run(req).await;
+    if let Some(StorageFault(reason)) = response.extensions().get::<StorageFault>() {
+        let now = crate::store::now_ms() / 1000;
+        if LAST_SECOND.swap(now, Ordering::Relaxed) != now {
+            let skipped = SKIPPED.swap(0, Ordering::Relaxed);
+            eprintln!(
+                "autodidact-agent: cannot write to the database {}: {reason}; writes answer 503, \
+                 reads keep working{}",
+                agent.config().db.display(),
+                if skipped > 0 {
+                    format!(" ({skipped} more since the last line)")
+                } else {
+                    String::new()
+                }
+            );
+        } else {
+            SKIPPED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    response
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     AgentError::Internal("a request handler panicked".into()).into_response()
 }
@@ -436,12 +552,19 @@ pub fn router<S: Store>(agent: Arc<Agent<S>>) -> Router {
         .route("/v1/admin/predict", post(post_predict::<S>))
         .route("/v1/admin/models", get(get_models::<S>))
         .route("/v1/admin/export", get(get_export::<S>))
+        .route("/v1/admin/timeline", get(get_timeline::<S>))
+        .route("/v1/admin/messages", get(get_conversations::<S>))
         .route("/metrics", get(get_metrics::<S>))
         .route("/healthz", get(get_health::<S>))
+        .merge(crate::page::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&agent),
+            log_storage_faults::<S>,
+        ))
         .with_state(agent)
 }
 

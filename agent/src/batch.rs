@@ -209,12 +209,22 @@ impl MessageWriter {
                         }
                     }
                     outcome => {
-                        let reason = match outcome {
-                            Err(e) => format!("storing messages: {e}"),
+                        // Every waiter gets the error: a storage fault stays one (a 503 to
+                        // retry), anything else is internal.
+                        let error = |reason: &str| match &outcome {
+                            Err(e) if e.storage_fault().is_some() => {
+                                AgentError::Unavailable(reason.to_string())
+                            }
+                            _ => AgentError::Internal(reason.to_string()),
+                        };
+                        let reason = match &outcome {
+                            Err(e) => e
+                                .storage_fault()
+                                .unwrap_or_else(|| format!("storing messages: {e}")),
                             Ok(ids) => format!("{} ids for {} messages", ids.len(), jobs.len()),
                         };
                         for (_, reply) in jobs {
-                            let _ = reply.send(Err(AgentError::Internal(reason.clone())));
+                            let _ = reply.send(Err(error(&reason)));
                         }
                     }
                 }

@@ -43,6 +43,16 @@ pub struct BenchOptions {
     pub consolidate: bool,
     /// Seed of the order the texts are sent in.
     pub seed: u64,
+    /// Soak: run the load for this many seconds (`requests` is then ignored).
+    pub seconds: Option<f64>,
+    /// Send feedback on every n-th answered message (0: none): resolved when the predicted
+    /// intent is the text's label, else a correction to it, so consolidation has real work.
+    pub feedback_every: usize,
+    /// Length of one interval of the report's time series, seconds.
+    pub sample_seconds: f64,
+    /// The server process whose memory the time series follows when loading `url` (the own
+    /// server's is this process).
+    pub server_pid: Option<u32>,
 }
 
 impl Default for BenchOptions {
@@ -59,8 +69,31 @@ impl Default for BenchOptions {
             batch: None,
             consolidate: false,
             seed: 0,
+            seconds: None,
+            feedback_every: 0,
+            sample_seconds: 10.0,
+            server_pid: None,
         }
     }
+}
+
+/// One interval of a run, for the time series.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Interval {
+    /// Its end, seconds from the start of the timed load.
+    pub t_s: f64,
+    /// Messages answered in it.
+    pub messages: usize,
+    /// Feedback acknowledged in it.
+    pub feedback: usize,
+    /// Failed requests in it.
+    pub errors: usize,
+    /// Median message latency in it, ms.
+    pub p50_ms: f64,
+    /// 99th percentile message latency in it, ms.
+    pub p99_ms: f64,
+    /// The server's resident memory at its end, MiB (`None` where it cannot be read).
+    pub rss_mib: Option<f64>,
 }
 
 /// Latency percentiles of the answered requests, in milliseconds.
@@ -114,6 +147,16 @@ pub struct BenchReport {
     /// The own server's encoder passes and texts over the timed requests (mean batch size =
     /// texts / passes).
     pub encoder_passes: Option<(u64, u64)>,
+    /// The soak's length, seconds (`None`: a fixed number of requests).
+    pub soak_seconds: Option<f64>,
+    /// Feedback sent on every n-th message (0: none).
+    pub feedback_every: usize,
+    /// Feedback acknowledged.
+    pub feedback: usize,
+    /// Latency of the acknowledged feedback.
+    pub feedback_latency_ms: Latency,
+    /// Throughput, latency, errors and memory per interval.
+    pub intervals: Vec<Interval>,
 }
 
 impl BenchReport {
@@ -145,6 +188,28 @@ impl BenchReport {
                 "encoder passes: {passes} for {texts} texts ({:.1} per pass)\n",
                 texts as f64 / passes.max(1) as f64
             ));
+        }
+        if self.feedback_every > 0 {
+            let f = &self.feedback_latency_ms;
+            s.push_str(&format!(
+                "feedback: {} acknowledged; latency ms: p50 {:.2}, p99 {:.2}, max {:.2}\n",
+                self.feedback, f.p50, f.p99, f.max
+            ));
+        }
+        if !self.intervals.is_empty() {
+            s.push_str("    t s  messages  feedback  errors  p50 ms  p99 ms  RSS MiB\n");
+            for i in &self.intervals {
+                s.push_str(&format!(
+                    "{:7.1} {:9} {:9} {:7} {:7.2} {:7.2} {:8}\n",
+                    i.t_s,
+                    i.messages,
+                    i.feedback,
+                    i.errors,
+                    i.p50_ms,
+                    i.p99_ms,
+                    i.rss_mib.map_or("-".into(), |m| format!("{m:.1}"))
+                ));
+            }
         }
         if let Some(e) = &self.first_error {
             s.push_str(&format!("first error: {e}\n"));
@@ -178,14 +243,15 @@ fn latency(mut micros: Vec<f64>) -> Latency {
     }
 }
 
-/// The texts of `data/test.csv` in a seeded order.
-fn texts(data: &Path, seed: u64) -> Result<Vec<String>> {
+/// The texts of `data/test.csv` with their labels, in a seeded order.
+fn texts(data: &Path, seed: u64) -> Result<Vec<(String, String)>> {
     let file = data.join("test.csv");
     let bytes = std::fs::read(&file).map_err(|e| AgentError::io(&file, e))?;
-    let mut texts: Vec<String> = read_csv_bytes(&bytes, &file.display().to_string(), "text", "")?
-        .into_iter()
-        .map(|r| r.text)
-        .collect();
+    let mut texts: Vec<(String, String)> =
+        read_csv_bytes(&bytes, &file.display().to_string(), "text", "")?
+            .into_iter()
+            .map(|r| (r.text, r.label))
+            .collect();
     if texts.is_empty() {
         return Err(AgentError::config(
             "data",
@@ -204,70 +270,137 @@ fn token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// One request's outcome: when it ended (seconds from the start) and its latency.
+#[derive(Clone, Copy, Debug)]
+struct Done {
+    at: f64,
+    micros: f64,
+}
+
 /// One load run's outcome.
+#[derive(Default)]
 struct Load {
-    micros: Vec<f64>,
-    errors: usize,
+    messages: Vec<Done>,
+    feedback: Vec<Done>,
+    /// When each failure happened.
+    errors: Vec<f64>,
+    /// Messages that failed.
+    message_failures: usize,
     first_error: Option<String>,
     seconds: f64,
 }
 
-/// Sends `count` messages (texts from `start` on), `concurrency` at a time.
-async fn load(
+/// When a load ends.
+#[derive(Clone, Copy, Debug)]
+enum Until {
+    /// After this many messages.
+    Count(usize),
+    /// At this instant.
+    Deadline(Instant),
+}
+
+/// What the clients send.
+struct Plan {
+    url: String,
+    token: String,
+    texts: Arc<Vec<(String, String)>>,
+    start: usize,
+    until: Until,
+    feedback_every: usize,
+    /// Intents a correction may name (others are sent as `resolved: false` only).
+    known: Arc<std::collections::HashSet<String>>,
+}
+
+/// POSTs `body`; the reply's JSON, or why it failed.
+async fn post(
     client: &reqwest::Client,
     url: &str,
     token: &str,
-    texts: &Arc<Vec<String>>,
-    start: usize,
-    count: usize,
-    concurrency: usize,
-) -> Load {
+    body: &serde_json::Value,
+) -> std::result::Result<serde_json::Value, String> {
+    let resp = client
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| format!("sending: {e}"))?;
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("reading the reply: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "status {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("reply is not JSON: {e}"))
+}
+
+/// Sends messages (and feedback on some) from `concurrency` clients until `plan.until`.
+async fn load(client: &reqwest::Client, plan: Plan, concurrency: usize) -> Load {
     let next = Arc::new(AtomicUsize::new(0));
-    let endpoint = format!("{url}/v1/messages");
+    let plan = Arc::new(plan);
     let t0 = Instant::now();
     let workers: Vec<_> = (0..concurrency.max(1))
         .map(|w| {
-            let (client, next, texts) = (client.clone(), Arc::clone(&next), Arc::clone(texts));
-            let (endpoint, token) = (endpoint.clone(), token.to_string());
+            let (client, next, plan) = (client.clone(), Arc::clone(&next), Arc::clone(&plan));
             tokio::spawn(async move {
-                let mut out = Load {
-                    micros: Vec::new(),
-                    errors: 0,
-                    first_error: None,
-                    seconds: 0.0,
-                };
+                let mut out = Load::default();
                 let session = format!("bench-{w}");
+                let messages = format!("{}/v1/messages", plan.url);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
+                    let over = match plan.until {
+                        Until::Count(n) => i >= n,
+                        Until::Deadline(d) => Instant::now() >= d,
+                    };
+                    if over {
                         break;
                     }
-                    let text = &texts[(start + i) % texts.len()];
+                    let (text, label) = &plan.texts[(plan.start + i) % plan.texts.len()];
                     let t = Instant::now();
-                    let sent = client
-                        .post(&endpoint)
-                        .bearer_auth(&token)
-                        .json(&serde_json::json!({"text": text, "session": session}))
-                        .send()
-                        .await;
-                    let outcome = match sent {
-                        Ok(resp) => {
-                            let status = resp.status();
-                            match resp.bytes().await {
-                                Ok(_) if status.is_success() => Ok(()),
-                                Ok(body) => Err(format!(
-                                    "status {status}: {}",
-                                    String::from_utf8_lossy(&body)
-                                )),
-                                Err(e) => Err(format!("reading the reply: {e}")),
-                            }
-                        }
-                        Err(e) => Err(format!("sending: {e}")),
-                    };
-                    match outcome {
-                        Ok(()) => out.micros.push(t.elapsed().as_secs_f64() * 1e6),
+                    let body = serde_json::json!({"text": text, "session": session});
+                    let reply = match post(&client, &messages, &plan.token, &body).await {
+                        Ok(r) => r,
                         Err(e) => {
-                            out.errors += 1;
+                            out.errors.push(t0.elapsed().as_secs_f64());
+                            out.message_failures += 1;
+                            out.first_error.get_or_insert(e);
+                            continue;
+                        }
+                    };
+                    out.messages.push(Done {
+                        at: t0.elapsed().as_secs_f64(),
+                        micros: t.elapsed().as_secs_f64() * 1e6,
+                    });
+                    if plan.feedback_every == 0 || i % plan.feedback_every != 0 {
+                        continue;
+                    }
+                    let (Some(id), Some(intent)) = (reply["id"].as_i64(), reply["intent"].as_str())
+                    else {
+                        out.errors.push(t0.elapsed().as_secs_f64());
+                        out.first_error
+                            .get_or_insert(format!("a reply without id or intent: {reply}"));
+                        continue;
+                    };
+                    let right = intent == label;
+                    let body = if right || !plan.known.contains(label) {
+                        serde_json::json!({"resolved": right})
+                    } else {
+                        serde_json::json!({"resolved": false, "correct_intent": label})
+                    };
+                    let t = Instant::now();
+                    let url = format!("{}/v1/messages/{id}/feedback", plan.url);
+                    match post(&client, &url, &plan.token, &body).await {
+                        Ok(_) => out.feedback.push(Done {
+                            at: t0.elapsed().as_secs_f64(),
+                            micros: t.elapsed().as_secs_f64() * 1e6,
+                        }),
+                        Err(e) => {
+                            out.errors.push(t0.elapsed().as_secs_f64());
                             out.first_error.get_or_insert(e);
                         }
                     }
@@ -276,29 +409,70 @@ async fn load(
             })
         })
         .collect();
-    let mut total = Load {
-        micros: Vec::with_capacity(count),
-        errors: 0,
-        first_error: None,
-        seconds: 0.0,
-    };
+    let mut total = Load::default();
     for w in workers {
         match w.await {
             Ok(l) => {
-                total.micros.extend(l.micros);
-                total.errors += l.errors;
+                total.messages.extend(l.messages);
+                total.feedback.extend(l.feedback);
+                total.errors.extend(l.errors);
+                total.message_failures += l.message_failures;
                 if total.first_error.is_none() {
                     total.first_error = l.first_error;
                 }
             }
             Err(e) => {
-                total.errors += 1;
+                total.errors.push(t0.elapsed().as_secs_f64());
                 total.first_error.get_or_insert(format!("load task: {e}"));
             }
         }
     }
     total.seconds = t0.elapsed().as_secs_f64();
     total
+}
+
+/// Resident memory of a process (this one when `pid` is `None`), MiB, from `/proc`.
+fn rss_mib(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    let status = std::fs::read_to_string(path).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The time series: requests, errors and latency per interval of `width` seconds, with the
+/// memory sampled at each interval's end.
+fn intervals(l: &Load, width: f64, memory: &[(f64, Option<f64>)]) -> Vec<Interval> {
+    let n = (l.seconds / width).ceil().max(1.0) as usize;
+    (0..n)
+        .map(|k| {
+            let (lo, hi) = (k as f64 * width, (k + 1) as f64 * width);
+            let inside = |d: &&Done| d.at >= lo && d.at < hi;
+            let lat = latency(l.messages.iter().filter(inside).map(|d| d.micros).collect());
+            Interval {
+                t_s: hi.min(l.seconds),
+                messages: l.messages.iter().filter(inside).count(),
+                feedback: l.feedback.iter().filter(inside).count(),
+                errors: l.errors.iter().filter(|&&t| t >= lo && t < hi).count(),
+                p50_ms: lat.p50,
+                p99_ms: lat.p99,
+                // The last sample taken within the interval.
+                rss_mib: memory
+                    .iter()
+                    .filter(|(t, _)| *t < hi + 1e-9)
+                    .next_back()
+                    .and_then(|m| m.1),
+            }
+        })
+        .collect()
 }
 
 /// The bench's own server: a temporary folder, the agent and its HTTP task.
@@ -332,8 +506,8 @@ impl OwnServer {
             admin_token: Some(admin.clone()),
             ..AgentConfig::default()
         };
-        // Messages add no examples: the worker would have nothing to do.
-        config.consolidation.enabled = false;
+        // Messages alone add no examples: the worker runs when feedback brings some.
+        config.consolidation.enabled = o.feedback_every > 0;
         if let Some(b) = &o.batch {
             config.batch = b.clone();
         }
@@ -387,14 +561,68 @@ impl OwnServer {
     }
 }
 
-/// Runs the bench (on the current tokio runtime).
-pub async fn run(o: &BenchOptions) -> Result<BenchReport> {
+/// Checks the options, naming the first bad one.
+fn check(o: &BenchOptions) -> Result<()> {
     if o.concurrency == 0 || o.concurrency > 4096 {
         return Err(AgentError::config("concurrency", "must be in 1..=4096"));
     }
-    if o.requests == 0 {
+    if o.seconds.is_none() && o.requests == 0 {
         return Err(AgentError::config("requests", "must be at least 1"));
     }
+    if let Some(s) = o.seconds {
+        if !(s.is_finite() && s > 0.0 && s <= 7.0 * 86_400.0) {
+            return Err(AgentError::config(
+                "seconds",
+                format!("{s} is not in (0, 604800]"),
+            ));
+        }
+    }
+    if !(o.sample_seconds.is_finite() && o.sample_seconds >= 0.1) {
+        return Err(AgentError::config(
+            "sample_seconds",
+            format!("{} must be at least 0.1", o.sample_seconds),
+        ));
+    }
+    Ok(())
+}
+
+/// The active intents a correction may name, read with the admin token (none without it).
+async fn known_intents(
+    client: &reqwest::Client,
+    url: &str,
+    admin: Option<&str>,
+) -> Result<std::collections::HashSet<String>> {
+    let Some(admin) = admin else {
+        return Ok(Default::default());
+    };
+    let resp = client
+        .get(format!("{url}/v1/intents"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .map_err(|e| AgentError::Remote(format!("{url}/v1/intents: {e}")))?;
+    let status = resp.status();
+    let body: serde_json::Value = resp
+        .json()
+        .await
+        .map_err(|e| AgentError::Remote(format!("{url}/v1/intents: {e}")))?;
+    if !status.is_success() {
+        return Err(AgentError::Remote(format!(
+            "{url}/v1/intents: status {status}: {body}"
+        )));
+    }
+    Ok(body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["active"].as_bool() == Some(true))
+        .filter_map(|i| i["name"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// Runs the bench (on the current tokio runtime).
+pub async fn run(o: &BenchOptions) -> Result<BenchReport> {
+    check(o)?;
     let texts = Arc::new(texts(&o.data, o.seed)?);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(o.concurrency)
@@ -435,41 +663,71 @@ pub async fn run(o: &BenchOptions) -> Result<BenchReport> {
     if let Some(s) = own {
         s.stop().await?;
     }
-    let (l, (consolidations, consolidation_errors, first_consolidation_error), passes) = outcome?;
-    let answered = l.micros.len();
+    let (l, (consolidations, consolidation_errors, first_consolidation_error), passes, memory) =
+        outcome?;
+    let answered = l.messages.len();
     Ok(BenchReport {
         url,
         own_server: o.url.is_none(),
         featurizer: o.url.is_none().then(|| o.featurizer.clone()),
         concurrency: o.concurrency,
-        requests: o.requests,
-        errors: l.errors,
-        first_error: l.first_error,
+        requests: answered + l.message_failures,
+        errors: l.errors.len(),
+        first_error: l.first_error.clone(),
         seconds: l.seconds,
         requests_per_s: answered as f64 / l.seconds.max(1e-9),
-        latency_ms: latency(l.micros),
+        latency_ms: latency(l.messages.iter().map(|d| d.micros).collect()),
         consolidate: o.consolidate,
         consolidations,
         consolidation_errors,
         first_consolidation_error,
         startup_seconds,
         encoder_passes: passes,
+        soak_seconds: o.seconds,
+        feedback_every: o.feedback_every,
+        feedback: l.feedback.len(),
+        feedback_latency_ms: latency(l.feedback.iter().map(|d| d.micros).collect()),
+        intervals: if o.seconds.is_some() {
+            intervals(&l, o.sample_seconds, &memory)
+        } else {
+            Vec::new()
+        },
     })
 }
 
-/// The warm-up, then the timed load with the consolidation loop beside it.
+/// What [`drive`] measured: the load, the consolidations (done, failed, first failure), the
+/// encoder passes and the memory samples.
+type Driven = (
+    Load,
+    (usize, usize, Option<String>),
+    Option<(u64, u64)>,
+    Vec<(f64, Option<f64>)>,
+);
+
+/// The warm-up, then the timed load with the consolidation loop and the memory sampler
+/// beside it.
 async fn drive(
     o: &BenchOptions,
     client: &reqwest::Client,
     url: &str,
     token: &str,
     admin: Option<&str>,
-    texts: &Arc<Vec<String>>,
+    texts: &Arc<Vec<(String, String)>>,
     own: Option<&OwnServer>,
-) -> Result<(Load, (usize, usize, Option<String>), Option<(u64, u64)>)> {
+) -> Result<Driven> {
+    let known = Arc::new(known_intents(client, url, admin).await?);
+    let plan = |start: usize, until: Until, feedback_every: usize| Plan {
+        url: url.to_string(),
+        token: token.to_string(),
+        texts: Arc::clone(texts),
+        start,
+        until,
+        feedback_every,
+        known: Arc::clone(&known),
+    };
     if o.warmup > 0 {
-        let w = load(client, url, token, texts, 0, o.warmup, o.concurrency).await;
-        if w.micros.is_empty() {
+        let w = load(client, plan(0, Until::Count(o.warmup), 0), o.concurrency).await;
+        if w.messages.is_empty() {
             return Err(AgentError::Internal(format!(
                 "every warm-up request failed: {}",
                 w.first_error.unwrap_or_default()
@@ -485,23 +743,11 @@ async fn drive(
                 let (mut done, mut failed, mut first) = (0usize, 0usize, None);
                 // At least one, then again until the load is over.
                 loop {
-                    let r = client
-                        .post(&endpoint)
-                        .bearer_auth(&admin)
-                        .json(&serde_json::json!({}))
-                        .send()
-                        .await;
-                    match r {
-                        Ok(resp) if resp.status().is_success() => done += 1,
-                        Ok(resp) => {
-                            failed += 1;
-                            let status = resp.status();
-                            let body = resp.text().await.unwrap_or_default();
-                            first.get_or_insert(format!("status {status}: {body}"));
-                        }
+                    match post(&client, &endpoint, &admin, &serde_json::json!({})).await {
+                        Ok(_) => done += 1,
                         Err(e) => {
                             failed += 1;
-                            first.get_or_insert(format!("sending: {e}"));
+                            first.get_or_insert(e);
                         }
                     }
                     if stop.load(Ordering::Relaxed) {
@@ -513,14 +759,32 @@ async fn drive(
         }
         _ => None,
     };
+    let pid = if own.is_some() { None } else { o.server_pid };
+    let sampler = {
+        let (stop, every) = (Arc::clone(&stop), o.sample_seconds);
+        let watch = own.is_some() || pid.is_some();
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            let mut samples = Vec::new();
+            while watch && !stop.load(Ordering::Relaxed) {
+                samples.push((t0.elapsed().as_secs_f64(), rss_mib(pid)));
+                // Short sleeps, so the sampler ends soon after the load.
+                let next = t0 + std::time::Duration::from_secs_f64(every * samples.len() as f64);
+                while Instant::now() < next && !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+            samples
+        })
+    };
     let before = own.map(|s| s.agent.encoder_passes());
+    let until = match o.seconds {
+        Some(s) => Until::Deadline(Instant::now() + std::time::Duration::from_secs_f64(s)),
+        None => Until::Count(o.requests),
+    };
     let l = load(
         client,
-        url,
-        token,
-        texts,
-        o.warmup,
-        o.requests,
+        plan(o.warmup, until, o.feedback_every),
         o.concurrency,
     )
     .await;
@@ -528,6 +792,11 @@ async fn drive(
         let (p1, t1) = s.agent.encoder_passes();
         (p1 - p0, t1 - t0)
     });
+    let mut memory = Vec::new();
+    if own.is_some() || pid.is_some() {
+        // The memory at the very end of the load, before the sampler stops.
+        memory.push((l.seconds, rss_mib(pid)));
+    }
     stop.store(true, Ordering::Relaxed);
     let consolidations = match consolidator {
         Some(task) => task
@@ -535,7 +804,12 @@ async fn drive(
             .map_err(|e| AgentError::Internal(format!("consolidation task: {e}")))?,
         None => (0, 0, None),
     };
-    Ok((l, consolidations, passes))
+    let mut sampled = sampler
+        .await
+        .map_err(|e| AgentError::Internal(format!("memory sampler: {e}")))?;
+    sampled.extend(memory);
+    sampled.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok((l, consolidations, passes, sampled))
 }
 
 /// Runs the bench on a runtime of its own; writes the report as JSON to `out` when given.

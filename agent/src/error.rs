@@ -27,6 +27,32 @@ pub enum AgentError {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The database file is not a SQLite database, or is damaged.
+    #[error(
+        "the database file {} is not a valid SQLite database or is damaged ({reason}); restore \
+         it from a backup or re-import an export (`autodidact agent import`), or move it aside \
+         to start afresh",
+        .path.display()
+    )]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
+    /// Another agent process has the database open.
+    #[error(
+        "the database file {} is in use by another agent process; stop that one first, or \
+         give this one another database (--db)",
+        .path.display()
+    )]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The storage refuses writes for now (read-only, full, failing): retry later (HTTP 503).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// A schema migration failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -131,6 +157,39 @@ impl AgentError {
             reason: reason.into(),
         }
     }
+    /// The process exit code for this error at start: 2 when what the operator gave is at
+    /// fault (configuration, data, a damaged or busy database file), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AgentError::Config { .. }
+            | AgentError::Data(_)
+            | AgentError::Corrupt { .. }
+            | AgentError::Locked { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// Why the storage cannot take writes now (read-only, full, I/O error, busy past the
+    /// timeout), when that is what this error is: a condition to retry later (HTTP 503), not
+    /// a bug.
+    pub fn storage_fault(&self) -> Option<String> {
+        let e = match self {
+            AgentError::Db(e) => e,
+            AgentError::Unavailable(reason) => return Some(reason.clone()),
+            _ => return None,
+        };
+        match e {
+            sqlx::Error::Database(d) => {
+                // SQLite reports extended codes; the primary code is the low byte.
+                let code: i64 = d.code()?.parse().ok()?;
+                matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14).then(|| d.message().to_string())
+            }
+            sqlx::Error::Io(io) => Some(io.to_string()),
+            sqlx::Error::PoolTimedOut => Some("no database connection free in time".into()),
+            _ => None,
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         AgentError::Io {

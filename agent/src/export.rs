@@ -350,7 +350,7 @@ pub async fn import_into(db: &Path, reader: impl BufRead + Send) -> Result<Impor
     let result = import(&store, reader).await;
     store.close().await;
     if result.is_err() && !existed {
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", ".lock"] {
             let mut p = db.as_os_str().to_owned();
             p.push(suffix);
             let _ = std::fs::remove_file(std::path::PathBuf::from(p));

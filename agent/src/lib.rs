@@ -32,11 +32,13 @@ pub mod featurizer;
 pub mod head;
 pub mod learn;
 pub mod model;
+pub mod page;
 pub mod policy;
 pub mod remote;
 pub mod replay;
 pub mod service;
 pub mod store;
+pub mod timeline;
 
 pub use config::{AgentConfig, BatchConfig, ConsolidationConfig, PolicyConfig};
 pub use error::{AgentError, Result};

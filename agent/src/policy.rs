@@ -290,12 +290,16 @@ impl RecentAccuracy {
         }
     }
 
+    /// `(right, seen)` in the intent's window.
+    pub fn observed(&self, intent: &str) -> (usize, usize) {
+        self.by_intent
+            .get(intent)
+            .map_or((0, 0), |w| (w.iter().filter(|c| **c).count(), w.len()))
+    }
+
     /// `(right + 1) / (seen + 2)`: 0.5 with no feedback yet.
     pub fn get(&self, intent: &str) -> f64 {
-        let (right, seen) = self
-            .by_intent
-            .get(intent)
-            .map_or((0, 0), |w| (w.iter().filter(|c| **c).count(), w.len()));
+        let (right, seen) = self.observed(intent);
         (right as f64 + 1.0) / (seen as f64 + 2.0)
     }
 }

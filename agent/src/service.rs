@@ -29,9 +29,10 @@ use crate::learn::{train, Labelled, Strategy};
 use crate::model::ModelBlob;
 use crate::policy::{self, Action, LinUcb, RecentAccuracy};
 use crate::store::{
-    features_from_bytes, features_to_bytes, IntentRow, MessageRow, ModelEvent, ModelInfo,
-    ModelRecord, Source, SqliteStore, Stats, Store,
+    features_from_bytes, features_to_bytes, now_ms, IntentRow, MessageRow, ModelEvent, ModelInfo,
+    ModelRecord, RecentMessage, Source, SqliteStore, Stats, Store,
 };
+use crate::timeline::{self, Timeline};
 
 /// Longest intent name.
 const MAX_NAME_CHARS: usize = 100;
@@ -172,6 +173,31 @@ pub struct StatsReply {
     pub store: Stats,
 }
 
+/// A recent message in the conversations list, with the answer it got.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Conversation {
+    /// The message and its feedback.
+    #[serde(flatten)]
+    pub message: RecentMessage,
+    /// What the customer was shown: the intent's current answer, the clarifying question or
+    /// the hand-off text (answers are not stored per message; an edited answer shows edited).
+    pub answer: String,
+}
+
+/// An intent in the intents list.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct IntentListing {
+    /// The stored intent.
+    #[serde(flatten)]
+    pub intent: IntentRow,
+    /// Labelled examples behind its prototype.
+    pub examples: usize,
+    /// Feedback in its recent window (predictions of it).
+    pub recent_feedback: usize,
+    /// Share of them that were right (`None` with none).
+    pub recent_accuracy: Option<f64>,
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     actions: [AtomicU64; 3],
@@ -194,6 +220,10 @@ pub enum Progress {
 
 /// Hears [`Progress`] from [`Agent::open_with_progress`].
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// How many of the newest messages and feedback the learning curves read (bounds the work
+/// of one page refresh on a database of millions).
+pub const TIMELINE_ROWS: i64 = 100_000;
 
 /// Texts embedded between two progress reports at the bootstrap.
 const BOOTSTRAP_CHUNK: usize = 256;
@@ -1383,6 +1413,65 @@ impl<S: Store> Agent<S> {
     /// Every intent as stored.
     pub async fn intents(&self) -> Result<Vec<IntentRow>> {
         self.store.intents().await
+    }
+
+    /// Every intent with its example count and recent feedback accuracy.
+    pub async fn intent_listing(&self) -> Result<Vec<IntentListing>> {
+        let rows = self.store.intents().await?;
+        let served = self.served.load_full();
+        Ok(rows
+            .into_iter()
+            .map(|intent| {
+                let (right, seen) = served.accuracy.observed(&intent.name);
+                IntentListing {
+                    examples: served.classifier.count(&intent.name),
+                    recent_feedback: seen,
+                    recent_accuracy: (seen > 0).then(|| right as f64 / seen as f64),
+                    intent,
+                }
+            })
+            .collect())
+    }
+
+    /// The newest `limit` messages with their feedback and the answer they got.
+    pub async fn conversations(&self, limit: usize) -> Result<Vec<Conversation>> {
+        let rows = self
+            .store
+            .recent_messages(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await?;
+        let served = self.served.load_full();
+        Ok(rows
+            .into_iter()
+            .map(|message| {
+                let answer = match Action::parse(&message.action) {
+                    Some(Action::Answer) => served
+                        .classifier
+                        .intent(&message.intent)
+                        .map(|(a, _)| a.to_string())
+                        .unwrap_or_default(),
+                    Some(Action::Clarify) => self.config.clarify_text.clone(),
+                    _ => self.config.handoff_text.clone(),
+                };
+                Conversation { message, answer }
+            })
+            .collect())
+    }
+
+    /// The learning curves at `points` times over a trailing `window`, from the newest
+    /// [`TIMELINE_ROWS`] messages and feedback.
+    pub async fn timeline(&self, points: usize, window: usize) -> Result<Timeline> {
+        let feedback = self.store.feedback_points(TIMELINE_ROWS).await?;
+        let messages = self.store.message_points(TIMELINE_ROWS).await?;
+        let intents = self.store.intents().await?;
+        let events = self.store.model_events().await?;
+        let inputs = timeline::Inputs {
+            feedback: &feedback,
+            messages: &messages,
+            intents: &intents,
+            events: &events,
+            now_ms: now_ms(),
+        };
+        Ok(timeline::timeline(&inputs, points, window))
     }
 
     /// Statistics for `GET /v1/stats`.

@@ -111,3 +111,59 @@ async fn a_tiny_bench_against_a_running_server_has_no_errors() {
     assert!(!r.own_server && r.encoder_passes.is_none());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_soak_with_feedback_and_consolidations_reports_its_time_series() {
+    let dir = TempDir::new("soak");
+    let o = BenchOptions {
+        data: data(dir.path()),
+        featurizer: FeaturizerSpec::Hashed { dim: 2048 },
+        concurrency: 4,
+        warmup: 4,
+        seconds: Some(2.0),
+        sample_seconds: 0.5,
+        feedback_every: 2,
+        consolidate: true,
+        ..BenchOptions::default()
+    };
+    let r = bench::run(&o).await.unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.first_error);
+    assert_eq!(
+        r.consolidation_errors, 0,
+        "{:?}",
+        r.first_consolidation_error
+    );
+    assert!(r.consolidations >= 1, "{r:?}");
+    assert!(r.seconds >= 2.0 && r.seconds < 10.0, "{}", r.seconds);
+    let answered = (r.requests_per_s * r.seconds).round() as usize;
+    assert_eq!(r.requests, answered);
+    // Every other message got feedback (the ones numbered 0, 2, 4...).
+    assert!(
+        r.feedback >= answered / 2 - o.concurrency && r.feedback <= answered / 2 + 1,
+        "{r:?}"
+    );
+    assert!(r.feedback_latency_ms.p50 > 0.0);
+    assert_eq!(r.intervals.len(), 4, "{:?}", r.intervals);
+    assert_eq!(
+        r.intervals.iter().map(|i| i.messages).sum::<usize>(),
+        answered
+    );
+    assert_eq!(
+        r.intervals.iter().map(|i| i.feedback).sum::<usize>(),
+        r.feedback
+    );
+    for i in &r.intervals {
+        assert!(i.messages > 0, "{i:?}");
+        assert!(i.rss_mib.is_some_and(|m| m > 1.0), "{i:?}");
+    }
+    assert!(r.summary().contains("RSS MiB"));
+
+    let bad = BenchOptions {
+        seconds: Some(0.0),
+        ..o.clone()
+    };
+    match bench::run(&bad).await {
+        Err(AgentError::Config { field, .. }) => assert_eq!(field, "seconds"),
+        other => panic!("expected a config error on seconds, got {other:?}"),
+    }
+}

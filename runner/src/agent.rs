@@ -94,6 +94,20 @@ pub struct BenchArgs {
     /// Seed of the order the texts are sent in.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Soak: load for this many seconds instead of --requests, and report throughput,
+    /// latency, errors and memory per --sample-seconds.
+    #[arg(long, value_name = "S")]
+    pub seconds: Option<f64>,
+    /// Send feedback on every n-th message (0: none): resolved when the prediction matches
+    /// the text's label, else a correction to it.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub feedback_every: usize,
+    /// Length of one interval of the soak's time series, seconds.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    pub sample_seconds: f64,
+    /// The --url server's process id, to follow its memory (the own server's is this process).
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
     /// Write the summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -184,6 +198,10 @@ fn run_bench(a: &BenchArgs) -> Result<()> {
         batch: Some(batch),
         consolidate: a.consolidate,
         seed: a.seed,
+        seconds: a.seconds,
+        feedback_every: a.feedback_every,
+        sample_seconds: a.sample_seconds,
+        server_pid: a.server_pid,
     };
     let report = bench::run_blocking(&options, a.out.as_deref()).map_err(|e| match e {
         AgentError::Io { path, source } if a.out.as_deref() == Some(path.as_path()) => {

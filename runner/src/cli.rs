@@ -102,9 +102,10 @@ pub struct ServeArgs {
 /// `autodidact serve`: the agent's configuration from the file and flags, then its server.
 fn serve(a: &ServeArgs) -> Result<()> {
     use autodidact_agent::{AgentConfig, AgentError};
-    let to_runner = |e: AgentError| match e {
-        AgentError::Config { .. } | AgentError::Data(_) => RunnerError::Config(e.to_string()),
-        other => RunnerError::Failed(other.to_string()),
+    // What the operator gave (configuration, data, a damaged or busy database) exits 2.
+    let to_runner = |e: AgentError| match e.exit_code() {
+        2 => RunnerError::Config(e.to_string()),
+        _ => RunnerError::Failed(e.to_string()),
     };
     let mut config = match &a.config {
         Some(path) => AgentConfig::from_file(path).map_err(to_runner)?,

@@ -205,6 +205,71 @@ pub struct IntentStats {
     pub accuracy: f64,
 }
 
+/// One feedback, for the learning curves.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct FeedbackPoint {
+    /// When it was received, ms since the epoch.
+    pub created_ms: i64,
+    /// The intent the agent predicted (or `out_of_scope`).
+    pub predicted: String,
+    /// The intent the customer said it was, when given.
+    pub correct_intent: Option<String>,
+    /// Whether the problem was resolved.
+    pub resolved: bool,
+    /// The policy's reward.
+    pub reward: f64,
+}
+
+impl FeedbackPoint {
+    /// Whether the prediction was right (the same rule as every accuracy the agent reports).
+    pub fn correct(&self) -> bool {
+        match &self.correct_intent {
+            Some(c) => *c == self.predicted,
+            None => self.resolved,
+        }
+    }
+
+    /// The intent the message had as far as the feedback tells: the correction, else the
+    /// prediction.
+    pub fn labelled_intent(&self) -> &str {
+        self.correct_intent.as_deref().unwrap_or(&self.predicted)
+    }
+}
+
+/// One message's time and action, for the hand-off curve.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct MessagePoint {
+    /// When it was answered, ms since the epoch.
+    pub created_ms: i64,
+    /// `answer`, `clarify` or `handoff`.
+    pub action: String,
+}
+
+/// A recent message with its feedback, for the conversations list.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct RecentMessage {
+    /// Message id.
+    pub id: i64,
+    /// When it was answered, ms since the epoch.
+    pub created_ms: i64,
+    /// The client's session.
+    pub session: String,
+    /// The customer's text.
+    pub text: String,
+    /// The predicted intent (or `out_of_scope`).
+    pub intent: String,
+    /// Probability of the predicted intent.
+    pub confidence: f64,
+    /// `answer`, `clarify` or `handoff`.
+    pub action: String,
+    /// The model version that answered.
+    pub model_version: i64,
+    /// Whether the customer said it was resolved (`None`: no feedback yet).
+    pub resolved: Option<bool>,
+    /// The intent the customer said it was, when given.
+    pub correct_intent: Option<String>,
+}
+
 /// The agent's storage. Each method is one transaction, durable when it returns `Ok`. A clone
 /// is another handle on the same database (a connection pool).
 pub trait Store: Clone + Send + Sync + 'static {
@@ -271,6 +336,18 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<i64>>> + Send;
     /// Every feedback outcome in arrival order.
     fn outcomes(&self) -> impl Future<Output = Result<Vec<Outcome>>> + Send;
+    /// The newest `limit` feedback, oldest first.
+    fn feedback_points(
+        &self,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<FeedbackPoint>>> + Send;
+    /// The newest `limit` messages' times and actions, oldest first.
+    fn message_points(&self, limit: i64) -> impl Future<Output = Result<Vec<MessagePoint>>> + Send;
+    /// The newest `limit` messages with their feedback, newest first.
+    fn recent_messages(
+        &self,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RecentMessage>>> + Send;
     /// The policy's stored state (JSON), if any feedback updated it.
     fn bandit_state(&self) -> impl Future<Output = Result<Option<String>>> + Send;
     /// The stored hash of a role's token.

@@ -1,6 +1,7 @@
 //! The SQLite store: one database file in WAL mode.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -9,10 +10,10 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use super::{
-    now_ms, BanditDump, Cursor, ExampleDump, ExampleRow, FeedbackDump, FeedbackRecord, IntentDump,
-    IntentRow, IntentStats, MessageDump, MessageRow, ModelDump, ModelEvent, ModelInfo, ModelRecord,
-    Outcome, Record, Restore, ServedDump, Snapshot, Source, Stats, Store, Table, TokenDump,
-    Window3,
+    now_ms, BanditDump, Cursor, ExampleDump, ExampleRow, FeedbackDump, FeedbackPoint,
+    FeedbackRecord, IntentDump, IntentRow, IntentStats, MessageDump, MessagePoint, MessageRow,
+    ModelDump, ModelEvent, ModelInfo, ModelRecord, Outcome, RecentMessage, Record, Restore,
+    ServedDump, Snapshot, Source, Stats, Store, Table, TokenDump, Window3,
 };
 use crate::error::{AgentError, Result};
 
@@ -28,6 +29,31 @@ const CORRECT: &str = "CAST(CASE WHEN (f.correct_intent IS NULL AND f.resolved) 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The lock file's handle, held while the store is open.
+    lock: Arc<Mutex<Option<std::fs::File>>>,
+}
+
+/// Takes the exclusive lock `<db>.lock` beside the database: two agent processes on one file
+/// would each serve from their own in-memory prototypes and policy and overwrite each other's
+/// model versions, so the second one refuses to start. The OS drops the lock when the process
+/// ends, however it ends (`kill -9` included).
+fn lock(db: &Path) -> Result<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| AgentError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AgentError::Locked {
+            path: db.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(AgentError::io(&path, e)),
+    }
 }
 
 impl SqliteStore {
@@ -40,6 +66,7 @@ impl SqliteStore {
     /// feedback is stored, so it pays one fsync per commit (FULL) to make that true on power
     /// loss too. Foreign keys are enforced; a writer waits up to 5 s for the lock.
     pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let lock = lock(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -47,17 +74,58 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let corrupt = |e: sqlx::Error| match &e {
+            sqlx::Error::Database(d)
+                if d.code()
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 11 | 26)) =>
+            {
+                AgentError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: d.message().to_string(),
+                }
+            }
+            _ => AgentError::Db(e),
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteStore { pool })
+            .await
+            .map_err(corrupt)?;
+        // A damaged file is refused before anything is served from it (a quick check reads
+        // every page once: seconds on a large database, once per start).
+        let check: String = sqlx::query("PRAGMA quick_check")
+            .fetch_one(&pool)
+            .await
+            .map_err(corrupt)?
+            .try_get(0)?;
+        if check != "ok" {
+            pool.close().await;
+            return Err(AgentError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("quick_check: {check}"),
+            });
+        }
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(e) => corrupt(e),
+                other => AgentError::Migrate(other),
+            })?;
+        Ok(SqliteStore {
+            pool,
+            lock: Arc::new(Mutex::new(Some(lock))),
+        })
     }
 
-    /// Closes the pool (waits for open connections to finish).
+    /// Closes the pool (waits for open connections to finish) and lets another process open
+    /// the file.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at once (waiting up to the
@@ -817,6 +885,41 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn feedback_points(&self, limit: i64) -> Result<Vec<FeedbackPoint>> {
+        Ok(sqlx::query_as::<_, FeedbackPoint>(
+            "SELECT created_ms, predicted, correct_intent, resolved, reward FROM \
+             (SELECT f.seq AS seq, f.created_ms AS created_ms, m.intent AS predicted, \
+             f.correct_intent AS correct_intent, f.resolved AS resolved, f.reward AS reward \
+             FROM feedback f JOIN messages m ON m.id = f.message_id \
+             ORDER BY f.seq DESC LIMIT $1) AS t ORDER BY seq",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn message_points(&self, limit: i64) -> Result<Vec<MessagePoint>> {
+        Ok(sqlx::query_as::<_, MessagePoint>(
+            "SELECT created_ms, action FROM \
+             (SELECT id, created_ms, action FROM messages ORDER BY id DESC LIMIT $1) AS t \
+             ORDER BY id",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn recent_messages(&self, limit: i64) -> Result<Vec<RecentMessage>> {
+        Ok(sqlx::query_as::<_, RecentMessage>(
+            "SELECT m.id, m.created_ms, m.session, m.text, m.intent, m.confidence, m.action, \
+             m.model_version, f.resolved, f.correct_intent FROM messages m \
+             LEFT JOIN feedback f ON f.message_id = m.id ORDER BY m.id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn bandit_state(&self) -> Result<Option<String>> {

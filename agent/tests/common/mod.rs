@@ -247,23 +247,42 @@ impl Drop for Child {
     }
 }
 
+/// The server binary.
+pub const SERVE: &str = env!("CARGO_BIN_EXE_autodidact-agent-serve");
+
+/// `autodidact-agent-serve`'s arguments for the configuration file `config_toml` on `data` and
+/// `db`, on an ephemeral port.
+pub fn serve_args(config_toml: &Path, data: &Path, db: &Path) -> Vec<std::ffi::OsString> {
+    vec![
+        "--config".into(),
+        config_toml.into(),
+        "--data".into(),
+        data.into(),
+        "--db".into(),
+        db.into(),
+        "--bind".into(),
+        "127.0.0.1:0".into(),
+    ]
+}
+
 /// Starts `autodidact-agent-serve` with the configuration file `config_toml` on `data` and
 /// `db`, the test tokens from the environment, an ephemeral port; returns it and its base URL
 /// once it prints `listening on`.
 pub async fn serve_child(config_toml: &Path, data: &Path, db: &Path) -> (Child, String) {
+    let mut cmd = std::process::Command::new(SERVE);
+    cmd.args(serve_args(config_toml, data, db))
+        .stderr(std::process::Stdio::inherit());
+    spawn_listening(cmd).await
+}
+
+/// Spawns `cmd` with the test tokens in its environment and its stdout piped; returns it and
+/// its base URL once it prints `listening on`.
+pub async fn spawn_listening(mut cmd: std::process::Command) -> (Child, String) {
     use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_autodidact-agent-serve"))
-        .arg("--config")
-        .arg(config_toml)
-        .arg("--data")
-        .arg(data)
-        .arg("--db")
-        .arg(db)
-        .args(["--bind", "127.0.0.1:0"])
+    let mut child = cmd
         .env("AUTODIDACT_CLIENT_TOKEN", CLIENT)
         .env("AUTODIDACT_ADMIN_TOKEN", ADMIN)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -276,6 +295,8 @@ pub async fn serve_child(config_toml: &Path, data: &Path, db: &Path) -> (Child, 
                 .expect("the server exited before listening")
                 .unwrap();
             if let Some(a) = line.strip_prefix("listening on ") {
+                // Keep draining stdout so the child never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
                 return a.to_string();
             }
         }
