@@ -143,7 +143,10 @@ async fn a_short_soak_with_feedback_and_consolidations_reports_its_time_series()
         "{r:?}"
     );
     assert!(r.feedback_latency_ms.p50 > 0.0);
-    assert_eq!(r.intervals.len(), 4, "{:?}", r.intervals);
+    // Requests in flight at the deadline finish in a last, shorter interval.
+    let expected = (r.seconds / 0.5).ceil() as usize;
+    assert!(expected >= 4);
+    assert_eq!(r.intervals.len(), expected, "{:?}", r.intervals);
     assert_eq!(
         r.intervals.iter().map(|i| i.messages).sum::<usize>(),
         answered

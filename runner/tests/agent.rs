@@ -182,3 +182,17 @@ fn a_tiny_bench_runs_on_its_own_server() {
         .unwrap();
     finish(out).fails(2).err_has("token");
 }
+
+#[test]
+fn serve_refuses_a_damaged_database_with_exit_code_2() {
+    let root = fresh("agent-serve-corrupt");
+    std::fs::write(root.join("bad.db"), "not a database\n".repeat(500)).unwrap();
+    let r = run_in(&root, &["serve", "--db", "bad.db", "--bind", "127.0.0.1:0"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("bad.db"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a valid SQLite database"),
+        "{}",
+        r.stderr
+    );
+}
