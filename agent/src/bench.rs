@@ -467,8 +467,7 @@ fn intervals(l: &Load, width: f64, memory: &[(f64, Option<f64>)]) -> Vec<Interva
                 // The last sample taken within the interval.
                 rss_mib: memory
                     .iter()
-                    .filter(|(t, _)| *t < hi + 1e-9)
-                    .next_back()
+                    .rfind(|(t, _)| *t < hi + 1e-9)
                     .and_then(|m| m.1),
             }
         })
