@@ -257,7 +257,7 @@ fn bad_settings_are_refused_naming_the_key() {
     check("rep_chunks", toml::Value::Integer(0));
     check("grad_preprocess_p", toml::Value::Float(0.0));
     check("second_order", toml::Value::String("maybe".into()));
-    check("backbone", toml::Value::String("diagonal".into()));
+    check("backbone", toml::Value::String("resnet".into()));
     check("no_such_key", toml::Value::Integer(1));
     let _ = MetaNetParams::default().check().unwrap();
     // An episode whose labels exceed the model's classes names them.
@@ -319,7 +319,10 @@ fn learns_gaussian_classes_above_chance() {
     for _ in 0..300 {
         l.train_step().unwrap();
     }
-    let after = l.evaluate(None).unwrap()["accuracy"];
+    let m = l.evaluate(None).unwrap();
+    let after = m["accuracy"];
+    // Vector inputs: the raw-feature nearest prototype on the same episodes beside it.
+    assert!(m["baseline_accuracy"] > 0.5, "{m:?}");
     eprintln!("meta-net, 3-way 1-shot Gaussian classes: {before:.3} → {after:.3}");
     // Chance is 1/3.
     assert!(after > 0.6, "accuracy {after}");

@@ -11,6 +11,7 @@ use autodidact_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::baseline::nearest_prototype_accuracy;
 use super::episode::Episode;
 use super::model::MetaNet;
 use super::params::{resolve_metanet, MetaNetParams};
@@ -203,6 +204,9 @@ impl MetaNetLearner {
     ) -> Result<Metrics> {
         let seed = self.seed.derive(split.name()).derive("evaluation");
         let (mut accs, mut losses) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        // On vector inputs (BANKING77's features), the untrained reference on the same episodes.
+        let vectors = dist.input_shape().len() == 1;
+        let mut base = Vec::new();
         for i in 0..n as u64 {
             let ep = self.episode(dist, split, seed, i)?;
             let tape = Tape::<f32>::new();
@@ -220,6 +224,9 @@ impl MetaNetLearner {
             }
             accs.push(accuracy(&out.logits, &ep.query_labels));
             losses.push(loss);
+            if vectors {
+                base.push(nearest_prototype_accuracy(&ep, self.model.ways));
+            }
         }
         let mut m = Metrics::new();
         let (acc, ci) = mean_ci95(&accs);
@@ -227,6 +234,16 @@ impl MetaNetLearner {
         m.insert(format!("{prefix}accuracy_ci95"), ci);
         m.insert(format!("{prefix}loss"), mean_ci95(&losses).0);
         m.insert(format!("{prefix}episodes"), n as f64);
+        if vectors {
+            let (b, bci) = mean_ci95(&base);
+            m.insert(format!("{prefix}baseline_accuracy"), b);
+            m.insert(format!("{prefix}baseline_accuracy_ci95"), bci);
+            // Paired over the same episodes: far tighter than comparing the two intervals.
+            let diff: Vec<f64> = accs.iter().zip(&base).map(|(a, b)| a - b).collect();
+            let (g, gci) = mean_ci95(&diff);
+            m.insert(format!("{prefix}gain_over_baseline"), g);
+            m.insert(format!("{prefix}gain_over_baseline_ci95"), gci);
+        }
         Ok(m)
     }
 

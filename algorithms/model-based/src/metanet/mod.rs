@@ -4,6 +4,7 @@
 //! with loss gradients — that writes fast weights to a memory keyed by the support examples'
 //! representations and reads them back for each query by attention.
 //!
+//! - [`baseline`]: the raw-feature nearest prototype, reported beside MetaNet on vector inputs.
 //! - [`episode`]: a support/query task as one input tensor and its labels.
 //! - [`meta_info`]: per-example loss gradients and their log-and-sign preprocessing.
 //! - [`generators`]: `m` (coordinate-wise MLP) and `d` (coordinate-wise LSTM).
@@ -11,6 +12,7 @@
 //! - [`learner`]: the runner's training loop, evaluation and checkpoints.
 //! - [`params`]: the typed hyperparameters.
 
+pub mod baseline;
 pub mod episode;
 pub mod generators;
 pub mod learner;

@@ -1,6 +1,6 @@
 //! Hyperparameters of `meta-net`, validated, with Munkhdalai & Yu's settings where they apply.
 
-use autodidact_core::config::{invalid, Checked};
+use autodidact_core::config::Checked;
 use autodidact_core::layers::BackboneKind;
 use autodidact_core::{Config, Hyperparams};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 /// `docs/model-based.md`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
-#[hyperparams(check = MetaNetParams::relations)]
 pub struct MetaNetParams {
     /// Training length in updates (one batch of episodes per step).
     #[param(min = 1, max = 1e9)]
@@ -45,7 +44,8 @@ pub struct MetaNetParams {
     /// p of the log-and-sign gradient preprocessing (magnitudes below e^−p are kept linear).
     #[param(gt = 0, max = 30)]
     pub grad_preprocess_p: f64,
-    /// Feature extractor below the fast-weighted layers; auto picks conv4 for images, mlp otherwise.
+    /// Feature extractor below the fast-weighted layers; auto picks conv4 for images, mlp otherwise
+    /// (diagonal: a learned per-feature scale of the raw vector).
     pub backbone: BackboneKind,
     /// Hidden widths of the MLP backbone (empty: one linear layer).
     #[param(min = 1, max = 65_536, max_len = 64)]
@@ -94,19 +94,6 @@ impl Default for MetaNetParams {
             early_stopping: true,
             log_every: 50,
         }
-    }
-}
-
-impl MetaNetParams {
-    /// Checks between fields; an error names the key.
-    fn relations(&self) -> autodidact_core::Result<()> {
-        if self.backbone == BackboneKind::Diagonal {
-            return Err(invalid(
-                "backbone",
-                "meta-net extracts features with auto, mlp or conv4, not diagonal",
-            ));
-        }
-        Ok(())
     }
 }
 
