@@ -27,7 +27,8 @@ pub struct MetaNetParams {
     /// Global gradient-norm clip (0: off).
     #[param(min = 0)]
     pub grad_clip: f64,
-    /// Differentiate through the support gradients fed to the generators (off: they are inputs).
+    /// Differentiate through the support gradients fed to the generators (off: they are inputs;
+    /// on by default: 94.0 % against 93.6 % on Omniglot-small 5-way 1-shot, docs/model-based.md).
     pub second_order: bool,
     /// Units of the base learner's fast-weighted hidden layer.
     #[param(min = 1, max = 65_536)]
@@ -78,7 +79,7 @@ impl Default for MetaNetParams {
             batch_size: 1,
             lr: 1e-3,
             grad_clip: 10.0,
-            second_order: false,
+            second_order: true,
             base_hidden: 64,
             key_dim: 64,
             generator_hidden: 20,
