@@ -326,4 +326,11 @@ fn learns_gaussian_classes_above_chance() {
     eprintln!("meta-net, 3-way 1-shot Gaussian classes: {before:.3} → {after:.3}");
     // Chance is 1/3.
     assert!(after > 0.6, "accuracy {after}");
+    // Episodes of fewer classes use the first output units (chance 1/2); more are refused.
+    let two = autodidact_core::EnvInstance::Tasks(Box::new(gaussian(2, 1, 0.5)));
+    let m2 = l.evaluate(Some(&two)).unwrap();
+    eprintln!("… evaluated on 2-way episodes: {:.3}", m2["accuracy"]);
+    assert!(m2["accuracy"] > 0.7, "{m2:?}");
+    let four = autodidact_core::EnvInstance::Tasks(Box::new(gaussian(4, 1, 0.5)));
+    assert!(l.evaluate(Some(&four)).is_err());
 }

@@ -14,6 +14,8 @@ pub struct Episode {
     pub support_labels: Vec<usize>,
     /// Query labels in `0..ways`.
     pub query_labels: Vec<usize>,
+    /// Classes in the episode.
+    pub ways: usize,
 }
 
 impl Episode {
@@ -27,7 +29,7 @@ impl Episode {
             })?;
             if let Some(bad) = l.iter().find(|&&c| c >= ways) {
                 return Err(ModelBasedError::Incompatible(format!(
-                    "a {which} label is {bad}, but the model was built for {ways} classes"
+                    "a {which} label is {bad} in an episode of {ways} classes"
                 )));
             }
             Ok(l.to_vec())
@@ -54,6 +56,7 @@ impl Episode {
             x,
             support_labels,
             query_labels,
+            ways,
         })
     }
 

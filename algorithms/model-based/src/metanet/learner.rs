@@ -142,7 +142,15 @@ impl MetaNetLearner {
         seed: Seed,
         i: u64,
     ) -> Result<Episode> {
-        Episode::new(&dist.task(split, seed, i)?, self.model.ways)
+        let ways = match dist.kind() {
+            TaskKind::Classification { ways } => ways,
+            other => {
+                return Err(ModelBasedError::Incompatible(format!(
+                    "{NAME} classifies; the environment's tasks are {other:?}"
+                )))
+            }
+        };
+        Episode::new(&dist.task(split, seed, i)?, ways)
     }
 
     /// One update on the current iteration's batch of training episodes; returns its mean
@@ -225,7 +233,7 @@ impl MetaNetLearner {
             accs.push(accuracy(&out.logits, &ep.query_labels));
             losses.push(loss);
             if vectors {
-                base.push(nearest_prototype_accuracy(&ep, self.model.ways));
+                base.push(nearest_prototype_accuracy(&ep, ep.ways));
             }
         }
         let mut m = Metrics::new();
@@ -328,9 +336,11 @@ impl Algorithm for MetaNetLearner {
         let dist: &dyn TaskDistribution = match env {
             None => self.dist.as_ref(),
             Some(EnvInstance::Tasks(d)) => {
-                if d.input_shape() != self.dist.input_shape() || d.kind() != self.dist.kind() {
+                // Fewer classes than trained for are fine: an episode uses the first output units.
+                let fits = matches!(d.kind(), TaskKind::Classification { ways } if ways <= self.model.ways);
+                if d.input_shape() != self.dist.input_shape() || !fits {
                     return Err(CoreError::Env(format!(
-                        "this checkpoint was trained on {:?} inputs, {:?}; the evaluation environment has {:?} inputs, {:?}",
+                        "this checkpoint was trained on {:?} inputs, {:?} (it evaluates episodes of at most as many classes); the evaluation environment has {:?} inputs, {:?}",
                         self.dist.input_shape(),
                         self.dist.kind(),
                         d.input_shape(),

@@ -33,7 +33,7 @@ use crate::errors::{ModelBasedError, Result};
 pub struct Output<T: Float> {
     /// Mean cross-entropy of the queries.
     pub loss: Var<T>,
-    /// `[n_query, ways]` logits.
+    /// `[n_query, episode ways]` logits.
     pub logits: Var<T>,
 }
 
@@ -67,6 +67,16 @@ pub struct MetaNet {
 /// The statistics of a backbone, or none for one without batch norm.
 fn some<T: Float>(s: &mut [BatchNormStats<T>]) -> Option<&mut [BatchNormStats<T>]> {
     (!s.is_empty()).then_some(s)
+}
+
+/// The first `k` of `full` columns: an episode of fewer classes than the model was built for
+/// uses the first `k` output units (the environment numbers an episode's classes 0..k).
+fn first_columns<T: Float>(v: Var<T>, k: usize, full: usize) -> Var<T> {
+    if k < full {
+        v.narrow(1, 0, k)
+    } else {
+        v
+    }
 }
 
 /// `x [Q, a]` times a weight per row `[Q, a, b]` → `[Q, b]`: each query's own fast weights.
@@ -134,30 +144,33 @@ impl MetaNet {
         w: &[Var<T>],
         hs: Var<T>,
         labels: &[usize],
+        k: usize,
         create: CreateGraph,
     ) -> Var<T> {
         let pre = self.rep_key.forward(w, hs);
         let act = pre.relu();
-        let logits = self.rep_out.forward(w, act);
-        let w2 = w[self.rep_out.weight];
+        let logits = first_columns(self.rep_out.forward(w, act), k, self.ways);
+        let w2 = first_columns(w[self.rep_out.weight], k, self.ways);
         let g = head_gradients(hs, pre, act, logits, w2, labels, create);
         let (a, b) = (self.rep_key.in_dim, self.rep_key.out_dim);
         let chunks = chunk_means(g.narrow(1, 0, a * b), self.rep_chunks);
         self.task_gen.forward(w, chunks).reshape(&[a, b])
     }
 
-    /// The memory: example-level fast weights `[n_support, |W₁| + |W₂|]`.
+    /// The memory: example-level fast weights `[n_support, |W₁| + |W₂|]` (W₂'s first `k`
+    /// columns).
     fn example_fast_weights<T: Float>(
         &self,
         w: &[Var<T>],
         hs: Var<T>,
         labels: &[usize],
+        k: usize,
         create: CreateGraph,
     ) -> Var<T> {
         let pre = self.base_hidden.forward(w, hs);
         let act = pre.relu();
-        let logits = self.base_out.forward(w, act);
-        let w2 = w[self.base_out.weight];
+        let logits = first_columns(self.base_out.forward(w, act), k, self.ways);
+        let w2 = first_columns(w[self.base_out.weight], k, self.ways);
         let g = head_gradients(hs, pre, act, logits, w2, labels, create);
         self.example_gen.forward(w, g)
     }
@@ -177,14 +190,10 @@ impl MetaNet {
                 stats.len()
             )));
         }
-        if let Some(bad) = ep
-            .support_labels
-            .iter()
-            .chain(&ep.query_labels)
-            .find(|&&c| c >= self.ways)
-        {
+        let k = ep.ways;
+        if k > self.ways {
             return Err(ModelBasedError::Incompatible(format!(
-                "label {bad} in an episode of a model built for {} classes",
+                "a {k}-way episode for a model built for {} classes",
                 self.ways
             )));
         }
@@ -201,24 +210,24 @@ impl MetaNet {
         };
 
         // Task level: fast weights of the representation, then every example's key.
-        let q_star = self.task_fast_weights(w, hr.narrow(0, 0, n), &ep.support_labels, create);
+        let q_star = self.task_fast_weights(w, hr.narrow(0, 0, n), &ep.support_labels, k, create);
         let keys = self.rep_key.forward(w, hr) + hr.matmul(q_star);
         let (support_keys, query_keys) = (keys.narrow(0, 0, n), keys.narrow(0, n, q));
 
         // Example level: the memory of fast weights, read by attention for each query.
-        let memory = self.example_fast_weights(w, hb.narrow(0, 0, n), &ep.support_labels, create);
+        let memory =
+            self.example_fast_weights(w, hb.narrow(0, 0, n), &ep.support_labels, k, create);
         let attention = pairwise_cosine_similarity(query_keys, support_keys, 1e-8).softmax(1);
         let fast = attention.matmul(memory);
         let (a, h) = (self.base_hidden.in_dim, self.base_hidden.out_dim);
         let w1 = fast.narrow(1, 0, a * h).reshape(&[q, a, h]);
-        let w2 = fast
-            .narrow(1, a * h, h * self.ways)
-            .reshape(&[q, h, self.ways]);
+        let w2 = fast.narrow(1, a * h, h * k).reshape(&[q, h, k]);
 
         // The base learner, layer-augmented: slow and fast branches summed after activation.
         let hq = hb.narrow(0, n, q);
         let hidden = self.base_hidden.forward(w, hq).relu() + per_row(hq, w1).relu();
-        let logits = self.base_out.forward(w, hidden) + per_row(hidden, w2);
+        let logits =
+            first_columns(self.base_out.forward(w, hidden), k, self.ways) + per_row(hidden, w2);
         let loss = cross_entropy(logits, &ep.query_labels);
         Ok(Output { loss, logits })
     }
