@@ -1,12 +1,16 @@
 //! # autodidact-model-based
 //!
 //! Model-based meta-learning on Autodidact's autodiff — a network that learns a new task by
-//! carrying what it has just seen in its state — registered as `mann` and `lstm-learner`:
+//! carrying what it has just seen in its state — registered as `mann`, `lstm-learner` and
+//! `meta-net`:
 //!
 //! - [`mann`]: a memory-augmented neural network (Santoro et al. 2016), an LSTM controller
 //!   with an external memory read by content (cosine similarity, softmax) and written with
 //!   Least Recently Used Access ([`memory`]).
 //! - [`lstm`]: the same controller without memory, the paper's reference.
+//! - [`metanet`]: Meta Networks (Munkhdalai & Yu 2017), fast weights generated from support
+//!   loss gradients, stored in a memory and read back for each query by attention. It trains
+//!   on support/query episodes rather than late-label sequences.
 //!
 //! Both train on the paper's episode protocol ([`sequence`]): a sequence of `(x_t, y_{t−1})`
 //! over N classes, labels shuffled per episode, each class presented `instances` times; the
@@ -42,16 +46,19 @@ pub mod learner;
 pub mod lstm;
 pub mod mann;
 pub mod memory;
+pub mod metanet;
 pub mod model;
 pub mod sequence;
 
 pub use errors::{ModelBasedError, Result};
 pub use learner::ModelBasedLearner;
+pub use metanet::MetaNetLearner;
 pub use model::{Method, Model};
 
 use autodidact_core::config::Checked;
 use autodidact_core::{Algorithm, EnvKind, EnvSpec, Seed};
 use hyperparams::{defaults_for, ModelBasedParams};
+use metanet::MetaNetParams;
 
 const FEW_SHOT: &[EnvKind] = &[EnvKind::FewShotClassification];
 
@@ -77,6 +84,19 @@ autodidact_core::register_family! {
             "LSTM learner on late-label episodes, the memory-less reference of Santoro et al. 2016",
             || defaults_for("lstm-learner"),
             builder(Method::Lstm)
+        ),
+    }
+}
+
+autodidact_core::register_family! {
+    family: "model-based meta-learning",
+    accepts: FEW_SHOT,
+    params: MetaNetParams,
+    algorithms: {
+        "meta-net" => (
+            "Meta Networks: fast weights generated from support loss gradients, stored in a memory keyed by task-adapted representations, read by attention per query (Munkhdalai & Yu 2017)",
+            MetaNetParams::default,
+            |hp, env: &EnvSpec, seed| Ok(Box::new(MetaNetLearner::on_env(hp, env, seed)?) as Box<dyn Algorithm>)
         ),
     }
 }
