@@ -25,8 +25,11 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import stable_baselin
     "$VENV/bin/pip" install stable-baselines3 gymnasium
 fi
 
-cargo build --release -p autodidact-rl --example pg_speed
-OURS_BIN=target/release/examples/pg_speed
+# OURS_BIN: a prebuilt pg_speed (else built here in release mode).
+if [ -z "${OURS_BIN:-}" ]; then
+    cargo build --release -p autodidact-rl --example pg_speed
+    OURS_BIN=target/release/examples/pg_speed
+fi
 steps_arg=()
 if [ "$STEPS" != 0 ]; then steps_arg=(--steps "$STEPS"); fi
 

@@ -135,8 +135,17 @@ fn learns_a_small_gridworld_to_the_optimal_policy() {
     // A corridor with a slippery-free goal: the greedy policy must reach it by the shortest
     // path; `value_gap` is exact, from the model.
     let env = Gridworld::from_ascii("S...G\n").unwrap();
-    for method in [Method::Reinforce, Method::A2c, Method::Ppo] {
+    // (method, shared trunk, normalised returns)
+    for (method, shared, norm) in [
+        (Method::Reinforce, false, false),
+        (Method::Reinforce, false, true),
+        (Method::A2c, false, false),
+        (Method::Ppo, false, false),
+        (Method::Ppo, true, false),
+    ] {
         let p = PgParams {
+            shared_network: shared,
+            normalize_returns: norm,
             total_steps: 6_000,
             n_envs: 4,
             n_steps: 16,
@@ -158,7 +167,7 @@ fn learns_a_small_gridworld_to_the_optimal_policy() {
         let m = a.evaluate(None).unwrap();
         assert!(
             m["value_gap"] < 1e-9,
-            "{method:?}: value gap {} (before training {})",
+            "{method:?} (shared {shared}, normalised {norm}): value gap {} (before training {})",
             m["value_gap"],
             before["value_gap"]
         );

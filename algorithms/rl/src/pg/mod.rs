@@ -16,6 +16,7 @@
 //! method and rl-baselines3-zoo's tuned sets.
 
 pub mod a2c;
+pub mod activation;
 mod agent;
 mod checkpoint;
 pub mod distribution;

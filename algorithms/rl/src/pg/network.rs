@@ -12,6 +12,7 @@ use ndarray::{Array2, ArrayD, ArrayView2, Ix2, IxDyn};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use super::activation::{activate, activate_var};
 use super::hyperparams::PgInit;
 use crate::errors::{Result, RlError};
 
@@ -151,13 +152,13 @@ impl ActorCritic {
     /// The heads of a batch `obs [B, obs_dim]` on the tape.
     pub fn forward<T: Float>(&self, p: &[Var<T>], obs: Var<T>) -> Heads<T> {
         let x = match &self.trunk {
-            Some(t) => t.activation.apply(t.forward(p, obs)),
+            Some(t) => activate_var(t.activation, mlp_forward(t, p, obs)),
             None => obs,
         };
-        let value = self.critic.forward(p, x);
+        let value = mlp_forward(&self.critic, p, x);
         let b = value.shape()[0];
         Heads {
-            policy: self.actor.forward(p, x),
+            policy: mlp_forward(&self.actor, p, x),
             value: value.reshape(&[b]),
             log_std: self.log_std.map(|i| p[i]),
         }
@@ -216,28 +217,18 @@ pub fn orthogonal(rows: usize, cols: usize, gain: f64, rng: &mut Rng) -> Array2<
     })
 }
 
-#[inline]
-fn activate(a: Activation, x: f32) -> f32 {
-    match a {
-        Activation::Relu => x.max(0.0),
-        Activation::Tanh => x.tanh(),
-        Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        Activation::LeakyRelu => {
-            if x > 0.0 {
-                x
-            } else {
-                0.01 * x
-            }
+/// An MLP on the tape, with this module's activations (core's `Mlp::forward` with the faster
+/// tanh).
+fn mlp_forward<T: Float>(mlp: &Mlp, p: &[Var<T>], x: Var<T>) -> Var<T> {
+    let n = mlp.layers.len();
+    mlp.layers.iter().enumerate().fold(x, |h, (i, l)| {
+        let y = l.forward(p, h);
+        if i + 1 < n {
+            activate_var(mlp.activation, y)
+        } else {
+            y
         }
-        Activation::Elu => {
-            if x > 0.0 {
-                x
-            } else {
-                x.exp_m1()
-            }
-        }
-        Activation::Identity => x,
-    }
+    })
 }
 
 /// An MLP without a tape: `x W + b` with a GEMM, activation between layers.
