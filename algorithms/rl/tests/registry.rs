@@ -3,8 +3,8 @@
 
 use autodidact_core::{EnvKind, Hyperparams, Registry};
 use autodidact_rl::{
-    DqnParams, PgParams, PolicyEvaluationParams, PolicyIterationParams, QLearningParams, SarsaParams,
-    ValueIterationParams,
+    DqnParams, PgParams, PolicyEvaluationParams, PolicyIterationParams, QLearningParams,
+    SarsaParams, ValueIterationParams,
 };
 
 const NAMES: [&str; 9] = [
@@ -123,7 +123,13 @@ fn rl_zoo_policy_gradient_values() {
         (8, 32, 256, 20, 100_000)
     );
     assert_eq!(
-        (p.gae_lambda, p.gamma, p.ent_coef, p.learning_rate, p.clip_range),
+        (
+            p.gae_lambda,
+            p.gamma,
+            p.ent_coef,
+            p.learning_rate,
+            p.clip_range
+        ),
         (0.8, 0.98, 0.0, 1e-3, 0.2)
     );
     assert_eq!(
@@ -132,12 +138,25 @@ fn rl_zoo_policy_gradient_values() {
     );
     let a = PgParams::a2c_zoo_cartpole();
     a.validate().unwrap();
-    assert_eq!((a.n_envs, a.n_steps, a.ent_coef, a.total_steps), (8, 5, 0.0, 500_000));
-    assert_eq!((a.learning_rate, a.gae_lambda, a.vf_coef, a.max_grad_norm), (7e-4, 1.0, 0.5, 0.5));
+    assert_eq!(
+        (a.n_envs, a.n_steps, a.ent_coef, a.total_steps),
+        (8, 5, 0.0, 500_000)
+    );
+    assert_eq!(
+        (a.learning_rate, a.gae_lambda, a.vf_coef, a.max_grad_norm),
+        (7e-4, 1.0, 0.5, 0.5)
+    );
     let q = PgParams::ppo_zoo_pendulum();
     q.validate().unwrap();
     assert_eq!(
-        (q.n_envs, q.n_steps, q.gae_lambda, q.gamma, q.n_epochs, q.learning_rate),
+        (
+            q.n_envs,
+            q.n_steps,
+            q.gae_lambda,
+            q.gamma,
+            q.n_epochs,
+            q.learning_rate
+        ),
         (4, 1024, 0.95, 0.9, 10, 1e-3)
     );
     // The TOML files the docs give for the runner hold the same values.
