@@ -43,6 +43,33 @@ impl Space {
             Space::Box { .. } => None,
         }
     }
+    /// The lower and upper bounds of a box space (`None` for a discrete one).
+    pub fn bounds(&self) -> Option<(&[f32], &[f32])> {
+        match self {
+            Space::Discrete(_) => None,
+            Space::Box { low, high, .. } => Some((low, high)),
+        }
+    }
+    /// A one-dimensional box `[low, high]` (one bound per element).
+    pub fn bounded(low: Vec<f32>, high: Vec<f32>) -> Space {
+        let shape = vec![low.len()];
+        Space::Box { low, high, shape }
+    }
+    /// Whether `action` belongs to this space: a choice below `n`, or a vector of the box's
+    /// size within its bounds.
+    pub fn contains(&self, action: &Action) -> bool {
+        match (self, action) {
+            (Space::Discrete(n), Action::Discrete(a)) => a < n,
+            (Space::Box { low, high, .. }, Action::Continuous(v)) => {
+                v.len() == self.flat_dim()
+                    && v.len() == low.len()
+                    && v.iter()
+                        .zip(low.iter().zip(high))
+                        .all(|(x, (l, h))| x >= l && x <= h)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An action.

@@ -47,6 +47,7 @@ pub mod tape;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod vec_env;
 
 pub use error::{CoreError, Result};
 pub use float::Float;
@@ -78,6 +79,7 @@ pub use env::{
 pub use registry::{AlgorithmEntry, EnvEntry, EnvInstance, EnvKind, EnvSpec, Registry};
 pub use stream::{Experience, Scenario, TaskStream};
 pub use task::{Split, Targets, Task, TaskDistribution, TaskKind};
+pub use vec_env::{EpisodeEnd, VecEnv, VecEnvState, VecStep};
 
 pub use inventory;
 pub use ndarray;

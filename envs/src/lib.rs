@@ -12,6 +12,7 @@
 //! | `gridworld` | RL, with the exact model | [`gridworld`] |
 //! | `gridworld-goals` | meta-RL | [`gridworld_goals`] |
 //! | `cartpole` | RL | [`cartpole`] |
+//! | `pendulum` | RL, continuous actions | [`pendulum`] |
 //! | `bandit`, `bandit-distribution` | RL, meta-RL | [`bandit`] |
 //! | `split`, `permuted` | continual streams | [`streams`] |
 //!
@@ -41,6 +42,7 @@ pub mod gridworld_goals;
 pub mod intents;
 pub mod minilm;
 pub mod omniglot;
+pub mod pendulum;
 pub mod sinusoid;
 pub mod streams;
 pub mod text;
@@ -57,6 +59,7 @@ pub use gridworld_goals::{GridworldGoals, GridworldGoalsParams};
 pub use intents::{Featurizer, IntentFeatures, Intents, IntentsParams};
 pub use minilm::SentenceEncoder;
 pub use omniglot::{Omniglot, OmniglotParams};
+pub use pendulum::{Pendulum, PendulumParams};
 pub use sinusoid::{Sinusoid, SinusoidParams};
 pub use streams::{
     Holdout, HoldoutKind, PermutedStream, PermutedStreamParams, SplitScenario, SplitStream,

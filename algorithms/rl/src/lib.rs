@@ -1,7 +1,7 @@
 //! # autodidact-rl
 //!
 //! Reinforcement learning on Autodidact's own autodiff: exact Bellman solvers, tabular
-//! Q-learning and SARSA, and the DQN family.
+//! Q-learning and SARSA, the DQN family, and the policy-gradient family (REINFORCE, A2C, PPO).
 //!
 //! | registered name | what | module |
 //! | --- | --- | --- |
@@ -11,6 +11,9 @@
 //! | `q-learning` | tabular Q-learning, ε-greedy | [`tabular`] |
 //! | `sarsa` | tabular SARSA / Expected SARSA, ε-greedy | [`tabular`] |
 //! | `dqn` | DQN with replay, target network, Double, dueling, n-step, prioritised replay | [`dqn`] |
+//! | `reinforce` | Monte-Carlo policy gradient, reward-to-go, learned baseline | [`pg`] |
+//! | `a2c` | synchronous advantage actor-critic, n-step / GAE(λ) | [`pg`] |
+//! | `ppo` | proximal policy optimisation, clipped surrogate, GAE(λ) | [`pg`] |
 //!
 //! The exact solvers need an environment with a [`TabularModel`](autodidact_core::TabularModel)
 //! (every gridworld has one); the learners train on any RL environment with discrete actions
@@ -34,6 +37,7 @@ pub mod episodes;
 pub mod errors;
 pub mod evaluate;
 pub mod hyperparams;
+pub mod pg;
 pub mod schedule;
 pub mod tabular;
 
@@ -44,6 +48,7 @@ pub use hyperparams::{
     PolicyEvaluationParams, PolicyIterationParams, QLearningParams, SarsaParams,
     ValueIterationParams,
 };
+pub use pg::{Method, PgAgent, PgParams};
 pub use schedule::Schedule;
 pub use tabular::{TabularAgent, TabularKind};
 

@@ -1,19 +1,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The six algorithms are registered with documented, validated hyperparameters.
+//! The nine algorithms are registered with documented, validated hyperparameters.
 
 use autodidact_core::{EnvKind, Hyperparams, Registry};
 use autodidact_rl::{
-    DqnParams, PolicyEvaluationParams, PolicyIterationParams, QLearningParams, SarsaParams,
-    ValueIterationParams,
+    DqnParams, PgParams, PolicyEvaluationParams, PolicyIterationParams, QLearningParams,
+    SarsaParams, ValueIterationParams,
 };
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 9] = [
     "policy-evaluation",
     "value-iteration",
     "policy-iteration",
     "q-learning",
     "sarsa",
     "dqn",
+    "reinforce",
+    "a2c",
+    "ppo",
 ];
 
 #[test]
@@ -69,6 +72,11 @@ fn invalid_values_and_unknown_keys_name_the_key() {
     refuses::<ValueIterationParams>("tolerance", (-1.0).into());
     refuses::<PolicyIterationParams>("evaluation", "guess".into());
     refuses::<PolicyEvaluationParams>("policy", "random".into());
+    refuses::<PgParams>("gae_lambda", 1.5.into());
+    refuses::<PgParams>("n_envs", 0.into());
+    refuses::<PgParams>("clip_range", 0.0.into());
+    refuses::<PgParams>("learning_rate_schedule", "cosine".into());
+    refuses::<PgParams>("clip_rang", 0.2.into());
     let mut c = PolicyEvaluationParams::default_config();
     c.insert("policy".into(), "actions".into());
     assert!(PolicyEvaluationParams::from_config(&c)
@@ -103,4 +111,79 @@ fn rl_zoo_cartpole_values() {
     );
     assert_eq!(p.hidden, vec![256, 256]);
     assert_eq!(p.total_steps, 50_000);
+}
+
+#[test]
+fn rl_zoo_policy_gradient_values() {
+    use autodidact_rl::pg::Decay;
+    let p = PgParams::ppo_zoo_cartpole();
+    p.validate().unwrap();
+    assert_eq!(
+        (p.n_envs, p.n_steps, p.batch_size, p.n_epochs, p.total_steps),
+        (8, 32, 256, 20, 100_000)
+    );
+    assert_eq!(
+        (
+            p.gae_lambda,
+            p.gamma,
+            p.ent_coef,
+            p.learning_rate,
+            p.clip_range
+        ),
+        (0.8, 0.98, 0.0, 1e-3, 0.2)
+    );
+    assert_eq!(
+        (p.learning_rate_schedule, p.clip_range_schedule),
+        (Decay::Linear, Decay::Linear)
+    );
+    let a = PgParams::a2c_zoo_cartpole();
+    a.validate().unwrap();
+    assert_eq!(
+        (a.n_envs, a.n_steps, a.ent_coef, a.total_steps),
+        (8, 5, 0.0, 500_000)
+    );
+    assert_eq!(
+        (a.learning_rate, a.gae_lambda, a.vf_coef, a.max_grad_norm),
+        (7e-4, 1.0, 0.5, 0.5)
+    );
+    let q = PgParams::ppo_zoo_pendulum();
+    q.validate().unwrap();
+    assert_eq!(
+        (
+            q.n_envs,
+            q.n_steps,
+            q.gae_lambda,
+            q.gamma,
+            q.n_epochs,
+            q.learning_rate
+        ),
+        (4, 1024, 0.95, 0.9, 10, 1e-3)
+    );
+    // The TOML files the docs give for the runner hold the same values.
+    for (file, want) in [
+        ("ppo-cartpole-zoo.toml", p),
+        ("a2c-cartpole-zoo.toml", a),
+        ("ppo-pendulum-zoo.toml", q),
+    ] {
+        let path = format!("{}/../../bench/rl/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config: autodidact_core::Config = toml::from_str(&text).unwrap();
+        let defaults = if file.starts_with("a2c") {
+            PgParams::a2c()
+        } else {
+            PgParams::ppo()
+        };
+        let got = defaults.with_config(&config).unwrap().into_inner();
+        assert_eq!(
+            PgParams {
+                log_every: 0,
+                ..got
+            },
+            PgParams {
+                log_every: 0,
+                ..want
+            },
+            "{file}"
+        );
+    }
 }
