@@ -2,6 +2,8 @@
 //! servers on one file, a full disk (a file-size limit on the process), `kill -9` in the
 //! middle of a consolidation and under concurrent write load.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Read;

@@ -7,6 +7,8 @@
 //! `AUTODIDACT_SCREENSHOT=FILE` also writes the final screenshot to FILE (how
 //! `docs/img/agent.png` is made).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
