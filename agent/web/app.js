@@ -182,11 +182,13 @@
     if (typeof uPlot === "undefined") return;
     events = tl.events;
     if (!charts.accuracy) {
-      const unit = { scale: "%", values: (u, v) => v.map((x) => x + " %") };
+      // Wide enough for "100 %".
+      const unit = { scale: "%", size: 60, values: (u, v) => v.map((x) => x + " %") };
       charts.accuracy = chart(
         "chart-accuracy",
         [
-          { label: "All intents", stroke: "#1b1f24", width: 2, scale: "%" },
+          // Points too, so a curve of a single observation still shows.
+          { label: "All intents", stroke: "#1b1f24", width: 2, scale: "%", points: { show: true, size: 5 } },
           { label: "Oldest intents", stroke: "#0b5cad", width: 2, scale: "%" },
           { label: "Newest intents", stroke: "#c2410c", width: 2, scale: "%" },
         ],
