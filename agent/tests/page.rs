@@ -65,6 +65,21 @@ impl Driver {
     }
 }
 
+/// Ends the browser started on `profile` if the test fails before closing its session
+/// (ending chromedriver does not end the browser it started).
+struct BrowserGuard(PathBuf);
+
+impl Drop for BrowserGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("pkill")
+            .args(["-f", "--"])
+            .arg(format!("--user-data-dir={}", self.0.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 /// A headless Chromium session on a fresh profile in `profile`.
 async fn browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
     let caps = json!({
@@ -148,6 +163,7 @@ async fn the_page_shows_the_agent_learning_in_a_real_browser() {
     let s = Server::start(config(dir.path())).await;
     let driver = Driver::start(&chromedriver).await;
     let profile = dir.path().join("chromium-profile");
+    let _browser = BrowserGuard(profile.clone());
     let c = browser(&driver, &chromium, &profile).await;
 
     c.goto(&s.url("/")).await.unwrap();
