@@ -29,6 +29,7 @@ pub mod algorithm;
 mod backward;
 pub mod config;
 pub mod env;
+pub mod episodic;
 pub mod error;
 pub mod float;
 pub mod layers;

@@ -24,9 +24,19 @@ pub fn pool(threads: usize) -> Result<ThreadPool> {
         })
 }
 
-/// A pool for `threads` threads, or `None` for one thread (the work then runs on the calling
-/// thread, with no hand-over).
+/// The worker count a `threads` setting asks for: itself, or every core this process may
+/// use when it is 0 (every family's default).
+pub fn worker_threads(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// A pool for `threads` threads (0: every core), or `None` for one thread (the work then runs
+/// on the calling thread, with no hand-over).
 pub fn pool_for(threads: usize) -> Result<Option<ThreadPool>> {
+    let threads = worker_threads(threads);
     if threads > 1 {
         pool(threads).map(Some)
     } else {
@@ -99,6 +109,8 @@ mod tests {
             assert_eq!(bits(&one), bits(&many));
         }
         assert!(pool_for(1)?.is_none());
+        assert!(worker_threads(0) >= 1);
+        assert_eq!(worker_threads(3), 3);
         assert_eq!(pool_for(2)?.map(|p| p.current_num_threads()), Some(2));
         Ok(())
     }

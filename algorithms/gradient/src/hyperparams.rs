@@ -63,8 +63,9 @@ pub struct MetaParams {
     /// Validate every N meta-iterations (0: never).
     #[param(min = 0)]
     pub val_every: u64,
-    /// Worker threads for a meta-batch's tasks (results do not depend on it).
-    #[param(min = 1, max = 256)]
+    /// Worker threads for a meta-batch's and an evaluation's tasks (0: every core; results do
+    /// not depend on it).
+    #[param(min = 0, max = 256)]
     pub threads: usize,
 }
 
@@ -89,7 +90,7 @@ impl Default for MetaParams {
             val_tasks: 100,
             log_every: 100,
             val_every: 1000,
-            threads: 1,
+            threads: 0,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! evaluation on held-out tasks, and exact checkpoints.
 
 use autodidact_core::config::Checked;
+use autodidact_core::episodic::evaluation_distribution;
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::parallel;
 use autodidact_core::{
@@ -348,28 +349,14 @@ impl Algorithm for MetaLearner {
     }
 
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {
-        let dist: &dyn TaskDistribution = match env {
-            None => self.dist.as_ref(),
-            Some(EnvInstance::Tasks(d)) => {
-                if d.kind() != self.dist.kind() || d.input_shape() != self.dist.input_shape() {
-                    return Err(CoreError::Env(format!(
-                        "this checkpoint was trained on {:?} tasks with inputs {:?}; the evaluation environment has {:?} with inputs {:?}",
-                        self.dist.kind(),
-                        self.dist.input_shape(),
-                        d.kind(),
-                        d.input_shape()
-                    )));
-                }
-                d.as_ref()
-            }
-            Some(other) => {
-                return Err(CoreError::Env(format!(
-                    "{} evaluates on few-shot task distributions, not on {}",
-                    self.method.name(),
-                    other.kind().describe()
-                )))
-            }
-        };
+        let own = self.dist.as_ref();
+        let dist = evaluation_distribution(
+            self.method.name(),
+            own,
+            env,
+            "tasks of the same kind and inputs",
+            |d| d.kind() == own.kind() && d.input_shape() == own.input_shape(),
+        )?;
         Ok(self.evaluate_on(dist, Split::Test, self.hp.eval_tasks, "")?)
     }
 

@@ -1,6 +1,7 @@
 //! Evaluation on held-out episodes: query accuracy with a 95 % confidence interval, and the
 //! raw-feature nearest-prototype baseline on the same episodes when inputs are vectors.
 
+use autodidact_core::parallel::{ordered_map, ThreadPool};
 use autodidact_core::{
     mean_ci95, no_grad, BatchNormMode, BatchNormStats, Metrics, Params, Seed, Split, Tape,
     TaskDistribution,
@@ -53,25 +54,36 @@ pub fn evaluate_episodes(
     seed: Seed,
     prefix: &str,
     baseline: bool,
+    pool: Option<&ThreadPool>,
 ) -> Result<Metrics> {
-    let mut accs = Vec::with_capacity(n);
-    let mut losses = Vec::with_capacity(n);
-    let mut base = Vec::new();
-    for i in 0..n {
-        let task = dist.task(split, seed, i as u64)?;
+    // Episodes are independent and drawn by index, so they run on any thread; the results
+    // come back in index order and are summed in it, whatever the thread count.
+    let indices: Vec<u64> = (0..n as u64).collect();
+    let results = ordered_map(pool, &indices, |&i| -> Result<(f64, f64, Option<f64>)> {
+        let task = dist.task(split, seed, i)?;
         let (acc, loss) = episode_accuracy(model, params, stats, &task)?;
         if !loss.is_finite() {
             return Err(MetricError::NonFinite {
-                iteration: i as u64,
+                iteration: i,
                 value: loss,
             });
         }
+        let base = if baseline {
+            let ways = Episode::new(&task)?.ways;
+            Some(nearest_prototype_accuracy(&task, ways)?)
+        } else {
+            None
+        };
+        Ok((acc, loss, base))
+    });
+    let mut accs = Vec::with_capacity(n);
+    let mut losses = Vec::with_capacity(n);
+    let mut base = Vec::new();
+    for r in results {
+        let (acc, loss, b) = r?;
         accs.push(acc);
         losses.push(loss);
-        if baseline {
-            let ways = Episode::new(&task)?.ways;
-            base.push(nearest_prototype_accuracy(&task, ways)?);
-        }
+        base.extend(b);
     }
     let mut m = Metrics::new();
     let (acc, ci) = mean_ci95(&accs);

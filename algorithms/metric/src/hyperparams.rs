@@ -129,6 +129,9 @@ pub struct MetricParams {
     /// Log the training loss every this many episodes.
     #[param(min = 1)]
     pub log_every: u64,
+    /// Worker threads for evaluation episodes (0: every core; results do not depend on it).
+    #[param(min = 0, max = 256)]
+    pub threads: usize,
 }
 
 impl Default for MetricParams {
@@ -163,6 +166,7 @@ impl Default for MetricParams {
             val_every: 500,
             early_stopping: true,
             log_every: 100,
+            threads: 0,
         }
     }
 }

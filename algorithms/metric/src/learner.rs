@@ -2,12 +2,15 @@
 //! early stopping (the best-validation parameters kept in memory), evaluation on held-out
 //! episodes, and exact checkpoints.
 
+use autodidact_core::episodic::{
+    evaluation_distribution, EpisodicLearner, Parts, PartsMut, Progress, Schedule,
+};
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
+use autodidact_core::parallel::{self, ThreadPool};
 use autodidact_core::{
     Adam, Algorithm, BatchNormMode, BatchNormStats, Better, Config, CoreError, CreateGraph,
     EnvInstance, EnvSpec, Metrics, Params, Seed, Split, Tape, Task, TaskDistribution,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::episode::Episode;
 use crate::errors::{MetricError, Result};
@@ -17,32 +20,7 @@ use crate::model::{Method, Model};
 use crate::proto::class_pooling;
 use autodidact_core::config::Checked;
 
-/// The best validation point so far (early stopping).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BestValidation {
-    /// Episodes trained when it was reached.
-    pub iteration: u64,
-    /// Its validation query accuracy.
-    pub accuracy: f64,
-    /// The parameters then.
-    pub params: Params<f32>,
-    /// The batch-norm running statistics then.
-    pub stats: Vec<BatchNormStats<f32>>,
-}
-
-/// Everything a checkpoint holds.
-#[derive(Serialize, Deserialize)]
-struct State {
-    method: Method,
-    iteration: u64,
-    params: Params<f32>,
-    stats: Vec<BatchNormStats<f32>>,
-    opt: Adam<f32>,
-    best: Option<BestValidation>,
-    loss_sum: f64,
-    acc_sum: f64,
-    count: u64,
-}
+pub use autodidact_core::episodic::BestValidation;
 
 /// A metric-based meta-learner bound to a few-shot classification distribution.
 pub struct MetricLearner {
@@ -55,11 +33,9 @@ pub struct MetricLearner {
     dist: Box<dyn TaskDistribution>,
     train_dist: Option<Box<dyn TaskDistribution>>,
     seed: Seed,
-    iteration: u64,
-    best: Option<BestValidation>,
-    loss_sum: f64,
-    acc_sum: f64,
-    count: u64,
+    progress: Progress,
+    /// Workers for evaluation episodes (`threads` > 1).
+    pool: Option<ThreadPool>,
 }
 
 fn tasks_of(inst: EnvInstance, method: Method, env: &str) -> Result<Box<dyn TaskDistribution>> {
@@ -176,6 +152,7 @@ impl MetricLearner {
                 }
             }
         }
+        let pool = parallel::pool_for(hp.threads)?;
         Ok(MetricLearner {
             method,
             hp,
@@ -186,11 +163,8 @@ impl MetricLearner {
             dist,
             train_dist,
             seed,
-            iteration: 0,
-            best: None,
-            loss_sum: 0.0,
-            acc_sum: 0.0,
-            count: 0,
+            progress: Progress::default(),
+            pool,
         })
     }
 
@@ -220,7 +194,7 @@ impl MetricLearner {
     }
     /// The best validation point so far.
     pub fn best_validation(&self) -> Option<&BestValidation> {
-        self.best.as_ref()
+        self.progress.best.as_ref()
     }
     /// The distribution training episodes are drawn from.
     pub fn train_distribution(&self) -> &dyn TaskDistribution {
@@ -236,7 +210,7 @@ impl MetricLearner {
         if self.hp.lr_decay_every == 0 {
             return self.hp.lr;
         }
-        let k = (self.iteration / self.hp.lr_decay_every).min(i32::MAX as u64) as i32;
+        let k = (self.progress.iteration / self.hp.lr_decay_every).min(i32::MAX as u64) as i32;
         self.hp.lr * self.hp.lr_decay.powi(k)
     }
 
@@ -244,7 +218,9 @@ impl MetricLearner {
     /// step). Does not advance the iteration counter.
     pub fn train_on(&mut self, task: &Task) -> Result<(f64, f64)> {
         let ep = Episode::new(task)?;
-        if self.iteration == 0 && self.hp.relation_init == RelationInit::DifferenceCalibrated {
+        if self.progress.iteration == 0
+            && self.hp.relation_init == RelationInit::DifferenceCalibrated
+        {
             self.calibrate_relation(&ep)?;
         }
         let tape = Tape::<f32>::new();
@@ -256,7 +232,7 @@ impl MetricLearner {
         if !loss.is_finite() {
             return Err(MetricError::NonFinite {
                 // 1-based, as the runner numbers iterations in its messages.
-                iteration: self.iteration + 1,
+                iteration: self.progress.iteration + 1,
                 value: loss,
             });
         }
@@ -296,14 +272,14 @@ impl MetricLearner {
         let seed = self.seed.derive("meta-train");
         Ok(self
             .train_distribution()
-            .task(Split::Train, seed, self.iteration)?)
+            .task(Split::Train, seed, self.progress.iteration)?)
     }
 
     /// One training episode; returns its loss and query accuracy.
     pub fn episode_step(&mut self) -> Result<(f64, f64)> {
         let task = self.next_task()?;
         let r = self.train_on(&task)?;
-        self.iteration += 1;
+        self.progress.iteration += 1;
         Ok(r)
     }
 
@@ -328,44 +304,58 @@ impl MetricLearner {
             seed,
             prefix,
             baseline,
+            self.pool.as_ref(),
         )
     }
+}
 
-    /// Validates, and keeps the parameters if they are the best so far.
-    pub fn validate(&mut self) -> Result<Metrics> {
-        let mut m = self.evaluate_on(
-            self.dist.as_ref(),
-            Split::Validation,
-            self.hp.val_episodes,
-            "val_",
-        )?;
-        let acc = m.get("val_query_accuracy").copied().unwrap_or(f64::NAN);
-        if self.hp.early_stopping && self.best.as_ref().is_none_or(|b| acc > b.accuracy) {
-            self.best = Some(BestValidation {
-                iteration: self.iteration,
-                accuracy: acc,
-                params: self.params.clone(),
-                stats: self.stats.clone(),
-            });
-        }
-        if let Some(b) = &self.best {
-            m.insert("val_best_accuracy".into(), b.accuracy);
-            m.insert("val_best_iteration".into(), b.iteration as f64);
-        }
-        Ok(m)
+impl EpisodicLearner for MetricLearner {
+    fn algorithm_name(&self) -> &str {
+        self.method.name()
     }
 
-    /// Replaces the parameters with the best validation point's (early stopping); returns
-    /// whether there was one.
-    pub fn restore_best(&mut self) -> bool {
-        match &self.best {
-            Some(b) => {
-                self.params = b.params.clone();
-                self.stats = b.stats.clone();
-                true
-            }
-            None => false,
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            meta_iterations: self.hp.meta_iterations,
+            log_every: self.hp.log_every,
+            val_every: self.hp.val_every,
+            early_stopping: self.hp.early_stopping,
         }
+    }
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            params: &self.params,
+            stats: &self.stats,
+            opt: &self.opt,
+            progress: &self.progress,
+        }
+    }
+
+    fn parts_mut(&mut self) -> PartsMut<'_> {
+        PartsMut {
+            params: &mut self.params,
+            stats: &mut self.stats,
+            opt: &mut self.opt,
+            progress: &mut self.progress,
+        }
+    }
+
+    fn meta_update(&mut self) -> autodidact_core::Result<(f64, f64)> {
+        Ok(self.episode_step()?)
+    }
+
+    fn validation_metrics(&mut self) -> autodidact_core::Result<Metrics> {
+        let n = self.hp.val_episodes;
+        Ok(self.evaluate_on(self.dist.as_ref(), Split::Validation, n, "val_")?)
+    }
+
+    fn validation_key(&self) -> &'static str {
+        "val_query_accuracy"
+    }
+
+    fn log_extra(&self, metrics: &mut Metrics) {
+        metrics.insert("lr".into(), self.current_lr());
     }
 }
 
@@ -379,107 +369,27 @@ impl Algorithm for MetricLearner {
     }
 
     fn steps_done(&self) -> u64 {
-        self.iteration
+        self.progress.iteration
     }
 
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        let (loss, acc) = self.episode_step()?;
-        self.loss_sum += loss;
-        self.acc_sum += acc;
-        self.count += 1;
-        let mut m = Metrics::new();
-        let done = self.iteration == self.hp.meta_iterations;
-        if self.iteration.is_multiple_of(self.hp.log_every) || done {
-            let n = self.count.max(1) as f64;
-            m.insert("loss".into(), self.loss_sum / n);
-            m.insert("train_accuracy".into(), self.acc_sum / n);
-            m.insert("lr".into(), self.current_lr());
-            self.loss_sum = 0.0;
-            self.acc_sum = 0.0;
-            self.count = 0;
-        }
-        if self.hp.val_every > 0 && (self.iteration.is_multiple_of(self.hp.val_every) || done) {
-            m.extend(self.validate()?);
-        }
-        if done && self.hp.early_stopping {
-            let it = self.best.as_ref().map(|b| b.iteration);
-            if self.restore_best() {
-                m.insert("restored_iteration".into(), it.unwrap_or(0) as f64);
-            }
-        }
-        Ok(m)
+        self.episodic_step()
     }
 
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {
-        let dist: &dyn TaskDistribution = match env {
-            None => self.dist.as_ref(),
-            Some(EnvInstance::Tasks(d)) => {
-                if d.input_shape() != self.dist.input_shape() {
-                    return Err(CoreError::Env(format!(
-                        "this checkpoint was trained on inputs {:?}; the evaluation environment has inputs {:?}",
-                        self.dist.input_shape(),
-                        d.input_shape()
-                    )));
-                }
-                d.as_ref()
-            }
-            Some(other) => {
-                return Err(CoreError::Env(format!(
-                    "{} evaluates on few-shot classification distributions, not on {}",
-                    self.method.name(),
-                    other.kind().describe()
-                )))
-            }
-        };
+        let own = self.dist.as_ref();
+        let dist = evaluation_distribution(self.method.name(), own, env, "the same inputs", |d| {
+            d.input_shape() == own.input_shape()
+        })?;
         Ok(self.evaluate_on(dist, Split::Test, self.hp.eval_episodes, "")?)
     }
 
     fn save(&self) -> autodidact_core::Result<Vec<u8>> {
-        let state = State {
-            method: self.method,
-            iteration: self.iteration,
-            params: self.params.clone(),
-            stats: self.stats.clone(),
-            opt: self.opt.clone(),
-            best: self.best.clone(),
-            loss_sum: self.loss_sum,
-            acc_sum: self.acc_sum,
-            count: self.count,
-        };
-        serde_json::to_vec(&state).map_err(|e| CoreError::Serde(e.to_string()))
+        self.save_episodic()
     }
 
     fn load(&mut self, bytes: &[u8]) -> autodidact_core::Result<()> {
-        let state: State = serde_json::from_slice(bytes).map_err(|e| {
-            CoreError::Checkpoint(format!("not a {} checkpoint: {e}", self.method.name()))
-        })?;
-        if state.method != self.method {
-            return Err(CoreError::Checkpoint(format!(
-                "the checkpoint is of {}, not {}",
-                state.method.name(),
-                self.method.name()
-            )));
-        }
-        self.params.check_compatible(&state.params)?;
-        if state.stats.len() != self.stats.len() {
-            return Err(CoreError::Checkpoint(format!(
-                "{} batch-norm layers in the checkpoint, {} in the model",
-                state.stats.len(),
-                self.stats.len()
-            )));
-        }
-        if let Some(b) = &state.best {
-            self.params.check_compatible(&b.params)?;
-        }
-        self.params = state.params;
-        self.stats = state.stats;
-        self.opt = state.opt;
-        self.best = state.best;
-        self.iteration = state.iteration;
-        self.loss_sum = state.loss_sum;
-        self.acc_sum = state.acc_sum;
-        self.count = state.count;
-        Ok(())
+        self.load_episodic(bytes)
     }
 
     fn selection_metric(&self) -> Option<(String, Better)> {

@@ -298,3 +298,38 @@ fn relation_lr_scale_slows_only_the_relation_module() {
     let err = bad.validate().unwrap_err().to_string();
     assert!(err.contains("relation_lr_scale"), "{err}");
 }
+
+#[test]
+fn the_thread_count_does_not_change_a_number() {
+    // Validation and test episodes run on the worker pool; early stopping reads validation.
+    for method in [Method::Proto, Method::Relation] {
+        let run = |threads: usize| {
+            let hp = MetricParams {
+                threads,
+                val_every: 5,
+                val_episodes: 7,
+                eval_episodes: 9,
+                ..short(method, 10)
+            };
+            let mut l = MetricLearner::with_distributions(
+                method,
+                hp.check().unwrap(),
+                gaussian(5),
+                None,
+                Seed(3),
+            )
+            .unwrap();
+            let mut logs = Vec::new();
+            while l.steps_done() < l.total_steps() {
+                logs.push(l.train_step().unwrap());
+            }
+            logs.push(l.evaluate(None).unwrap());
+            let bits: Vec<Vec<(String, u64)>> = logs
+                .iter()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.to_bits())).collect())
+                .collect();
+            (bits, l.save().unwrap())
+        };
+        assert_eq!(run(1), run(2), "{}", method.name());
+    }
+}

@@ -82,6 +82,9 @@ pub struct ModelBasedParams {
     /// Log the training loss every this many updates.
     #[param(min = 1)]
     pub log_every: u64,
+    /// Worker threads for evaluation batches (0: every core; results do not depend on it).
+    #[param(min = 0, max = 256)]
+    pub threads: usize,
 }
 
 impl Default for ModelBasedParams {
@@ -107,6 +110,7 @@ impl Default for ModelBasedParams {
             val_every: 500,
             early_stopping: true,
             log_every: 50,
+            threads: 0,
         }
     }
 }

@@ -3,13 +3,16 @@
 //! accuracy by instance on held-out episodes, and exact checkpoints.
 
 use autodidact_core::config::Checked;
+use autodidact_core::episodic::{
+    evaluation_distribution, EpisodicLearner, Parts, PartsMut, Progress, Schedule,
+};
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
+use autodidact_core::parallel::{self, ordered_map, ThreadPool};
 use autodidact_core::{
     no_grad, Adam, Algorithm, BatchNormMode, BatchNormStats, Better, Config, CoreError,
     CreateGraph, EnvInstance, EnvSpec, Metrics, Params, Seed, Split, Tape, TaskDistribution,
     TaskKind,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::errors::{ModelBasedError, Result};
 use crate::evaluate::{episode_accuracies, InstanceAccuracy};
@@ -17,33 +20,7 @@ use crate::hyperparams::{resolve, ModelBasedParams};
 use crate::model::{Method, Model};
 use crate::sequence::{Sequence, SequenceBatch};
 
-/// The best validation point so far (early stopping).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BestValidation {
-    /// Updates done when it was reached.
-    pub iteration: u64,
-    /// Its validation accuracy over every step.
-    pub accuracy: f64,
-    /// The parameters then.
-    pub params: Params<f32>,
-    /// The batch-norm running statistics then.
-    pub stats: Vec<BatchNormStats<f32>>,
-}
-
-/// Everything a checkpoint holds. Episodes are drawn by index from the run's seed, so no
-/// generator state is needed beyond the iteration.
-#[derive(Serialize, Deserialize)]
-struct State {
-    method: Method,
-    iteration: u64,
-    params: Params<f32>,
-    stats: Vec<BatchNormStats<f32>>,
-    opt: Adam<f32>,
-    best: Option<BestValidation>,
-    loss_sum: f64,
-    acc_sum: f64,
-    count: u64,
-}
+pub use autodidact_core::episodic::BestValidation;
 
 /// A model-based meta-learner bound to a few-shot classification distribution.
 pub struct ModelBasedLearner {
@@ -55,11 +32,9 @@ pub struct ModelBasedLearner {
     opt: Adam<f32>,
     dist: Box<dyn TaskDistribution>,
     seed: Seed,
-    iteration: u64,
-    best: Option<BestValidation>,
-    loss_sum: f64,
-    acc_sum: f64,
-    count: u64,
+    progress: Progress,
+    /// Workers for evaluation batches (`threads` > 1).
+    pool: Option<ThreadPool>,
 }
 
 /// Episode `index` of `split`: the task drawn for it, turned into a late-label sequence with
@@ -151,6 +126,7 @@ impl ModelBasedLearner {
         )?;
         let stats = model.new_stats();
         let opt = Adam::new(hp.lr);
+        let pool = parallel::pool_for(hp.threads)?;
         Ok(ModelBasedLearner {
             method,
             hp,
@@ -160,11 +136,8 @@ impl ModelBasedLearner {
             opt,
             dist,
             seed,
-            iteration: 0,
-            best: None,
-            loss_sum: 0.0,
-            acc_sum: 0.0,
-            count: 0,
+            progress: Progress::default(),
+            pool,
         })
     }
 
@@ -190,7 +163,7 @@ impl ModelBasedLearner {
     }
     /// The best validation point so far.
     pub fn best_validation(&self) -> Option<&BestValidation> {
-        self.best.as_ref()
+        self.progress.best.as_ref()
     }
 
     /// One update on the current iteration's batch of training episodes; returns its loss and
@@ -201,7 +174,7 @@ impl ModelBasedLearner {
             self.dist.as_ref(),
             Split::Train,
             self.seed.derive("meta-train"),
-            self.iteration * bs as u64,
+            self.progress.iteration * bs as u64,
             bs,
             self.hp.instances,
         )?;
@@ -213,7 +186,7 @@ impl ModelBasedLearner {
         let loss = out.loss.item();
         if !loss.is_finite() {
             return Err(ModelBasedError::NonFinite {
-                iteration: self.iteration + 1,
+                iteration: self.progress.iteration + 1,
                 value: loss,
             });
         }
@@ -226,7 +199,7 @@ impl ModelBasedLearner {
             clip_grad_norm(&mut grads, self.hp.grad_clip);
         }
         self.opt.step(&mut self.params, &grads)?;
-        self.iteration += 1;
+        self.progress.iteration += 1;
         Ok((loss, acc))
     }
 
@@ -240,11 +213,12 @@ impl ModelBasedLearner {
         prefix: &str,
     ) -> Result<Metrics> {
         let seed = self.seed.derive(split.name()).derive("evaluation");
-        let mut acc = InstanceAccuracy::default();
         let bs = self.hp.batch_size.max(1);
         let max_instance = self.hp.instances;
-        let mut first = 0usize;
-        while first < n {
+        // Batches are fixed by `batch_size` alone and drawn by index, so they run on any
+        // thread; their results are added in batch order, whatever the thread count.
+        let starts: Vec<usize> = (0..n).step_by(bs).collect();
+        let batches = ordered_map(self.pool.as_ref(), &starts, |&first| {
             let size = bs.min(n - first);
             let batch = episode_batch(dist, split, seed, first as u64, size, self.hp.instances)?;
             let tape = Tape::<f32>::new();
@@ -257,54 +231,63 @@ impl ModelBasedLearner {
             let loss = out.loss.item();
             if !loss.is_finite() {
                 return Err(ModelBasedError::NonFinite {
-                    iteration: self.iteration,
+                    iteration: self.progress.iteration,
                     value: loss,
                 });
             }
-            acc.add(
-                out.logits
-                    .with_value(|l| episode_accuracies(l, &batch, max_instance)),
-                loss,
-            );
-            first += size;
+            let accs = out
+                .logits
+                .with_value(|l| episode_accuracies(l, &batch, max_instance));
+            Ok((accs, loss))
+        });
+        let mut acc = InstanceAccuracy::default();
+        for b in batches {
+            let (accs, loss) = b?;
+            acc.add(accs, loss);
         }
         Ok(acc.metrics(prefix))
     }
+}
 
-    /// Validates, and keeps the parameters if they are the best so far.
-    pub fn validate(&mut self) -> Result<Metrics> {
-        let mut m = self.evaluate_on(
-            self.dist.as_ref(),
-            Split::Validation,
-            self.hp.val_episodes,
-            "val_",
-        )?;
-        let acc = m.get("val_accuracy").copied().unwrap_or(f64::NAN);
-        if self.hp.early_stopping && self.best.as_ref().is_none_or(|b| acc > b.accuracy) {
-            self.best = Some(BestValidation {
-                iteration: self.iteration,
-                accuracy: acc,
-                params: self.params.clone(),
-                stats: self.stats.clone(),
-            });
-        }
-        if let Some(b) = &self.best {
-            m.insert("val_best_accuracy".into(), b.accuracy);
-            m.insert("val_best_iteration".into(), b.iteration as f64);
-        }
-        Ok(m)
+impl EpisodicLearner for ModelBasedLearner {
+    fn algorithm_name(&self) -> &str {
+        self.method.name()
     }
 
-    /// Replaces the parameters with the best validation point's; returns whether there was one.
-    pub fn restore_best(&mut self) -> bool {
-        match &self.best {
-            Some(b) => {
-                self.params = b.params.clone();
-                self.stats = b.stats.clone();
-                true
-            }
-            None => false,
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            meta_iterations: self.hp.meta_iterations,
+            log_every: self.hp.log_every,
+            val_every: self.hp.val_every,
+            early_stopping: self.hp.early_stopping,
         }
+    }
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            params: &self.params,
+            stats: &self.stats,
+            opt: &self.opt,
+            progress: &self.progress,
+        }
+    }
+
+    fn parts_mut(&mut self) -> PartsMut<'_> {
+        PartsMut {
+            params: &mut self.params,
+            stats: &mut self.stats,
+            opt: &mut self.opt,
+            progress: &mut self.progress,
+        }
+    }
+
+    fn meta_update(&mut self) -> autodidact_core::Result<(f64, f64)> {
+        Ok(self.update()?)
+    }
+
+    fn validation_metrics(&mut self) -> autodidact_core::Result<Metrics> {
+        let n = self.hp.val_episodes;
+        Ok(self.evaluate_on(self.dist.as_ref(), Split::Validation, n, "val_")?)
     }
 }
 
@@ -318,108 +301,31 @@ impl Algorithm for ModelBasedLearner {
     }
 
     fn steps_done(&self) -> u64 {
-        self.iteration
+        self.progress.iteration
     }
 
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        let (loss, acc) = self.update()?;
-        self.loss_sum += loss;
-        self.acc_sum += acc;
-        self.count += 1;
-        let mut m = Metrics::new();
-        let done = self.iteration == self.hp.meta_iterations;
-        if self.iteration.is_multiple_of(self.hp.log_every) || done {
-            let n = self.count.max(1) as f64;
-            m.insert("loss".into(), self.loss_sum / n);
-            m.insert("train_accuracy".into(), self.acc_sum / n);
-            self.loss_sum = 0.0;
-            self.acc_sum = 0.0;
-            self.count = 0;
-        }
-        if self.hp.val_every > 0 && (self.iteration.is_multiple_of(self.hp.val_every) || done) {
-            m.extend(self.validate()?);
-        }
-        if done && self.hp.early_stopping {
-            let it = self.best.as_ref().map(|b| b.iteration);
-            if self.restore_best() {
-                m.insert("restored_iteration".into(), it.unwrap_or(0) as f64);
-            }
-        }
-        Ok(m)
+        self.episodic_step()
     }
 
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {
-        let dist: &dyn TaskDistribution = match env {
-            None => self.dist.as_ref(),
-            Some(EnvInstance::Tasks(d)) => {
-                if d.input_shape() != self.dist.input_shape() || d.kind() != self.dist.kind() {
-                    return Err(CoreError::Env(format!(
-                        "this checkpoint was trained on {:?} inputs, {:?}; the evaluation environment has {:?} inputs, {:?}",
-                        self.dist.input_shape(),
-                        self.dist.kind(),
-                        d.input_shape(),
-                        d.kind()
-                    )));
-                }
-                d.as_ref()
-            }
-            Some(other) => {
-                return Err(CoreError::Env(format!(
-                    "{} evaluates on few-shot classification distributions, not on {}",
-                    self.method.name(),
-                    other.kind().describe()
-                )))
-            }
-        };
+        let own = self.dist.as_ref();
+        let dist = evaluation_distribution(
+            self.method.name(),
+            own,
+            env,
+            "the same inputs and number of classes",
+            |d| d.input_shape() == own.input_shape() && d.kind() == own.kind(),
+        )?;
         Ok(self.evaluate_on(dist, Split::Test, self.hp.eval_episodes, "")?)
     }
 
     fn save(&self) -> autodidact_core::Result<Vec<u8>> {
-        let state = State {
-            method: self.method,
-            iteration: self.iteration,
-            params: self.params.clone(),
-            stats: self.stats.clone(),
-            opt: self.opt.clone(),
-            best: self.best.clone(),
-            loss_sum: self.loss_sum,
-            acc_sum: self.acc_sum,
-            count: self.count,
-        };
-        serde_json::to_vec(&state).map_err(|e| CoreError::Serde(e.to_string()))
+        self.save_episodic()
     }
 
     fn load(&mut self, bytes: &[u8]) -> autodidact_core::Result<()> {
-        let state: State = serde_json::from_slice(bytes).map_err(|e| {
-            CoreError::Checkpoint(format!("not a {} checkpoint: {e}", self.method.name()))
-        })?;
-        if state.method != self.method {
-            return Err(CoreError::Checkpoint(format!(
-                "the checkpoint is of {}, not {}",
-                state.method.name(),
-                self.method.name()
-            )));
-        }
-        self.params.check_compatible(&state.params)?;
-        if state.stats.len() != self.stats.len() {
-            return Err(CoreError::Checkpoint(format!(
-                "{} batch-norm layers in the checkpoint, {} in the model",
-                state.stats.len(),
-                self.stats.len()
-            )));
-        }
-        if let Some(b) = &state.best {
-            self.params.check_compatible(&b.params)?;
-        }
-        self.params = state.params;
-        self.stats = state.stats;
-        self.opt = state.opt;
-        self.best = state.best;
-        self.iteration = state.iteration;
-        self.loss_sum = state.loss_sum;
-        self.acc_sum = state.acc_sum;
-        self.count = state.count;
-        Ok(())
+        self.load_episodic(bytes)
     }
 
     fn selection_metric(&self) -> Option<(String, Better)> {

@@ -334,3 +334,29 @@ fn learns_gaussian_classes_above_chance() {
     let four = autodidact_core::EnvInstance::Tasks(Box::new(gaussian(4, 1, 0.5)));
     assert!(l.evaluate(Some(&four)).is_err());
 }
+
+#[test]
+fn the_thread_count_does_not_change_a_number() {
+    // Evaluation episodes run on the worker pool, with validation (and so early stopping)
+    // reading them too.
+    let run = |threads: usize| {
+        let hp = MetaNetParams {
+            threads,
+            val_every: 2,
+            val_episodes: 5,
+            ..small_hp()
+        };
+        let mut l = learner(hp, 9);
+        let mut logs = Vec::new();
+        for _ in 0..4 {
+            logs.push(l.train_step().unwrap());
+        }
+        logs.push(l.evaluate(None).unwrap());
+        let bits: Vec<Vec<(String, u64)>> = logs
+            .iter()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.to_bits())).collect())
+            .collect();
+        (bits, l.save().unwrap())
+    };
+    assert_eq!(run(1), run(2));
+}

@@ -245,3 +245,33 @@ fn lstm_learner_learns_above_chance() {
     eprintln!("lstm: 1st {first:.3}, 2nd {second:.3}");
     assert!(second > 0.4, "2nd instance {second}");
 }
+
+#[test]
+fn the_thread_count_does_not_change_a_number() {
+    // Evaluation batches run on the worker pool; batch_size 4 over 10 episodes makes three
+    // batches, one of them short, so two workers really share the work.
+    let run = |threads: usize| {
+        let hp = ModelBasedParams {
+            threads,
+            eval_episodes: 10,
+            ..small_hp()
+        };
+        let mut l = learner(Method::Mann, hp, 5);
+        let mut logs = Vec::new();
+        for _ in 0..3 {
+            logs.push(l.train_step().unwrap());
+        }
+        let eval = l.evaluate(None).unwrap();
+        (logs, eval, l.save().unwrap())
+    };
+    let (logs1, eval1, bytes1) = run(1);
+    let (logs2, eval2, bytes2) = run(2);
+    assert_eq!(logs1, logs2);
+    let bits = |m: &autodidact_core::Metrics| {
+        m.iter()
+            .map(|(k, v)| (k.clone(), v.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bits(&eval1), bits(&eval2));
+    assert_eq!(bytes1, bytes2);
+}

@@ -35,13 +35,69 @@ fn use_gemm<T: Float>(n: usize, k: usize, m: usize) -> bool {
     !ndarray && n > 0 && k > 0 && m > 0 && (id == TypeId::of::<f32>() || id == TypeId::of::<f64>())
 }
 
+/// Rows in each piece of a large product.
+const PIECE_ROWS: usize = 64;
+/// Multiply-adds from which a product is cut into pieces of rows.
+const PIECE_MIN_WORK: usize = 1 << 21;
+
+/// `out := op(a) @ op(b)` as [`gemm_rows`] computes it, a large product cut into pieces of
+/// [`PIECE_ROWS`] rows. The cut depends on the shape alone, so the bits of the result never
+/// depend on the thread count; the pieces run on the current worker pool when the caller is one
+/// of its threads (a learner's `threads` > 1), else one after another on this thread.
+fn gemm_into<T: Float>(
+    n: usize,
+    k: usize,
+    m: usize,
+    a: &[T],
+    a_rs: usize,
+    a_cs: usize,
+    b: &[T],
+    b_rs: usize,
+    b_cs: usize,
+    out: &mut [T],
+) {
+    if n < 2 * PIECE_ROWS || n.saturating_mul(k).saturating_mul(m) < PIECE_MIN_WORK {
+        gemm_rows(n, k, m, a, a_rs, a_cs, b, b_rs, b_cs, out);
+        return;
+    }
+    let mut pieces = Vec::new();
+    let mut rest = &mut out[..n * m];
+    for r in crate::parallel::chunks(n, PIECE_ROWS) {
+        let (piece, tail) = rest.split_at_mut(r.len() * m);
+        pieces.push((r, piece));
+        rest = tail;
+    }
+    // Row `i` of op(a) starts at `i * a_rs`, so a piece's rows are the same strides from there.
+    let run = |(r, piece): (std::ops::Range<usize>, &mut [T])| {
+        gemm_rows(
+            r.len(),
+            k,
+            m,
+            &a[r.start * a_rs..],
+            a_rs,
+            a_cs,
+            b,
+            b_rs,
+            b_cs,
+            piece,
+        );
+    };
+    if rayon::current_thread_index().is_some() {
+        use rayon::prelude::*;
+        pieces.into_par_iter().for_each(run);
+    } else {
+        pieces.into_iter().for_each(run);
+    }
+}
+
 /// `out := op(a) @ op(b)`, with `op(a)` the logical `[n, k]` matrix whose element `(i, p)` is
 /// `a[i * a_rs + p * a_cs]`, `op(b)` the logical `[k, m]` matrix with element `(p, j)` at
-/// `b[p * b_rs + j * b_cs]`, and `out` row-major `[n, m]` (overwritten, not read). Single thread.
+/// `b[p * b_rs + j * b_cs]`, and `out` row-major `[n, m]` (overwritten, not read). One `gemm`
+/// call on this thread.
 ///
 /// Panics (before any unsafe code runs) unless every index the product can touch is in bounds.
 #[allow(unsafe_code)]
-fn gemm_into<T: Float>(
+fn gemm_rows<T: Float>(
     n: usize,
     k: usize,
     m: usize,
@@ -631,5 +687,33 @@ mod tests {
     #[test]
     fn gemm_matches_naive_every_flavour_f32() {
         check::<f32>(1e-4);
+    }
+
+    #[test]
+    fn a_product_cut_into_pieces_has_the_same_bits_on_any_thread_count() {
+        // 300 rows x 128 x 96: above the cut, five pieces of 60 rows, every flavour.
+        let (n, k, m) = (300, 128, 96);
+        assert!(n * k * m >= PIECE_MIN_WORK && n >= 2 * PIECE_ROWS);
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let (sa, sb) = (
+                if ta { [k, n] } else { [n, k] },
+                if tb { [m, k] } else { [k, m] },
+            );
+            let (a, b) = (arr::<f32>(&sa, 3), arr::<f32>(&sb, 4));
+            let here = matmul_value(&a, &b, ta, tb);
+            let pool = crate::parallel::pool(2).unwrap_or_else(|e| panic!("{e}"));
+            let there = pool.install(|| matmul_value(&a, &b, ta, tb));
+            let bits = |x: &ArrayD<f32>| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&here), bits(&there), "ta {ta} tb {tb}");
+            // And it is the product: against f64 sums.
+            let (a64, b64) = (a.mapv(f64::from), b.mapv(f64::from));
+            let exact = matmul_value(&a64, &b64, ta, tb);
+            let worst = here
+                .iter()
+                .zip(exact.iter())
+                .map(|(x, y)| (f64::from(*x) - y).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < 1e-3, "ta {ta} tb {tb}: {worst}");
+        }
     }
 }

@@ -3,13 +3,16 @@
 //! and exact checkpoints.
 
 use autodidact_core::config::Checked;
+use autodidact_core::episodic::{
+    evaluation_distribution, EpisodicLearner, Parts, PartsMut, Progress, Schedule,
+};
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
+use autodidact_core::parallel::{self, ordered_map, ThreadPool};
 use autodidact_core::{
     mean_ci95, Adam, Algorithm, BatchNormMode, BatchNormStats, Better, Config, CoreError,
     CreateGraph, EnvInstance, EnvSpec, Metrics, Params, Seed, Split, Tape, TaskDistribution,
     TaskKind, Var,
 };
-use serde::{Deserialize, Serialize};
 
 use super::baseline::nearest_prototype_accuracy;
 use super::episode::Episode;
@@ -21,21 +24,6 @@ use crate::learner::BestValidation;
 /// The registry name.
 pub const NAME: &str = "meta-net";
 
-/// Everything a checkpoint holds. Episodes are drawn by index from the run's seed, so no
-/// generator state is needed beyond the iteration.
-#[derive(Serialize, Deserialize)]
-struct State {
-    algorithm: String,
-    iteration: u64,
-    params: Params<f32>,
-    stats: Vec<BatchNormStats<f32>>,
-    opt: Adam<f32>,
-    best: Option<BestValidation>,
-    loss_sum: f64,
-    acc_sum: f64,
-    count: u64,
-}
-
 /// A MetaNet bound to a few-shot classification distribution.
 pub struct MetaNetLearner {
     hp: MetaNetParams,
@@ -45,11 +33,9 @@ pub struct MetaNetLearner {
     opt: Adam<f32>,
     dist: Box<dyn TaskDistribution>,
     seed: Seed,
-    iteration: u64,
-    best: Option<BestValidation>,
-    loss_sum: f64,
-    acc_sum: f64,
-    count: u64,
+    progress: Progress,
+    /// Workers for evaluation episodes (`threads` > 1).
+    pool: Option<ThreadPool>,
 }
 
 /// Fraction of rows of `[n, ways]` logits whose argmax is the label.
@@ -98,6 +84,7 @@ impl MetaNetLearner {
         let model = MetaNet::build(&hp, &dist.input_shape(), ways, &mut params, &mut rng)?;
         let stats = model.new_stats();
         let opt = Adam::new(hp.lr);
+        let pool = parallel::pool_for(hp.threads)?;
         Ok(MetaNetLearner {
             hp,
             model,
@@ -106,11 +93,8 @@ impl MetaNetLearner {
             opt,
             dist,
             seed,
-            iteration: 0,
-            best: None,
-            loss_sum: 0.0,
-            acc_sum: 0.0,
-            count: 0,
+            progress: Progress::default(),
+            pool,
         })
     }
 
@@ -132,7 +116,7 @@ impl MetaNetLearner {
     }
     /// The best validation point so far.
     pub fn best_validation(&self) -> Option<&BestValidation> {
-        self.best.as_ref()
+        self.progress.best.as_ref()
     }
 
     fn episode(
@@ -167,7 +151,7 @@ impl MetaNetLearner {
                 self.dist.as_ref(),
                 Split::Train,
                 seed,
-                self.iteration * bs as u64 + b,
+                self.progress.iteration * bs as u64 + b,
             )?;
             let out = self
                 .model
@@ -182,7 +166,7 @@ impl MetaNetLearner {
         let (loss, acc) = (loss_sum / bs as f64, acc_sum / bs as f64);
         if !loss.is_finite() {
             return Err(ModelBasedError::NonFinite {
-                iteration: self.iteration + 1,
+                iteration: self.progress.iteration + 1,
                 value: loss,
             });
         }
@@ -195,7 +179,7 @@ impl MetaNetLearner {
             clip_grad_norm(&mut grads, self.hp.grad_clip);
         }
         self.opt.step(&mut self.params, &grads)?;
-        self.iteration += 1;
+        self.progress.iteration += 1;
         Ok((loss, acc))
     }
 
@@ -211,11 +195,12 @@ impl MetaNetLearner {
         prefix: &str,
     ) -> Result<Metrics> {
         let seed = self.seed.derive(split.name()).derive("evaluation");
-        let (mut accs, mut losses) = (Vec::with_capacity(n), Vec::with_capacity(n));
         // On vector inputs (BANKING77's features), the untrained reference on the same episodes.
         let vectors = dist.input_shape().len() == 1;
-        let mut base = Vec::new();
-        for i in 0..n as u64 {
+        // Episodes are drawn by index, so they run on any thread; their results come back and
+        // are summed in index order, whatever the thread count.
+        let indices: Vec<u64> = (0..n as u64).collect();
+        let results = ordered_map(self.pool.as_ref(), &indices, |&i| {
             let ep = self.episode(dist, split, seed, i)?;
             let tape = Tape::<f32>::new();
             let vars = tape.params(&self.params);
@@ -226,15 +211,20 @@ impl MetaNetLearner {
             let loss = out.loss.item();
             if !loss.is_finite() {
                 return Err(ModelBasedError::NonFinite {
-                    iteration: self.iteration,
+                    iteration: self.progress.iteration,
                     value: loss,
                 });
             }
-            accs.push(accuracy(&out.logits, &ep.query_labels));
+            let base = vectors.then(|| nearest_prototype_accuracy(&ep, ep.ways));
+            Ok((accuracy(&out.logits, &ep.query_labels), loss, base))
+        });
+        let (mut accs, mut losses) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut base = Vec::new();
+        for r in results {
+            let (acc, loss, b) = r?;
+            accs.push(acc);
             losses.push(loss);
-            if vectors {
-                base.push(nearest_prototype_accuracy(&ep, ep.ways));
-            }
+            base.extend(b);
         }
         let mut m = Metrics::new();
         let (acc, ci) = mean_ci95(&accs);
@@ -254,41 +244,47 @@ impl MetaNetLearner {
         }
         Ok(m)
     }
+}
 
-    /// Validates, and keeps the parameters if they are the best so far.
-    pub fn validate(&mut self) -> Result<Metrics> {
-        let mut m = self.evaluate_on(
-            self.dist.as_ref(),
-            Split::Validation,
-            self.hp.val_episodes,
-            "val_",
-        )?;
-        let acc = m.get("val_accuracy").copied().unwrap_or(f64::NAN);
-        if self.hp.early_stopping && self.best.as_ref().is_none_or(|b| acc > b.accuracy) {
-            self.best = Some(BestValidation {
-                iteration: self.iteration,
-                accuracy: acc,
-                params: self.params.clone(),
-                stats: self.stats.clone(),
-            });
-        }
-        if let Some(b) = &self.best {
-            m.insert("val_best_accuracy".into(), b.accuracy);
-            m.insert("val_best_iteration".into(), b.iteration as f64);
-        }
-        Ok(m)
+impl EpisodicLearner for MetaNetLearner {
+    fn algorithm_name(&self) -> &str {
+        NAME
     }
 
-    /// Replaces the parameters with the best validation point's; returns whether there was one.
-    pub fn restore_best(&mut self) -> bool {
-        match &self.best {
-            Some(b) => {
-                self.params = b.params.clone();
-                self.stats = b.stats.clone();
-                true
-            }
-            None => false,
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            meta_iterations: self.hp.meta_iterations,
+            log_every: self.hp.log_every,
+            val_every: self.hp.val_every,
+            early_stopping: self.hp.early_stopping,
         }
+    }
+
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            params: &self.params,
+            stats: &self.stats,
+            opt: &self.opt,
+            progress: &self.progress,
+        }
+    }
+
+    fn parts_mut(&mut self) -> PartsMut<'_> {
+        PartsMut {
+            params: &mut self.params,
+            stats: &mut self.stats,
+            opt: &mut self.opt,
+            progress: &mut self.progress,
+        }
+    }
+
+    fn meta_update(&mut self) -> autodidact_core::Result<(f64, f64)> {
+        Ok(self.update()?)
+    }
+
+    fn validation_metrics(&mut self) -> autodidact_core::Result<Metrics> {
+        let n = self.hp.val_episodes;
+        Ok(self.evaluate_on(self.dist.as_ref(), Split::Validation, n, "val_")?)
     }
 }
 
@@ -302,107 +298,36 @@ impl Algorithm for MetaNetLearner {
     }
 
     fn steps_done(&self) -> u64 {
-        self.iteration
+        self.progress.iteration
     }
 
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        let (loss, acc) = self.update()?;
-        self.loss_sum += loss;
-        self.acc_sum += acc;
-        self.count += 1;
-        let mut m = Metrics::new();
-        let done = self.iteration == self.hp.meta_iterations;
-        if self.iteration.is_multiple_of(self.hp.log_every) || done {
-            let n = self.count.max(1) as f64;
-            m.insert("loss".into(), self.loss_sum / n);
-            m.insert("train_accuracy".into(), self.acc_sum / n);
-            self.loss_sum = 0.0;
-            self.acc_sum = 0.0;
-            self.count = 0;
-        }
-        if self.hp.val_every > 0 && (self.iteration.is_multiple_of(self.hp.val_every) || done) {
-            m.extend(self.validate()?);
-        }
-        if done && self.hp.early_stopping {
-            let it = self.best.as_ref().map(|b| b.iteration);
-            if self.restore_best() {
-                m.insert("restored_iteration".into(), it.unwrap_or(0) as f64);
-            }
-        }
-        Ok(m)
+        self.episodic_step()
     }
 
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {
-        let dist: &dyn TaskDistribution = match env {
-            None => self.dist.as_ref(),
-            Some(EnvInstance::Tasks(d)) => {
-                // Fewer classes than trained for are fine: an episode uses the first output units.
-                let fits = matches!(d.kind(), TaskKind::Classification { ways } if ways <= self.model.ways);
-                if d.input_shape() != self.dist.input_shape() || !fits {
-                    return Err(CoreError::Env(format!(
-                        "this checkpoint was trained on {:?} inputs, {:?} (it evaluates episodes of at most as many classes); the evaluation environment has {:?} inputs, {:?}",
-                        self.dist.input_shape(),
-                        self.dist.kind(),
-                        d.input_shape(),
-                        d.kind()
-                    )));
-                }
-                d.as_ref()
-            }
-            Some(other) => {
-                return Err(CoreError::Env(format!(
-                    "{NAME} evaluates on few-shot classification distributions, not on {}",
-                    other.kind().describe()
-                )))
-            }
-        };
+        let own = self.dist.as_ref();
+        let trained_ways = self.model.ways;
+        // Fewer classes than trained for are fine: an episode uses the first output units.
+        let dist = evaluation_distribution(
+            NAME,
+            own,
+            env,
+            "the same inputs and at most as many classes",
+            |d| {
+                d.input_shape() == own.input_shape()
+                    && matches!(d.kind(), TaskKind::Classification { ways } if ways <= trained_ways)
+            },
+        )?;
         Ok(self.evaluate_on(dist, Split::Test, self.hp.eval_episodes, "")?)
     }
 
     fn save(&self) -> autodidact_core::Result<Vec<u8>> {
-        let state = State {
-            algorithm: NAME.into(),
-            iteration: self.iteration,
-            params: self.params.clone(),
-            stats: self.stats.clone(),
-            opt: self.opt.clone(),
-            best: self.best.clone(),
-            loss_sum: self.loss_sum,
-            acc_sum: self.acc_sum,
-            count: self.count,
-        };
-        serde_json::to_vec(&state).map_err(|e| CoreError::Serde(e.to_string()))
+        self.save_episodic()
     }
 
     fn load(&mut self, bytes: &[u8]) -> autodidact_core::Result<()> {
-        let state: State = serde_json::from_slice(bytes)
-            .map_err(|e| CoreError::Checkpoint(format!("not a {NAME} checkpoint: {e}")))?;
-        if state.algorithm != NAME {
-            return Err(CoreError::Checkpoint(format!(
-                "the checkpoint is of {}, not {NAME}",
-                state.algorithm
-            )));
-        }
-        self.params.check_compatible(&state.params)?;
-        if state.stats.len() != self.stats.len() {
-            return Err(CoreError::Checkpoint(format!(
-                "{} batch-norm layers in the checkpoint, {} in the model",
-                state.stats.len(),
-                self.stats.len()
-            )));
-        }
-        if let Some(b) = &state.best {
-            self.params.check_compatible(&b.params)?;
-        }
-        self.params = state.params;
-        self.stats = state.stats;
-        self.opt = state.opt;
-        self.best = state.best;
-        self.iteration = state.iteration;
-        self.loss_sum = state.loss_sum;
-        self.acc_sum = state.acc_sum;
-        self.count = state.count;
-        Ok(())
+        self.load_episodic(bytes)
     }
 
     fn selection_metric(&self) -> Option<(String, Better)> {

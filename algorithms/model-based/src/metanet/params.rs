@@ -70,6 +70,9 @@ pub struct MetaNetParams {
     /// Log the training loss every this many updates.
     #[param(min = 1)]
     pub log_every: u64,
+    /// Worker threads for evaluation episodes (0: every core; results do not depend on it).
+    #[param(min = 0, max = 256)]
+    pub threads: usize,
 }
 
 impl Default for MetaNetParams {
@@ -94,6 +97,7 @@ impl Default for MetaNetParams {
             val_every: 500,
             early_stopping: true,
             log_every: 50,
+            threads: 0,
         }
     }
 }
