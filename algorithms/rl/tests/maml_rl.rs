@@ -62,14 +62,20 @@ fn registered_builds_on_meta_rl_environments_and_refuses_others() {
         a.train_step().unwrap();
         assert_eq!(a.steps_done(), 1);
         let m = a.evaluate(None).unwrap();
-        assert!(m.contains_key("return_after_3") && m.contains_key("optimal_return"), "{env}");
+        assert!(
+            m.contains_key("return_after_3") && m.contains_key("optimal_return"),
+            "{env}"
+        );
         assert!(m["optimal_return"] >= m["return_after_0"], "{env}: {m:?}");
     }
     let err = (entry.build)(&cfg, &spec("gridworld", &[]), Seed(0))
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("maml-rl") && err.contains("distribution of RL environments"), "{err}");
+    assert!(
+        err.contains("maml-rl") && err.contains("distribution of RL environments"),
+        "{err}"
+    );
     for (key, value) in [
         ("inner_lr", toml::Value::from(0.0)),
         ("estimator", toml::Value::from("reinforce")),
@@ -159,4 +165,3 @@ fn learns_to_adapt_on_navigation() {
     assert!(gain > 0.0 && gain > gain0, "gain {gain0} → {gain}");
     assert!(m["return_after_1"] <= m["optimal_return"]);
 }
-
