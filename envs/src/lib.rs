@@ -11,6 +11,7 @@
 //! | `gaussian-classes` | few-shot classification | [`gaussian`] |
 //! | `gridworld` | RL, with the exact model | [`gridworld`] |
 //! | `gridworld-goals` | meta-RL | [`gridworld_goals`] |
+//! | `navigation-2d` | meta-RL, continuous actions | [`navigation`] |
 //! | `cartpole` | RL | [`cartpole`] |
 //! | `pendulum` | RL, continuous actions | [`pendulum`] |
 //! | `bandit`, `bandit-distribution` | RL, meta-RL | [`bandit`] |
@@ -41,6 +42,7 @@ pub mod gridworld;
 pub mod gridworld_goals;
 pub mod intents;
 pub mod minilm;
+pub mod navigation;
 pub mod omniglot;
 pub mod pendulum;
 pub mod sinusoid;
@@ -58,6 +60,7 @@ pub use gridworld::{
 pub use gridworld_goals::{GridworldGoals, GridworldGoalsParams};
 pub use intents::{Featurizer, IntentFeatures, Intents, IntentsParams};
 pub use minilm::SentenceEncoder;
+pub use navigation::{Navigation2d, NavigationGoals, NavigationParams};
 pub use omniglot::{Omniglot, OmniglotParams};
 pub use pendulum::{Pendulum, PendulumParams};
 pub use sinusoid::{Sinusoid, SinusoidParams};

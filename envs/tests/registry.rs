@@ -15,6 +15,7 @@ const EXPECTED: &[(&str, EnvKind)] = &[
     ("gridworld", EnvKind::Rl),
     ("gridworld-goals", EnvKind::MetaRl),
     ("intents", EnvKind::FewShotClassification),
+    ("navigation-2d", EnvKind::MetaRl),
     ("omniglot", EnvKind::FewShotClassification),
     ("permuted", EnvKind::Continual),
     ("sinusoid", EnvKind::FewShotRegression),
@@ -97,7 +98,11 @@ fn every_environment_builds_and_runs() {
             EnvInstance::MetaRl(d) => {
                 let mut env = d.sample_env(Split::Train, &mut Seed(0).rng("m")).unwrap();
                 env.reset(None);
-                env.step(&Action::Discrete(0)).unwrap();
+                let a = match env.action_space().bounds() {
+                    Some((low, _)) => Action::Continuous(vec![0.0; low.len()]),
+                    None => Action::Discrete(0),
+                };
+                env.step(&a).unwrap();
             }
             EnvInstance::Stream(s) => assert!(!s.experiences().is_empty(), "{name}"),
         }
@@ -117,6 +122,7 @@ fn unknown_keys_are_refused_with_the_valid_ones() {
         "intents",
         "gaussian-classes",
         "gridworld-goals",
+        "navigation-2d",
     ] {
         let e = reg.env(name).unwrap();
         let cfg: Config = [("wayz".to_string(), toml::Value::from(3))]

@@ -14,6 +14,7 @@
 //! | `reinforce` | Monte-Carlo policy gradient, reward-to-go, learned baseline | [`pg`] |
 //! | `a2c` | synchronous advantage actor-critic, n-step / GAE(λ) | [`pg`] |
 //! | `ppo` | proximal policy optimisation, clipped surrogate, GAE(λ) | [`pg`] |
+//! | `maml-rl` | MAML with policy-gradient inner steps and the DiCE meta-gradient (meta-RL) | [`maml_rl`] |
 //!
 //! The exact solvers need an environment with a [`TabularModel`](autodidact_core::TabularModel)
 //! (every gridworld has one); the learners train on any RL environment with discrete actions
@@ -37,6 +38,7 @@ pub mod episodes;
 pub mod errors;
 pub mod evaluate;
 pub mod hyperparams;
+pub mod maml_rl;
 pub mod pg;
 pub mod schedule;
 pub mod tabular;
@@ -48,6 +50,7 @@ pub use hyperparams::{
     PolicyEvaluationParams, PolicyIterationParams, QLearningParams, SarsaParams,
     ValueIterationParams,
 };
+pub use maml_rl::{MamlRl, MamlRlParams};
 pub use pg::{Method, PgAgent, PgParams};
 pub use schedule::Schedule;
 pub use tabular::{TabularAgent, TabularKind};

@@ -219,7 +219,7 @@ pub fn orthogonal(rows: usize, cols: usize, gain: f64, rng: &mut Rng) -> Array2<
 
 /// An MLP on the tape, with this module's activations (core's `Mlp::forward` with the faster
 /// tanh).
-fn mlp_forward<T: Float>(mlp: &Mlp, p: &[Var<T>], x: Var<T>) -> Var<T> {
+pub(crate) fn mlp_forward<T: Float>(mlp: &Mlp, p: &[Var<T>], x: Var<T>) -> Var<T> {
     let n = mlp.layers.len();
     mlp.layers.iter().enumerate().fold(x, |h, (i, l)| {
         let y = l.forward(p, h);
@@ -232,7 +232,11 @@ fn mlp_forward<T: Float>(mlp: &Mlp, p: &[Var<T>], x: Var<T>) -> Var<T> {
 }
 
 /// An MLP without a tape: `x W + b` with a GEMM, activation between layers.
-fn plain_mlp(t: &[Tensor<f32>], mlp: &Mlp, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+pub(crate) fn plain_mlp(
+    t: &[Tensor<f32>],
+    mlp: &Mlp,
+    x: ArrayView2<'_, f32>,
+) -> Result<Array2<f32>> {
     let mut h = x.to_owned();
     let n = mlp.layers.len();
     for (i, l) in mlp.layers.iter().enumerate() {
