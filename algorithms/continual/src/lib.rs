@@ -47,9 +47,13 @@ pub mod hyperparams;
 pub mod joint;
 pub mod learner;
 pub mod lwf;
+pub mod mer;
 pub mod metrics;
 pub mod model;
 pub mod naive;
+pub mod oml;
+pub mod oml_learner;
+pub mod online;
 pub mod replay;
 pub mod si;
 pub mod strategy;
@@ -112,6 +116,11 @@ autodidact_core::register_family! {
             "joint training on every experience seen so far (the upper bound)",
             || defaults_for("joint"),
             builder(Method::Joint)
+        ),
+        "mer" => (
+            "Meta-Experience Replay: reservoir memory, Reptile meta-updates within and across batches (Riemer et al. 2019)",
+            || defaults_for("mer"),
+            builder(Method::Mer)
         ),
     }
 }
