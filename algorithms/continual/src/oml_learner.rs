@@ -504,7 +504,8 @@ impl OmlLearner {
             }
             self.step += 1;
             let mut m = Metrics::new();
-            if self.step % self.hp.log_every as u64 == 0 || self.step == self.meta_steps() {
+            if self.step.is_multiple_of(self.hp.log_every as u64) || self.step == self.meta_steps()
+            {
                 m.insert("meta_loss".into(), loss);
             }
             return Ok(m);
