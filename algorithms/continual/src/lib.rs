@@ -11,7 +11,12 @@
 //!   classes or heads);
 //! - replay: [`replay`] (reservoir or class-balanced memory mixed into every minibatch, with
 //!   an optional asymmetric loss), [`agem`] (gradient projection on a memory sample);
-//! - architecture: one head per task on task-incremental streams ([`model`]).
+//! - architecture: one head per task on task-incremental streams ([`model`]);
+//! - meta-learnt for continual learning: [`mer`] (Meta-Experience Replay, a strategy) and
+//!   [`oml`] (Online-aware Meta-Learning, its own learner: [`oml_learner`], registered `oml`).
+//!
+//! On an online stream (`--set env.online=true`) every strategy learns one example per step,
+//! each once ([`online`]).
 //!
 //! One training step is one epoch on the current experience; after each experience the
 //! learner evaluates on every experience's test set, filling a row of the accuracy matrix
