@@ -20,7 +20,10 @@ use autodidact_envs::{Holdout, Omniglot, OmniglotParams, SplitStream, StreamOpti
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).cloned().unwrap_or("../shared/data/omniglot".into());
+    let dir = args
+        .get(1)
+        .cloned()
+        .unwrap_or("../shared/data/omniglot".into());
     let seeds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let meta: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(300);
     let ns: Vec<usize> = args[4.min(args.len())..]
@@ -68,7 +71,11 @@ fn main() {
                 None => rows.push((name.to_string(), vec![acc], vec![secs])),
             }
         };
-        for rep in [Representation::Oml, Representation::Pretrained, Representation::Random] {
+        for rep in [
+            Representation::Oml,
+            Representation::Pretrained,
+            Representation::Random,
+        ] {
             let hp = OmlParams {
                 representation: rep,
                 meta_iterations: meta,
@@ -88,7 +95,12 @@ fn main() {
                 l.train_step().unwrap();
             }
             let per = t.elapsed().as_secs_f64() / (l.total_steps() - l.meta_steps()) as f64;
-            let curve = l.online_progress().curve.iter().map(|c| c.test_acc).collect();
+            let curve = l
+                .online_progress()
+                .curve
+                .iter()
+                .map(|c| c.test_acc)
+                .collect();
             eprintln!("seed {seed} {rep:?}: meta {meta_secs:.1} s");
             record(&format!("oml representation={rep:?}"), curve, per);
         }
@@ -110,11 +122,22 @@ fn main() {
                 l.train_step().unwrap();
             }
             let per = t.elapsed().as_secs_f64() / l.total_steps() as f64;
-            let curve = l.online_progress().curve.iter().map(|c| c.test_acc).collect();
+            let curve = l
+                .online_progress()
+                .curve
+                .iter()
+                .map(|c| c.test_acc)
+                .collect();
             record(method.name(), curve, per);
         }
     }
-    println!("method | {} | ms per online example (incl. evaluation)", ns.iter().map(|n| format!("N={n}")).collect::<Vec<_>>().join(" | "));
+    println!(
+        "method | {} | ms per online example (incl. evaluation)",
+        ns.iter()
+            .map(|n| format!("N={n}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     for (name, accs, secs) in &rows {
         let k = accs.len() as f64;
         let means: Vec<String> = (0..ns.len())
