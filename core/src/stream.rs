@@ -43,4 +43,19 @@ pub trait TaskStream: Send + Sync {
     fn num_classes(&self) -> usize;
     /// The experiences, in order.
     fn experiences(&self) -> &[Experience];
+
+    /// Whether the stream is online (the online protocol): a learner takes one training
+    /// example per step, each exactly once, in the stream's order, classes arriving in order.
+    /// Default: not (a learner runs epochs over each experience).
+    fn online(&self) -> bool {
+        false
+    }
+
+    /// Labelled examples of classes kept out of the stream, on which a representation may be
+    /// pretrained or meta-trained before the stream starts (the OML protocol's training
+    /// classes): an experience whose labels number its own classes `0..k`, disjoint from the
+    /// stream's. Default: none.
+    fn pretraining(&self) -> Option<&Experience> {
+        None
+    }
 }

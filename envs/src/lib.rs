@@ -66,7 +66,7 @@ pub use pendulum::{Pendulum, PendulumParams};
 pub use sinusoid::{Sinusoid, SinusoidParams};
 pub use streams::{
     Holdout, HoldoutKind, PermutedStream, PermutedStreamParams, SplitScenario, SplitStream,
-    SplitStreamParams,
+    SplitStreamParams, StreamOptions,
 };
 pub use text::{TextFeaturiser, Weighting};
 

@@ -11,6 +11,16 @@
 //! Each class's examples are shuffled by the seed and `test_fraction` of them held out for
 //! testing (`holdout = "random"`), or the data's own test split is kept (`holdout = "source"`:
 //! BANKING77's `test.csv`, so figures compare with the literature's). Global class ids number the classes in the order they arrive (0, 1, …).
+//!
+//! `online = true` (either stream) makes it an *online* stream, the same examples and test
+//! sets: a learner takes one training example per step, each exactly once, and (split) the
+//! examples of each experience come class after class, in the order the classes arrive. It is a
+//! key of the stream, not a separate environment, so an online run and an epoch run with the
+//! same seed see the very same examples and are compared by one key.
+//! `pretrain_classes = k` (split) keeps the first k classes of the seeded order out of the
+//! stream, as the training classes a representation is pretrained or meta-trained on before
+//! the stream (the OML protocol); `stream_classes = n` keeps the next n in the stream (0: all the
+//! rest), so runs with different n share their training classes.
 //! Parameters other than the stream's own go to the source.
 
 use std::sync::Arc;
@@ -73,6 +83,14 @@ pub struct SplitStreamParams {
     /// At most this many examples per class (0: all; with holdout = "source", training
     /// examples only).
     pub max_per_class: usize,
+    /// Online protocol: one example per step, each once, classes in order.
+    pub online: bool,
+    /// Classes kept out of the stream for pretraining / meta-training (the first of the order).
+    #[param(max = 1e6)]
+    pub pretrain_classes: usize,
+    /// Classes in the stream after the pretraining ones (0: all the rest).
+    #[param(max = 1e6)]
+    pub stream_classes: usize,
 }
 
 impl Default for SplitStreamParams {
@@ -84,8 +102,22 @@ impl Default for SplitStreamParams {
             test_fraction: 0.2,
             holdout: HoldoutKind::Random,
             max_per_class: 0,
+            online: false,
+            pretrain_classes: 0,
+            stream_classes: 0,
         }
     }
+}
+
+/// Options of a split stream beyond its experiences and holdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Online protocol: one example per step, each once, classes in order.
+    pub online: bool,
+    /// Classes kept out of the stream for pretraining (the first of the seeded order).
+    pub pretrain_classes: usize,
+    /// Classes in the stream after them (0: all the rest).
+    pub stream_classes: usize,
 }
 
 /// Parameters of the `permuted` stream (other keys go to the source).
@@ -105,6 +137,8 @@ pub struct PermutedStreamParams {
     /// At most this many examples per class (0: all; with holdout = "source", training
     /// examples only).
     pub max_per_class: usize,
+    /// Online protocol: one example per step, each once, in the stream's order.
+    pub online: bool,
 }
 
 impl Default for PermutedStreamParams {
@@ -115,6 +149,7 @@ impl Default for PermutedStreamParams {
             test_fraction: 0.2,
             holdout: HoldoutKind::Random,
             max_per_class: 0,
+            online: false,
         }
     }
 }
@@ -250,6 +285,9 @@ pub struct SplitStream {
     input_shape: Vec<usize>,
     class_names: Vec<String>,
     experiences: Vec<Experience>,
+    online: bool,
+    pretraining: Option<Experience>,
+    pretraining_names: Vec<String>,
 }
 
 impl SplitStream {
@@ -263,21 +301,90 @@ impl SplitStream {
         max_per_class: usize,
         seed: Seed,
     ) -> Result<Self> {
+        Self::with_options(
+            data,
+            experiences,
+            scenario,
+            holdout_by,
+            max_per_class,
+            seed,
+            StreamOptions::default(),
+        )
+    }
+
+    /// [`SplitStream::new`] with pretraining classes kept apart, a number of stream classes,
+    /// and the online protocol.
+    pub fn with_options(
+        data: &LabelledDataset,
+        experiences: usize,
+        scenario: Scenario,
+        holdout_by: Holdout,
+        max_per_class: usize,
+        seed: Seed,
+        options: StreamOptions,
+    ) -> Result<Self> {
         if scenario == Scenario::DomainIncremental {
             return Err(EnvsError::param(
                 "scenario",
                 "a split stream is class- or task-incremental",
             ));
         }
-        let n = data.num_classes();
+        let total = data.num_classes();
+        let k = options.pretrain_classes;
+        if k >= total {
+            return Err(EnvsError::param(
+                "pretrain_classes",
+                format!(
+                    "{k} pretraining classes leave none of the source's {total} for the stream"
+                ),
+            ));
+        }
+        let n = if options.stream_classes == 0 {
+            total - k
+        } else {
+            options.stream_classes
+        };
+        if k + n > total {
+            return Err(EnvsError::param(
+                "stream_classes",
+                format!("{n} stream classes after {k} pretraining ones, but the source has {total} classes"),
+            ));
+        }
         if experiences == 0 || experiences > n {
             return Err(EnvsError::Invalid(format!(
-                "asked for {experiences} experiences but the source has {n} classes (each experience needs at least one)"
+                "asked for {experiences} experiences but the stream has {n} classes (each experience needs at least one)"
             )));
         }
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut order: Vec<usize> = (0..total).collect();
         order.shuffle(&mut seed.rng("class-order"));
         let parts = holdout(data, holdout_by, max_per_class, seed)?;
+        let pretraining = if k > 0 {
+            let mut train = Vec::new();
+            let mut test = Vec::new();
+            for (g, &c) in order[..k].iter().enumerate() {
+                train.extend(parts[c].0.iter().map(|&i| (c, i, g)));
+                test.extend(parts[c].1.iter().map(|&i| (c, i, g)));
+            }
+            let (train_x, train_y) = gather(data, &train, None)?;
+            let (test_x, test_y) = gather(data, &test, None)?;
+            Some(Experience {
+                index: 0,
+                train_x,
+                train_y,
+                test_x,
+                test_y,
+                task_id: None,
+                classes: (0..k).collect(),
+            })
+        } else {
+            None
+        };
+        let pretraining_names = order[..k]
+            .iter()
+            .map(|&c| data.class(c).name.clone())
+            .collect();
+        // The stream's classes, numbered 0..n in the order they arrive.
+        let order: Vec<usize> = order[k..k + n].to_vec();
         let (base, extra) = (n / experiences, n % experiences);
         let mut out = Vec::with_capacity(experiences);
         let mut next = 0;
@@ -291,7 +398,11 @@ impl SplitStream {
                 train.extend(parts[c].0.iter().map(|&i| (c, i, g)));
                 test.extend(parts[c].1.iter().map(|&i| (c, i, g)));
             }
-            train.shuffle(&mut seed.derive("train-order").index(e as u64).rng("shuffle"));
+            // Online, the classes arrive in order (each class's examples in their seeded
+            // order); otherwise the experience's examples are shuffled together.
+            if !options.online {
+                train.shuffle(&mut seed.derive("train-order").index(e as u64).rng("shuffle"));
+            }
             let (train_x, train_y) = gather(data, &train, None)?;
             let (test_x, test_y) = gather(data, &test, None)?;
             out.push(Experience {
@@ -310,12 +421,25 @@ impl SplitStream {
             input_shape: data.input_shape().to_vec(),
             class_names: order.iter().map(|&c| data.class(c).name.clone()).collect(),
             experiences: out,
+            online: options.online,
+            pretraining,
+            pretraining_names,
         })
     }
 
     /// The source class name of each global class id.
     pub fn class_names(&self) -> &[String] {
         &self.class_names
+    }
+
+    /// The source class name of each pretraining class.
+    pub fn pretraining_class_names(&self) -> &[String] {
+        &self.pretraining_names
+    }
+
+    /// The same stream under the online protocol (or not).
+    pub fn set_online(&mut self, online: bool) {
+        self.online = online;
     }
 }
 
@@ -332,6 +456,12 @@ impl TaskStream for SplitStream {
     fn experiences(&self) -> &[Experience] {
         &self.experiences
     }
+    fn online(&self) -> bool {
+        self.online
+    }
+    fn pretraining(&self) -> Option<&Experience> {
+        self.pretraining.as_ref()
+    }
 }
 
 /// A permuted-features stream.
@@ -341,6 +471,7 @@ pub struct PermutedStream {
     class_names: Vec<String>,
     permutations: Vec<Vec<usize>>,
     experiences: Vec<Experience>,
+    online: bool,
 }
 
 impl PermutedStream {
@@ -390,7 +521,13 @@ impl PermutedStream {
             class_names: data.classes().iter().map(|c| c.name.clone()).collect(),
             permutations,
             experiences: out,
+            online: false,
         })
+    }
+
+    /// The same stream under the online protocol (or not).
+    pub fn set_online(&mut self, online: bool) {
+        self.online = online;
     }
 
     /// The feature permutation of each experience (`x'[j] = x[perm[j]]`).
@@ -416,6 +553,9 @@ impl TaskStream for PermutedStream {
     fn experiences(&self) -> &[Experience] {
         &self.experiences
     }
+    fn online(&self) -> bool {
+        self.online
+    }
 }
 
 /// Splits a configuration into the stream's own keys and the source's.
@@ -437,13 +577,18 @@ pub fn split_stream_from_config(config: &Config, seed: Seed) -> Result<SplitStre
     let (mine, src) = split_config(config, &SplitStreamParams::docs());
     let p = SplitStreamParams::from_config(&mine).map_err(core_to_envs)?;
     let data: Arc<LabelledDataset> = load_source(p.source, &src, seed.derive("source"))?;
-    SplitStream::new(
+    SplitStream::with_options(
         &data,
         p.experiences,
         p.scenario.into(),
         Holdout::from_params(p.holdout, p.test_fraction),
         p.max_per_class,
         seed,
+        StreamOptions {
+            online: p.online,
+            pretrain_classes: p.pretrain_classes,
+            stream_classes: p.stream_classes,
+        },
     )
 }
 
@@ -452,13 +597,15 @@ pub fn permuted_stream_from_config(config: &Config, seed: Seed) -> Result<Permut
     let (mine, src) = split_config(config, &PermutedStreamParams::docs());
     let p = PermutedStreamParams::from_config(&mine).map_err(core_to_envs)?;
     let data = load_source(p.source, &src, seed.derive("source"))?;
-    PermutedStream::new(
+    let mut s = PermutedStream::new(
         &data,
         p.experiences,
         Holdout::from_params(p.holdout, p.test_fraction),
         p.max_per_class,
         seed,
-    )
+    )?;
+    s.set_online(p.online);
+    Ok(s)
 }
 
 fn core_to_envs(e: autodidact_core::CoreError) -> EnvsError {

@@ -21,6 +21,9 @@ pub struct Agem {
     pub updates: u64,
     /// Updates that were projected.
     pub projected: u64,
+    /// Online protocol: each example is offered to the memory right after its update.
+    #[serde(default)]
+    pub online: bool,
 }
 
 impl Agem {
@@ -31,7 +34,13 @@ impl Agem {
             sample,
             updates: 0,
             projected: 0,
+            online: false,
         }
+    }
+
+    /// The same, for the online protocol or not.
+    pub fn with_online(self, online: bool) -> Agem {
+        Agem { online, ..self }
     }
 }
 
@@ -55,8 +64,14 @@ impl Strategy for Agem {
     }
 
     fn after_experience(&mut self, ctx: &mut Context<'_, '_>) -> Result<()> {
-        remember_experience(&mut self.buffer, ctx);
+        if !self.online {
+            remember_experience(&mut self.buffer, ctx);
+        }
         Ok(())
+    }
+
+    fn after_example(&mut self, example: &crate::data::Batch, rng: &mut autodidact_core::Rng) {
+        self.buffer.add_all(example, rng);
     }
 
     fn project(&mut self, grads: &mut [Tensor<f32>], ctx: &mut Context<'_, '_>) -> Result<()> {

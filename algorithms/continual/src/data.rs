@@ -75,6 +75,10 @@ pub struct StreamData {
     pub num_classes: usize,
     /// The experiences, in order.
     pub experiences: Vec<ExperienceData>,
+    /// The online protocol: one training example per step, each once, in order.
+    pub online: bool,
+    /// Classes kept out of the stream for pretraining / meta-training (labels `0..k`).
+    pub pretraining: Option<ExperienceData>,
 }
 
 impl StreamData {
@@ -122,13 +126,63 @@ impl StreamData {
                 "the stream has no experience".into(),
             ));
         }
+        let pretraining = match stream.pretraining() {
+            Some(p) => {
+                let train = Examples::from_tensor(&p.train_x, &p.train_y)?;
+                let test = Examples::from_tensor(&p.test_x, &p.test_y)?;
+                if train.dim != dim || (!test.is_empty() && test.dim != dim) {
+                    return Err(ContinualError::Incompatible(format!(
+                        "the pretraining examples have {} values, the stream's input shape {input_shape:?} has {dim}",
+                        train.dim
+                    )));
+                }
+                let k = p.classes.len();
+                if let Some(&bad) = train.y.iter().chain(&test.y).find(|&&y| y >= k) {
+                    return Err(ContinualError::Incompatible(format!(
+                        "pretraining label {bad} is not below its {k} classes"
+                    )));
+                }
+                if train.is_empty() {
+                    return Err(ContinualError::Incompatible(
+                        "the stream's pretraining set has no training example".into(),
+                    ));
+                }
+                Some(ExperienceData {
+                    index: 0,
+                    train,
+                    test,
+                    task_id: None,
+                    classes: p.classes.clone(),
+                })
+            }
+            None => None,
+        };
         Ok(StreamData {
             scenario: stream.scenario(),
             input_shape,
             dim,
             num_classes,
             experiences,
+            online: stream.online(),
+            pretraining,
         })
+    }
+
+    /// Training examples over the whole stream (the online protocol's steps).
+    pub fn train_examples(&self) -> usize {
+        self.experiences.iter().map(|e| e.train.len()).sum()
+    }
+
+    /// The experience and index of the `step`-th training example of the stream, in order.
+    pub fn online_position(&self, step: u64) -> Option<(usize, usize)> {
+        let mut s = step as usize;
+        for (e, exp) in self.experiences.iter().enumerate() {
+            if s < exp.train.len() {
+                return Some((e, s));
+            }
+            s -= exp.train.len();
+        }
+        None
     }
 
     /// Number of experiences.

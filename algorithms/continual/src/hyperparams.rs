@@ -49,7 +49,7 @@ pub enum EwcMode {
     Online,
 }
 
-/// Hyperparameters of Naive, EWC, SI, LwF, Replay, A-GEM and Joint (keys a strategy does not
+/// Hyperparameters of Naive, EWC, SI, LwF, Replay, A-GEM, Joint and MER (keys a strategy does not
 /// use are accepted and ignored, so one configuration can sweep every strategy).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Hyperparams)]
 #[serde(default, deny_unknown_fields)]
@@ -131,6 +131,18 @@ pub struct ContinualParams {
     /// A-GEM: memory examples in the reference gradient.
     #[param(min = 1, max = 1_000_000)]
     pub agem_sample: usize,
+    /// MER: batches per incoming example, `s`.
+    #[param(min = 1, max = 10_000)]
+    pub mer_batches: usize,
+    /// MER: examples per batch, `k` (the incoming one and `k − 1` from memory).
+    #[param(min = 1, max = 100_000)]
+    pub mer_batch_size: usize,
+    /// MER: within-batch Reptile step β (the paper's β; 1: plain sequential SGD).
+    #[param(gt = 0, max = 1)]
+    pub mer_beta: f64,
+    /// MER: across-batch Reptile step γ (the paper's γ).
+    #[param(gt = 0, max = 1)]
+    pub mer_gamma: f64,
     /// Examples per evaluation batch.
     #[param(min = 1, max = 1_000_000)]
     pub eval_batch: usize,
@@ -167,6 +179,10 @@ impl Default for ContinualParams {
             replay_batch: 0,
             labels_trick: false,
             agem_sample: 256,
+            mer_batches: 5,
+            mer_batch_size: 10,
+            mer_beta: 0.1,
+            mer_gamma: 1.0,
             eval_batch: 512,
         }
     }
@@ -204,6 +220,13 @@ pub fn defaults_for(algorithm: &str) -> ContinualParams {
         },
         "agem" => ContinualParams {
             buffer_size: 1000,
+            ..base
+        },
+        "mer" => ContinualParams {
+            buffer_size: 1000,
+            buffer_policy: Policy::Reservoir,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.03,
             ..base
         },
         _ => base,

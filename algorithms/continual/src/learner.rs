@@ -1,11 +1,12 @@
 //! The continual learner the runner drives: one epoch on the current experience per training
-//! step; after an experience's last epoch, the strategy's consolidation and an evaluation on
-//! every experience's test set (a row of the accuracy matrix); exact checkpoints.
+//! step — or, on an online stream, one incoming example per step, each once ([`crate::online`])
+//! — after an experience's last epoch (or example), the strategy's consolidation and an
+//! evaluation on every experience's test set (a row of the accuracy matrix); exact checkpoints.
 
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::{
     no_grad, Adam, Algorithm, BatchNormStats, Better, Config, CoreError, CreateGraph, EnvInstance,
-    EnvSpec, Matrices, Metrics, Params, Rng, Seed, Sgd, Tape, TaskStream, Tensor,
+    EnvSpec, Matrices, Metrics, Params, Rng, Scenario, Seed, Sgd, Tape, TaskStream, Tensor,
 };
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -17,12 +18,14 @@ use crate::ewc::Ewc;
 use crate::hyperparams::{resolve, ContinualParams, EwcMode, OptimizerKind};
 use crate::joint::Joint;
 use crate::lwf::Lwf;
+use crate::mer::{Mer, MerSettings};
 use crate::metrics::AccuracyMatrix;
 use crate::model::{Body, Model};
 use crate::naive::Naive;
+use crate::online::OnlineProgress;
 use crate::replay::Replay;
 use crate::si::Si;
-use crate::strategy::{Context, Objective, PenaltyInput, Strategy};
+use crate::strategy::{Context, Objective, PenaltyInput, Strategy, UpdateInput};
 use autodidact_core::config::Checked;
 
 /// Which strategy.
@@ -42,10 +45,13 @@ pub enum Method {
     Agem,
     /// Joint (cumulative) training.
     Joint,
+    /// Meta-Experience Replay.
+    Mer,
 }
 
 impl Method {
-    /// Every method.
+    /// The seven reference strategies (every method but [`Method::Mer`], whose per-example
+    /// meta-updates make it an online learner first).
     pub const ALL: [Method; 7] = [
         Method::Naive,
         Method::Ewc,
@@ -66,16 +72,20 @@ impl Method {
             Method::Replay => "replay",
             Method::Agem => "agem",
             Method::Joint => "joint",
+            Method::Mer => "mer",
         }
     }
 
     /// The method of a registry name.
     pub fn from_name(name: &str) -> Option<Method> {
-        Method::ALL.into_iter().find(|m| m.name() == name)
+        Method::ALL
+            .into_iter()
+            .chain([Method::Mer])
+            .find(|m| m.name() == name)
     }
 
-    /// A fresh strategy with the given hyperparameters.
-    pub fn strategy(self, hp: &ContinualParams) -> Box<dyn Strategy> {
+    /// A fresh strategy with the given hyperparameters (`online`: for the online protocol).
+    pub fn strategy(self, hp: &ContinualParams, online: bool) -> Box<dyn Strategy> {
         let policy = hp.buffer_policy;
         match self {
             Method::Naive => Box::new(Naive),
@@ -87,9 +97,23 @@ impl Method {
             )),
             Method::Si => Box::new(Si::new(hp.si_lambda, hp.si_epsilon)),
             Method::Lwf => Box::new(Lwf::new(hp.lwf_alpha, hp.lwf_temperature)),
-            Method::Replay => Box::new(Replay::new(hp.buffer_size, policy)),
-            Method::Agem => Box::new(Agem::new(hp.buffer_size, policy, hp.agem_sample)),
-            Method::Joint => Box::new(Joint),
+            Method::Replay => Box::new(Replay::new(hp.buffer_size, policy).with_online(online)),
+            Method::Agem => {
+                Box::new(Agem::new(hp.buffer_size, policy, hp.agem_sample).with_online(online))
+            }
+            Method::Joint if online => Box::new(Joint::online()),
+            Method::Joint => Box::new(Joint::default()),
+            Method::Mer => Box::new(Mer::new(
+                hp.buffer_size,
+                policy,
+                MerSettings {
+                    batches: hp.mer_batches,
+                    batch_size: hp.mer_batch_size,
+                    lr: hp.lr,
+                    beta: hp.mer_beta,
+                    gamma: hp.mer_gamma,
+                },
+            )),
         }
     }
 }
@@ -141,6 +165,8 @@ struct State {
     matrix: AccuracyMatrix,
     stats: Vec<BatchNormStats<f32>>,
     dead_units: Vec<Option<f64>>,
+    #[serde(default)]
+    online: OnlineProgress,
 }
 
 /// A continual learner bound to a stream.
@@ -159,6 +185,7 @@ pub struct ContinualLearner {
     step: u64,
     matrix: AccuracyMatrix,
     dead_units: Vec<Option<f64>>,
+    online: OnlineProgress,
 }
 
 impl ContinualLearner {
@@ -204,6 +231,11 @@ impl ContinualLearner {
         let data = StreamData::from_stream(stream)?;
         let mut params = Params::new();
         let model = Model::build(&hp, &data, &mut params, &mut seed.rng("init"))?;
+        if method == Method::Mer && matches!(model.body, Body::Conv4(_)) {
+            return Err(ContinualError::Incompatible(
+                "mer takes single-example SGD steps, which would never update Conv4's batch-norm statistics: use backbone = \"mlp\"".into(),
+            ));
+        }
         let exp_classes = data
             .experiences
             .iter()
@@ -221,7 +253,7 @@ impl ContinualLearner {
         let mut learner = ContinualLearner {
             method,
             opt: Opt::new(&hp),
-            strategy: method.strategy(&hp),
+            strategy: method.strategy(&hp, data.online),
             hp,
             exp_classes,
             model,
@@ -232,6 +264,7 @@ impl ContinualLearner {
             step: 0,
             matrix: AccuracyMatrix::default(),
             dead_units: Vec::new(),
+            online: OnlineProgress::default(),
             data,
         };
         let init = learner.accuracies(None);
@@ -273,9 +306,18 @@ impl ContinualLearner {
         self.strategy.as_ref()
     }
 
-    /// Total epochs over the stream.
+    /// Total epochs over the stream (online: total examples, one step each).
     pub fn total_epochs(&self) -> u64 {
-        (self.hp.epochs * self.data.len()) as u64
+        if self.data.online {
+            self.data.train_examples() as u64
+        } else {
+            (self.hp.epochs * self.data.len()) as u64
+        }
+    }
+
+    /// The online protocol's curve so far.
+    pub fn online_progress(&self) -> &OnlineProgress {
+        &self.online
     }
 
     /// Classes of experiences `0..=upto`.
@@ -344,11 +386,100 @@ impl ContinualLearner {
 
     /// The last experience training has started on.
     fn last_started(&self) -> Option<usize> {
+        if self.data.online {
+            return (self.step > 0)
+                .then(|| self.data.online_position(self.step - 1).map(|p| p.0))
+                .flatten();
+        }
         (self.step > 0).then(|| ((self.step - 1) / self.hp.epochs as u64) as usize)
+    }
+
+    /// Online protocol: learns the next example of the stream (its update, with the strategy's
+    /// memory sample), once; after an experience's last example, the consolidation and the
+    /// evaluation, with the curve of accuracy against classes seen.
+    pub fn train_example(&mut self) -> Result<Metrics> {
+        let Some((e, i)) = self.data.online_position(self.step) else {
+            return Err(ContinualError::Incompatible(format!(
+                "the stream is done: all {} examples learnt",
+                self.step
+            )));
+        };
+        let seen = self.seen_upto(Some(e));
+        if i == 0 {
+            self.before_experience(e, &seen)?;
+        }
+        let example = {
+            let ex = &self.data.experiences[e].train;
+            let mut b = Batch::default();
+            b.push(ex.row(i), ex.y[i], e);
+            b
+        };
+        let mut batch = example.clone();
+        if let Some(r) = self
+            .strategy
+            .replay(self.hp.replay_batch_size(), &mut self.strategy_rng)
+        {
+            batch.extend(&r);
+        }
+        let (loss, pen) = self.update(&batch, &seen, e)?;
+        if !loss.is_finite() || !pen.is_finite() {
+            return Err(ContinualError::NonFinite {
+                experience: e,
+                epoch: 0,
+                value: loss + pen,
+            });
+        }
+        self.strategy
+            .after_example(&example, &mut self.strategy_rng);
+        self.online.add_loss(loss, pen);
+        self.step += 1;
+        let mut m = Metrics::new();
+        if i + 1 == self.data.experiences[e].train.len() {
+            m.extend(self.online.take_loss());
+            m.insert("experience".into(), e as f64);
+            self.finish_experience(e, &seen)?;
+            let point = crate::online::curve_point(
+                &self.objective(&seen, e),
+                &self.params,
+                e,
+                self.hp.eval_batch,
+                &self.matrix,
+            );
+            self.online.curve.push(point);
+            m.extend(self.matrix_metrics());
+            m.extend(self.strategy.metrics());
+        }
+        Ok(m)
+    }
+
+    fn before_experience(&mut self, e: usize, seen: &[bool]) -> Result<()> {
+        if self.hp.reset_optimizer {
+            self.opt = Opt::new(&self.hp);
+        }
+        let obj = Objective {
+            model: &self.model,
+            data: &self.data,
+            exp_classes: &self.exp_classes,
+            seen,
+            current: e,
+            mask_unseen: self.hp.mask_unseen,
+            ace: false,
+            stats: &self.stats,
+        };
+        let mut ctx = Context {
+            objective: &obj,
+            params: &self.params,
+            experience: e,
+            rng: &mut self.strategy_rng,
+        };
+        self.strategy.before_experience(&mut ctx)
     }
 
     /// One epoch; returns its metrics (after an experience's last epoch, the matrix's too).
     pub fn train_epoch(&mut self) -> Result<Metrics> {
+        if self.data.online {
+            return self.train_example();
+        }
         if self.step >= self.total_epochs() {
             return Err(ContinualError::Incompatible(format!(
                 "the stream is done: {} epochs of {} trained",
@@ -361,26 +492,7 @@ impl ContinualLearner {
         let epoch = (self.step % epochs) as usize;
         let seen = self.seen_upto(Some(e));
         if epoch == 0 {
-            if self.hp.reset_optimizer {
-                self.opt = Opt::new(&self.hp);
-            }
-            let obj = Objective {
-                model: &self.model,
-                data: &self.data,
-                exp_classes: &self.exp_classes,
-                seen: &seen,
-                current: e,
-                mask_unseen: self.hp.mask_unseen,
-                ace: false,
-                stats: &self.stats,
-            };
-            let mut ctx = Context {
-                objective: &obj,
-                params: &self.params,
-                experience: e,
-                rng: &mut self.strategy_rng,
-            };
-            self.strategy.before_experience(&mut ctx)?;
+            self.before_experience(e, &seen)?;
         }
         let mut order: Vec<(usize, usize)> = Vec::new();
         for x in self.strategy.training_experiences(e) {
@@ -429,6 +541,27 @@ impl ContinualLearner {
 
     /// One update on a minibatch; returns the task loss and the penalty.
     fn update(&mut self, batch: &Batch, seen: &[bool], e: usize) -> Result<(f64, f64)> {
+        {
+            let obj = Objective {
+                model: &self.model,
+                data: &self.data,
+                exp_classes: &self.exp_classes,
+                seen,
+                current: e,
+                mask_unseen: self.hp.mask_unseen,
+                ace: self.hp.labels_trick,
+                stats: &self.stats,
+            };
+            let own = self.strategy.update(UpdateInput {
+                objective: &obj,
+                params: &mut self.params,
+                batch,
+                rng: &mut self.strategy_rng,
+            })?;
+            if let Some(loss) = own {
+                return Ok((loss, 0.0));
+            }
+        }
         let (task_grads, mut grads, loss, pen) = {
             let mut stats = std::mem::take(&mut self.stats);
             let obj = Objective {
@@ -532,7 +665,16 @@ impl ContinualLearner {
         let obj = self.objective(seen, e);
         let mut row = Vec::with_capacity(self.data.len());
         let mut dead = None;
+        // Online class-incremental streams have one block per class or few: the future blocks'
+        // classes are masked, so their accuracy is 0 by construction and is not computed.
+        let future_masked = self.data.online
+            && self.data.scenario == Scenario::ClassIncremental
+            && self.hp.mask_unseen;
         for j in 0..self.data.len() {
+            if future_masked && j > e {
+                row.push(0.0);
+                continue;
+            }
             let (acc, d) = accuracy_on(&obj, &self.params, j, self.hp.eval_batch, j == e);
             row.push(acc);
             if j == e {
@@ -556,12 +698,15 @@ impl ContinualLearner {
             matrix: self.matrix.clone(),
             stats: self.stats.clone(),
             dead_units: self.dead_units.clone(),
+            online: self.online.clone(),
         })
     }
 
-    /// Every metric of the matrix so far, and the dead-unit shares.
+    /// Every metric of the matrix so far, and the dead-unit shares (online: the curve's
+    /// latest point and the forgetting of each block).
     pub fn matrix_metrics(&self) -> Metrics {
         let mut m = self.matrix.to_metrics();
+        m.extend(self.online.to_metrics(&self.matrix));
         for (i, d) in self.dead_units.iter().enumerate() {
             if let Some(d) = d {
                 m.insert(format!("dead_units_{i}"), *d);
@@ -691,6 +836,7 @@ impl Algorithm for ContinualLearner {
         self.matrix = state.matrix;
         self.stats = state.stats;
         self.dead_units = state.dead_units;
+        self.online = state.online;
         self.step = state.step;
         Ok(())
     }

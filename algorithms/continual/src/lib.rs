@@ -11,7 +11,12 @@
 //!   classes or heads);
 //! - replay: [`replay`] (reservoir or class-balanced memory mixed into every minibatch, with
 //!   an optional asymmetric loss), [`agem`] (gradient projection on a memory sample);
-//! - architecture: one head per task on task-incremental streams ([`model`]).
+//! - architecture: one head per task on task-incremental streams ([`model`]);
+//! - meta-learnt for continual learning: [`mer`] (Meta-Experience Replay, a strategy) and
+//!   [`oml`] (Online-aware Meta-Learning, its own learner: [`oml_learner`], registered `oml`).
+//!
+//! On an online stream (`--set env.online=true`) every strategy learns one example per step,
+//! each once ([`online`]).
 //!
 //! One training step is one epoch on the current experience; after each experience the
 //! learner evaluates on every experience's test set, filling a row of the accuracy matrix
@@ -47,9 +52,13 @@ pub mod hyperparams;
 pub mod joint;
 pub mod learner;
 pub mod lwf;
+pub mod mer;
 pub mod metrics;
 pub mod model;
 pub mod naive;
+pub mod oml;
+pub mod oml_learner;
+pub mod online;
 pub mod replay;
 pub mod si;
 pub mod strategy;
@@ -112,6 +121,11 @@ autodidact_core::register_family! {
             "joint training on every experience seen so far (the upper bound)",
             || defaults_for("joint"),
             builder(Method::Joint)
+        ),
+        "mer" => (
+            "Meta-Experience Replay: reservoir memory, Reptile meta-updates within and across batches (Riemer et al. 2019)",
+            || defaults_for("mer"),
+            builder(Method::Mer)
         ),
     }
 }

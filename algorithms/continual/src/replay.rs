@@ -190,6 +190,10 @@ pub fn remember_experience(buffer: &mut Buffer, ctx: &mut Context<'_, '_>) {
 pub struct Replay {
     /// The memory.
     pub buffer: Buffer,
+    /// Online protocol: each example is offered to the memory right after its update (it will
+    /// not come again), instead of the whole experience after its epochs.
+    #[serde(default)]
+    pub online: bool,
 }
 
 impl Replay {
@@ -197,7 +201,13 @@ impl Replay {
     pub fn new(capacity: usize, policy: Policy) -> Replay {
         Replay {
             buffer: Buffer::new(capacity, policy),
+            online: false,
         }
+    }
+
+    /// The same, for the online protocol or not.
+    pub fn with_online(self, online: bool) -> Replay {
+        Replay { online, ..self }
     }
 }
 
@@ -207,8 +217,14 @@ impl Strategy for Replay {
     }
 
     fn after_experience(&mut self, ctx: &mut Context<'_, '_>) -> Result<()> {
-        remember_experience(&mut self.buffer, ctx);
+        if !self.online {
+            remember_experience(&mut self.buffer, ctx);
+        }
         Ok(())
+    }
+
+    fn after_example(&mut self, example: &Batch, rng: &mut Rng) {
+        self.buffer.add_all(example, rng);
     }
 
     fn replay(&mut self, n: usize, rng: &mut Rng) -> Option<Batch> {

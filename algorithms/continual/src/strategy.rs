@@ -108,6 +108,18 @@ pub struct PenaltyInput<'a, 'o> {
     pub features: Var<f32>,
 }
 
+/// What a strategy that makes its own updates sees (MER).
+pub struct UpdateInput<'a, 'o> {
+    /// The objective.
+    pub objective: &'o Objective<'a>,
+    /// The parameters, to update in place.
+    pub params: &'o mut Params<f32>,
+    /// The incoming examples, in order.
+    pub batch: &'o Batch,
+    /// The strategy's generator.
+    pub rng: &'o mut Rng,
+}
+
 /// A continual-learning strategy: hooks around experiences and updates. Every hook has a
 /// default that does nothing, so Naive fine-tuning implements none.
 pub trait Strategy {
@@ -158,6 +170,16 @@ pub trait Strategy {
         _task_grads: &[Tensor<f32>],
     ) {
     }
+
+    /// Replaces the learner's optimiser step on a minibatch of incoming examples (MER's
+    /// per-example meta-updates); returns the mean loss, or `None` to let the learner update.
+    fn update(&mut self, _input: UpdateInput<'_, '_>) -> Result<Option<f64>> {
+        Ok(None)
+    }
+
+    /// Online protocol: called after the update on each incoming example (a memory offers it
+    /// a place here, since the example will not come again).
+    fn after_example(&mut self, _example: &Batch, _rng: &mut Rng) {}
 
     /// Metrics about the strategy's state (memory size, projections).
     fn metrics(&self) -> Metrics {

@@ -127,7 +127,9 @@ fn every_strategy_runs_through_the_registry_and_reports_the_matrix() {
         config: split_spec(&reg, "").config,
     };
     let mut c = permuted.config.clone();
-    c.remove("scenario");
+    for split_only in ["scenario", "pretrain_classes", "stream_classes"] {
+        c.remove(split_only);
+    }
     let permuted = EnvSpec {
         config: c,
         ..permuted
@@ -157,4 +159,38 @@ fn a_non_stream_environment_is_refused() {
         .unwrap()
         .to_string();
     assert!(err.contains("continual"), "{err}");
+}
+
+#[test]
+fn mer_and_oml_run_through_the_registry_on_an_online_stream() {
+    let reg = registry();
+    let spec = split_spec(
+        &reg,
+        "online = true\npretrain_classes = 2\nstream_classes = 3",
+    );
+    let cases: [(&str, &str); 2] = [
+        (
+            "mer",
+            "hidden = [8]\nbuffer_size = 10\nmer_batches = 2\nmer_batch_size = 3",
+        ),
+        (
+            "oml",
+            "rln_hidden = [8]\nmeta_iterations = 3\ntraj_classes = 2\ntraj_shots = 2\nremember = 3",
+        ),
+    ];
+    for (name, cfg) in cases {
+        let entry = reg
+            .algorithm(name)
+            .unwrap_or_else(|| panic!("{name} is not registered"));
+        assert_eq!(entry.family, "continual learning");
+        let config: Config = toml::from_str(cfg).unwrap();
+        let mut alg = (entry.build)(&config, &spec, Seed(2)).unwrap();
+        while alg.steps_done() < alg.total_steps() {
+            alg.train_step().unwrap();
+        }
+        let m = alg.evaluate(None).unwrap();
+        assert_eq!(m["classes_seen"], 3.0, "{name}: {m:?}");
+        assert!(m["seen_test_acc"].is_finite() && m["acc"].is_finite());
+        assert_eq!(alg.matrices()["accuracy_matrix"].len(), 3);
+    }
 }
