@@ -14,10 +14,13 @@
 //! | `reinforce` | Monte-Carlo policy gradient, reward-to-go, learned baseline | [`pg`] |
 //! | `a2c` | synchronous advantage actor-critic, n-step / GAE(λ) | [`pg`] |
 //! | `ppo` | proximal policy optimisation, clipped surrogate, GAE(λ) | [`pg`] |
+//! | `rl2` | RL²: a GRU policy across a trial's episodes, PPO across trials (meta-RL) | [`rl2`] |
 //!
 //! The exact solvers need an environment with a [`TabularModel`](autodidact_core::TabularModel)
 //! (every gridworld has one); the learners train on any RL environment with discrete actions
-//! (the tabular ones also need discrete states). `total_steps` is the training length of every
+//! (the tabular ones also need discrete states); `rl2` trains on a distribution of them
+//! (`EnvKind::MetaRl`). [`bandit_reference`] holds exact Bayes-optimal and index-policy
+//! references for Bernoulli bandits. `total_steps` is the training length of every
 //! learning agent, in environment steps; for the solvers a step is one sweep.
 //!
 //! Evaluation runs the greedy policy and reports `eval_return_mean`, `eval_return_std` and
@@ -30,6 +33,7 @@
 //! training episode, replayed from its seed on load), so a resumed run continues bit for bit.
 #![warn(missing_docs)]
 
+pub mod bandit_reference;
 pub mod checkpoint;
 pub mod dp;
 pub mod dqn;
@@ -38,6 +42,7 @@ pub mod errors;
 pub mod evaluate;
 pub mod hyperparams;
 pub mod pg;
+pub mod rl2;
 pub mod schedule;
 pub mod tabular;
 
@@ -49,6 +54,7 @@ pub use hyperparams::{
     ValueIterationParams,
 };
 pub use pg::{Method, PgAgent, PgParams};
+pub use rl2::{Rl2Agent, Rl2Params};
 pub use schedule::Schedule;
 pub use tabular::{TabularAgent, TabularKind};
 

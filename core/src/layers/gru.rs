@@ -70,9 +70,20 @@ impl GruCell {
 
     /// One step: `(x [N, in], h [N, h]) → h' [N, h]`.
     pub fn forward<T: Float>(&self, p: &[Var<T>], x: Var<T>, h: Var<T>) -> Var<T> {
+        self.step_projected(p, self.input_projection(p, x), h)
+    }
+
+    /// The input's part of the gates, `x W_ih + b_ih` (`[N, 3h]`). It does not depend on the
+    /// hidden state, so a sequence can project all its steps in one matrix product (rows
+    /// stacked) and feed each step's rows to [`GruCell::step_projected`].
+    pub fn input_projection<T: Float>(&self, p: &[Var<T>], x: Var<T>) -> Var<T> {
+        x.affine(p[self.w_ih], p[self.b_ih])
+    }
+
+    /// One step from the projected input `gi = x W_ih + b_ih` (`[N, 3h]`) and `h [N, h]`.
+    pub fn step_projected<T: Float>(&self, p: &[Var<T>], gi: Var<T>, h: Var<T>) -> Var<T> {
         let k = self.hidden;
-        let gi = x.matmul(p[self.w_ih]) + p[self.b_ih];
-        let gh = h.matmul(p[self.w_hh]) + p[self.b_hh];
+        let gh = h.affine(p[self.w_hh], p[self.b_hh]);
         let r = (gi.narrow(1, 0, k) + gh.narrow(1, 0, k)).sigmoid();
         let z = (gi.narrow(1, k, k) + gh.narrow(1, k, k)).sigmoid();
         let n = (gi.narrow(1, 2 * k, k) + r * gh.narrow(1, 2 * k, k)).tanh();
