@@ -23,19 +23,21 @@ if [ "$what" = all ] || [ "$what" = references ]; then
   done
 fi
 if [ "$what" = all ] || [ "$what" = rl2 ]; then
+  # One lane per setting (four processes); a seed already in the results file is skipped, so
+  # an interrupted run resumes.
   lane() {
-    for kn in "$@"; do
-      set -- $kn
-      for seed in 0 1 2 3 4; do
-        /usr/bin/time -f "cpu_seconds %U %S" nice -n 10 "$BIN" rl2 "$1" "$2" --seed "$seed" \
-          --config "$HERE/rl2-n$2.toml" --eval-trials 2000 >> "$OUT/rl2-k$1-n$2.jsonl" \
-          2>> "$OUT/rl2-time.log"
-      done
+    local k=$1 n=$2
+    for seed in 0 1 2 3 4; do
+      if grep -q "\"seed\":$seed," "$OUT/rl2-k$k-n$n.jsonl" 2>/dev/null; then continue; fi
+      /usr/bin/time -f "k$k n$n seed $seed cpu_seconds %U %S" nice -n 10 "$BIN" rl2 "$k" "$n" \
+        --seed "$seed" --config "$HERE/rl2-n$n.toml" --eval-trials 2000 \
+        >> "$OUT/rl2-k$k-n$n.jsonl" 2>> "$OUT/rl2-time.log"
     done
   }
-  rm -f "$OUT"/rl2-*.jsonl "$OUT/rl2-time.log"
-  lane "5 10" "5 100" &
-  lane "10 10" "10 100" &
+  lane 5 10 &
+  lane 10 10 &
+  lane 5 100 &
+  lane 10 100 &
   wait
 fi
 if [ "$what" = all ] || [ "$what" = table ]; then
