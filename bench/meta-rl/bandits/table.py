@@ -35,6 +35,7 @@ def cell_ref(r):
 def rl2_summary(runs):
     if not runs:
         return None
+    runs = sorted(runs, key=lambda r: r["seed"])
     means = [r["eval_mean"] for r in runs]
     m = sum(means) / len(means)
     if len(means) > 1:
@@ -43,7 +44,7 @@ def rl2_summary(runs):
     else:
         se = 0.0
     within = math.sqrt(sum(r["eval_se"] ** 2 for r in runs)) / len(runs)
-    return m, 1.96 * math.sqrt(se ** 2 + within ** 2), means
+    return m, 1.96 * math.sqrt(se ** 2 + within ** 2), means, [r["seed"] for r in runs]
 
 
 def main():
@@ -52,10 +53,10 @@ def main():
     print("|" + " --- |" * (len(SETTINGS) + 1))
     refs = {s: {r["policy"]: r for r in load(HERE / f"references-k{s[0]}-n{s[1]}.jsonl")} for s in SETTINGS}
     rl2 = {s: rl2_summary(load(HERE / f"rl2-k{s[0]}-n{s[1]}.jsonl")) for s in SETTINGS}
-    row = ["RL² (5 seeds)"]
+    row = ["RL² (mean over seeds)"]
     for s in SETTINGS:
         r = rl2[s]
-        row.append("not run" if r is None else f"{r[0]:.3f} ± {r[1]:.3f}")
+        row.append("not run" if r is None else f"{r[0]:.3f} ± {r[1]:.3f} ({len(r[2])} seeds)")
     print("| " + " | ".join(row) + " |")
     for name in ORDER:
         print("| " + " | ".join([name] + [cell_ref(refs[s].get(name)) for s in SETTINGS]) + " |")
@@ -81,7 +82,7 @@ def main():
     for s in SETTINGS:
         r = rl2[s]
         if r is not None:
-            print(f"RL² K = {s[0]}, n = {s[1]}, per seed: " + ", ".join(f"{x:.3f}" for x in r[2]))
+            print(f"- RL² K = {s[0]}, n = {s[1]}, per seed: " + ", ".join(f"seed {d}: {x:.3f}" for d, x in zip(r[3], r[2])))
 
 
 if __name__ == "__main__":
