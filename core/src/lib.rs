@@ -52,7 +52,7 @@ pub mod vec_env;
 
 pub use error::{CoreError, Result};
 pub use float::Float;
-pub use layers::{Activation, Conv4, Conv4Config, Init, Linear, LstmCell, Mlp};
+pub use layers::{Activation, Conv4, Conv4Config, GruCell, Init, Linear, LstmCell, Mlp};
 pub use ops::index::{argmax, argmax_slice, one_hot};
 pub use ops::losses::{
     accuracy, binary_cross_entropy_with_logits, cosine_similarity, cross_entropy,

@@ -258,6 +258,73 @@ fn lstm_cell_gradient() {
     .unwrap();
 }
 
+/// First order through two GRU steps (the second reads the first's state), with respect to
+/// every weight, both biases, the inputs and the initial state.
+#[test]
+fn gru_cell_gradient() {
+    let mut params = Params::<f64>::new();
+    let mut rng = Seed(4).rng("init");
+    let cell = GruCell::new(&mut params, "gru", 3, 2, &mut rng);
+    let mut inputs = params.tensors().to_vec();
+    inputs.extend([
+        arb_value(&[2, 3], 4),
+        arb_value(&[2, 3], 5),
+        arb_value(&[2, 2], 6),
+    ]);
+    gradcheck(
+        "gru_cell",
+        |v| {
+            let hs = cell.unroll(&v[..4], &[v[4], v[5]], v[6]);
+            hs[0] * 0.5 + hs[1]
+        },
+        &inputs,
+        &opts(),
+    )
+    .unwrap();
+}
+
+/// The cell computes PyTorch's `GRUCell` equations: an independent scalar loop over the same
+/// weights (`r`, `z`, `n` in that order, `b_hn` inside the reset product).
+#[test]
+fn gru_cell_matches_its_equations() {
+    let mut params = Params::<f64>::new();
+    let cell = GruCell::new(&mut params, "gru", 3, 4, &mut Seed(9).rng("init"));
+    let x = arb_value(&[2, 3], 7);
+    let h = arb_value(&[2, 4], 8);
+    let t = params.tensors().to_vec();
+    let (w_ih, w_hh, b_ih, b_hh) = (&t[cell.w_ih], &t[cell.w_hh], &t[cell.b_ih], &t[cell.b_hh]);
+    let got = {
+        let _tape = Tape::<f64>::new();
+        let p: Vec<Var<f64>> = t.iter().map(|a| Var::constant(a.clone())).collect();
+        cell.forward(&p, Var::constant(x.clone()), Var::constant(h.clone()))
+            .value()
+    };
+    let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let k = 4;
+    for b in 0..2 {
+        let gate = |g: usize, j: usize| -> (f64, f64) {
+            let col = g * k + j;
+            let gi = (0..3).map(|i| x[[b, i]] * w_ih[[i, col]]).sum::<f64>() + b_ih[[col]];
+            let gh = (0..k).map(|i| h[[b, i]] * w_hh[[i, col]]).sum::<f64>() + b_hh[[col]];
+            (gi, gh)
+        };
+        for j in 0..k {
+            let (ri, rh) = gate(0, j);
+            let (zi, zh) = gate(1, j);
+            let (ni, nh) = gate(2, j);
+            let r = sigmoid(ri + rh);
+            let z = sigmoid(zi + zh);
+            let n = (ni + r * nh).tanh();
+            let want = (1.0 - z) * n + z * h[[b, j]];
+            assert!(
+                (got[[b, j]] - want).abs() < 1e-12,
+                "row {b} unit {j}: {} vs {want}",
+                got[[b, j]]
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

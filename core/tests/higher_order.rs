@@ -1,5 +1,5 @@
 //! Second and third order: Hessian-vector products against finite differences of gradients on
-//! compositions (conv2d, batch norm, softmax + cross-entropy, LSTM cell), third derivatives
+//! compositions (conv2d, batch norm, softmax + cross-entropy, LSTM and GRU cells), third derivatives
 //! against closed forms, and MAML's meta-gradient on linear regression against its closed form.
 
 #![allow(
@@ -208,6 +208,25 @@ fn hvp_lstm_cell() {
             let (h, c) = cell.forward(&v[..3], v[3], v[4], v[5]);
             let (h2, _) = cell.forward(&v[..3], v[3].sin(), h, c);
             h2
+        },
+        &inputs,
+        &opts(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn hvp_gru_cell() {
+    let mut params = Params::<f64>::new();
+    let cell = GruCell::new(&mut params, "gru", 3, 2, &mut Seed(2).rng("init"));
+    let mut inputs = params.tensors().to_vec();
+    inputs.push(rand_tensor(&[2, 3], 12));
+    inputs.push(rand_tensor(&[2, 2], 13));
+    gradgradcheck(
+        "gru_cell",
+        |v| {
+            let h = cell.forward(&v[..4], v[4], v[5]);
+            cell.forward(&v[..4], v[4].sin(), h)
         },
         &inputs,
         &opts(),

@@ -15,10 +15,13 @@
 //! | `a2c` | synchronous advantage actor-critic, n-step / GAE(λ) | [`pg`] |
 //! | `ppo` | proximal policy optimisation, clipped surrogate, GAE(λ) | [`pg`] |
 //! | `maml-rl` | MAML with policy-gradient inner steps and the DiCE meta-gradient (meta-RL) | [`maml_rl`] |
+//! | `rl2` | RL²: a GRU policy across a trial's episodes, PPO across trials (meta-RL) | [`rl2`] |
 //!
 //! The exact solvers need an environment with a [`TabularModel`](autodidact_core::TabularModel)
 //! (every gridworld has one); the learners train on any RL environment with discrete actions
-//! (the tabular ones also need discrete states). `total_steps` is the training length of every
+//! (the tabular ones also need discrete states); `rl2` trains on a distribution of them
+//! (`EnvKind::MetaRl`). [`bandit_reference`] holds exact Bayes-optimal and index-policy
+//! references for Bernoulli bandits. `total_steps` is the training length of every
 //! learning agent, in environment steps; for the solvers a step is one sweep.
 //!
 //! Evaluation runs the greedy policy and reports `eval_return_mean`, `eval_return_std` and
@@ -31,6 +34,7 @@
 //! training episode, replayed from its seed on load), so a resumed run continues bit for bit.
 #![warn(missing_docs)]
 
+pub mod bandit_reference;
 pub mod checkpoint;
 pub mod dp;
 pub mod dqn;
@@ -40,6 +44,7 @@ pub mod evaluate;
 pub mod hyperparams;
 pub mod maml_rl;
 pub mod pg;
+pub mod rl2;
 pub mod schedule;
 pub mod tabular;
 
@@ -52,6 +57,7 @@ pub use hyperparams::{
 };
 pub use maml_rl::{MamlRl, MamlRlParams};
 pub use pg::{Method, PgAgent, PgParams};
+pub use rl2::{Rl2Agent, Rl2Params};
 pub use schedule::Schedule;
 pub use tabular::{TabularAgent, TabularKind};
 

@@ -5,6 +5,7 @@
 pub mod backbone;
 pub mod bert;
 pub mod conv4;
+pub mod gru;
 pub mod init;
 pub mod linear;
 pub mod lstm;
@@ -13,6 +14,7 @@ pub mod mlp;
 pub use backbone::{Backbone, BackboneKind, BackboneSpec};
 pub use bert::{Bert, BertBatch, BertConfig};
 pub use conv4::{Conv4, Conv4Config};
+pub use gru::GruCell;
 pub use init::Init;
 pub use linear::Linear;
 pub use lstm::LstmCell;
