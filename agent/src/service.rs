@@ -1519,13 +1519,7 @@ impl<S: Store> Agent<S> {
                     cache.clone(),
                 );
                 next.classifier = tokio::task::spawn_blocking(move || {
-                    build_classifier(
-                        &head,
-                        &listed,
-                        &all,
-                        spec.temperature,
-                        spec.ood_threshold,
-                    )
+                    build_classifier(&head, &listed, &all, spec.temperature, spec.ood_threshold)
                 })
                 .await
                 .map_err(|e| AgentError::Internal(e.to_string()))?;
@@ -1566,7 +1560,10 @@ impl<S: Store> Agent<S> {
                         .into_iter();
                     let mut added = Vec::with_capacity(rows.len());
                     for r in &rows {
-                        let x = match r.features.as_deref().and_then(|b| features_from_bytes(b, dim))
+                        let x = match r
+                            .features
+                            .as_deref()
+                            .and_then(|b| features_from_bytes(b, dim))
                         {
                             Some(x) => x,
                             None => computed.next().unwrap_or_default(),

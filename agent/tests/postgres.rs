@@ -91,12 +91,19 @@ async fn an_export_moves_from_sqlite_to_postgres_and_back_unchanged() {
         .await;
     assert_eq!(status, 201, "{body}");
     let mut ids = Vec::new();
-    for t in ["my card has still not come", "someone took my card", "I need my money back"] {
+    for t in [
+        "my card has still not come",
+        "someone took my card",
+        "I need my money back",
+    ] {
         ids.push(s.ask(t).await["id"].as_i64().unwrap());
     }
     for (id, body) in [
         (ids[0], json!({"resolved": true})),
-        (ids[2], json!({"resolved": false, "correct_intent": "refund"})),
+        (
+            ids[2],
+            json!({"resolved": false, "correct_intent": "refund"}),
+        ),
     ] {
         let (status, reply) = s
             .post(&format!("/v1/messages/{id}/feedback"), Some(CLIENT), &body)
@@ -112,9 +119,14 @@ async fn an_export_moves_from_sqlite_to_postgres_and_back_unchanged() {
     s.stop().await;
 
     let url = pg.database("moved").await;
-    import_into(Path::new(&url), original.as_bytes()).await.unwrap();
+    import_into(Path::new(&url), original.as_bytes())
+        .await
+        .unwrap();
     let store = PgStore::connect(&url).await.unwrap();
-    assert_eq!(without_time(&export_of(&store).await), without_time(&original));
+    assert_eq!(
+        without_time(&export_of(&store).await),
+        without_time(&original)
+    );
     store.close().await;
 
     // The agent resumes on it, serves what it learnt, and numbers new rows after the
@@ -189,7 +201,11 @@ impl Replica {
     }
     async fn ask(&self, text: &str) -> Value {
         let (status, body) = self
-            .post("/v1/messages", CLIENT, json!({"text": text, "session": "s"}))
+            .post(
+                "/v1/messages",
+                CLIENT,
+                json!({"text": text, "session": "s"}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         body
@@ -356,7 +372,10 @@ async fn two_replicas_share_one_database() {
     child_a.0.kill().unwrap();
     child_a.0.wait().unwrap();
     let killed = Instant::now();
-    assert!(pending.await.unwrap().is_err(), "no reply from a killed server");
+    assert!(
+        pending.await.unwrap().is_err(),
+        "no reply from a killed server"
+    );
     let (status, _) = b.post("/v1/admin/consolidate", ADMIN, json!({})).await;
     assert_eq!(status, 409, "the dead holder's lease still runs");
     let done = eventually(20, "B to take the expired lease over", || async move {
@@ -368,7 +387,11 @@ async fn two_replicas_share_one_database() {
     let waited = killed.elapsed();
     assert!(waited < Duration::from_secs(10), "{waited:?}");
     let v3 = done["version"].as_i64().unwrap();
-    assert_eq!(v3, v2 + 1, "nothing of A's killed consolidation was stored: {done}");
+    assert_eq!(
+        v3,
+        v2 + 1,
+        "nothing of A's killed consolidation was stored: {done}"
+    );
     assert_eq!(b.get("/v1/stats").await["model_version"], v3);
     let events: Vec<String> = sqlx::query_scalar("SELECT event FROM model_events ORDER BY seq")
         .fetch_all(pool)

@@ -535,9 +535,16 @@ mod tests {
         assert!(message(Shard::from_env("3", env(&apart))).contains("disagree"));
         let past = message(Shard::from_env("8", env(&[("SLURM_ARRAY_TASK_ID", "8")])));
         assert!(past.contains("SLURM_ARRAY_TASK_ID=8"), "{past}");
-        assert!(message(Shard::from_env("8", env(&[("JOB_COMPLETION_INDEX", "x")]))).contains("\"x\""));
-        assert!(message(Shard::from_env("0", env(&[("JOB_COMPLETION_INDEX", "0")]))).contains("N must"));
-        assert!(message(Shard::from_env("n", env(&[("JOB_COMPLETION_INDEX", "0")]))).contains("not a number"));
+        assert!(
+            message(Shard::from_env("8", env(&[("JOB_COMPLETION_INDEX", "x")]))).contains("\"x\"")
+        );
+        assert!(
+            message(Shard::from_env("0", env(&[("JOB_COMPLETION_INDEX", "0")]))).contains("N must")
+        );
+        assert!(
+            message(Shard::from_env("n", env(&[("JOB_COMPLETION_INDEX", "0")])))
+                .contains("not a number")
+        );
     }
 
     #[test]

@@ -22,9 +22,10 @@ fn manifest() -> Value {
 }
 
 fn validator() -> jsonschema::Validator {
-    let schema: Value =
-        serde_json::from_str(&read(&examples().join("kubernetes/job-batch-v1.schema.json")))
-            .unwrap();
+    let schema: Value = serde_json::from_str(&read(
+        &examples().join("kubernetes/job-batch-v1.schema.json"),
+    ))
+    .unwrap();
     jsonschema::validator_for(&schema).unwrap()
 }
 

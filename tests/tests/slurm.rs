@@ -81,8 +81,11 @@ impl Cluster {
         // munged with its own key, socket, pid and log files.
         let key = dir.join("munge/key");
         let mut bytes = vec![0u8; 1024];
-        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut bytes)
-            .unwrap();
+        std::io::Read::read_exact(
+            &mut std::fs::File::open("/dev/urandom").unwrap(),
+            &mut bytes,
+        )
+        .unwrap();
         std::fs::write(&key, bytes).unwrap();
         std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o400))
             .unwrap();
@@ -96,11 +99,10 @@ impl Cluster {
                 .arg(format!("--log-file={}", m("log").display()))
                 .arg(format!("--seed-file={}", m("seed").display())),
         );
-        let host = String::from_utf8_lossy(
-            &Command::new("hostname").arg("-s").output().unwrap().stdout,
-        )
-        .trim()
-        .to_string();
+        let host =
+            String::from_utf8_lossy(&Command::new("hostname").arg("-s").output().unwrap().stdout)
+                .trim()
+                .to_string();
         let d = dir.display();
         std::fs::write(
             &cluster.conf,
@@ -174,7 +176,10 @@ impl Cluster {
             .map(|f| {
                 let t = std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
                 let tail: Vec<&str> = t.lines().rev().take(15).collect();
-                format!("--- {f}:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                format!(
+                    "--- {f}:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -194,12 +199,11 @@ impl Cluster {
 
     /// The state of array task `task` of job `job` (`PENDING`, `RUNNING`, `COMPLETED`, …).
     fn state(&self, job: &str, task: usize) -> String {
-        let out = self.must(self.cmd("scontrol").args([
-            "show",
-            "job",
-            "-o",
-            &format!("{job}_{task}"),
-        ]));
+        let out =
+            self.must(
+                self.cmd("scontrol")
+                    .args(["show", "job", "-o", &format!("{job}_{task}")]),
+            );
         out.split_whitespace()
             .find_map(|f| f.strip_prefix("JobState="))
             .unwrap_or_default()
@@ -380,7 +384,10 @@ fn a_sweep_on_slurm_merges_into_what_one_machine_computes() {
         &format!("{job}_{CANCELLED}"),
     ]));
     cluster.wait_for("the cancelled share to stop", 60, |c| {
-        !matches!(c.state(&job, CANCELLED).as_str(), "RUNNING" | "PENDING" | "COMPLETING")
+        !matches!(
+            c.state(&job, CANCELLED).as_str(),
+            "RUNNING" | "PENDING" | "COMPLETING"
+        )
     });
     let stopped = cluster.state(&job, CANCELLED);
     assert_ne!(stopped, "COMPLETED", "SIGTERM did not stop the share");
@@ -399,9 +406,9 @@ fn a_sweep_on_slurm_merges_into_what_one_machine_computes() {
             cluster.state(&job, task),
             "COMPLETED",
             "share {task}\n{}",
-            std::fs::read_to_string(submit_dir.join(format!(
-                "logs/autodidact-sweep-{job}_{task}.out"
-            )))
+            std::fs::read_to_string(
+                submit_dir.join(format!("logs/autodidact-sweep-{job}_{task}.out"))
+            )
             .unwrap_or_default()
         );
     }

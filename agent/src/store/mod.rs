@@ -393,14 +393,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// consolidations and rollbacks with it).
     fn served_version(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
     /// Labelled examples with ids above `after`, in id order (what other replicas stored).
-    fn examples_after(&self, after: i64)
-        -> impl Future<Output = Result<Vec<ExampleRow>>> + Send;
+    fn examples_after(&self, after: i64) -> impl Future<Output = Result<Vec<ExampleRow>>> + Send;
     /// Feedback with sequence numbers above `after`, in order, with its message's action,
     /// context and prediction.
-    fn feedback_after(
-        &self,
-        after: i64,
-    ) -> impl Future<Output = Result<Vec<FeedbackEntry>>> + Send;
+    fn feedback_after(&self, after: i64)
+        -> impl Future<Output = Result<Vec<FeedbackEntry>>> + Send;
     /// Takes the lease `name` for `holder` for `ttl_ms` milliseconds, or renews it when
     /// `holder` has it already; false when another holder has it and it has not expired.
     fn acquire_lease(

@@ -460,6 +460,7 @@ macro_rules! store_methods {
                 .collect()
         }
 
+        async fn ping(&self) -> Result<()> {
             sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
             Ok(())
         }
@@ -859,19 +860,16 @@ macro_rules! store_methods {
                 .fetch_one(&self.pool)
                 .await?
                 .try_get(0)?;
-            let accuracy = self
-                .window(&format!(
+            let accuracy = window(&self.pool, &format!(
                     "SELECT CAST(AVG(c) AS DOUBLE PRECISION) FROM (SELECT {CORRECT} AS c FROM feedback f \
                      JOIN messages m ON m.id = f.message_id ORDER BY f.seq DESC LIMIT $1) AS t"
                 ))
                 .await?;
-            let mean_reward = self
-                .window(
+            let mean_reward = window(&self.pool,
                     "SELECT CAST(AVG(reward) AS DOUBLE PRECISION) FROM (SELECT reward FROM feedback ORDER BY seq DESC LIMIT $1) AS t",
                 )
                 .await?;
-            let handoff_rate = self
-                .window(
+            let handoff_rate = window(&self.pool,
                     "SELECT CAST(AVG(CASE WHEN action = 'handoff' THEN 1.0 ELSE 0.0 END) AS DOUBLE PRECISION) FROM \
                      (SELECT action FROM messages ORDER BY id DESC LIMIT $1) AS t",
                 )

@@ -36,7 +36,8 @@ fn bin_dir() -> Option<PathBuf> {
     versions.sort();
     versions.pop().map(|(_, b)| b).or_else(|| {
         std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p).find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
+            std::env::split_paths(&p)
+                .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
         })
     })
 }
@@ -82,7 +83,9 @@ impl PgCluster {
                 String::from_utf8_lossy(&o.stdout).trim().parse().ok()
             };
             let (Some(u), Some(g)) = (uid("-u"), uid("-g")) else {
-                return unavailable("this runs as root and there is no `postgres` user to run PostgreSQL as");
+                return unavailable(
+                    "this runs as root and there is no `postgres` user to run PostgreSQL as",
+                );
             };
             std::os::unix::fs::chown(dir.path(), Some(u), Some(g)).unwrap();
         }
@@ -145,9 +148,14 @@ impl PgCluster {
         } else {
             Command::new(&exe)
         };
-        let out = cmd.args(args).current_dir(self.dir.path()).output().unwrap();
+        let out = cmd
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
         if !out.status.success() {
-            let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
             panic!(
                 "{program} failed: {}\n{}\n{log}",
                 String::from_utf8_lossy(&out.stdout),

@@ -203,7 +203,11 @@ pub async fn transactions_conflicts_and_stats<S: Store>(store: &S) {
         .collect();
     assert_eq!(
         seen,
-        [(m1, "answer", true), (m2, "answer", false), (m3, "clarify", true)]
+        [
+            (m1, "answer", true),
+            (m2, "answer", false),
+            (m3, "clarify", true)
+        ]
     );
     assert_eq!(entries[1].predicted, "a");
     assert_eq!(entries[2].reward, 0.5);
@@ -217,7 +221,10 @@ pub async fn transactions_conflicts_and_stats<S: Store>(store: &S) {
     // Leases: one holder at a time on a shared database, taken over once expired; a store
     // only one process uses always grants them.
     assert!(store.acquire_lease("work", "a", 60_000).await.unwrap());
-    assert!(store.acquire_lease("work", "a", 60_000).await.unwrap(), "renewal");
+    assert!(
+        store.acquire_lease("work", "a", 60_000).await.unwrap(),
+        "renewal"
+    );
     assert_eq!(
         store.acquire_lease("work", "b", 60_000).await.unwrap(),
         !store.shared()
@@ -225,7 +232,10 @@ pub async fn transactions_conflicts_and_stats<S: Store>(store: &S) {
     store.release_lease("work", "a").await.unwrap();
     assert!(store.acquire_lease("work", "b", 1).await.unwrap());
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    assert!(store.acquire_lease("work", "a", 60_000).await.unwrap(), "expired");
+    assert!(
+        store.acquire_lease("work", "a", 60_000).await.unwrap(),
+        "expired"
+    );
     store.release_lease("work", "b").await.unwrap();
     assert_eq!(
         store.acquire_lease("work", "b", 60_000).await.unwrap(),
