@@ -513,14 +513,14 @@ mod tests {
 
     #[test]
     fn shards_come_from_slurm_or_kubernetes_variables() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
             move |k: &str| {
                 pairs
                     .iter()
                     .find(|(n, _)| *n == k)
                     .map(|(_, v)| v.to_string())
             }
-        };
+        }
         let slurm = Shard::from_env("8", env(&[("SLURM_ARRAY_TASK_ID", "3")])).unwrap();
         assert_eq!(slurm, Shard { index: 3, count: 8 });
         let k8s = Shard::from_env("4", env(&[("JOB_COMPLETION_INDEX", "0")])).unwrap();

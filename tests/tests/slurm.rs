@@ -41,7 +41,8 @@ fn unavailable(why: &str) {
 
 fn on_path(program: &str) -> bool {
     Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
+        .arg("-c")
+        .arg(format!("command -v {program}"))
         .output()
         .is_ok_and(|o| o.status.success())
 }
@@ -74,7 +75,7 @@ impl Cluster {
         for sub in ["munge", "state", "spool", "log"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
-        let mut cluster = Cluster {
+        let cluster = Cluster {
             dir: dir.to_path_buf(),
             conf: dir.join("slurm.conf"),
         };
@@ -199,11 +200,11 @@ impl Cluster {
 
     /// The state of array task `task` of job `job` (`PENDING`, `RUNNING`, `COMPLETED`, …).
     fn state(&self, job: &str, task: usize) -> String {
-        let out =
-            self.must(
-                self.cmd("scontrol")
-                    .args(["show", "job", "-o", &format!("{job}_{task}")]),
-            );
+        let out = self.must(
+            self.cmd("scontrol")
+                .args(["show", "job", "-o"])
+                .arg(format!("{job}_{task}")),
+        );
         out.split_whitespace()
             .find_map(|f| f.strip_prefix("JobState="))
             .unwrap_or_default()
@@ -350,13 +351,9 @@ fn a_sweep_on_slurm_merges_into_what_one_machine_computes() {
         .must(
             cluster
                 .cmd("sbatch")
-                .args([
-                    "--parsable",
-                    &format!("--array=0-{}", SHARES - 1),
-                    "--cpus-per-task=1",
-                    "--mem=0",
-                    "--time=30",
-                ])
+                .arg("--parsable")
+                .arg(format!("--array=0-{}", SHARES - 1))
+                .args(["--cpus-per-task=1", "--mem=0", "--time=30"])
                 .arg(&script)
                 .current_dir(&submit_dir)
                 .env("PATH", path)
@@ -378,11 +375,12 @@ fn a_sweep_on_slurm_merges_into_what_one_machine_computes() {
         !first.join("summary.json").exists(),
         "share {CANCELLED}'s first run ended before it could be cancelled: make it longer"
     );
-    cluster.must(cluster.cmd("scancel").args([
-        "--signal=TERM",
-        "--batch",
-        &format!("{job}_{CANCELLED}"),
-    ]));
+    cluster.must(
+        cluster
+            .cmd("scancel")
+            .args(["--signal=TERM", "--batch"])
+            .arg(format!("{job}_{CANCELLED}")),
+    );
     cluster.wait_for("the cancelled share to stop", 60, |c| {
         !matches!(
             c.state(&job, CANCELLED).as_str(),
@@ -398,7 +396,8 @@ fn a_sweep_on_slurm_merges_into_what_one_machine_computes() {
     cluster.must(
         cluster
             .cmd("scontrol")
-            .args(["requeue", &format!("{job}_{CANCELLED}")]),
+            .arg("requeue")
+            .arg(format!("{job}_{CANCELLED}")),
     );
     cluster.wait_for("every share to finish", 600, |c| !c.active(&job));
     for task in 0..SHARES {
