@@ -1560,14 +1560,11 @@ impl<S: Store> Agent<S> {
                         .into_iter();
                     let mut added = Vec::with_capacity(rows.len());
                     for r in &rows {
-                        let x = match r
+                        let x = r
                             .features
                             .as_deref()
                             .and_then(|b| features_from_bytes(b, dim))
-                        {
-                            Some(x) => x,
-                            None => computed.next().unwrap_or_default(),
-                        };
+                            .unwrap_or_else(|| computed.next().unwrap_or_default());
                         next.classifier
                             .add_example(&r.intent, &next.head.apply_one(&x));
                         added.push(Cached {
