@@ -582,12 +582,13 @@ pub async fn serve<S: Store>(
         .consolidation
         .enabled
         .then(|| agent.spawn_worker());
+    let sync = agent.spawn_sync();
     let served = axum::serve(listener, router(agent))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| AgentError::io(addr.to_string(), e));
-    if let Some(w) = worker {
-        w.abort();
+    for task in worker.into_iter().chain(sync) {
+        task.abort();
     }
     served
 }
@@ -672,26 +673,37 @@ pub fn run_blocking(config: AgentConfig) -> Result<()> {
         .map_err(|e| AgentError::io("tokio runtime", e))?;
     runtime.block_on(async move {
         let bar = progress_bar();
-        let agent = Agent::open_with_progress(config, Some(bar.hook())).await;
-        bar.finish();
-        let agent = Arc::new(agent?);
-        for (role, token) in agent.generated_tokens() {
-            println!(
-                "generated {} token (shown once; only its hash is stored): {token}",
-                role.as_str()
-            );
+        if crate::service::uses_postgres(&config) {
+            let agent = Agent::open_postgres(config, Some(bar.hook())).await;
+            bar.finish();
+            announce_and_serve(Arc::new(agent?)).await
+        } else {
+            let agent = Agent::open_with_progress(config, Some(bar.hook())).await;
+            bar.finish();
+            announce_and_serve(Arc::new(agent?)).await
         }
-        let bind = agent.config().bind;
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|e| AgentError::io(bind.to_string(), e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| AgentError::io("listener", e))?;
-        println!("listening on http://{addr}");
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        serve(agent, listener, stop_signal()).await
     })
+}
+
+/// Prints the tokens generated at this start and the address, then serves until Ctrl-C or
+/// SIGTERM.
+async fn announce_and_serve<S: Store>(agent: Arc<Agent<S>>) -> Result<()> {
+    for (role, token) in agent.generated_tokens() {
+        println!(
+            "generated {} token (shown once; only its hash is stored): {token}",
+            role.as_str()
+        );
+    }
+    let bind = agent.config().bind;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| AgentError::io(bind.to_string(), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AgentError::io("listener", e))?;
+    println!("listening on http://{addr}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    serve(agent, listener, stop_signal()).await
 }
 
 #[cfg(test)]

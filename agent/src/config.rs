@@ -19,8 +19,13 @@ pub struct AgentConfig {
     /// CSV file names in `data` that are not training data (matched case-insensitively);
     /// `answers.csv` is always read as answers, never as examples.
     pub exclude: Vec<String>,
-    /// The SQLite database file.
+    /// The SQLite database file, or a PostgreSQL database's URL (`postgres://user@host/db`):
+    /// several agent processes (replicas) may share a PostgreSQL database.
     pub db: PathBuf,
+    /// How often, in milliseconds, a replica on a shared (PostgreSQL) database reads what the
+    /// others wrote: new intents and examples, feedback for its policy, the served model.
+    /// Unused with SQLite (one process).
+    pub sync_ms: u64,
     /// Address to listen on.
     pub bind: SocketAddr,
     /// Sentence features.
@@ -84,6 +89,10 @@ pub struct ConsolidationConfig {
     pub every_seconds: u64,
     /// Seed of the head's initialisation, episodes and memory draws.
     pub seed: u64,
+    /// With replicas on one PostgreSQL database: how long a replica's consolidation lease
+    /// lasts without renewal (it renews it every third of that while it trains). Another
+    /// replica takes over this long after the holder died.
+    pub lease_seconds: u64,
 }
 
 impl Default for ConsolidationConfig {
@@ -94,6 +103,7 @@ impl Default for ConsolidationConfig {
             every_examples: 50,
             every_seconds: 600,
             seed: 0,
+            lease_seconds: 30,
         }
     }
 }
@@ -153,6 +163,7 @@ impl Default for AgentConfig {
             data: PathBuf::from("../shared/data/banking77"),
             exclude: vec!["test.csv".into()],
             db: PathBuf::from("autodidact-agent.db"),
+            sync_ms: 1000,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             featurizer: FeaturizerSpec::default(),
             max_text_chars: 2000,
@@ -261,6 +272,18 @@ impl AgentConfig {
             return Err(AgentError::config(
                 "consolidation.every_seconds",
                 "must be in 1..=31536000",
+            ));
+        }
+        if !(1..=86_400).contains(&self.consolidation.lease_seconds) {
+            return Err(AgentError::config(
+                "consolidation.lease_seconds",
+                format!("{} is not in 1..=86400", self.consolidation.lease_seconds),
+            ));
+        }
+        if !(10..=3_600_000).contains(&self.sync_ms) {
+            return Err(AgentError::config(
+                "sync_ms",
+                format!("{} is not in 10..=3600000", self.sync_ms),
             ));
         }
         if !(1..=1024).contains(&self.batch.max_size) {

@@ -342,9 +342,17 @@ pub async fn import<S: Store>(store: &S, reader: impl BufRead + Send) -> Result<
     })
 }
 
-/// Imports into the SQLite file `db`, created if missing; refuses a database that holds data.
-/// A file this call created is removed again when the import fails.
+/// Imports into the SQLite file `db`, created if missing, or into the PostgreSQL database `db`
+/// names (`postgres://…`, its tables created if missing); refuses a database that holds data.
+/// A file this call created is removed again when the import fails (a PostgreSQL import is one
+/// transaction: nothing of a failed one stays).
 pub async fn import_into(db: &Path, reader: impl BufRead + Send) -> Result<ImportSummary> {
+    if let Some(url) = db.to_str().filter(|d| crate::store::is_postgres_url(d)) {
+        let store = crate::store::PgStore::connect(url).await?;
+        let result = import(&store, reader).await;
+        store.close().await;
+        return result;
+    }
     let existed = db.exists();
     let store = SqliteStore::open(db).await?;
     let result = import(&store, reader).await;

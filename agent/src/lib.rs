@@ -1,7 +1,8 @@
 //! Autodidact's customer-service agent: an HTTP service (axum on tokio) that answers
 //! customers' messages with a nearest-prototype intent classifier, chooses between answering,
 //! clarifying and handing off with a contextual bandit, learns from feedback and from new
-//! intents given by a few examples at once, and keeps everything in a SQLite database (sqlx).
+//! intents given by a few examples at once, and keeps everything in a SQLite file, or in a
+//! PostgreSQL database that several replicas share (sqlx).
 //!
 //! ```no_run
 //! # async fn run() -> autodidact_agent::Result<()> {
@@ -36,6 +37,7 @@ pub mod page;
 pub mod policy;
 pub mod remote;
 pub mod replay;
+pub(crate) mod replica;
 pub mod service;
 pub mod store;
 pub mod timeline;
@@ -43,4 +45,4 @@ pub mod timeline;
 pub use config::{AgentConfig, BatchConfig, ConsolidationConfig, PolicyConfig};
 pub use error::{AgentError, Result};
 pub use service::{Agent, MessageReply, Progress, ProgressFn, Role};
-pub use store::{SqliteStore, Store};
+pub use store::{PgStore, SqliteStore, Store};

@@ -28,9 +28,10 @@ use crate::head::Head;
 use crate::learn::{train, Labelled, Strategy};
 use crate::model::ModelBlob;
 use crate::policy::{self, Action, LinUcb, RecentAccuracy};
+use crate::replica::{holder_id, Lease, Tail};
 use crate::store::{
-    features_from_bytes, features_to_bytes, now_ms, IntentRow, MessageRow, ModelEvent, ModelInfo,
-    ModelRecord, RecentMessage, Source, SqliteStore, Stats, Store,
+    features_from_bytes, features_to_bytes, is_postgres_url, now_ms, IntentRow, MessageRow,
+    ModelEvent, ModelInfo, ModelRecord, PgStore, RecentMessage, Source, SqliteStore, Stats, Store,
 };
 use crate::timeline::{self, Timeline};
 
@@ -228,6 +229,21 @@ pub const TIMELINE_ROWS: i64 = 100_000;
 /// Texts embedded between two progress reports at the bootstrap.
 const BOOTSTRAP_CHUNK: usize = 256;
 
+/// The lease replicas on one database take to consolidate or roll back (one at a time).
+const MODEL_LEASE: &str = "consolidation";
+
+/// What a replica has read of the rows the other replicas write.
+#[derive(Debug, Default)]
+struct Replica {
+    /// Labelled examples (new intents, corrections, confirmations).
+    examples: Tail,
+    /// Feedback, replayed onto this replica's policy and accuracy windows.
+    feedback: Tail,
+    /// Messages whose feedback this process recorded itself (already learnt from), until the
+    /// feedback tail passes them.
+    own_feedback: std::collections::HashSet<i64>,
+}
+
 /// The customer-service agent over a [`Store`].
 pub struct Agent<S: Store = SqliteStore> {
     store: S,
@@ -246,6 +262,9 @@ pub struct Agent<S: Store = SqliteStore> {
     admin_hash: [u8; 32],
     generated: Vec<(Role, String)>,
     started: Instant,
+    /// This process in lease rows.
+    holder: String,
+    replica: std::sync::Mutex<Replica>,
 }
 
 impl<S: Store> std::fmt::Debug for Agent<S> {
@@ -569,6 +588,30 @@ impl Agent<SqliteStore> {
     }
 }
 
+impl Agent<PgStore> {
+    /// Opens the agent on the PostgreSQL database `config.db` (a `postgres://` URL), which
+    /// other agent processes may share: bootstraps it from `config.data` when it is empty,
+    /// else resumes the stored state.
+    pub async fn open_postgres(
+        config: AgentConfig,
+        progress: Option<ProgressFn>,
+    ) -> Result<Agent<PgStore>> {
+        config.validate()?;
+        let url = config.db.to_string_lossy().to_string();
+        let store = PgStore::connect(&url).await?;
+        let spec_fz = config.featurizer.clone();
+        let featurizer = tokio::task::spawn_blocking(move || featurizer::build(&spec_fz))
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))??;
+        Agent::start(config, store, featurizer, progress).await
+    }
+}
+
+/// Whether `config.db` names a PostgreSQL database rather than a SQLite file.
+pub fn uses_postgres(config: &AgentConfig) -> bool {
+    config.db.to_str().is_some_and(is_postgres_url)
+}
+
 impl<S: Store> Agent<S> {
     /// Opens the agent on any store (see [`Agent::open`]).
     pub async fn with_store(config: AgentConfig, store: S) -> Result<Agent<S>> {
@@ -598,8 +641,28 @@ impl<S: Store> Agent<S> {
     ) -> Result<Agent<S>> {
         config.validate()?;
         let (served, cache) = match store.served_model().await? {
-            None => Self::bootstrap(&config, &store, &featurizer, progress).await?,
+            None => match Self::bootstrap(&config, &store, &featurizer, progress).await {
+                Ok(state) => state,
+                // Replicas started at once on an empty database: one bootstrap commits, the
+                // others fail on its rows and resume what it stored.
+                Err(e) => match (store.shared(), store.served_model().await?) {
+                    (true, Some(model)) => {
+                        Self::resume(&config, &store, &featurizer, model).await?
+                    }
+                    _ => return Err(e),
+                },
+            },
             Some(model) => Self::resume(&config, &store, &featurizer, model).await?,
+        };
+        let replica = if store.shared() {
+            let feedback = store.feedback_after(0).await?;
+            Replica {
+                examples: Tail::starting_at(cache.iter().map(|c| c.id).max().unwrap_or(0)),
+                feedback: Tail::starting_at(feedback.last().map_or(0, |f| f.seq)),
+                own_feedback: Default::default(),
+            }
+        } else {
+            Replica::default()
         };
         let mut generated = Vec::new();
         let mut hashes = [[0u8; 32]; 2];
@@ -653,6 +716,8 @@ impl<S: Store> Agent<S> {
             admin_hash: hashes[1],
             generated,
             started: Instant::now(),
+            holder: holder_id(),
+            replica: std::sync::Mutex::new(replica),
         })
     }
 
@@ -1059,6 +1124,10 @@ impl<S: Store> Agent<S> {
             .await?
             .ok_or_else(|| AgentError::not_found("id", format!("no message with id {id}")))?;
         if let Some(c) = correct_intent {
+            if self.store.shared() && self.served.load().classifier.intent(c).is_none() {
+                // Perhaps another replica created it since the last sync.
+                self.sync().await?;
+            }
             match self.served.load().classifier.intent(c) {
                 None => {
                     return Err(AgentError::invalid(
@@ -1120,6 +1189,11 @@ impl<S: Store> Agent<S> {
             bandit_state: next.policy.to_json(),
         };
         let example_id = self.store.record_feedback(&record).await?;
+        if self.store.shared() {
+            if let Ok(mut r) = self.replica.lock() {
+                r.own_feedback.insert(id);
+            }
+        }
         if let (Some(c), Some(x), Some(eid)) = (label, features, example_id) {
             next.classifier.add_example(c, &next.head.apply_one(&x));
             self.remember(vec![Cached {
@@ -1265,6 +1339,7 @@ impl<S: Store> Agent<S> {
         from_scratch: bool,
     ) -> Result<ConsolidationReply> {
         let _one = self.consolidating.lock().await;
+        let lease = self.model_lease().await?;
         self.pending.store(0, Ordering::Relaxed);
         let served = self.served.load_full();
         let cache = self.cached()?;
@@ -1324,6 +1399,7 @@ impl<S: Store> Agent<S> {
             // Examples may have arrived during training: the prototypes are rebuilt from
             // everything stored now, under the new head.
             let classifier = self.rebuild_classifier(&fit.head, &spec).await?;
+            lease.check().await?;
             let version = self.store.insert_model(&record).await?;
             let mut next = Served::clone(&self.served.load());
             next.classifier = classifier;
@@ -1333,8 +1409,10 @@ impl<S: Store> Agent<S> {
             self.served.store(Arc::new(next));
             version
         } else {
+            lease.check().await?;
             self.store.insert_model(&record).await?
         };
+        drop(lease);
         Ok(ConsolidationReply {
             version,
             accepted,
@@ -1353,9 +1431,195 @@ impl<S: Store> Agent<S> {
             .map_err(|e| AgentError::Internal(e.to_string()))
     }
 
+    /// Takes the model lease (replicas consolidate and roll back one at a time); a conflict
+    /// when another replica has it.
+    async fn model_lease(&self) -> Result<Lease<S>> {
+        let ttl = std::time::Duration::from_secs(self.config.consolidation.lease_seconds);
+        Lease::take(&self.store, MODEL_LEASE, &self.holder, ttl).await
+    }
+
+    /// Reads what other replicas on the same database wrote since the last call and serves
+    /// it: new or changed intents, new labelled examples (their prototypes move), feedback
+    /// (this replica's policy and accuracy windows learn it too) and a change of the served
+    /// model (a consolidation or rollback elsewhere: the stored state is reloaded under its
+    /// head, as at a restart). Nothing to do on a store only this process writes.
+    pub async fn sync(&self) -> Result<()> {
+        if !self.store.shared() {
+            return Ok(());
+        }
+        let _guard = self.learn.lock().await;
+        let now = Instant::now();
+        let (examples_upto, feedback_upto) = {
+            let r = self.replica_state()?;
+            (r.examples.upto, r.feedback.upto)
+        };
+        // Examples before intents: an example's intent committed with it or before it, so
+        // every example read has its intent in the list read next.
+        let rows = self.store.examples_after(examples_upto).await?;
+        let intents = self.store.intents().await?;
+        let feedback = self.store.feedback_after(feedback_upto).await?;
+        let version = self.store.served_version().await?;
+        let cached: std::collections::HashSet<i64> = self
+            .cached()?
+            .iter()
+            .filter(|c| c.id > examples_upto)
+            .map(|c| c.id)
+            .collect();
+        let (rows, feedback) = {
+            let mut r = self.replica_state()?;
+            let keys: Vec<i64> = rows.iter().map(|e| e.id).collect();
+            let fresh = r.examples.read(&keys, now);
+            let rows: Vec<_> = rows
+                .into_iter()
+                .zip(fresh)
+                .filter(|(e, fresh)| *fresh && !cached.contains(&e.id))
+                .map(|(e, _)| e)
+                .collect();
+            let keys: Vec<i64> = feedback.iter().map(|f| f.seq).collect();
+            let fresh = r.feedback.read(&keys, now);
+            let feedback: Vec<_> = feedback
+                .into_iter()
+                .zip(fresh)
+                .filter(|(f, fresh)| *fresh && !r.own_feedback.remove(&f.message_id))
+                .map(|(f, _)| f)
+                .collect();
+            (rows, feedback)
+        };
+        let current = self.served.load_full();
+        let mut next = Served::clone(&current);
+        let mut changed = false;
+        for f in &feedback {
+            let (Some(action), Ok(ctx)) = (
+                Action::parse(&f.action),
+                serde_json::from_str::<[f64; policy::DIM]>(&f.context),
+            ) else {
+                return Err(AgentError::State(format!(
+                    "message {} has action {:?} and context {:?}",
+                    f.message_id, f.action, f.context
+                )));
+            };
+            next.policy.update(action, &ctx, f.reward);
+            next.accuracy.record(&f.predicted, f.correct);
+            changed = true;
+        }
+        match version {
+            Some(v) if v != current.version => {
+                // Another replica consolidated or rolled back: everything is reloaded under
+                // the new head (which also heals any row a tail could have missed).
+                let record = self.store.model(v).await?.ok_or_else(|| {
+                    AgentError::State(format!("the served model version {v} is not stored"))
+                })?;
+                let blob = ModelBlob::decode(&record.blob, v)?;
+                check_featurizer(&self.config, &blob.spec)?;
+                let cache = Self::load_examples(&self.store, &self.featurizer).await?;
+                let (head, spec, listed, all) = (
+                    blob.head.clone(),
+                    blob.spec.clone(),
+                    intents.clone(),
+                    cache.clone(),
+                );
+                next.classifier = tokio::task::spawn_blocking(move || {
+                    build_classifier(&head, &listed, &all, spec.temperature, spec.ood_threshold)
+                })
+                .await
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
+                let newer = cache
+                    .iter()
+                    .filter(|c| c.id > blob.spec.examples_upto)
+                    .count() as u64;
+                if let Ok(mut c) = self.cache.lock() {
+                    *c = cache;
+                }
+                self.pending.store(newer, Ordering::Relaxed);
+                next.head = Arc::new(blob.head);
+                next.spec = blob.spec;
+                next.version = v;
+                changed = true;
+            }
+            _ => {
+                for i in &intents {
+                    if next.classifier.intent(&i.name) != Some((i.answer.as_str(), i.active)) {
+                        next.classifier.set_intent(&i.name, &i.answer, i.active);
+                        changed = true;
+                    }
+                }
+                if !rows.is_empty() {
+                    let dim = self.featurizer.dim();
+                    let missing: Vec<String> = rows
+                        .iter()
+                        .filter(|r| {
+                            r.features
+                                .as_deref()
+                                .and_then(|b| features_from_bytes(b, dim))
+                                .is_none()
+                        })
+                        .map(|r| r.text.clone())
+                        .collect();
+                    let mut computed = Self::embed_owned(&self.featurizer, missing)
+                        .await?
+                        .into_iter();
+                    let mut added = Vec::with_capacity(rows.len());
+                    for r in &rows {
+                        let x = r
+                            .features
+                            .as_deref()
+                            .and_then(|b| features_from_bytes(b, dim))
+                            .unwrap_or_else(|| computed.next().unwrap_or_default());
+                        next.classifier
+                            .add_example(&r.intent, &next.head.apply_one(&x));
+                        added.push(Cached {
+                            id: r.id,
+                            intent: r.intent.clone(),
+                            trusted: r.source != Source::Feedback.as_str(),
+                            x: Arc::from(x),
+                        });
+                    }
+                    self.remember(added);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.served.store(Arc::new(next));
+        }
+        Ok(())
+    }
+
+    fn replica_state(&self) -> Result<std::sync::MutexGuard<'_, Replica>> {
+        self.replica
+            .lock()
+            .map_err(|_| AgentError::Internal("the replica state lock is poisoned".into()))
+    }
+
+    /// Runs [`Agent::sync`] every `sync_ms` until the returned handle is aborted (only on a
+    /// shared database; `None` otherwise).
+    pub fn spawn_sync(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.store.shared() {
+            return None;
+        }
+        let agent = Arc::clone(self);
+        Some(tokio::spawn(async move {
+            let period = std::time::Duration::from_millis(agent.config.sync_ms);
+            let mut failing = false;
+            loop {
+                tokio::time::sleep(period).await;
+                match agent.sync().await {
+                    Ok(()) => failing = false,
+                    // Once per outage, not once per period.
+                    Err(e) if !failing => {
+                        failing = true;
+                        eprintln!("autodidact agent: reading other replicas' changes failed: {e}");
+                    }
+                    Err(_) => {}
+                }
+            }
+        }))
+    }
+
     /// Serves a stored, accepted model version again; its head re-embeds every stored example.
     pub async fn rollback(&self, version: i64) -> Result<i64> {
         let _one = self.consolidating.lock().await;
+        let lease = self.model_lease().await?;
         let _guard = self.learn.lock().await;
         let record = self.store.model(version).await?.ok_or_else(|| {
             AgentError::not_found("version", format!("no model version {version}"))
@@ -1372,6 +1636,7 @@ impl<S: Store> Agent<S> {
         let blob = ModelBlob::decode(&record.blob, version)?;
         check_featurizer(&self.config, &blob.spec)?;
         let classifier = self.rebuild_classifier(&blob.head, &blob.spec).await?;
+        lease.check().await?;
         self.store.set_served(version).await?;
         let mut next = Served::clone(&self.served.load());
         next.classifier = classifier;
@@ -1403,8 +1668,11 @@ impl<S: Store> Agent<S> {
                 if pending == 0 || (!timed_out && pending < c.every_examples) {
                     continue;
                 }
-                if let Err(e) = agent.consolidate(None, false).await {
-                    eprintln!("autodidact agent: consolidation failed: {e}");
+                match agent.consolidate(None, false).await {
+                    Ok(_) => {}
+                    // Another replica is consolidating: its model reaches this one by sync.
+                    Err(AgentError::Conflict { field, .. }) if field == MODEL_LEASE => {}
+                    Err(e) => eprintln!("autodidact agent: consolidation failed: {e}"),
                 }
             }
         })

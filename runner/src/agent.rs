@@ -28,8 +28,9 @@ pub enum AgentCommand {
 /// `autodidact agent import`'s arguments.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The database to create (an existing one must be empty).
-    #[arg(long, value_name = "FILE")]
+    /// The database to create (an existing one must be empty): a SQLite file, or a
+    /// PostgreSQL database's URL (`postgres://user@host:5432/agent`).
+    #[arg(long, value_name = "FILE|URL")]
     pub db: PathBuf,
     /// The export file; `-` reads standard input.
     #[arg(long, value_name = "FILE|-", default_value = "-")]

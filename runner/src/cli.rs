@@ -91,8 +91,9 @@ pub struct ServeArgs {
     /// on the first start [default: ../shared/data/banking77].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// The SQLite database file [default: autodidact-agent.db].
-    #[arg(long, value_name = "FILE")]
+    /// The SQLite database file [default: autodidact-agent.db], or a PostgreSQL database's
+    /// URL (`postgres://user@host:5432/agent`) that several replicas may share.
+    #[arg(long, value_name = "FILE|URL")]
     pub db: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
@@ -226,6 +227,10 @@ pub struct SweepArgs {
     /// Run only the I-th (from 0) of N shares of the sweep, e.g. $SLURM_ARRAY_TASK_ID/8.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Run share I of N, I read from SLURM_ARRAY_TASK_ID (a Slurm array task) or
+    /// JOB_COMPLETION_INDEX (a Kubernetes indexed Job).
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shard_from_env: Option<String>,
     /// The sweep folder (default: runs/sweep-<algo>-<env>); one subfolder per run.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -458,12 +463,11 @@ pub fn execute(cli: Cli) -> Result<()> {
         }
         Command::Sweep(a) => {
             let e = &a.experiment;
-            let shard = a
-                .shard
-                .as_deref()
-                .map(Shard::parse)
-                .transpose()?
-                .unwrap_or(Shard::ALL);
+            let shard = match (&a.shard, &a.shard_from_env) {
+                (Some(text), _) => Shard::parse(text)?,
+                (None, Some(count)) => Shard::from_env(count, |k| std::env::var(k).ok())?,
+                (None, None) => Shard::ALL,
+            };
             let out = a
                 .out
                 .clone()

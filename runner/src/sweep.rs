@@ -115,6 +115,10 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>> {
     Ok(seeds)
 }
 
+/// The environment variables `--shard-from-env` reads the share's index from, in order:
+/// Slurm's array task id, then Kubernetes' completion index.
+pub const SHARD_INDEX_VARS: [&str; 2] = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"];
+
 /// `--shard I/N`: the I-th (from 0) of N shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -143,6 +147,44 @@ impl Shard {
             return Err(bad("I counts from 0 and must be below N"));
         }
         Ok(Shard { index, count })
+    }
+
+    /// The share a cluster scheduler's array task is, of `count` (`--shard-from-env N`): its
+    /// index from `SLURM_ARRAY_TASK_ID` (a Slurm array job) or `JOB_COMPLETION_INDEX` (a
+    /// Kubernetes indexed Job), read through `var`. N is given, not read: a rerun of one
+    /// failed share (`sbatch --array=3`) is an array of one task, yet still share 3 of 8.
+    pub fn from_env(count: &str, var: impl Fn(&str) -> Option<String>) -> Result<Shard> {
+        let bad = |why: String| RunnerError::Usage(format!("`--shard-from-env {count}`: {why}"));
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| bad("N (the number of shares) is not a number".into()))?;
+        let found: Vec<(&str, String)> = SHARD_INDEX_VARS
+            .iter()
+            .filter_map(|&name| var(name).map(|v| (name, v)))
+            .collect();
+        let (name, value) = match found.as_slice() {
+            [] => {
+                return Err(bad(format!(
+                    "neither {} is set (run it as a Slurm array task or in a Kubernetes \
+                     indexed Job, or give --shard I/N)",
+                    SHARD_INDEX_VARS.join(" nor ")
+                )))
+            }
+            [one] => one.clone(),
+            [(a, x), (b, y), ..] if x != y => {
+                return Err(bad(format!(
+                    "{a}={x} and {b}={y} disagree; unset one of them or give --shard I/N"
+                )))
+            }
+            [first, ..] => first.clone(),
+        };
+        let index: usize = value
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("{name}={value:?} is not a share index")))?;
+        Shard::parse(&format!("{index}/{count}"))
+            .map_err(|e| bad(format!("{name}={index}: {}", e.one_line())))
     }
 
     /// Whether job `i` belongs to this share.
@@ -467,6 +509,42 @@ mod tests {
             })
             .sum();
         assert_eq!(covered, 10);
+    }
+
+    #[test]
+    fn shards_come_from_slurm_or_kubernetes_variables() {
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        let slurm = Shard::from_env("8", env(&[("SLURM_ARRAY_TASK_ID", "3")])).unwrap();
+        assert_eq!(slurm, Shard { index: 3, count: 8 });
+        let k8s = Shard::from_env("4", env(&[("JOB_COMPLETION_INDEX", "0")])).unwrap();
+        assert_eq!(k8s, Shard { index: 0, count: 4 });
+        let both = [("SLURM_ARRAY_TASK_ID", "2"), ("JOB_COMPLETION_INDEX", "2")];
+        assert_eq!(Shard::from_env("3", env(&both)).unwrap().index, 2);
+        let message = |r: Result<Shard>| r.unwrap_err().to_string();
+        let none = message(Shard::from_env("8", env(&[])));
+        assert!(none.contains("SLURM_ARRAY_TASK_ID"), "{none}");
+        assert!(none.contains("JOB_COMPLETION_INDEX"), "{none}");
+        let apart = [("SLURM_ARRAY_TASK_ID", "1"), ("JOB_COMPLETION_INDEX", "2")];
+        assert!(message(Shard::from_env("3", env(&apart))).contains("disagree"));
+        let past = message(Shard::from_env("8", env(&[("SLURM_ARRAY_TASK_ID", "8")])));
+        assert!(past.contains("SLURM_ARRAY_TASK_ID=8"), "{past}");
+        assert!(
+            message(Shard::from_env("8", env(&[("JOB_COMPLETION_INDEX", "x")]))).contains("\"x\"")
+        );
+        assert!(
+            message(Shard::from_env("0", env(&[("JOB_COMPLETION_INDEX", "0")]))).contains("N must")
+        );
+        assert!(
+            message(Shard::from_env("n", env(&[("JOB_COMPLETION_INDEX", "0")])))
+                .contains("not a number")
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `autodidact-agent-serve`: runs the agent's HTTP server until Ctrl-C or SIGTERM.
 //!
 //! ```text
-//! autodidact-agent-serve [--config agent.toml] [--data DIR] [--db FILE] [--bind ADDR]
+//! autodidact-agent-serve [--config agent.toml] [--data DIR] [--db FILE|postgres://URL] [--bind ADDR]
 //! ```
 //! Tokens come from `AUTODIDACT_CLIENT_TOKEN` / `AUTODIDACT_ADMIN_TOKEN`, else from the
 //! database, else they are generated and printed once. Prints `listening on http://ADDR`

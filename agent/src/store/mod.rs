@@ -1,11 +1,15 @@
-//! Persistence: a small async [`Store`] trait and its SQLite implementation ([`SqliteStore`]).
+//! Persistence: a small async [`Store`] trait and its two implementations, on a SQLite file
+//! ([`SqliteStore`], one agent process) and on a PostgreSQL database ([`PgStore`], several
+//! agent processes behind a load balancer).
 //!
 //! Every method is one transaction: when it returns `Ok`, its writes are durable (see
-//! [`SqliteStore::open`] for the journal settings). The SQL is kept portable (numbered
-//! placeholders `$1`, `RETURNING`, `ON CONFLICT`, booleans bound from Rust), so a PostgreSQL
-//! implementation can run the same queries with its own migrations folder.
+//! [`SqliteStore::open`] and [`PgStore::connect`]). Both run the same SQL (`sql.rs`: numbered
+//! placeholders `$1`, `RETURNING`, `ON CONFLICT`, booleans bound from Rust), each with its own
+//! migrations folder (`agent/migrations/sqlite`, `agent/migrations/postgres`).
 
 mod dump;
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::future::Future;
@@ -14,6 +18,7 @@ pub use dump::{
     base64_decode, base64_encode, BanditDump, Cursor, ExampleDump, FeedbackDump, IntentDump,
     MessageDump, ModelDump, Record, Restore, ServedDump, Snapshot, Table, TokenDump,
 };
+pub use postgres::{is_postgres_url, PgRestore, PgSnapshot, PgStore};
 pub use sqlite::{SqliteRestore, SqliteSnapshot, SqliteStore};
 
 use crate::error::Result;
@@ -236,6 +241,26 @@ impl FeedbackPoint {
     }
 }
 
+/// One stored feedback with what the policy learnt from it: what a replica replays onto its
+/// own policy when another replica recorded it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedbackEntry {
+    /// Arrival order.
+    pub seq: i64,
+    /// The message it is about.
+    pub message_id: i64,
+    /// The action the agent took on the message.
+    pub action: String,
+    /// The policy's context vector (JSON array).
+    pub context: String,
+    /// The policy's reward.
+    pub reward: f64,
+    /// The intent the agent predicted (or `out_of_scope`).
+    pub predicted: String,
+    /// Whether the prediction was right.
+    pub correct: bool,
+}
+
 /// One message's time and action, for the hand-off curve.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct MessagePoint {
@@ -364,6 +389,28 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn snapshot(&self) -> impl Future<Output = Result<Self::Snapshot>> + Send;
     /// Starts a write transaction that restores an export (ids kept).
     fn restore(&self) -> impl Future<Output = Result<Self::Restore>> + Send;
+    /// The served model's version, if any (a cheap poll: replicas follow each other's
+    /// consolidations and rollbacks with it).
+    fn served_version(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// Labelled examples with ids above `after`, in id order (what other replicas stored).
+    fn examples_after(&self, after: i64) -> impl Future<Output = Result<Vec<ExampleRow>>> + Send;
+    /// Feedback with sequence numbers above `after`, in order, with its message's action,
+    /// context and prediction.
+    fn feedback_after(&self, after: i64)
+        -> impl Future<Output = Result<Vec<FeedbackEntry>>> + Send;
+    /// Takes the lease `name` for `holder` for `ttl_ms` milliseconds, or renews it when
+    /// `holder` has it already; false when another holder has it and it has not expired.
+    fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Gives the lease `name` up if `holder` has it.
+    fn release_lease(&self, name: &str, holder: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Whether other agent processes may write the same database (replicas), so this one
+    /// must read what they wrote.
+    fn shared(&self) -> bool;
 }
 
 /// Features as stored: f32 little-endian.

@@ -13,6 +13,9 @@ use autodidact_agent::featurizer::FeaturizerSpec;
 use autodidact_agent::{api, Agent, AgentConfig};
 use serde_json::Value;
 
+pub mod pg;
+pub mod storage;
+
 pub const CLIENT: &str = "client-token-0123456789abcdef";
 pub const ADMIN: &str = "admin-token-0123456789abcdef";
 
