@@ -213,7 +213,11 @@ async fn a_full_disk_fails_writes_with_503_while_reads_keep_working() {
                           "examples": ["I want a refund"]})),
     )
     .await;
-    assert_eq!(st, 503, "{body}");
+    if st != 503 {
+        let _ = child.0.kill();
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!("adding an intent on a full disk: status {st}, {body}; server log:\n{log}");
+    }
     child.0.kill().unwrap();
     child.0.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap();

@@ -82,6 +82,21 @@ impl SqliteStore {
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A commit that fails (disk full, I/O error) can leave the connection inside its
+            // transaction when the rollback sqlx queues fails too, and every later
+            // transaction on it would be refused ("non-zero transaction depth"). A connection
+            // that cannot open a fresh transaction when it comes back is closed instead of
+            // reused, so writes recover as soon as the disk does. A deferred BEGIN and its
+            // rollback touch no file.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    Ok(match conn.begin_with("BEGIN").await {
+                        Ok(tx) => tx.rollback().await.is_ok(),
+                        Err(_) => false,
+                    })
+                })
+            })
             .connect_with(options)
             .await
             .map_err(corrupt)?;
