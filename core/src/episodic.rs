@@ -253,7 +253,7 @@ pub fn evaluation_distribution<'a>(
         None => Ok(own),
         Some(EnvInstance::Tasks(d)) if fits(d.as_ref()) => Ok(d.as_ref()),
         Some(EnvInstance::Tasks(d)) => Err(CoreError::Env(format!(
-            "this {algorithm} checkpoint was trained on {:?} inputs, {:?}, and evaluates on {needs}; the evaluation environment has {:?} inputs, {:?}",
+            "this {algorithm} checkpoint was trained on inputs {:?}, {:?}, and evaluates on {needs}; the evaluation environment has inputs {:?}, {:?}",
             own.input_shape(),
             own.kind(),
             d.input_shape(),

@@ -229,7 +229,7 @@ pub struct SweepArgs {
     pub shard: Option<String>,
     /// Run share I of N, I read from SLURM_ARRAY_TASK_ID (a Slurm array task) or
     /// JOB_COMPLETION_INDEX (a Kubernetes indexed Job).
-    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    #[arg(long, value_name = "N")]
     pub shard_from_env: Option<String>,
     /// The sweep folder (default: runs/sweep-<algo>-<env>); one subfolder per run.
     #[arg(long, value_name = "DIR")]
@@ -464,7 +464,12 @@ pub fn execute(cli: Cli) -> Result<()> {
         Command::Sweep(a) => {
             let e = &a.experiment;
             let shard = match (&a.shard, &a.shard_from_env) {
-                (Some(text), _) => Shard::parse(text)?,
+                (Some(_), Some(_)) => {
+                    return Err(RunnerError::Usage(
+                        "give `--shard I/N` or `--shard-from-env N`, not both".into(),
+                    ))
+                }
+                (Some(text), None) => Shard::parse(text)?,
                 (None, Some(count)) => Shard::from_env(count, |k| std::env::var(k).ok())?,
                 (None, None) => Shard::ALL,
             };

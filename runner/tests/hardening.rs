@@ -344,7 +344,7 @@ fn bad_values() -> Vec<(Vec<&'static str>, &'static str)> {
         // Thread counts are bounded before any thread starts (item 3).
         (
             with(&maml, "threads=100000"),
-            "key `threads`: 100000 is outside the allowed range 1 ..= 256",
+            "key `threads`: 100000 is outside the allowed range 0 ..= 256",
         ),
         (
             with(&dqn, "threads=100000"),

@@ -60,7 +60,9 @@ fn the_job_manifest_is_a_valid_indexed_job_of_one_share_per_pod() {
         .unwrap();
     assert_eq!(n, completions.to_string(), "N must equal completions");
 
-    // The check can fail: a misspelt field, a wrong type, a mode Kubernetes does not know.
+    // The check can fail: a misspelt field, a wrong type, a list where an object belongs. (The
+    // schema gives `completionMode` as a free string, so a mode Kubernetes does not know would
+    // pass it; the API server refuses that one.)
     let mut bad = m.clone();
     bad["spec"]["template"]["spec"]["containers"][0]["argz"] = json!([]);
     assert!(!errors(&v, &bad).is_empty());
@@ -68,7 +70,7 @@ fn the_job_manifest_is_a_valid_indexed_job_of_one_share_per_pod() {
     bad["spec"]["completions"] = json!("eight");
     assert!(!errors(&v, &bad).is_empty());
     let mut bad = m;
-    bad["spec"]["completionMode"] = json!("Sharded");
+    bad["spec"]["template"]["spec"] = json!([]);
     assert!(!errors(&v, &bad).is_empty());
 }
 

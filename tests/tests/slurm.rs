@@ -24,7 +24,7 @@ use common::*;
 /// The sweep every share runs: 2 grid points × 3 seeds of a short MAML run, long enough (a
 /// few seconds each) to be caught in the middle.
 const SWEEP: &str = "maml --env sinusoid --seeds 0..3 --grid inner_lr=0.01,0.02 \
-     --set meta_iterations=300 --set meta_batch=4 --set eval_tasks=20 --set val_every=50 \
+     --set meta_iterations=3000 --set meta_batch=4 --set eval_tasks=20 --set val_every=50 \
      --set val_tasks=8 --set log_every=10 --set test_inner_steps=3 --checkpoint-every 10";
 /// Shares (array tasks).
 const SHARES: usize = 4;
