@@ -24,7 +24,7 @@ use common::*;
 /// The sweep every share runs: 2 grid points × 3 seeds of a short MAML run, long enough (a
 /// few seconds each) to be caught in the middle.
 const SWEEP: &str = "maml --env sinusoid --seeds 0..3 --grid inner_lr=0.01,0.02 \
-     --set meta_iterations=3000 --set meta_batch=4 --set eval_tasks=20 --set val_every=50 \
+     --set meta_iterations=20000 --set meta_batch=4 --set eval_tasks=20 --set val_every=50 \
      --set val_tasks=8 --set log_every=10 --set test_inner_steps=3 --checkpoint-every 10";
 /// Shares (array tasks).
 const SHARES: usize = 4;
@@ -375,12 +375,15 @@ fn a_sweep_on_slurm_merges_into_what_one_machine_computes() {
         !first.join("summary.json").exists(),
         "share {CANCELLED}'s first run ended before it could be cancelled: make it longer"
     );
-    cluster.must(
-        cluster
-            .cmd("scancel")
-            .args(["--signal=TERM", "--batch"])
-            .arg(format!("{job}_{CANCELLED}")),
-    );
+    // Slurm 22.05 delivers the signal to the batch shell (here `autodidact` itself) but may
+    // still answer "Job can not be altered now, try again later" for an array task: what
+    // counts is that the share stops, checked next, not scancel's exit status.
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = cluster
+        .cmd("scancel")
+        .args(["--signal=TERM", "--batch"])
+        .arg(format!("{job}_{CANCELLED}"))
+        .output();
     cluster.wait_for("the cancelled share to stop", 60, |c| {
         !matches!(
             c.state(&job, CANCELLED).as_str(),
