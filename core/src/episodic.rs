@@ -99,6 +99,41 @@ struct CheckpointIn {
     progress: Progress,
 }
 
+/// The three accessors of [`EpisodicLearner`] for a learner whose fields follow the convention
+/// `hp` (with `meta_iterations`, `log_every`, `val_every`, `early_stopping`), `params`, `stats`,
+/// `opt` and `progress`: write it inside the `impl EpisodicLearner for …` block.
+#[macro_export]
+macro_rules! episodic_parts {
+    () => {
+        fn schedule(&self) -> $crate::episodic::Schedule {
+            $crate::episodic::Schedule {
+                meta_iterations: self.hp.meta_iterations,
+                log_every: self.hp.log_every,
+                val_every: self.hp.val_every,
+                early_stopping: self.hp.early_stopping,
+            }
+        }
+
+        fn parts(&self) -> $crate::episodic::Parts<'_> {
+            $crate::episodic::Parts {
+                params: &self.params,
+                stats: &self.stats,
+                opt: &self.opt,
+                progress: &self.progress,
+            }
+        }
+
+        fn parts_mut(&mut self) -> $crate::episodic::PartsMut<'_> {
+            $crate::episodic::PartsMut {
+                params: &mut self.params,
+                stats: &mut self.stats,
+                opt: &mut self.opt,
+                progress: &mut self.progress,
+            }
+        }
+    };
+}
+
 /// An episodic meta-learner: one meta-update per step on episodes drawn by index from the run's
 /// seed (so no generator state is needed beyond the iteration), validation on held-out episodes.
 pub trait EpisodicLearner {

@@ -2,9 +2,7 @@
 //! early stopping (the best-validation parameters kept in memory), evaluation on held-out
 //! episodes, and exact checkpoints.
 
-use autodidact_core::episodic::{
-    evaluation_distribution, EpisodicLearner, Parts, PartsMut, Progress, Schedule,
-};
+use autodidact_core::episodic::{evaluation_distribution, EpisodicLearner, Progress};
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::parallel::{self, ThreadPool};
 use autodidact_core::{
@@ -314,32 +312,7 @@ impl EpisodicLearner for MetricLearner {
         self.method.name()
     }
 
-    fn schedule(&self) -> Schedule {
-        Schedule {
-            meta_iterations: self.hp.meta_iterations,
-            log_every: self.hp.log_every,
-            val_every: self.hp.val_every,
-            early_stopping: self.hp.early_stopping,
-        }
-    }
-
-    fn parts(&self) -> Parts<'_> {
-        Parts {
-            params: &self.params,
-            stats: &self.stats,
-            opt: &self.opt,
-            progress: &self.progress,
-        }
-    }
-
-    fn parts_mut(&mut self) -> PartsMut<'_> {
-        PartsMut {
-            params: &mut self.params,
-            stats: &mut self.stats,
-            opt: &mut self.opt,
-            progress: &mut self.progress,
-        }
-    }
+    autodidact_core::episodic_parts!();
 
     fn meta_update(&mut self) -> autodidact_core::Result<(f64, f64)> {
         Ok(self.episode_step()?)
