@@ -32,6 +32,7 @@ pub mod env;
 pub mod episodic;
 pub mod error;
 pub mod float;
+pub mod flops;
 pub mod layers;
 pub mod memory;
 pub mod ops;

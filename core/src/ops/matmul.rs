@@ -200,6 +200,7 @@ pub(crate) fn gemm_acc<T: Float>(
     if n == 0 || m == 0 || k == 0 {
         return;
     }
+    crate::flops::add(n, k, m);
     let last = |r: usize, rs: usize, c: usize, cs: usize| {
         (r - 1)
             .checked_mul(rs)
@@ -285,6 +286,7 @@ pub(crate) fn gemm_views<T: Float>(
     if n == 0 || m == 0 {
         return;
     }
+    crate::flops::add(n, k, m);
     let non_negative = |s: &[isize]| s.iter().all(|&x| x >= 0);
     let (cs0, cs1) = (c.strides()[0], c.strides()[1]);
     // `c`'s elements are pairwise distinct when one axis is unit-stride and the other steps
@@ -415,6 +417,7 @@ pub(crate) fn matmul_value<T: Float>(
     if sb.len() == 2 && !ta {
         // [B…, n, k] @ [k, m]: one GEMM over all rows.
         let rows = sa[..sa.len() - 1].iter().product();
+        crate::flops::add(rows, k, m);
         let mut shape = sa.to_vec();
         let last = shape.len() - 1;
         shape[last] = m;
@@ -445,6 +448,7 @@ pub(crate) fn matmul_value<T: Float>(
         super::shape_panic(op, sa, sb, "batch dimensions differ")
     };
     let batch: usize = batch_shape.iter().product();
+    crate::flops::add(batch * n, k, m);
     let a_stride = if sa.len() == 2 { 0 } else { ra * ca };
     let b_stride = if sb.len() == 2 { 0 } else { rb * cb };
     let mut shape = batch_shape;
