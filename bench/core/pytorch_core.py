@@ -64,7 +64,7 @@ def report(name, s, flops=None, extra=""):
         f"mean {s['mean_us']:>10.2f} µs  min {s['min_us']:>10.2f} µs  "
         f"p90 {s['p90_us']:>10.2f} µs" + (f"  {g:.2f} GFLOP/s" if g is not None else "") + extra
     )
-    j = {"impl": "pytorch", "bench": name, **s}
+    j = {"impl": "pytorch", "bench": name, "threads": torch.get_num_threads(), **s}
     if flops is not None:
         j["flops"] = flops
         j["gflops_median"] = g
@@ -233,8 +233,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every repetition count")
     ap.add_argument("--only", default=None, help="run one benchmark")
+    ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     n = lambda k: max(1, round(k * args.scale))  # noqa: E731
     print(

@@ -114,7 +114,7 @@ def main():
     ap.add_argument("--init", choices=["kaiming", "torch-default"], default="kaiming",
                     help="weight init: ours (default) or nn.Linear's default")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))  # bench/speed/run.sh sets it
     n = args.iterations
     print(
         f"pytorch sinusoid MAML: {n} meta-iterations, seed {args.seed}, meta-batch {META_BATCH}, "

@@ -4,6 +4,7 @@ all-MiniLM-L6-v2 on BANKING77 messages, one thread, at each batch size; peak RSS
     python speed_st.py MODEL_DIR CSV N BATCH...
 """
 import csv
+import os
 import resource
 import sys
 import time
@@ -11,7 +12,7 @@ import time
 import torch
 from sentence_transformers import SentenceTransformer, models
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))  # bench/speed/run.sh sets it
 model_dir, csv_path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 batches = [int(b) for b in sys.argv[4:]] or [1, 32]
 with open(csv_path, newline="") as f:

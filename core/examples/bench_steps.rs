@@ -10,10 +10,12 @@
 //! (µs) are printed, plus one JSON line per benchmark (prefixed `JSON `) for `bench/core/run.sh`.
 //!
 //! ```text
-//! cargo run --release -p autodidact-core --example bench_steps [-- --scale 0.1] [--only NAME]
+//! cargo run --release -p autodidact-core --example bench_steps [-- --scale 0.1] [--only NAME] [--threads N]
 //! ```
 //!
 //! `--scale` multiplies every repetition count (the defaults match the PyTorch script's).
+//! `--threads N` (default 1) runs the steps on a pool of N worker threads, where core cuts large
+//! products into pieces that run in parallel (the bits are the same at any N).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
@@ -88,6 +90,7 @@ fn report(name: &str, s: &Stats, flops: Option<f64>, extra: &str) {
     let mut j = serde_json::json!({
         "impl": "autodidact",
         "bench": name,
+        "threads": THREADS.load(std::sync::atomic::Ordering::Relaxed),
         "reps": s.reps,
         "median_us": s.median_us,
         "mean_us": s.mean_us,
@@ -296,6 +299,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut scale = 1.0f64;
     let mut only: Option<String> = None;
+    let mut threads = 1usize;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -307,21 +311,34 @@ fn main() {
                 only = Some(args[i + 1].clone());
                 i += 1;
             }
-            other => panic!("unknown argument {other} (use --scale F, --only NAME)"),
+            "--threads" => {
+                threads = args[i + 1].parse().expect("--threads takes a count");
+                i += 1;
+            }
+            other => panic!("unknown argument {other} (use --scale F, --only NAME, --threads N)"),
         }
         i += 1;
     }
     let n = |k: usize| ((k as f64 * scale).round() as usize).max(1);
     println!(
-        "autodidact bench_steps: f32, single thread, {} build",
+        "autodidact bench_steps: f32, {threads} thread(s), {} build",
         if cfg!(debug_assertions) {
             "DEBUG"
         } else {
             "release"
         }
     );
+    let pool = parallel::pool(threads).expect("a worker pool");
+    THREADS.store(threads, std::sync::atomic::Ordering::Relaxed);
+    pool.install(|| run_plan(only.as_deref(), &n));
+}
+
+/// The worker threads, for the JSON lines.
+static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+fn run_plan(only: Option<&str>, n: &dyn Fn(usize) -> usize) {
     let mut rng = Seed(0).rng("bench");
-    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let run = |name: &str| only.is_none_or(|o| o == name);
     if run(PLAN[0].0) {
         bench_small(&mut rng, n(PLAN[0].1), n(PLAN[0].2));
     }

@@ -1,5 +1,7 @@
 //! `autodidact bench`: builds an algorithm on an environment, runs a few warm-up steps, then
-//! times a fixed number of training steps and reports steps per second. Nothing is written.
+//! times a fixed number of training steps and reports steps per second; then one more step,
+//! untimed, under core's FLOP meter, for the matrix products' FLOPs per step and the achieved
+//! GFLOP/s (the roofline in `docs/benchmarks.md`). Nothing is written.
 
 use std::time::Instant;
 
@@ -33,6 +35,9 @@ pub struct BenchResult {
     pub seconds: f64,
     /// Seconds the build took.
     pub build_seconds: f64,
+    /// The matrix products' FLOPs (two per multiply-add) of one step, when a step was left to
+    /// meter after the timed ones.
+    pub flops_per_step: Option<f64>,
 }
 
 impl BenchResult {
@@ -43,6 +48,11 @@ impl BenchResult {
         } else {
             0.0
         }
+    }
+
+    /// Achieved GFLOP/s of the matrix products over the timed steps.
+    pub fn gflops(&self) -> Option<f64> {
+        self.flops_per_step.map(|f| f * self.rate() / 1e9)
     }
 }
 
@@ -88,10 +98,15 @@ pub fn bench(registry: &Registry, req: &BenchRequest) -> Result<BenchResult> {
     while steps < req.steps && step(&mut alg)? {
         steps += 1;
     }
+    let seconds = t.elapsed().as_secs_f64();
+    let meter = autodidact_core::flops::Meter::start();
+    let metered = step(&mut alg)?;
+    let multiply_adds = meter.stop();
     let result = BenchResult {
         steps,
-        seconds: t.elapsed().as_secs_f64(),
+        seconds,
         build_seconds,
+        flops_per_step: metered.then_some(2.0 * multiply_adds as f64),
     };
     let s = &req.spec;
     if req.json {
@@ -106,6 +121,8 @@ pub fn bench(registry: &Registry, req: &BenchRequest) -> Result<BenchResult> {
                 "seconds": result.seconds,
                 "steps_per_second": result.rate(),
                 "build_seconds": result.build_seconds,
+                "flops_per_step": result.flops_per_step,
+                "gflops": result.gflops(),
             })
         );
     } else {
@@ -117,8 +134,16 @@ pub fn bench(registry: &Registry, req: &BenchRequest) -> Result<BenchResult> {
         } else {
             String::new()
         };
+        let gflops = match (result.flops_per_step, result.gflops()) {
+            (Some(f), Some(g)) => format!(
+                "; matrix products {} MFLOP/step, {} GFLOP/s",
+                fmt_num(f / 1e6),
+                fmt_num(g)
+            ),
+            _ => String::new(),
+        };
         outln!(
-            "{} on {}: {} steps in {} s: {} steps/s{per_step}; build {} s, {} warm-up steps{}",
+            "{} on {}: {} steps in {} s: {} steps/s{per_step}{gflops}; build {} s, {} warm-up steps{}",
             s.algorithm,
             s.env,
             result.steps,

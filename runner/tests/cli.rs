@@ -705,6 +705,31 @@ fn bench_reports_steps_per_second() {
     let v: serde_json::Value = serde_json::from_str(r.ok().stdout.trim()).unwrap();
     assert_eq!(v["steps"], 20);
     assert!(v["steps_per_second"].as_f64().unwrap() > 0.0);
+    // One more step under the FLOP meter: MAML on a 1-40-40-1 MLP, 2 tasks of 10 + 10 points,
+    // one inner step, second order: at least the forward products of every task's support and
+    // query passes (2 · 20 points · (40 + 1600 + 40) multiply-adds per task).
+    let r = run_in(
+        &root,
+        &[
+            "bench",
+            "maml",
+            "--env",
+            "sinusoid",
+            "--set",
+            "meta_batch=2",
+            "--set",
+            "inner_steps=1",
+            "--steps",
+            "2",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(r.ok().stdout.trim()).unwrap();
+    let flops = v["flops_per_step"].as_f64().unwrap();
+    assert!(flops >= 2.0 * 2.0 * 20.0 * 1680.0, "{v}");
+    assert!(v["gflops"].as_f64().unwrap() > 0.0, "{v}");
     run_in(
         &root,
         &[

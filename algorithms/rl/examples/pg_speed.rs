@@ -44,7 +44,8 @@ fn main() {
     let steps = arg("--steps").unwrap_or(zoo.total_steps);
     let seed = arg("--seed").unwrap_or(0);
     let p = PgParams {
-        total_steps: steps,
+        // The timed steps, then a stretch under the FLOP meter.
+        total_steps: steps + (steps / 8).max(1),
         ..zoo
     };
     let env = Box::new(CartPole::with_seed(Seed(seed).derive("env")));
@@ -55,12 +56,18 @@ fn main() {
     }
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
+    let timed = a.steps_done();
+    let meter = autodidact_core::flops::Meter::start();
+    while a.steps_done() < a.total_steps() {
+        a.train_step().unwrap();
+    }
+    let flops_per_step = 2.0 * meter.stop() as f64 / (a.steps_done() - timed).max(1) as f64;
     let m = a.evaluate(None).unwrap();
     println!(
-        "{{\"impl\": \"autodidact\", \"algo\": \"{}\", \"steps\": {}, \"seed\": {seed}, \"seconds\": {secs:.3}, \"cpu_seconds\": {cpu:.2}, \"steps_per_second\": {:.1}, \"eval_return_mean\": {:.1}, \"updates\": {}}}",
+        "{{\"impl\": \"autodidact\", \"algo\": \"{}\", \"steps\": {}, \"seed\": {seed}, \"seconds\": {secs:.3}, \"cpu_seconds\": {cpu:.2}, \"steps_per_second\": {:.1}, \"eval_return_mean\": {:.1}, \"updates\": {}, \"flops_per_step\": {flops_per_step:.1}}}",
         method.name(),
-        a.steps_done(),
-        a.steps_done() as f64 / secs,
+        timed,
+        timed as f64 / secs,
         m["eval_return_mean"],
         a.updates()
     );

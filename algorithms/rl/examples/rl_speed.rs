@@ -48,7 +48,8 @@ fn cpu_seconds() -> f64 {
 
 fn speed(steps: u64, seed: u64, threads: usize) {
     let p = DqnParams {
-        total_steps: steps,
+        // The timed steps, then a stretch under the FLOP meter.
+        total_steps: steps + (steps / 10).max(1),
         threads,
         ..DqnParams::rl_zoo_cartpole()
     };
@@ -65,9 +66,15 @@ fn speed(steps: u64, seed: u64, threads: usize) {
     }
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
+    let timed = a.steps_done();
+    let meter = autodidact_core::flops::Meter::start();
+    while a.steps_done() < a.total_steps() {
+        a.train_step().unwrap();
+    }
+    let flops_per_step = 2.0 * meter.stop() as f64 / (a.steps_done() - timed).max(1) as f64;
     let m = a.evaluate(None).unwrap();
     println!(
-        "{{\"impl\": \"autodidact\", \"threads\": {threads}, \"steps\": {steps}, \"seconds\": {secs:.3}, \"cpu_seconds\": {cpu:.2}, \"steps_per_second\": {:.1}, \"eval_return_mean\": {:.1}, \"gradient_steps\": {}}}",
+        "{{\"impl\": \"autodidact\", \"threads\": {threads}, \"steps\": {steps}, \"seconds\": {secs:.3}, \"cpu_seconds\": {cpu:.2}, \"steps_per_second\": {:.1}, \"eval_return_mean\": {:.1}, \"gradient_steps\": {}, \"flops_per_step\": {flops_per_step:.1}}}",
         steps as f64 / secs,
         m["eval_return_mean"],
         a.gradient_steps()
