@@ -11,7 +11,9 @@ pub mod index;
 pub mod losses;
 pub mod matmul;
 pub mod norm;
+pub(crate) mod pieces;
 pub mod reduce;
+pub(crate) mod rowgemm;
 pub mod shape;
 pub(crate) mod strided;
 

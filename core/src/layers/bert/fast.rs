@@ -27,6 +27,9 @@ use crate::float::Float;
 use crate::layers::Linear;
 use crate::ops::elementwise::{exp_neg_f32, gelu, gelu_f32_fast};
 use crate::ops::matmul::gemm_acc;
+use crate::ops::pieces;
+use crate::ops::rowgemm::{self, few_rows_acc, Dims as RowDims, Packed};
+use crate::parallel::chunks;
 use crate::params::Params;
 use crate::Tensor;
 
@@ -46,6 +49,9 @@ pub(crate) struct Workspace<T> {
     scores: Vec<T>,
     /// `(first token, tokens)` of each sequence of the batch, in row order.
     rows: Vec<(usize, usize)>,
+    /// The linear weights packed for the few-rows kernel, by parameter index (packed the
+    /// first time a batch of few tokens needs them, then reused for every later batch).
+    packed: Vec<Option<Packed<T>>>,
 }
 
 impl<T: Float> Workspace<T> {
@@ -58,6 +64,7 @@ impl<T: Float> Workspace<T> {
             inter: Vec::new(),
             scores: Vec::new(),
             rows: Vec::new(),
+            packed: Vec::new(),
         }
     }
 }
@@ -181,24 +188,31 @@ fn run_impl<T: Float>(
         }
     }
     layer_norm_rows(x, h, &w, &e.norm);
+    if few_rows(n) {
+        pack_weights(bert, layers, &w, &mut ws.packed);
+    }
+    let packed = &ws.packed;
     for layer in bert.layers.iter().take(layers) {
         let a = &layer.attention;
         // Q, K, V: [n, 3h], biases prefilled, the three products added onto them.
         let qkv = at_least(&mut ws.qkv, n * 3 * h);
         for (col, lin) in [&a.query, &a.key, &a.value].into_iter().enumerate() {
             prefill(qkv, n, 3 * h, col * h, h, bias(&w, lin), None);
-            linear_acc(&ws.x[..n * h], n, &w, lin, &mut qkv[col * h..], 3 * h);
+            linear_acc(
+                &ws.x[..n * h],
+                n,
+                (&w, packed),
+                lin,
+                &mut qkv[col * h..],
+                3 * h,
+            );
         }
         let ctx = at_least(&mut ws.ctx, n * h);
-        let longest = ws.rows.iter().map(|r| r.1).max().unwrap_or(0);
-        let scores = at_least(&mut ws.scores, (h / a.heads + 1) * longest);
-        for &(first, len) in &ws.rows {
-            attention(qkv, first, len, h, a.heads, scores, ctx);
-        }
+        attention_all(qkv, &ws.rows, h, a.heads, &mut ws.scores, ctx);
         // LayerNorm(x + ctx·W_o + b_o).
         let y = at_least(&mut ws.y, n * h);
         prefill(y, n, h, 0, h, bias(&w, &a.output), Some(&ws.x[..n * h]));
-        linear_acc(ctx, n, &w, &a.output, y, h);
+        linear_acc(ctx, n, (&w, packed), &a.output, y, h);
         layer_norm_rows(y, h, &w, &a.norm);
         std::mem::swap(&mut ws.x, &mut ws.y);
         // LayerNorm(x + gelu(x·W₁ + b₁)·W₂ + b₂).
@@ -206,11 +220,11 @@ fn run_impl<T: Float>(
         let m = f.intermediate.out_dim;
         let inter = at_least(&mut ws.inter, n * m);
         prefill(inter, n, m, 0, m, bias(&w, &f.intermediate), None);
-        linear_acc(&ws.x[..n * h], n, &w, &f.intermediate, inter, m);
+        linear_acc(&ws.x[..n * h], n, (&w, packed), &f.intermediate, inter, m);
         gelu_in_place(inter);
         let y = at_least(&mut ws.y, n * h);
         prefill(y, n, h, 0, h, bias(&w, &f.output), Some(&ws.x[..n * h]));
-        linear_acc(inter, n, &w, &f.output, y, h);
+        linear_acc(inter, n, (&w, packed), &f.output, y, h);
         layer_norm_rows(y, h, &w, &f.norm);
         std::mem::swap(&mut ws.x, &mut ws.y);
     }
@@ -249,24 +263,111 @@ fn prefill<T: Float>(
     }
 }
 
-/// `out[:, ..out_dim] += x · W` for `x [n, in_dim]` and the layer's `W [in_dim, out_dim]`,
-/// `out` with row stride `ld`.
+/// Rows in each piece of a product cut for threads (as `gemm_into` in `ops::matmul`).
+const PIECE_ROWS: usize = 64;
+/// Sequences in each piece of the attention cut for threads.
+const PIECE_SEQUENCES: usize = 4;
+/// Largest row count that runs on the few-rows kernel ([`few_rows_acc`]) rather than `gemm`
+/// (`f32`). `AUTODIDACT_FEW_ROWS=<rows>` overrides it (read once; for A/B benchmarks).
+const FEW_ROWS: usize = 48;
+
+fn few_rows_max() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("AUTODIDACT_FEW_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(FEW_ROWS)
+    })
+}
+
+/// Whether a product of `n` rows runs on the few-rows kernel: `f32`-sized work of at most
+/// [`few_rows_max`] rows on a CPU that has the kernel.
+fn few_rows(n: usize) -> bool {
+    n <= few_rows_max() && rowgemm::available()
+}
+
+/// Packs (once per workspace) the linear weights of the first `layers` layers for the
+/// few-rows kernel, on `f32`; other types keep `gemm`.
+fn pack_weights<T: Float>(
+    bert: &Bert,
+    layers: usize,
+    w: &Weights<'_, T>,
+    packed: &mut Vec<Option<Packed<T>>>,
+) {
+    if TypeId::of::<T>() != TypeId::of::<f32>() {
+        return;
+    }
+    if packed.len() < w.all.len() {
+        packed.resize_with(w.all.len(), || None);
+    }
+    for layer in bert.layers.iter().take(layers) {
+        let (a, f) = (&layer.attention, &layer.feed_forward);
+        for lin in [
+            &a.query,
+            &a.key,
+            &a.value,
+            &a.output,
+            &f.intermediate,
+            &f.output,
+        ] {
+            let slot = &mut packed[lin.weight];
+            if slot.is_none() {
+                let (k, m) = (lin.in_dim, lin.out_dim);
+                *slot = Some(Packed::new(w.get(lin.weight), k, m, m));
+            }
+        }
+    }
+}
+
+/// `out[:, ..out_dim] += x · W` for `x [n, in_dim]` and the layer's `W [in_dim, out_dim]`
+/// (packed for the few-rows kernel when `packed` has it), `out` with row stride `ld`. A
+/// product of at least `2 · PIECE_ROWS` rows is cut into pieces of about `PIECE_ROWS` rows,
+/// fixed by `n` alone, which run on the caller's pool when there is one: the bits never
+/// depend on the thread count.
 fn linear_acc<T: Float>(
     x: &[T],
     n: usize,
-    w: &Weights<'_, T>,
+    (w, packed): (&Weights<'_, T>, &[Option<Packed<T>>]),
     lin: &Linear,
     out: &mut [T],
     ld: usize,
 ) {
     let (k, m) = (lin.in_dim, lin.out_dim);
-    gemm_acc(
-        (n, k, m),
-        (x, k, 1),
-        (w.get(lin.weight), m, 1),
-        (out, ld),
-        T::one(),
-    );
+    let wt = w.get(lin.weight);
+    let pk = packed.get(lin.weight).and_then(Option::as_ref);
+    if n < 2 * PIECE_ROWS {
+        rows_acc(x, (n, k, m), (wt, pk), out, ld);
+        return;
+    }
+    let cut = chunks(n, PIECE_ROWS);
+    pieces::for_each(pieces::split_rows(out, ld, &cut), |(r, o)| {
+        rows_acc(&x[r.start * k..], (r.len(), k, m), (wt, pk), o, ld);
+    });
+}
+
+/// `out += x · W` on this thread: few rows on [`few_rows_acc`] with the packed weight when
+/// there is one, everything else on `gemm`.
+fn rows_acc<T: Float>(
+    x: &[T],
+    (n, k, m): (usize, usize, usize),
+    (wt, packed): (&[T], Option<&Packed<T>>),
+    out: &mut [T],
+    ld: usize,
+) {
+    if let (Some(pk), true) = (packed, few_rows(n)) {
+        let d = RowDims {
+            n,
+            k,
+            m,
+            a_rs: k,
+            out_rs: ld,
+        };
+        if few_rows_acc(d, x, pk, out) {
+            return;
+        }
+    }
+    gemm_acc((n, k, m), (x, k, 1), (wt, m, 1), (out, ld), T::one());
 }
 
 /// Layer norm of each `h`-wide row in place (as the composed op: centre, divide by
@@ -374,20 +475,77 @@ fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     }
 }
 
+/// Self-attention of every sequence of the batch (`rows`: first token and length of each),
+/// writing `ctx`. A batch of more than `PIECE_SEQUENCES` sequences is cut into pieces of
+/// sequences (fixed by the batch alone) that run on the caller's pool when there is one, each
+/// with its own scratch; a sequence's arithmetic is the same whichever piece it is in.
+#[inline(always)]
+fn attention_all<T: Float>(
+    qkv: &[T],
+    rows: &[(usize, usize)],
+    h: usize,
+    heads: usize,
+    scratch: &mut Vec<T>,
+    ctx: &mut [T],
+) {
+    let longest = rows.iter().map(|r| r.1).max().unwrap_or(0);
+    let need = (h / heads + 1) * longest;
+    if rows.len() <= PIECE_SEQUENCES || !pieces::on_pool() {
+        let scores = at_least(scratch, need);
+        for &(first, len) in rows {
+            attention(qkv, (first, len), h, heads, scores, (&mut *ctx, 0));
+        }
+        return;
+    }
+    // Pieces of sequences, as row ranges of `ctx` (a sequence's rows are contiguous).
+    let cut: Vec<std::ops::Range<usize>> = chunks(rows.len(), PIECE_SEQUENCES)
+        .into_iter()
+        .map(|s| rows[s.start].0..rows[s.end - 1].0 + rows[s.end - 1].1)
+        .collect();
+    let seqs = chunks(rows.len(), PIECE_SEQUENCES);
+    let work: Vec<_> = pieces::split_rows(ctx, h, &cut)
+        .into_iter()
+        .zip(seqs)
+        .collect();
+    pieces::for_each(work, |((span, ctx), seqs)| {
+        // On a pool thread this runs outside the caller's dispatch: dispatch again so the
+        // element-wise loops are compiled for the CPU's vector width.
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                // Moved in, so the closure is `FnOnce` and its body is what the dispatch inlines
+                // (an `Fn` closure goes through a call shim compiled for the baseline target).
+                let (ctx, seqs) = (ctx, seqs);
+                let mut scores = vec![T::zero(); need];
+                for &(first, len) in &rows[seqs] {
+                    attention(
+                        qkv,
+                        (first, len),
+                        h,
+                        heads,
+                        &mut scores,
+                        (&mut *ctx, span.start),
+                    );
+                }
+            },
+        );
+    });
+}
+
 /// Self-attention of one sequence (`len` tokens from `first`) over its own tokens, every head:
 /// `ctx_i = Σ_j softmax_j(q_i·k_j / √d) v_j`, one query row at a time. `qkv` is
 /// `[tokens, 3h]` (Q, K, V side by side), `ctx` `[tokens, h]`; `scratch` holds
 /// `(head_dim + 1) · len` values: the head's keys transposed to `[d, len]`, so a query's scores
-/// are `d` vectorised `axpy`s across the keys, and one row of scores.
+/// are `d` vectorised `axpy`s across the keys, and one row of scores. `ctx` holds the
+/// batch's token rows from `ctx_row` on (a piece of the batch's rows).
 #[inline(always)]
 fn attention<T: Float>(
     qkv: &[T],
-    first: usize,
-    len: usize,
+    (first, len): (usize, usize),
     h: usize,
     heads: usize,
     scratch: &mut [T],
-    ctx: &mut [T],
+    (ctx, ctx_row): (&mut [T], usize),
 ) {
     let d = h / heads;
     let ld = 3 * h;
@@ -412,7 +570,7 @@ fn attention<T: Float>(
                 *s = exp_nonpositive(*s - max);
             }
             let inv = T::one() / sum(scores);
-            let c = &mut ctx[(first + i) * h + qo..][..d];
+            let c = &mut ctx[(first + i - ctx_row) * h + qo..][..d];
             c.fill(T::zero());
             for j in 0..len {
                 axpy(scores[j] * inv, &qkv[(first + j) * ld + vo..][..d], c);
@@ -477,4 +635,108 @@ pub(crate) fn hidden_states<T: Float>(
         }
     }
     crate::ops::from_vec(&[batch.batch, batch.seq, h], out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::bert::BertConfig;
+    use crate::{Seed, Tape};
+    use rand::Rng as _;
+
+    /// A random f32 BERT whose widths are not multiples of the kernels' 16-lane panels.
+    fn model() -> (Bert, Params<f32>) {
+        let config = BertConfig {
+            vocab_size: 50,
+            hidden_size: 40,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 72,
+            max_position_embeddings: 24,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            pad_token_id: 0,
+        };
+        let mut params = Params::<f32>::new();
+        let bert = Bert::new(&mut params, &config, &mut Seed(5).rng("init"));
+        let mut rng = Seed(6).rng("weights");
+        for (name, t) in params.names().to_vec().iter().zip(params.tensors_mut()) {
+            let base = if name.ends_with("LayerNorm.weight") {
+                1.0
+            } else {
+                0.0
+            };
+            t.mapv_inplace(|_| base + 0.3 * (rng.random::<f32>() * 2.0 - 1.0));
+        }
+        (bert, params)
+    }
+
+    /// `count` sentences of 3 to 20 tokens, `[CLS] … [SEP]`.
+    fn sentences(count: usize) -> Vec<Vec<u32>> {
+        let mut rng = Seed(7).rng("ids");
+        (0..count)
+            .map(|_| {
+                let len = 3 + rng.random_range(0..18usize);
+                let mut s = vec![1u32];
+                s.extend((0..len - 2).map(|_| rng.random_range(3..50u32)));
+                s.push(2);
+                s
+            })
+            .collect()
+    }
+
+    fn batches(bert: &Bert, seqs: &[Vec<u32>], size: usize) -> Vec<BertBatch> {
+        seqs.chunks(size)
+            .map(|c| BertBatch::new(c, &bert.config).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
+    /// The fused path on `f32` (few-rows kernel at batch 1, `gemm` in pieces at batch 32)
+    /// against the tape's composed forward.
+    #[test]
+    fn f32_encode_matches_the_tape_at_batch_1_and_32() {
+        let (bert, params) = model();
+        let seqs = sentences(40);
+        for size in [1, 32] {
+            let bs = batches(&bert, &seqs, size);
+            let fast = bert.encode(&params, &bs, true);
+            let tape = Tape::<f32>::new();
+            let p = tape.params(&params);
+            for (b, got) in bs.iter().zip(&fast) {
+                let want = bert.sentence_embeddings(&p, b, true).value();
+                assert_eq!(got.shape(), want.shape());
+                let worst = got
+                    .iter()
+                    .zip(want.iter())
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst < 2e-5, "batch size {size}: differs by {worst}");
+            }
+        }
+    }
+
+    /// A batch of 32 sentences (GEMMs and attention cut into pieces) has the same bits outside
+    /// any pool, on one thread and on two.
+    #[test]
+    fn encode_has_the_same_bits_on_any_thread_count() {
+        let (bert, params) = model();
+        let bs = batches(&bert, &sentences(32), 32);
+        let bits = |v: &[Tensor<f32>]| {
+            v.iter()
+                .flat_map(|t| t.iter().map(|x| x.to_bits()))
+                .collect::<Vec<_>>()
+        };
+        let here = bits(&bert.encode(&params, &bs, true));
+        let states = bert.hidden_states(&params, &bs[0], 2);
+        for threads in [1, 2] {
+            let pool = crate::parallel::pool(threads).unwrap_or_else(|e| panic!("{e}"));
+            let there = pool.install(|| bits(&bert.encode(&params, &bs, true)));
+            assert_eq!(here, there, "{threads} threads");
+            let s = pool.install(|| bert.hidden_states(&params, &bs[0], 2));
+            assert!(states
+                .iter()
+                .zip(s.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
 }
