@@ -13,7 +13,6 @@ pub mod matmul;
 pub mod norm;
 pub(crate) mod pieces;
 pub mod reduce;
-pub(crate) mod rowgemm;
 pub mod shape;
 pub(crate) mod strided;
 

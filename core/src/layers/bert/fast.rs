@@ -18,6 +18,11 @@
 //!   `[seq, seq]` blocks.
 //! - The element-wise passes (GELU, softmax, layer norm, attention) run under `pulp`'s runtime
 //!   dispatch, so they are compiled for AVX2/AVX-512 (the baseline target has only SSE2).
+//! - **Threads.** Called on a worker pool's thread (a learner's `threads` > 1, or
+//!   `parallel::pool(n).install`), a large batch's GEMMs run in pieces of 64 token rows and its
+//!   attention in pieces of 4 sequences on the pool. The cut depends on the batch alone and
+//!   the pieces write disjoint rows, so the output has the same bits on one thread, on two,
+//!   and outside any pool.
 
 use std::any::TypeId;
 use std::borrow::Cow;
@@ -28,7 +33,6 @@ use crate::layers::Linear;
 use crate::ops::elementwise::{exp_neg_f32, gelu, gelu_f32_fast};
 use crate::ops::matmul::gemm_acc;
 use crate::ops::pieces;
-use crate::ops::rowgemm::{self, few_rows_acc, Dims as RowDims, Packed};
 use crate::parallel::chunks;
 use crate::params::Params;
 use crate::Tensor;
@@ -49,9 +53,6 @@ pub(crate) struct Workspace<T> {
     scores: Vec<T>,
     /// `(first token, tokens)` of each sequence of the batch, in row order.
     rows: Vec<(usize, usize)>,
-    /// The linear weights packed for the few-rows kernel, by parameter index (packed the
-    /// first time a batch of few tokens needs them, then reused for every later batch).
-    packed: Vec<Option<Packed<T>>>,
 }
 
 impl<T: Float> Workspace<T> {
@@ -64,7 +65,6 @@ impl<T: Float> Workspace<T> {
             inter: Vec::new(),
             scores: Vec::new(),
             rows: Vec::new(),
-            packed: Vec::new(),
         }
     }
 }
@@ -188,31 +188,20 @@ fn run_impl<T: Float>(
         }
     }
     layer_norm_rows(x, h, &w, &e.norm);
-    if few_rows(n) {
-        pack_weights(bert, layers, &w, &mut ws.packed);
-    }
-    let packed = &ws.packed;
     for layer in bert.layers.iter().take(layers) {
         let a = &layer.attention;
         // Q, K, V: [n, 3h], biases prefilled, the three products added onto them.
         let qkv = at_least(&mut ws.qkv, n * 3 * h);
         for (col, lin) in [&a.query, &a.key, &a.value].into_iter().enumerate() {
             prefill(qkv, n, 3 * h, col * h, h, bias(&w, lin), None);
-            linear_acc(
-                &ws.x[..n * h],
-                n,
-                (&w, packed),
-                lin,
-                &mut qkv[col * h..],
-                3 * h,
-            );
+            linear_acc(&ws.x[..n * h], n, &w, lin, &mut qkv[col * h..], 3 * h);
         }
         let ctx = at_least(&mut ws.ctx, n * h);
         attention_all(qkv, &ws.rows, h, a.heads, &mut ws.scores, ctx);
         // LayerNorm(x + ctx·W_o + b_o).
         let y = at_least(&mut ws.y, n * h);
         prefill(y, n, h, 0, h, bias(&w, &a.output), Some(&ws.x[..n * h]));
-        linear_acc(ctx, n, (&w, packed), &a.output, y, h);
+        linear_acc(ctx, n, &w, &a.output, y, h);
         layer_norm_rows(y, h, &w, &a.norm);
         std::mem::swap(&mut ws.x, &mut ws.y);
         // LayerNorm(x + gelu(x·W₁ + b₁)·W₂ + b₂).
@@ -220,11 +209,11 @@ fn run_impl<T: Float>(
         let m = f.intermediate.out_dim;
         let inter = at_least(&mut ws.inter, n * m);
         prefill(inter, n, m, 0, m, bias(&w, &f.intermediate), None);
-        linear_acc(&ws.x[..n * h], n, (&w, packed), &f.intermediate, inter, m);
+        linear_acc(&ws.x[..n * h], n, &w, &f.intermediate, inter, m);
         gelu_in_place(inter);
         let y = at_least(&mut ws.y, n * h);
         prefill(y, n, h, 0, h, bias(&w, &f.output), Some(&ws.x[..n * h]));
-        linear_acc(inter, n, (&w, packed), &f.output, y, h);
+        linear_acc(inter, n, &w, &f.output, y, h);
         layer_norm_rows(y, h, &w, &f.norm);
         std::mem::swap(&mut ws.x, &mut ws.y);
     }
@@ -267,107 +256,31 @@ fn prefill<T: Float>(
 const PIECE_ROWS: usize = 64;
 /// Sequences in each piece of the attention cut for threads.
 const PIECE_SEQUENCES: usize = 4;
-/// Largest row count that runs on the few-rows kernel ([`few_rows_acc`]) rather than `gemm`
-/// (`f32`). `AUTODIDACT_FEW_ROWS=<rows>` overrides it (read once; for A/B benchmarks).
-const FEW_ROWS: usize = 48;
-
-fn few_rows_max() -> usize {
-    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| {
-        std::env::var("AUTODIDACT_FEW_ROWS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(FEW_ROWS)
-    })
-}
-
-/// Whether a product of `n` rows runs on the few-rows kernel: `f32`-sized work of at most
-/// [`few_rows_max`] rows on a CPU that has the kernel.
-fn few_rows(n: usize) -> bool {
-    n <= few_rows_max() && rowgemm::available()
-}
-
-/// Packs (once per workspace) the linear weights of the first `layers` layers for the
-/// few-rows kernel, on `f32`; other types keep `gemm`.
-fn pack_weights<T: Float>(
-    bert: &Bert,
-    layers: usize,
-    w: &Weights<'_, T>,
-    packed: &mut Vec<Option<Packed<T>>>,
-) {
-    if TypeId::of::<T>() != TypeId::of::<f32>() {
-        return;
-    }
-    if packed.len() < w.all.len() {
-        packed.resize_with(w.all.len(), || None);
-    }
-    for layer in bert.layers.iter().take(layers) {
-        let (a, f) = (&layer.attention, &layer.feed_forward);
-        for lin in [
-            &a.query,
-            &a.key,
-            &a.value,
-            &a.output,
-            &f.intermediate,
-            &f.output,
-        ] {
-            let slot = &mut packed[lin.weight];
-            if slot.is_none() {
-                let (k, m) = (lin.in_dim, lin.out_dim);
-                *slot = Some(Packed::new(w.get(lin.weight), k, m, m));
-            }
-        }
-    }
-}
-
-/// `out[:, ..out_dim] += x · W` for `x [n, in_dim]` and the layer's `W [in_dim, out_dim]`
-/// (packed for the few-rows kernel when `packed` has it), `out` with row stride `ld`. A
-/// product of at least `2 · PIECE_ROWS` rows is cut into pieces of about `PIECE_ROWS` rows,
-/// fixed by `n` alone, which run on the caller's pool when there is one: the bits never
-/// depend on the thread count.
+/// `out[:, ..out_dim] += x · W` for `x [n, in_dim]` and the layer's `W [in_dim, out_dim]`,
+/// `out` with row stride `ld`. A product of at least `2 · PIECE_ROWS` rows is cut into pieces
+/// of about `PIECE_ROWS` rows, fixed by `n` alone, which run on the caller's pool when there
+/// is one: the bits never depend on the thread count.
 fn linear_acc<T: Float>(
     x: &[T],
     n: usize,
-    (w, packed): (&Weights<'_, T>, &[Option<Packed<T>>]),
+    w: &Weights<'_, T>,
     lin: &Linear,
     out: &mut [T],
     ld: usize,
 ) {
     let (k, m) = (lin.in_dim, lin.out_dim);
     let wt = w.get(lin.weight);
-    let pk = packed.get(lin.weight).and_then(Option::as_ref);
+    let product = |x: &[T], n: usize, out: &mut [T]| {
+        gemm_acc((n, k, m), (x, k, 1), (wt, m, 1), (out, ld), T::one());
+    };
     if n < 2 * PIECE_ROWS {
-        rows_acc(x, (n, k, m), (wt, pk), out, ld);
+        product(x, n, out);
         return;
     }
     let cut = chunks(n, PIECE_ROWS);
     pieces::for_each(pieces::split_rows(out, ld, &cut), |(r, o)| {
-        rows_acc(&x[r.start * k..], (r.len(), k, m), (wt, pk), o, ld);
+        product(&x[r.start * k..], r.len(), o);
     });
-}
-
-/// `out += x · W` on this thread: few rows on [`few_rows_acc`] with the packed weight when
-/// there is one, everything else on `gemm`.
-fn rows_acc<T: Float>(
-    x: &[T],
-    (n, k, m): (usize, usize, usize),
-    (wt, packed): (&[T], Option<&Packed<T>>),
-    out: &mut [T],
-    ld: usize,
-) {
-    if let (Some(pk), true) = (packed, few_rows(n)) {
-        let d = RowDims {
-            n,
-            k,
-            m,
-            a_rs: k,
-            out_rs: ld,
-        };
-        if few_rows_acc(d, x, pk, out) {
-            return;
-        }
-    }
-    gemm_acc((n, k, m), (x, k, 1), (wt, m, 1), (out, ld), T::one());
 }
 
 /// Layer norm of each `h`-wide row in place (as the composed op: centre, divide by
@@ -691,8 +604,8 @@ mod tests {
             .collect()
     }
 
-    /// The fused path on `f32` (few-rows kernel at batch 1, `gemm` in pieces at batch 32)
-    /// against the tape's composed forward.
+    /// The fused path on `f32` (whole GEMMs at batch 1, GEMMs and attention in pieces at
+    /// batch 32) against the tape's composed forward.
     #[test]
     fn f32_encode_matches_the_tape_at_batch_1_and_32() {
         let (bert, params) = model();

@@ -10,6 +10,14 @@
 //! position and x̂ per pooled output are kept for the backward pass, which builds each chunk's
 //! output gradient directly in the GEMM layout. Large buffers come from core's per-thread pool.
 //!
+//! Threads: the batch is cut into at most eight pieces of whole im2col chunks
+//! ([`image_pieces`], fixed by the batch size and map size alone), which run on the caller's
+//! worker pool when it is one of its threads (else one after another). The convolution output
+//! is kept as one `[F, images·H·W]` block per piece, so each piece writes its own memory; the
+//! batch-norm statistics are combined chunk by chunk in batch order, and the backward pass's
+//! weight and bias gradients are per-piece partial sums added in piece order. Outputs and
+//! gradients therefore have the same bits on one thread, on two, and outside any pool.
+//!
 //! Differentiability: with recording off (plain training, `CreateGraph::No`) the backward pass
 //! runs the fused kernels. When a gradient is itself recorded (`CreateGraph::Yes`), backward
 //! instead differentiates the composition of core ops ([`super::composed_block`]), so the block
