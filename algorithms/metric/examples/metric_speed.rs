@@ -2,8 +2,12 @@
 //! (`bench/metric/run.sh`, `bench/metric/pytorch_protonet.py`).
 //!
 //! ```text
-//! cargo run --release -p autodidact-metric --example metric_speed -- [--train N] [--eval M] [--seed S]
+//! cargo run --release -p autodidact-metric --example metric_speed -- [--train N] [--eval M] [--seed S] [--threads T]
 //! ```
+//!
+//! `--threads T` (default 1) runs the timed work inside a pool of `T` worker threads
+//! (`autodidact_core::parallel::pool`), where the fused Conv4 kernels cut each batch into
+//! pieces that run on every thread (with the same bits as on one).
 //!
 //! The one part of the former `metric_results` driver that `autodidact sweep` / `compare`
 //! cannot do: it times training steps on *identical synthetic episodes* on both sides (random
@@ -25,6 +29,7 @@ struct Args {
     seed: u64,
     train_n: usize,
     eval_n: usize,
+    threads: usize,
 }
 
 fn parse() -> Res<Args> {
@@ -32,6 +37,7 @@ fn parse() -> Res<Args> {
         seed: 0,
         train_n: 10,
         eval_n: 100,
+        threads: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -40,8 +46,12 @@ fn parse() -> Res<Args> {
             "--seed" => a.seed = val.parse()?,
             "--train" => a.train_n = val.parse()?,
             "--eval" => a.eval_n = val.parse()?,
+            "--threads" => a.threads = val.parse()?,
             other => {
-                return Err(format!("unknown flag {other}: --train N, --eval M, --seed S").into())
+                return Err(format!(
+                    "unknown flag {other}: --train N, --eval M, --seed S, --threads T"
+                )
+                .into())
             }
         }
     }
@@ -118,15 +128,20 @@ fn speed(a: &Args) -> Res<()> {
     let train_tasks: Vec<Task> = (0..a.train_n.max(1) + 2)
         .map(|_| random_task(20, 5, 15, &mut rng))
         .collect();
-    for t in &train_tasks[..2] {
-        l.train_on(t)?; // warm-up (buffer pool, caches)
-    }
-    println!("load before train: {}", load_avg());
-    let t0 = Instant::now();
-    for t in &train_tasks[2..] {
-        l.train_on(t)?;
-    }
-    let s = t0.elapsed().as_secs_f64();
+    let pool = autodidact_core::parallel::pool(a.threads)?;
+    println!("threads: {}", a.threads);
+    // Warm-up and timed steps on the same pool thread (buffer pools are per thread).
+    let s = pool.install(|| -> Result<f64, String> {
+        for t in &train_tasks[..2] {
+            l.train_on(t).map_err(|e| e.to_string())?; // warm-up (buffer pool, caches)
+        }
+        println!("load before train: {}", load_avg());
+        let t0 = Instant::now();
+        for t in &train_tasks[2..] {
+            l.train_on(t).map_err(|e| e.to_string())?;
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    })?;
     let n = (train_tasks.len() - 2) as f64;
     let gf = n * 400.0 * 3.0 * flops / s / 1e9;
     println!(
@@ -143,15 +158,19 @@ fn speed(a: &Args) -> Res<()> {
     let model = l.model().clone();
     let params = l.params().clone();
     let stats = l.bn_stats().to_vec();
-    for t in &eval_tasks[..5] {
-        autodidact_metric::evaluate::episode_accuracy(&model, &params, &stats, t)?;
-    }
-    println!("load before eval: {}", load_avg());
-    let t0 = Instant::now();
-    for t in &eval_tasks[5..] {
-        autodidact_metric::evaluate::episode_accuracy(&model, &params, &stats, t)?;
-    }
-    let s = t0.elapsed().as_secs_f64();
+    let s = pool.install(|| -> Result<f64, String> {
+        for t in &eval_tasks[..5] {
+            autodidact_metric::evaluate::episode_accuracy(&model, &params, &stats, t)
+                .map_err(|e| e.to_string())?;
+        }
+        println!("load before eval: {}", load_avg());
+        let t0 = Instant::now();
+        for t in &eval_tasks[5..] {
+            autodidact_metric::evaluate::episode_accuracy(&model, &params, &stats, t)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    })?;
     let n = (eval_tasks.len() - 5) as f64;
     let gf = n * 80.0 * flops / s / 1e9;
     println!(

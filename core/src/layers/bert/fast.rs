@@ -18,6 +18,11 @@
 //!   `[seq, seq]` blocks.
 //! - The element-wise passes (GELU, softmax, layer norm, attention) run under `pulp`'s runtime
 //!   dispatch, so they are compiled for AVX2/AVX-512 (the baseline target has only SSE2).
+//! - **Threads.** Called on a worker pool's thread (a learner's `threads` > 1, or
+//!   `parallel::pool(n).install`), a large batch's GEMMs run in pieces of 64 token rows and its
+//!   attention in pieces of 4 sequences on the pool. The cut depends on the batch alone and
+//!   the pieces write disjoint rows, so the output has the same bits on one thread, on two,
+//!   and outside any pool.
 
 use std::any::TypeId;
 use std::borrow::Cow;
@@ -27,6 +32,8 @@ use crate::float::Float;
 use crate::layers::Linear;
 use crate::ops::elementwise::{exp_neg_f32, gelu, gelu_f32_fast};
 use crate::ops::matmul::gemm_acc;
+use crate::ops::pieces;
+use crate::parallel::chunks;
 use crate::params::Params;
 use crate::Tensor;
 
@@ -190,11 +197,7 @@ fn run_impl<T: Float>(
             linear_acc(&ws.x[..n * h], n, &w, lin, &mut qkv[col * h..], 3 * h);
         }
         let ctx = at_least(&mut ws.ctx, n * h);
-        let longest = ws.rows.iter().map(|r| r.1).max().unwrap_or(0);
-        let scores = at_least(&mut ws.scores, (h / a.heads + 1) * longest);
-        for &(first, len) in &ws.rows {
-            attention(qkv, first, len, h, a.heads, scores, ctx);
-        }
+        attention_all(qkv, &ws.rows, h, a.heads, &mut ws.scores, ctx);
         // LayerNorm(x + ctx·W_o + b_o).
         let y = at_least(&mut ws.y, n * h);
         prefill(y, n, h, 0, h, bias(&w, &a.output), Some(&ws.x[..n * h]));
@@ -249,8 +252,14 @@ fn prefill<T: Float>(
     }
 }
 
+/// Rows in each piece of a product cut for threads (as `gemm_into` in `ops::matmul`).
+const PIECE_ROWS: usize = 64;
+/// Sequences in each piece of the attention cut for threads.
+const PIECE_SEQUENCES: usize = 4;
 /// `out[:, ..out_dim] += x · W` for `x [n, in_dim]` and the layer's `W [in_dim, out_dim]`,
-/// `out` with row stride `ld`.
+/// `out` with row stride `ld`. A product of at least `2 · PIECE_ROWS` rows is cut into pieces
+/// of about `PIECE_ROWS` rows, fixed by `n` alone, which run on the caller's pool when there
+/// is one: the bits never depend on the thread count.
 fn linear_acc<T: Float>(
     x: &[T],
     n: usize,
@@ -260,13 +269,18 @@ fn linear_acc<T: Float>(
     ld: usize,
 ) {
     let (k, m) = (lin.in_dim, lin.out_dim);
-    gemm_acc(
-        (n, k, m),
-        (x, k, 1),
-        (w.get(lin.weight), m, 1),
-        (out, ld),
-        T::one(),
-    );
+    let wt = w.get(lin.weight);
+    let product = |x: &[T], n: usize, out: &mut [T]| {
+        gemm_acc((n, k, m), (x, k, 1), (wt, m, 1), (out, ld), T::one());
+    };
+    if n < 2 * PIECE_ROWS {
+        product(x, n, out);
+        return;
+    }
+    let cut = chunks(n, PIECE_ROWS);
+    pieces::for_each(pieces::split_rows(out, ld, &cut), |(r, o)| {
+        product(&x[r.start * k..], r.len(), o);
+    });
 }
 
 /// Layer norm of each `h`-wide row in place (as the composed op: centre, divide by
@@ -374,20 +388,77 @@ fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     }
 }
 
+/// Self-attention of every sequence of the batch (`rows`: first token and length of each),
+/// writing `ctx`. A batch of more than `PIECE_SEQUENCES` sequences is cut into pieces of
+/// sequences (fixed by the batch alone) that run on the caller's pool when there is one, each
+/// with its own scratch; a sequence's arithmetic is the same whichever piece it is in.
+#[inline(always)]
+fn attention_all<T: Float>(
+    qkv: &[T],
+    rows: &[(usize, usize)],
+    h: usize,
+    heads: usize,
+    scratch: &mut Vec<T>,
+    ctx: &mut [T],
+) {
+    let longest = rows.iter().map(|r| r.1).max().unwrap_or(0);
+    let need = (h / heads + 1) * longest;
+    if rows.len() <= PIECE_SEQUENCES || !pieces::on_pool() {
+        let scores = at_least(scratch, need);
+        for &(first, len) in rows {
+            attention(qkv, (first, len), h, heads, scores, (&mut *ctx, 0));
+        }
+        return;
+    }
+    // Pieces of sequences, as row ranges of `ctx` (a sequence's rows are contiguous).
+    let cut: Vec<std::ops::Range<usize>> = chunks(rows.len(), PIECE_SEQUENCES)
+        .into_iter()
+        .map(|s| rows[s.start].0..rows[s.end - 1].0 + rows[s.end - 1].1)
+        .collect();
+    let seqs = chunks(rows.len(), PIECE_SEQUENCES);
+    let work: Vec<_> = pieces::split_rows(ctx, h, &cut)
+        .into_iter()
+        .zip(seqs)
+        .collect();
+    pieces::for_each(work, |((span, ctx), seqs)| {
+        // On a pool thread this runs outside the caller's dispatch: dispatch again so the
+        // element-wise loops are compiled for the CPU's vector width.
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                // Moved in, so the closure is `FnOnce` and its body is what the dispatch inlines
+                // (an `Fn` closure goes through a call shim compiled for the baseline target).
+                let (ctx, seqs) = (ctx, seqs);
+                let mut scores = vec![T::zero(); need];
+                for &(first, len) in &rows[seqs] {
+                    attention(
+                        qkv,
+                        (first, len),
+                        h,
+                        heads,
+                        &mut scores,
+                        (&mut *ctx, span.start),
+                    );
+                }
+            },
+        );
+    });
+}
+
 /// Self-attention of one sequence (`len` tokens from `first`) over its own tokens, every head:
 /// `ctx_i = Σ_j softmax_j(q_i·k_j / √d) v_j`, one query row at a time. `qkv` is
 /// `[tokens, 3h]` (Q, K, V side by side), `ctx` `[tokens, h]`; `scratch` holds
 /// `(head_dim + 1) · len` values: the head's keys transposed to `[d, len]`, so a query's scores
-/// are `d` vectorised `axpy`s across the keys, and one row of scores.
+/// are `d` vectorised `axpy`s across the keys, and one row of scores. `ctx` holds the
+/// batch's token rows from `ctx_row` on (a piece of the batch's rows).
 #[inline(always)]
 fn attention<T: Float>(
     qkv: &[T],
-    first: usize,
-    len: usize,
+    (first, len): (usize, usize),
     h: usize,
     heads: usize,
     scratch: &mut [T],
-    ctx: &mut [T],
+    (ctx, ctx_row): (&mut [T], usize),
 ) {
     let d = h / heads;
     let ld = 3 * h;
@@ -412,7 +483,7 @@ fn attention<T: Float>(
                 *s = exp_nonpositive(*s - max);
             }
             let inv = T::one() / sum(scores);
-            let c = &mut ctx[(first + i) * h + qo..][..d];
+            let c = &mut ctx[(first + i - ctx_row) * h + qo..][..d];
             c.fill(T::zero());
             for j in 0..len {
                 axpy(scores[j] * inv, &qkv[(first + j) * ld + vo..][..d], c);
@@ -477,4 +548,108 @@ pub(crate) fn hidden_states<T: Float>(
         }
     }
     crate::ops::from_vec(&[batch.batch, batch.seq, h], out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::bert::BertConfig;
+    use crate::{Seed, Tape};
+    use rand::Rng as _;
+
+    /// A random f32 BERT whose widths are not multiples of the kernels' 16-lane panels.
+    fn model() -> (Bert, Params<f32>) {
+        let config = BertConfig {
+            vocab_size: 50,
+            hidden_size: 40,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 72,
+            max_position_embeddings: 24,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            pad_token_id: 0,
+        };
+        let mut params = Params::<f32>::new();
+        let bert = Bert::new(&mut params, &config, &mut Seed(5).rng("init"));
+        let mut rng = Seed(6).rng("weights");
+        for (name, t) in params.names().to_vec().iter().zip(params.tensors_mut()) {
+            let base = if name.ends_with("LayerNorm.weight") {
+                1.0
+            } else {
+                0.0
+            };
+            t.mapv_inplace(|_| base + 0.3 * (rng.random::<f32>() * 2.0 - 1.0));
+        }
+        (bert, params)
+    }
+
+    /// `count` sentences of 3 to 20 tokens, `[CLS] … [SEP]`.
+    fn sentences(count: usize) -> Vec<Vec<u32>> {
+        let mut rng = Seed(7).rng("ids");
+        (0..count)
+            .map(|_| {
+                let len = 3 + rng.random_range(0..18usize);
+                let mut s = vec![1u32];
+                s.extend((0..len - 2).map(|_| rng.random_range(3..50u32)));
+                s.push(2);
+                s
+            })
+            .collect()
+    }
+
+    fn batches(bert: &Bert, seqs: &[Vec<u32>], size: usize) -> Vec<BertBatch> {
+        seqs.chunks(size)
+            .map(|c| BertBatch::new(c, &bert.config).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
+    /// The fused path on `f32` (whole GEMMs at batch 1, GEMMs and attention in pieces at
+    /// batch 32) against the tape's composed forward.
+    #[test]
+    fn f32_encode_matches_the_tape_at_batch_1_and_32() {
+        let (bert, params) = model();
+        let seqs = sentences(40);
+        for size in [1, 32] {
+            let bs = batches(&bert, &seqs, size);
+            let fast = bert.encode(&params, &bs, true);
+            let tape = Tape::<f32>::new();
+            let p = tape.params(&params);
+            for (b, got) in bs.iter().zip(&fast) {
+                let want = bert.sentence_embeddings(&p, b, true).value();
+                assert_eq!(got.shape(), want.shape());
+                let worst = got
+                    .iter()
+                    .zip(want.iter())
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst < 2e-5, "batch size {size}: differs by {worst}");
+            }
+        }
+    }
+
+    /// A batch of 32 sentences (GEMMs and attention cut into pieces) has the same bits outside
+    /// any pool, on one thread and on two.
+    #[test]
+    fn encode_has_the_same_bits_on_any_thread_count() {
+        let (bert, params) = model();
+        let bs = batches(&bert, &sentences(32), 32);
+        let bits = |v: &[Tensor<f32>]| {
+            v.iter()
+                .flat_map(|t| t.iter().map(|x| x.to_bits()))
+                .collect::<Vec<_>>()
+        };
+        let here = bits(&bert.encode(&params, &bs, true));
+        let states = bert.hidden_states(&params, &bs[0], 2);
+        for threads in [1, 2] {
+            let pool = crate::parallel::pool(threads).unwrap_or_else(|e| panic!("{e}"));
+            let there = pool.install(|| bits(&bert.encode(&params, &bs, true)));
+            assert_eq!(here, there, "{threads} threads");
+            let s = pool.install(|| bert.hidden_states(&params, &bs[0], 2));
+            assert!(states
+                .iter()
+                .zip(s.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
 }

@@ -10,6 +10,14 @@
 //! position and x̂ per pooled output are kept for the backward pass, which builds each chunk's
 //! output gradient directly in the GEMM layout. Large buffers come from core's per-thread pool.
 //!
+//! Threads: the batch is cut into at most eight pieces of whole im2col chunks
+//! ([`image_pieces`], fixed by the batch size and map size alone), which run on the caller's
+//! worker pool when it is one of its threads (else one after another). The convolution output
+//! is kept as one `[F, images·H·W]` block per piece, so each piece writes its own memory; the
+//! batch-norm statistics are combined chunk by chunk in batch order, and the backward pass's
+//! weight and bias gradients are per-piece partial sums added in piece order. Outputs and
+//! gradients therefore have the same bits on one thread, on two, and outside any pool.
+//!
 //! Differentiability: with recording off (plain training, `CreateGraph::No`) the backward pass
 //! runs the fused kernels. When a gradient is itself recorded (`CreateGraph::Yes`), backward
 //! instead differentiates the composition of core ops ([`super::composed_block`]), so the block
@@ -18,6 +26,7 @@
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::ops::Range;
 use std::rc::Rc;
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, ShapeBuilder};
@@ -26,6 +35,8 @@ use super::{composed_block, BN_EPS};
 use crate::float::Float;
 use crate::ops::matmul::gemm_views;
 use crate::ops::norm::{BatchNormMode, BatchNormStats};
+use crate::ops::pieces;
+use crate::parallel::chunks;
 use crate::pool::{give, scratch_vec, zeroed};
 use crate::tape::{grad_with_seeds, is_grad_enabled, CreateGraph, CustomOp, Var};
 use crate::Tensor;
@@ -216,6 +227,52 @@ fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32], ld: usize)
 /// Images per GEMM: enough columns (about 1,024) to amortise packing on small maps.
 fn chunk_for(hw: usize) -> usize {
     (1024 / hw.max(1)).max(1)
+}
+
+// PIECE_DISPATCH: a piece runs on a pool thread, outside the caller's `pulp` dispatch, so it
+// dispatches again. Its closure moves its arguments in, which makes it `FnOnce`: its body is
+// then the function the dispatch inlines into the code compiled for AVX2/AVX-512. (An `Fn`
+// closure is reached through a call shim that stays out of line, compiled for the baseline.)
+
+/// Most pieces a batch is cut into for threads (see [`image_pieces`]).
+const MAX_PIECES: usize = 8;
+
+/// The batch's images `0..n` cut into at most [`MAX_PIECES`] pieces of whole chunks of
+/// `chunk` images (the last chunk may be short): fixed by `n` and the chunk size alone, so
+/// sums over pieces, added in piece order, have the same bits on any number of threads. A
+/// piece boundary is always a chunk boundary, so the chunks are those of one sequential pass.
+fn image_pieces(n: usize, chunk: usize) -> Vec<Range<usize>> {
+    let units = n.div_ceil(chunk.max(1)).max(1);
+    chunks(units, units.div_ceil(MAX_PIECES))
+        .into_iter()
+        .map(|u| (u.start * chunk).min(n)..(u.end * chunk).min(n))
+        .collect()
+}
+
+/// The chunks `(first image, images)` of `chunk` images that make up the images `r`.
+fn chunks_of(r: Range<usize>, chunk: usize) -> impl Iterator<Item = (usize, usize)> {
+    r.clone()
+        .step_by(chunk.max(1))
+        .map(move |i0| (i0, chunk.min(r.end - i0)))
+}
+
+/// Per piece of `cut`: its images, and their pooled outputs, window positions and x̂ (each
+/// image `row` elements, image-major).
+fn piece_outputs<'a>(
+    cut: &[Range<usize>],
+    row: usize,
+    out: &'a mut [f32],
+    argmax: &'a mut [u8],
+    xhat_at: &'a mut [f32],
+) -> Vec<(Range<usize>, &'a mut [f32], &'a mut [u8], &'a mut [f32])> {
+    let o = pieces::split_rows(out, row, cut);
+    let a = pieces::split_rows(argmax, row, cut);
+    let x = pieces::split_rows(xhat_at, row, cut);
+    o.into_iter()
+        .zip(a)
+        .zip(x)
+        .map(|(((r, o), (_, a)), (_, x))| (r, o, a, x))
+        .collect()
 }
 
 /// Shapes of one block call.
@@ -453,8 +510,9 @@ impl FusedBlock {
         let po = d.pooled();
         let total = n * hw;
         let (x, wt, b, g, be) = (slice(xa), slice(wa), slice(ba), slice(ga), slice(bea));
+        let (x, wt, b, g, be) = (&x[..], &wt[..], &b[..], &g[..], &be[..]);
         let chunk = chunk_for(hw).min(n.max(1));
-        let mut cols = scratch_vec(k * hw * chunk);
+        let cut = image_pieces(n, chunk);
         // The output becomes a tape value, whose buffer core's pool takes back when the tape
         // ends: drawing it from there reuses last step's pages. `pool_plane` writes every
         // element, so it need not be cleared.
@@ -463,50 +521,81 @@ impl FusedBlock {
         let mut xhat_at = vec![0.0f32; n * f * po];
         let inv = |v: f32| (1.0 / (v as f64 + BN_EPS).sqrt()) as f32;
         let saved = if self.batch_stats {
-            // Pass 1: convolution into channel-major y, statistics per chunk while it is in
-            // cache (combined across chunks with Chan et al.'s pairwise update).
+            // Pass 1: convolution into y, each piece's images as their own channel-major
+            // block [F, images·H·W]; statistics per chunk while it is in cache, combined in
+            // chunk order below (Chan et al.'s pairwise update).
             let mut y = scratch_vec(f * total);
+            let blocks = pieces::split_rows(&mut y, f * hw, &cut);
+            let chunk_stats = pieces::map(blocks, |(r, yb)| {
+                pulp::Arch::new().dispatch(
+                    #[inline(always)]
+                    || {
+                        let (r, yb) = (r, yb); // moved in: see `PIECE_DISPATCH`
+                        let mut cols = scratch_vec(k * hw * chunk);
+                        let ld_y = r.len() * hw;
+                        let mut stats = Vec::new();
+                        for (i0, m) in chunks_of(r.clone(), chunk) {
+                            let ld = m * hw;
+                            let at = (i0 - r.start) * hw;
+                            conv_chunk(d, x, wt, b, i0, m, &mut cols, &mut yb[at..], ld_y);
+                            let nb = ld as f64;
+                            let per_channel: Vec<(f64, f64)> = (0..f)
+                                .map(|fo| {
+                                    let row = &yb[fo * ld_y + at..][..ld];
+                                    let mb = sum8(row) / nb;
+                                    (mb, sqdev8(row, mb as f32))
+                                })
+                                .collect();
+                            stats.push((nb, per_channel));
+                        }
+                        give(cols);
+                        stats
+                    },
+                )
+            });
             let mut cnt = 0.0f64;
             let mut mean64 = vec![0.0f64; f];
             let mut m2 = vec![0.0f64; f];
-            let mut i0 = 0;
-            while i0 < n {
-                let m = chunk.min(n - i0);
-                let ld = m * hw;
-                conv_chunk(d, &x, &wt, &b, i0, m, &mut cols, &mut y[i0 * hw..], total);
-                let nb = ld as f64;
-                for fo in 0..f {
-                    let row = &y[fo * total + i0 * hw..][..ld];
-                    let mb = sum8(row) / nb;
-                    let m2b = sqdev8(row, mb as f32);
+            for (nb, per_channel) in chunk_stats.into_iter().flatten() {
+                for (fo, &(mb, m2b)) in per_channel.iter().enumerate() {
                     let delta = mb - mean64[fo];
                     let tot = cnt + nb;
                     mean64[fo] += delta * nb / tot;
                     m2[fo] += m2b + delta * delta * cnt * nb / tot;
                 }
                 cnt += nb;
-                i0 += m;
             }
             let mean: Vec<f32> = mean64.iter().map(|&v| v as f32).collect();
             let var: Vec<f32> = m2.iter().map(|&v| (v / total as f64) as f32).collect();
             let inv_std: Vec<f32> = var.iter().map(|&v| inv(v)).collect();
-            // Pass 2: normalise, ReLU, pool.
-            for fo in 0..f {
-                let row = &y[fo * total..][..total];
-                let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
-                for i in 0..n {
-                    let o = (i * f + fo) * po;
-                    pool_plane(
-                        &row[i * hw..][..hw],
-                        d.w,
-                        (ho, wo),
-                        bn,
-                        &mut out[o..o + po],
-                        &mut argmax[o..o + po],
-                        &mut xhat_at[o..o + po],
-                    );
-                }
-            }
+            // Pass 2: normalise, ReLU, pool, piece by piece.
+            let (mean_r, inv_r, y_r) = (&mean, &inv_std, &y);
+            let work = piece_outputs(&cut, f * po, &mut out, &mut argmax, &mut xhat_at);
+            pieces::for_each(work, |(r, o, a, xh)| {
+                pulp::Arch::new().dispatch(
+                    #[inline(always)]
+                    || {
+                        let (r, o, a, xh) = (r, o, a, xh); // moved in: see `PIECE_DISPATCH`
+                        let ld_y = r.len() * hw;
+                        let yb = &y_r[r.start * f * hw..][..f * ld_y];
+                        for j in 0..r.len() {
+                            for fo in 0..f {
+                                let bn = (mean_r[fo], inv_r[fo], g[fo], be[fo]);
+                                let q = (j * f + fo) * po..(j * f + fo + 1) * po;
+                                pool_plane(
+                                    &yb[fo * ld_y + j * hw..][..hw],
+                                    d.w,
+                                    (ho, wo),
+                                    bn,
+                                    &mut o[q.clone()],
+                                    &mut a[q.clone()],
+                                    &mut xh[q],
+                                );
+                            }
+                        }
+                    },
+                )
+            });
             Saved {
                 y,
                 argmax,
@@ -526,30 +615,40 @@ impl FusedBlock {
                 var.len()
             );
             let inv_std: Vec<f32> = var.iter().map(|&v| inv(v)).collect();
-            let mut yc = scratch_vec(f * hw * chunk);
-            let mut i0 = 0;
-            while i0 < n {
-                let m = chunk.min(n - i0);
-                let ld = m * hw;
-                conv_chunk(d, &x, &wt, &b, i0, m, &mut cols, &mut yc, ld);
-                for fo in 0..f {
-                    let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
-                    for j in 0..m {
-                        let o = ((i0 + j) * f + fo) * po;
-                        pool_plane(
-                            &yc[fo * ld + j * hw..][..hw],
-                            d.w,
-                            (ho, wo),
-                            bn,
-                            &mut out[o..o + po],
-                            &mut argmax[o..o + po],
-                            &mut xhat_at[o..o + po],
-                        );
-                    }
-                }
-                i0 += m;
-            }
-            give(yc);
+            let (mean_r, inv_r) = (&mean, &inv_std);
+            let work = piece_outputs(&cut, f * po, &mut out, &mut argmax, &mut xhat_at);
+            pieces::for_each(work, |(r, o, a, xh)| {
+                pulp::Arch::new().dispatch(
+                    #[inline(always)]
+                    || {
+                        let (r, o, a, xh) = (r, o, a, xh); // moved in: see `PIECE_DISPATCH`
+                        let mut cols = scratch_vec(k * hw * chunk);
+                        let mut yc = scratch_vec(f * hw * chunk);
+                        for (i0, m) in chunks_of(r.clone(), chunk) {
+                            let ld = m * hw;
+                            conv_chunk(d, x, wt, b, i0, m, &mut cols, &mut yc, ld);
+                            for fo in 0..f {
+                                let bn = (mean_r[fo], inv_r[fo], g[fo], be[fo]);
+                                for j in 0..m {
+                                    let at = ((i0 - r.start + j) * f + fo) * po;
+                                    let q = at..at + po;
+                                    pool_plane(
+                                        &yc[fo * ld + j * hw..][..hw],
+                                        d.w,
+                                        (ho, wo),
+                                        bn,
+                                        &mut o[q.clone()],
+                                        &mut a[q.clone()],
+                                        &mut xh[q],
+                                    );
+                                }
+                            }
+                        }
+                        give(yc);
+                        give(cols);
+                    },
+                )
+            });
             Saved {
                 y: Vec::new(),
                 argmax,
@@ -559,7 +658,6 @@ impl FusedBlock {
                 var,
             }
         };
-        give(cols);
         *self.saved.borrow_mut() = saved;
         tensor(&[n, f, ho, wo], out)
     }
@@ -606,38 +704,47 @@ impl FusedBlock {
         // β and γ gradients: the ReLU and pool pass the gradient only at positive window
         // maxima, so they are sums over the pooled outputs.
         // Branch-free (a select on the mask; `xhat_at` is already 0 off the maxima) with
-        // eight f32 lanes per pooled plane, which vectorises; the planes add up in f64.
-        let mut dgamma = vec![0.0f32; f];
-        let mut dbeta = vec![0.0f32; f];
-        for fo in 0..f {
-            let (mut sg, mut sgx) = (0.0f64, 0.0f64);
-            for i in 0..n {
-                let o = (i * f + fo) * po;
-                let (g, a, xa) = (
-                    &gout[o..o + po],
-                    &saved.argmax[o..o + po],
-                    &saved.xhat_at[o..o + po],
-                );
-                let (mut lg, mut lgx) = ([0.0f32; 8], [0.0f32; 8]);
-                let mut q = 0;
-                while q + 8 <= po {
-                    for l in 0..8 {
-                        let gv = g[q + l];
-                        lg[l] += if a[q + l] != NONE { gv } else { 0.0 };
-                        lgx[l] += gv * xa[q + l];
-                    }
-                    q += 8;
-                }
-                for r in q..po {
-                    lg[0] += if a[r] != NONE { g[r] } else { 0.0 };
-                    lgx[0] += g[r] * xa[r];
-                }
-                sg += lg.iter().map(|&v| v as f64).sum::<f64>();
-                sgx += lgx.iter().map(|&v| v as f64).sum::<f64>();
-            }
-            dgamma[fo] = sgx as f32;
-            dbeta[fo] = sg as f32;
-        }
+        // eight f32 lanes per pooled plane, which vectorises; the planes add up in f64. Each
+        // channel's sums are its own, so channels are cut into pieces for threads.
+        let (argmax, xhat_at) = (&saved.argmax[..], &saved.xhat_at[..]);
+        let per_channel = pieces::map(chunks(f, f.div_ceil(MAX_PIECES)), |fr| {
+            pulp::Arch::new().dispatch(
+                #[inline(always)]
+                || {
+                    let fr = fr; // moved in: see `PIECE_DISPATCH`
+                    fr.map(
+                        #[inline(always)]
+                        |fo| {
+                            let (mut sg, mut sgx) = (0.0f64, 0.0f64);
+                            for i in 0..n {
+                                let o = (i * f + fo) * po;
+                                let (g, a, xa) =
+                                    (&gout[o..o + po], &argmax[o..o + po], &xhat_at[o..o + po]);
+                                let (mut lg, mut lgx) = ([0.0f32; 8], [0.0f32; 8]);
+                                let mut q = 0;
+                                while q + 8 <= po {
+                                    for l in 0..8 {
+                                        let gv = g[q + l];
+                                        lg[l] += if a[q + l] != NONE { gv } else { 0.0 };
+                                        lgx[l] += gv * xa[q + l];
+                                    }
+                                    q += 8;
+                                }
+                                for r in q..po {
+                                    lg[0] += if a[r] != NONE { g[r] } else { 0.0 };
+                                    lgx[0] += g[r] * xa[r];
+                                }
+                                sg += lg.iter().map(|&v| v as f64).sum::<f64>();
+                                sgx += lgx.iter().map(|&v| v as f64).sum::<f64>();
+                            }
+                            (sgx as f32, sg as f32)
+                        },
+                    )
+                    .collect::<Vec<_>>()
+                },
+            )
+        });
+        let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = per_channel.into_iter().flatten().unzip();
         // Gradient at the convolution output, per channel:
         //   batch statistics:   gy = s·gz − s·mean(gz) − s·mean(gz·x̂)·x̂,   s = γ/σ
         //   running statistics: gy = s·gz
@@ -645,9 +752,10 @@ impl FusedBlock {
         // window maxima. The dense part is affine in y: cst + lin·(y − μ).
         let cnt = total as f32;
         let scale: Vec<f32> = (0..f).map(|fo| gamma[fo] * saved.inv_std[fo]).collect();
+        let batch_stats = self.batch_stats;
         let (cst, lin): (Vec<f32>, Vec<f32>) = (0..f)
             .map(|fo| {
-                if self.batch_stats {
+                if batch_stats {
                     (
                         -scale[fo] * dbeta[fo] / cnt,
                         -scale[fo] * dgamma[fo] / cnt * saved.inv_std[fo],
@@ -658,117 +766,137 @@ impl FusedBlock {
             })
             .collect();
         let need_dx = inputs[0].requires_grad();
-        let mut dw = vec![0.0f32; f * k];
-        let mut db = vec![0.0f64; f];
         let mut dx = if need_dx {
             zeroed::<f32>(n * c * hw)
         } else {
             Vec::new()
         };
         let chunk = chunk_for(hw).min(n.max(1));
-        let mut cols = scratch_vec(k * hw * chunk);
-        let mut dcols = if need_dx {
-            scratch_vec(k * hw * chunk)
-        } else {
-            Vec::new()
-        };
-        let mut gch = scratch_vec(f * hw * chunk);
-        // The input, copied into reused scratch so that the loops below run here, in the
-        // vectorised context of `Backward`, rather than in a tape closure compiled for the
+        let cut = image_pieces(n, chunk);
+        // The input, copied into reused scratch so that the loops below run in a vectorised
+        // context (each piece dispatches) rather than in a tape closure compiled for the
         // baseline target.
         let mut xbuf = scratch_vec(n * c * hw);
         inputs[0].with_value(|xa| match xa.as_slice() {
             Some(src) => xbuf[..src.len()].copy_from_slice(src),
             None => xbuf.iter_mut().zip(xa.iter()).for_each(|(d, &s)| *d = s),
         });
-        {
-            let x: &[f32] = &xbuf[..n * c * hw];
-            let mut i0 = 0;
-            while i0 < n {
-                let m = chunk.min(n - i0);
-                let ld = m * hw;
-                // The chunk's gy, channel-major [F, m·H·W] (the GEMM layout).
-                for fo in 0..f {
-                    let grow = &mut gch[fo * ld..][..ld];
-                    if self.batch_stats {
-                        let yrow = &saved.y[fo * total + i0 * hw..][..ld];
-                        let (cs, ln, mu) = (cst[fo], lin[fo], saved.mean[fo]);
-                        grow.iter_mut()
-                            .zip(yrow)
-                            .for_each(|(gv, &yv)| *gv = cs + ln * (yv - mu));
+        // Each piece of images: its own dx rows, and its partial weight and bias gradients,
+        // added below in piece order (never in the order the threads finish).
+        let dx_rows = if need_dx { c * hw } else { 0 };
+        let dx_pieces = pieces::split_rows(&mut dx, dx_rows, &cut);
+        let (x, wt, saved_r) = (&xbuf[..n * c * hw], &wt[..], &*saved);
+        let (scale, cst, lin) = (&scale, &cst, &lin);
+        let partials = pieces::map(dx_pieces, |(r, dxp)| {
+            pulp::Arch::new().dispatch(
+                #[inline(always)]
+                || {
+                    let (r, dxp) = (r, dxp); // moved in: see `PIECE_DISPATCH`
+                    let mut dw = vec![0.0f32; f * k];
+                    let mut db = vec![0.0f64; f];
+                    let mut cols = scratch_vec(k * hw * chunk);
+                    let mut dcols = if need_dx {
+                        scratch_vec(k * hw * chunk)
                     } else {
-                        grow.fill(0.0);
-                    }
-                    let s = scale[fo];
-                    // Each pooled gradient goes to its window's maximum: written as a select
-                    // on every position of the window (dense, no data-dependent branch or
-                    // index), since which position wins is close to random.
-                    for j in 0..m {
-                        let o = ((i0 + j) * f + fo) * po;
-                        let gp = &mut grow[j * hw..][..hw];
-                        for ph in 0..ho {
-                            let q = o + ph * wo;
-                            let (am, gq) = (&saved.argmax[q..q + wo], &gout[q..q + wo]);
-                            for di in 0..2 {
-                                let line = &mut gp[(2 * ph + di) * w..][..2 * wo];
-                                let (k0, k1) = (2 * di as u8, 2 * di as u8 + 1);
-                                for ((pair, &a), &gv) in line.chunks_exact_mut(2).zip(am).zip(gq) {
-                                    let v = s * gv;
-                                    pair[0] += if a == k0 { v } else { 0.0 };
-                                    pair[1] += if a == k1 { v } else { 0.0 };
+                        Vec::new()
+                    };
+                    let mut gch = scratch_vec(f * hw * chunk);
+                    // This piece's block of the saved convolution output, [F, images·H·W].
+                    let ld_y = r.len() * hw;
+                    let yb = if batch_stats {
+                        &saved_r.y[r.start * f * hw..][..f * ld_y]
+                    } else {
+                        &[][..]
+                    };
+                    for (i0, m) in chunks_of(r.clone(), chunk) {
+                        let ld = m * hw;
+                        let at = (i0 - r.start) * hw;
+                        // The chunk's gy, channel-major [F, m·H·W] (the GEMM layout).
+                        for fo in 0..f {
+                            let grow = &mut gch[fo * ld..][..ld];
+                            if batch_stats {
+                                let yrow = &yb[fo * ld_y + at..][..ld];
+                                let (cs, ln, mu) = (cst[fo], lin[fo], saved_r.mean[fo]);
+                                grow.iter_mut()
+                                    .zip(yrow)
+                                    .for_each(|(gv, &yv)| *gv = cs + ln * (yv - mu));
+                            } else {
+                                grow.fill(0.0);
+                            }
+                            let s = scale[fo];
+                            // Each pooled gradient goes to its window's maximum: written as a
+                            // select on every position of the window (dense, no data-dependent
+                            // branch or index), since which position wins is close to random.
+                            for j in 0..m {
+                                let o = ((i0 + j) * f + fo) * po;
+                                let gp = &mut grow[j * hw..][..hw];
+                                for ph in 0..ho {
+                                    let q = o + ph * wo;
+                                    let (am, gq) = (&argmax[q..q + wo], &gout[q..q + wo]);
+                                    for di in 0..2 {
+                                        let line = &mut gp[(2 * ph + di) * w..][..2 * wo];
+                                        let (k0, k1) = (2 * di as u8, 2 * di as u8 + 1);
+                                        for ((pair, &a), &gv) in
+                                            line.chunks_exact_mut(2).zip(am).zip(gq)
+                                        {
+                                            let v = s * gv;
+                                            pair[0] += if a == k0 { v } else { 0.0 };
+                                            pair[1] += if a == k1 { v } else { 0.0 };
+                                        }
+                                    }
                                 }
+                            }
+                            db[fo] += sum8(grow);
+                        }
+                        for j in 0..m {
+                            let i = i0 + j;
+                            im2col3(
+                                &x[i * c * hw..(i + 1) * c * hw],
+                                c,
+                                h,
+                                w,
+                                &mut cols[j * hw..],
+                                ld,
+                            );
+                        }
+                        let g = view2(&gch, f, ld);
+                        gemm_views(
+                            1.0,
+                            &g,
+                            &view2(&cols, k, ld).t(),
+                            1.0,
+                            &mut view2_strided_mut(&mut dw, f, k, k),
+                        );
+                        if need_dx {
+                            gemm_views(
+                                1.0,
+                                &view2(wt, f, k).t(),
+                                &g,
+                                0.0,
+                                &mut view2_strided_mut(&mut dcols, k, ld, ld),
+                            );
+                            for j in 0..m {
+                                let at = (i0 - r.start + j) * c * hw;
+                                col2im3(&dcols[j * hw..], c, h, w, &mut dxp[at..at + c * hw], ld);
                             }
                         }
                     }
-                    db[fo] += sum8(grow);
-                }
-                for j in 0..m {
-                    let i = i0 + j;
-                    im2col3(
-                        &x[i * c * hw..(i + 1) * c * hw],
-                        c,
-                        h,
-                        w,
-                        &mut cols[j * hw..],
-                        ld,
-                    );
-                }
-                let g = view2(&gch, f, ld);
-                gemm_views(
-                    1.0,
-                    &g,
-                    &view2(&cols, k, ld).t(),
-                    1.0,
-                    &mut view2_strided_mut(&mut dw, f, k, k),
-                );
-                if need_dx {
-                    gemm_views(
-                        1.0,
-                        &view2(&wt, f, k).t(),
-                        &g,
-                        0.0,
-                        &mut view2_strided_mut(&mut dcols, k, ld, ld),
-                    );
-                    for j in 0..m {
-                        let i = i0 + j;
-                        col2im3(
-                            &dcols[j * hw..],
-                            c,
-                            h,
-                            w,
-                            &mut dx[i * c * hw..(i + 1) * c * hw],
-                            ld,
-                        );
-                    }
-                }
-                i0 += m;
-            }
+                    give(cols);
+                    give(dcols);
+                    give(gch);
+                    (dw, db)
+                },
+            )
+        });
+        // The pieces' sums, in piece order.
+        let mut dw = vec![0.0f32; f * k];
+        let mut db = vec![0.0f64; f];
+        for (pw, pb) in partials {
+            dw.iter_mut().zip(&pw).for_each(|(a, &v)| *a += v);
+            db.iter_mut().zip(&pb).for_each(|(a, &v)| *a += v);
         }
         give(xbuf);
-        give(cols);
-        give(dcols);
         give(gbuf);
-        give(gch);
         let dx = if need_dx {
             Var::constant(tensor(&[n, c, h, w], dx))
         } else {
@@ -782,5 +910,93 @@ impl FusedBlock {
             Var::constant(tensor(&[f], dgamma)),
             Var::constant(tensor(&[f], dbeta)),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Conv4, Conv4Config};
+    use super::*;
+    use crate::params::Params;
+    use crate::{grad, Seed, Tape};
+    use rand::Rng as _;
+
+    /// Output, then the gradients of a weighted sum of it with respect to every parameter and
+    /// the input, of a 64-filter Conv4 on `images` 28×28 images, as bit patterns.
+    fn run(mode: BatchNormMode, images: usize) -> Vec<Vec<u32>> {
+        let mut params = Params::<f32>::new();
+        let conv = Conv4::new(
+            &mut params,
+            "body",
+            Conv4Config::default(),
+            &mut Seed(8).rng("init"),
+        );
+        let mut rng = Seed(9).rng("x");
+        let x = Tensor::from_shape_fn(ndarray::IxDyn(&[images, 1, 28, 28]), |_| {
+            rng.random::<f32>()
+        });
+        let mut stats = conv.new_stats::<f32>();
+        for st in stats.iter_mut() {
+            for (i, (m, v)) in st.mean.iter_mut().zip(st.var.iter_mut()).enumerate() {
+                *m = 0.01 * i as f32;
+                *v = 0.5 + 0.02 * i as f32;
+            }
+        }
+        let tape = Tape::<f32>::new();
+        let p = tape.params(&params);
+        let xv = Var::leaf(x);
+        let out = conv.forward(&p, xv, mode, Some(&mut stats));
+        let w = Var::constant(Tensor::from_shape_fn(out.value().raw_dim(), |d| {
+            ((d[0] * 7 + d[1] * 3) % 11) as f32 * 0.1 - 0.5
+        }));
+        let mut wrt = p.clone();
+        wrt.push(xv);
+        let grads = grad(&[(out * w).sum()], &wrt, CreateGraph::No);
+        let bits = |t: &Tensor<f32>| t.iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+        let mut all = vec![bits(&out.value())];
+        all.extend(grads.iter().map(|g| bits(&g.value())));
+        // Batch statistics feed the running ones (Train): those too.
+        all.extend(stats.iter().map(|s| {
+            s.mean
+                .iter()
+                .chain(&s.var)
+                .map(|v| v.to_bits())
+                .collect::<Vec<u32>>()
+        }));
+        all
+    }
+
+    /// A ProtoNet-sized batch (100 images: pieces of whole chunks in every block) gives the
+    /// same bits, forward and backward, outside any pool, on one thread and on two.
+    #[test]
+    fn conv4_forward_and_backward_have_the_same_bits_on_any_thread_count() {
+        for mode in [BatchNormMode::Train, BatchNormMode::Eval] {
+            let here = run(mode, 100);
+            assert!(here.iter().all(|v| !v.is_empty()));
+            for threads in [1, 2] {
+                let pool = crate::parallel::pool(threads).unwrap_or_else(|e| panic!("{e}"));
+                let there = pool.install(|| run(mode, 100));
+                assert!(here == there, "{mode:?} on {threads} threads: bits differ");
+            }
+        }
+    }
+
+    #[test]
+    fn image_pieces_are_whole_chunks_covering_the_batch() {
+        for n in [0, 1, 5, 37, 100, 400] {
+            for chunk in [1, 5, 20, 113] {
+                let cut = image_pieces(n, chunk);
+                assert!(cut.len() <= MAX_PIECES);
+                assert_eq!(cut.first().map(|r| r.start), Some(0));
+                assert_eq!(cut.last().map(|r| r.end), Some(n));
+                assert!(cut.windows(2).all(|w| w[0].end == w[1].start));
+                assert!(cut.iter().all(|r| r.start % chunk == 0));
+                let total: usize = cut
+                    .iter()
+                    .map(|r| chunks_of(r.clone(), chunk).map(|(_, m)| m).sum::<usize>())
+                    .sum();
+                assert_eq!(total, n);
+            }
+        }
     }
 }
