@@ -93,6 +93,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             peak_rss_mb(),
             e.ncols()
         );
+        // The matrix products' FLOPs per sentence (attention included), from core's meter on a
+        // second, untimed pass over the same sentences.
+        let meter = autodidact_core::flops::Meter::start();
+        pool.install(|| enc.encode(&texts, b))?;
+        let flops = 2.0 * meter.stop() as f64 / texts.len().max(1) as f64;
+        println!(
+            "batch {b:>3}: matrix products {:.2} MFLOP/sentence, {:.2} GFLOP/s",
+            flops / 1e6,
+            flops * texts.len() as f64 / s / 1e9
+        );
     }
     Ok(())
 }

@@ -112,6 +112,8 @@ fn speed(a: &Args) -> Res<()> {
     let hp = MetricParams {
         meta_iterations: a.train_n as u64,
         val_every: 0,
+        // The learner's own pool (its `threads` key) as well as the one the timing runs on.
+        threads: a.threads,
         ..MetricParams::default()
     };
     let mut l = MetricLearner::with_distributions(

@@ -288,7 +288,7 @@ impl SentenceEncoder {
 
 /// The version of the encoder's arithmetic, hashed into every cache key: bump it when a change
 /// to the code (not the model) changes the embeddings, so old cache files are not reused.
-pub const ENCODER_VERSION: &str = "autodidact-bert-encoder 2";
+pub const ENCODER_VERSION: &str = "autodidact-bert-encoder 3";
 
 /// SHA-256 over [`ENCODER_VERSION`] and the model folder's files that define its output
 /// ([`MODEL_FILES`]; the optional `pooling_config.json` when present), each with its name.

@@ -403,6 +403,10 @@ fn attention_all<T: Float>(
 ) {
     let longest = rows.iter().map(|r| r.1).max().unwrap_or(0);
     let need = (h / heads + 1) * longest;
+    // Scores q·kᵀ and the weighted sum of values: two [len, len, h] products per sequence.
+    for &(_, len) in rows {
+        crate::flops::add(2 * len, len, h);
+    }
     if rows.len() <= PIECE_SEQUENCES || !pieces::on_pool() {
         let scores = at_least(scratch, need);
         for &(first, len) in rows {
