@@ -44,6 +44,22 @@ pub fn pool_for(threads: usize) -> Result<Option<ThreadPool>> {
     }
 }
 
+/// Runs `f` on one of `pool`'s threads when there is a pool, else on the calling thread.
+///
+/// A training step run this way can use every worker: what it calls finds the pool (large
+/// products split their rows across it, [`ordered_map`] runs its items on it) instead of
+/// running on a thread outside any pool.
+pub fn install<R, F>(pool: Option<&ThreadPool>, f: F) -> R
+where
+    R: Send,
+    F: FnOnce() -> R + Send,
+{
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
 /// `f` of every item, results in the items' order: on `pool`'s threads when there is one,
 /// else one after another on the calling thread.
 pub fn ordered_map<I, R, F>(pool: Option<&ThreadPool>, items: &[I], f: F) -> Vec<R>
@@ -112,6 +128,9 @@ mod tests {
         assert!(worker_threads(0) >= 1);
         assert_eq!(worker_threads(3), 3);
         assert_eq!(pool_for(2)?.map(|p| p.current_num_threads()), Some(2));
+        let p = pool(2)?;
+        assert!(install(Some(&p), rayon::current_thread_index).is_some());
+        assert_eq!(install(None, || 7), 7);
         Ok(())
     }
 }

@@ -1,12 +1,14 @@
 //! `summary.json`: a finished run's final metrics, the algorithm's matrices (under
-//! `"matrices"`, e.g. a continual learner's `accuracy_matrix`), iterations, seed, configuration
-//! and versions, with every wall-clock field under `"timing"` so the rest is deterministic;
+//! `"matrices"`, e.g. a continual learner's `accuracy_matrix`), iterations, seed, configuration,
+//! versions and worker threads (`"threads"`: the setting and the workers it gives on this
+//! machine), with every wall-clock field under `"timing"` so the rest is deterministic;
 //! the final-metrics table printed at the end of a run; timestamps.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use autodidact_core::parallel;
 use autodidact_core::plugin::{CORE_VERSION, RUSTC_VERSION};
 use autodidact_core::{Matrices, Matrix, Metrics};
 use serde_json::{json, Value};
@@ -178,6 +180,7 @@ pub fn summary_json(input: &SummaryInput<'_>) -> Value {
         "hyperparameters": toml_to_json(&s.hyperparameters),
         "env_params": toml_to_json(&s.env_params),
         "versions": versions(),
+        "threads": threads_json(&s.hyperparameters),
         "timing": input.timing.json(),
     });
     if let (Some(b), Some(map)) = (input.best, v.as_object_mut()) {
@@ -192,6 +195,20 @@ pub fn summary_json(input: &SummaryInput<'_>) -> Value {
         );
     }
     v
+}
+
+/// The run's worker threads: `setting`, its `threads` hyperparameter (0: every core), and
+/// `workers`, the number that setting gives on this machine. An algorithm without the key runs
+/// on the calling thread: `{"setting": null, "workers": 1}`.
+pub fn threads_json(hyperparameters: &autodidact_core::Config) -> Value {
+    match hyperparameters
+        .get("threads")
+        .and_then(toml::Value::as_integer)
+        .and_then(|n| usize::try_from(n).ok())
+    {
+        Some(n) => json!({ "setting": n, "workers": parallel::worker_threads(n) }),
+        None => json!({ "setting": null, "workers": 1 }),
+    }
 }
 
 /// A TOML table as JSON.

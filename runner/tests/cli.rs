@@ -142,6 +142,11 @@ fn a_run_writes_its_folder() {
     ] {
         assert!(s["timing"].get(k).is_some(), "timing.{k}");
     }
+    // test-linear has no `threads` key: it runs on the calling thread.
+    assert_eq!(
+        s["threads"],
+        serde_json::json!({ "setting": null, "workers": 1 })
+    );
     // The resolved configuration is a valid --config file.
     let config: toml::Table = read(dir.join("config.toml")).parse().unwrap();
     assert_eq!(config["iterations"], toml::Value::Integer(40));
@@ -154,6 +159,61 @@ fn a_run_writes_its_folder() {
         .fails(2)
         .err_has("already holds a run")
         .err_has("autodidact resume r");
+}
+
+#[test]
+fn the_summary_reports_the_threads_setting_and_its_workers() {
+    let root = fresh("threads");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (out, set, setting, workers) in [
+        ("two", Some("threads=2"), 2, 2),
+        ("default", None, 0, cores),
+    ] {
+        let mut a = vec![
+            "run",
+            "maml",
+            "--env",
+            "sinusoid",
+            "--set",
+            "meta_iterations=2",
+            "--set",
+            "meta_batch=2",
+            "--set",
+            "eval_tasks=2",
+            "--set",
+            "val_every=0",
+            "--out",
+            out,
+        ];
+        if let Some(set) = set {
+            a.extend(["--set", set]);
+        }
+        run_in(&root, &a).ok();
+        let s: serde_json::Value =
+            serde_json::from_str(&read(root.join(out).join("summary.json"))).unwrap();
+        assert_eq!(
+            s["threads"],
+            serde_json::json!({ "setting": setting, "workers": workers }),
+            "{out}"
+        );
+        assert_eq!(s["hyperparameters"]["threads"], setting, "{out}");
+    }
+    // Out of range: refused with the key named, before anything runs.
+    run_in(
+        &root,
+        &[
+            "run",
+            "maml",
+            "--env",
+            "sinusoid",
+            "--set",
+            "threads=257",
+            "--out",
+            "bad",
+        ],
+    )
+    .fails(2)
+    .err_has("threads");
 }
 
 #[test]

@@ -348,7 +348,7 @@ fn bad_values() -> Vec<(Vec<&'static str>, &'static str)> {
         ),
         (
             with(&dqn, "threads=100000"),
-            "key `threads`: 100000 is outside the allowed range 1 ..= 16",
+            "key `threads`: 100000 is outside the allowed range 0 ..= 256",
         ),
     ]
 }

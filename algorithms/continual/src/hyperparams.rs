@@ -146,6 +146,10 @@ pub struct ContinualParams {
     /// Examples per evaluation batch.
     #[param(min = 1, max = 1_000_000)]
     pub eval_batch: usize,
+    /// Worker threads (0: every core) for the training batches' large products and the
+    /// evaluation of each experience's test set; results do not depend on it.
+    #[param(min = 0, max = 256)]
+    pub threads: usize,
 }
 
 impl Default for ContinualParams {
@@ -184,6 +188,7 @@ impl Default for ContinualParams {
             mer_beta: 0.1,
             mer_gamma: 1.0,
             eval_batch: 512,
+            threads: 0,
         }
     }
 }

@@ -3,7 +3,10 @@
 //! — after an experience's last epoch (or example), the strategy's consolidation and an
 //! evaluation on every experience's test set (a row of the accuracy matrix); exact checkpoints.
 
+use std::sync::Arc;
+
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
+use autodidact_core::parallel::{self, ThreadPool};
 use autodidact_core::{
     no_grad, Adam, Algorithm, BatchNormStats, Better, Config, CoreError, CreateGraph, EnvInstance,
     EnvSpec, Matrices, Metrics, Params, Rng, Scenario, Seed, Sgd, Tape, TaskStream, Tensor,
@@ -186,6 +189,8 @@ pub struct ContinualLearner {
     matrix: AccuracyMatrix,
     dead_units: Vec<Option<f64>>,
     online: OnlineProgress,
+    /// Workers for training steps and the evaluation of each experience (`threads` > 1).
+    pool: Option<Arc<ThreadPool>>,
 }
 
 impl ContinualLearner {
@@ -250,6 +255,7 @@ impl ContinualLearner {
             })
             .collect();
         let stats = model.new_stats();
+        let pool = parallel::pool_for(hp.threads)?.map(Arc::new);
         let mut learner = ContinualLearner {
             method,
             opt: Opt::new(&hp),
@@ -266,6 +272,7 @@ impl ContinualLearner {
             dead_units: Vec::new(),
             online: OnlineProgress::default(),
             data,
+            pool,
         };
         let init = learner.accuracies(None);
         learner.matrix = AccuracyMatrix::new(init);
@@ -351,9 +358,20 @@ impl ContinualLearner {
     fn accuracies(&self, upto: Option<usize>) -> Vec<f64> {
         let seen = self.seen_upto(upto);
         let obj = self.objective(&seen, upto.unwrap_or(0));
-        (0..self.data.len())
-            .map(|j| accuracy_on(&obj, &self.params, j, self.hp.eval_batch, false).0)
-            .collect()
+        let (params, eval_batch) = (&self.params, self.hp.eval_batch);
+        self.each_experience(&obj, |j| accuracy_on(&obj, params, j, eval_batch, false).0)
+    }
+
+    /// `f` of every experience of `obj`'s stream, in experience order, on the worker pool when
+    /// there is one (an experience's test set is scored with no random draw, so the pieces are
+    /// independent).
+    fn each_experience<R: Send>(
+        &self,
+        obj: &Objective<'_>,
+        f: impl Fn(usize) -> R + Sync + Send,
+    ) -> Vec<R> {
+        let experiences: Vec<usize> = (0..obj.data.len()).collect();
+        parallel::ordered_map(self.pool.as_deref(), &experiences, |&j| f(j))
     }
 
     /// Test accuracy of the current model on every experience of another stream with the
@@ -379,9 +397,8 @@ impl ContinualLearner {
             data: other,
             ..self.objective(&seen, last.unwrap_or(0))
         };
-        Ok((0..other.len())
-            .map(|j| accuracy_on(&obj, &self.params, j, self.hp.eval_batch, false).0)
-            .collect())
+        let (params, eval_batch) = (&self.params, self.hp.eval_batch);
+        Ok(self.each_experience(&obj, |j| accuracy_on(&obj, params, j, eval_batch, false).0))
     }
 
     /// The last experience training has started on.
@@ -663,24 +680,21 @@ impl ContinualLearner {
             self.strategy.after_experience(&mut ctx)?;
         }
         let obj = self.objective(seen, e);
-        let mut row = Vec::with_capacity(self.data.len());
-        let mut dead = None;
         // Online class-incremental streams have one block per class or few: the future blocks'
         // classes are masked, so their accuracy is 0 by construction and is not computed.
         let future_masked = self.data.online
             && self.data.scenario == Scenario::ClassIncremental
             && self.hp.mask_unseen;
-        for j in 0..self.data.len() {
+        let (params, eval_batch) = (&self.params, self.hp.eval_batch);
+        let cells = self.each_experience(&obj, |j| {
             if future_masked && j > e {
-                row.push(0.0);
-                continue;
+                (0.0, None)
+            } else {
+                accuracy_on(&obj, params, j, eval_batch, j == e)
             }
-            let (acc, d) = accuracy_on(&obj, &self.params, j, self.hp.eval_batch, j == e);
-            row.push(acc);
-            if j == e {
-                dead = d;
-            }
-        }
+        });
+        let dead = cells.get(e).and_then(|c| c.1);
+        let row = cells.into_iter().map(|c| c.0).collect();
         self.matrix.push_row(row);
         self.dead_units.push(dead);
         Ok(())
@@ -777,7 +791,9 @@ impl Algorithm for ContinualLearner {
     }
 
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        Ok(self.train_epoch()?)
+        // On the pool, so the batches' large products split their rows across the workers.
+        let pool = self.pool.clone();
+        Ok(parallel::install(pool.as_deref(), || self.train_epoch())?)
     }
 
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {

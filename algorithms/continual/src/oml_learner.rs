@@ -9,9 +9,12 @@
 //! training of the same network on the same classes for the same number of steps: the
 //! "pretraining" baseline) or `random` (no training: a random representation).
 
+use std::sync::Arc;
+
 use autodidact_core::config::Checked;
 use autodidact_core::layers::Activation;
 use autodidact_core::optim::{values, Optimizer};
+use autodidact_core::parallel::{self, ThreadPool};
 use autodidact_core::{
     cross_entropy, no_grad, Adam, Algorithm, Better, Choice, Config, CoreError, CreateGraph,
     EnvInstance, EnvKind, EnvSpec, Hyperparams, Matrices, Metrics, Params, Rng, Scenario, Seed,
@@ -85,6 +88,10 @@ pub struct OmlParams {
     /// Log the meta-loss every N meta-training steps.
     #[param(min = 1, max = 1e9)]
     pub log_every: usize,
+    /// Worker threads (0: every core) for the steps' large products and the evaluation of
+    /// each experience's test set; results do not depend on it.
+    #[param(min = 0, max = 256)]
+    pub threads: usize,
 }
 
 impl Default for OmlParams {
@@ -105,6 +112,7 @@ impl Default for OmlParams {
             mask_unseen: true,
             eval_batch: 512,
             log_every: 50,
+            threads: 0,
         }
     }
 }
@@ -135,6 +143,8 @@ pub struct OmlLearner {
     matrix: AccuracyMatrix,
     online: OnlineProgress,
     by_class: Vec<Vec<usize>>,
+    /// Workers for the steps and the evaluation of each experience (`threads` > 1).
+    pool: Option<Arc<ThreadPool>>,
 }
 
 impl OmlLearner {
@@ -190,6 +200,7 @@ impl OmlLearner {
                 by_class[y].push(i);
             }
         }
+        let pool = parallel::pool_for(hp.threads)?.map(Arc::new);
         Ok(OmlLearner {
             adam: Adam::new(hp.meta_lr),
             hp,
@@ -203,6 +214,7 @@ impl OmlLearner {
             matrix: AccuracyMatrix::default(),
             online: OnlineProgress::default(),
             by_class,
+            pool,
         })
     }
 
@@ -462,15 +474,16 @@ impl OmlLearner {
             // Future blocks' classes are masked: 0 by construction, not computed.
             let future_masked =
                 self.hp.mask_unseen && self.data.scenario == Scenario::ClassIncremental;
-            let row = (0..self.data.len())
-                .map(|j| {
-                    if future_masked && j > e {
-                        0.0
-                    } else {
-                        self.accuracy(j, Some(e), true)
-                    }
-                })
-                .collect();
+            // Each experience's test set is scored with no random draw: the cells are
+            // independent pieces, put in the row in experience order.
+            let experiences: Vec<usize> = (0..self.data.len()).collect();
+            let row = parallel::ordered_map(self.pool.as_deref(), &experiences, |&j| {
+                if future_masked && j > e {
+                    0.0
+                } else {
+                    self.accuracy(j, Some(e), true)
+                }
+            });
             self.matrix.push_row(row);
             let classes = seen.iter().filter(|&&s| s).count();
             let point = curve_point_by(&self.data, classes, e, &self.matrix, |x| {
@@ -531,7 +544,9 @@ impl Algorithm for OmlLearner {
         self.step
     }
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        Ok(self.step()?)
+        // On the pool, so the steps' large products split their rows across the workers.
+        let pool = self.pool.clone();
+        Ok(parallel::install(pool.as_deref(), || self.step())?)
     }
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {
         match env {

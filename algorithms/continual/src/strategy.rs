@@ -122,7 +122,7 @@ pub struct UpdateInput<'a, 'o> {
 
 /// A continual-learning strategy: hooks around experiences and updates. Every hook has a
 /// default that does nothing, so Naive fine-tuning implements none.
-pub trait Strategy {
+pub trait Strategy: Send {
     /// The registry name.
     fn name(&self) -> &'static str;
 

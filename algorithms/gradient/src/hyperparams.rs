@@ -63,8 +63,8 @@ pub struct MetaParams {
     /// Validate every N meta-iterations (0: never).
     #[param(min = 0)]
     pub val_every: u64,
-    /// Worker threads for a meta-batch's and an evaluation's tasks (0: every core; results do
-    /// not depend on it).
+    /// Worker threads (0: every core) for a meta-batch's tasks, the large products within
+    /// them and an evaluation's tasks; results do not depend on it.
     #[param(min = 0, max = 256)]
     pub threads: usize,
 }

@@ -1,6 +1,8 @@
 //! The meta-learner the runner drives: one meta-iteration per training step, validation,
 //! evaluation on held-out tasks, and exact checkpoints.
 
+use std::sync::Arc;
+
 use autodidact_core::config::Checked;
 use autodidact_core::episodic::evaluation_distribution;
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
@@ -73,8 +75,9 @@ pub struct MetaLearner {
     iteration: u64,
     loss_sum: f64,
     loss_count: u64,
-    /// Workers for the tasks of a meta-batch (`threads` > 1).
-    pool: Option<parallel::ThreadPool>,
+    /// Workers for the meta-iteration (its tasks, and the large products within them) and the
+    /// evaluation's tasks (`threads` > 1).
+    pool: Option<Arc<parallel::ThreadPool>>,
 }
 
 impl MetaLearner {
@@ -138,7 +141,7 @@ impl MetaLearner {
         }
         let hp = hp.into_inner();
         let opt = Adam::new(hp.outer_lr);
-        let pool = parallel::pool_for(hp.threads)?;
+        let pool = parallel::pool_for(hp.threads)?.map(Arc::new);
         Ok(MetaLearner {
             method,
             hp,
@@ -185,7 +188,7 @@ impl MetaLearner {
     /// Runs `f` on every task, on the worker pool when there is one; results come back in
     /// task order, so whatever is summed from them does not depend on the thread count.
     fn map_tasks<R: Send>(&self, tasks: &[Task], f: impl Fn(&Task) -> R + Sync + Send) -> Vec<R> {
-        parallel::ordered_map(self.pool.as_ref(), tasks, f)
+        parallel::ordered_map(self.pool.as_deref(), tasks, f)
     }
 
     /// One meta-iteration; returns the meta-loss (the mean query loss after adaptation).
@@ -303,7 +306,7 @@ impl MetaLearner {
             seed,
             &how,
             prefix,
-            self.pool.as_ref(),
+            self.pool.as_deref(),
         )
     }
 }
@@ -323,7 +326,10 @@ impl Algorithm for MetaLearner {
     }
 
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        let loss = self.meta_step()?;
+        // On the pool, so a batched MAML pass or a one-task meta-batch splits its large
+        // products across the workers as well.
+        let pool = self.pool.clone();
+        let loss = parallel::install(pool.as_deref(), || self.meta_step())?;
         self.loss_sum += loss;
         self.loss_count += 1;
         let mut m = Metrics::new();

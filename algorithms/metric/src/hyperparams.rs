@@ -129,7 +129,8 @@ pub struct MetricParams {
     /// Log the training loss every this many episodes.
     #[param(min = 1)]
     pub log_every: u64,
-    /// Worker threads for evaluation episodes (0: every core; results do not depend on it).
+    /// Worker threads (0: every core) for the training episode's large products and the
+    /// evaluation episodes; results do not depend on it.
     #[param(min = 0, max = 256)]
     pub threads: usize,
 }

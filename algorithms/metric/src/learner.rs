@@ -2,6 +2,8 @@
 //! early stopping (the best-validation parameters kept in memory), evaluation on held-out
 //! episodes, and exact checkpoints.
 
+use std::sync::Arc;
+
 use autodidact_core::episodic::{evaluation_distribution, EpisodicLearner, Progress};
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
 use autodidact_core::parallel::{self, ThreadPool};
@@ -32,8 +34,9 @@ pub struct MetricLearner {
     train_dist: Option<Box<dyn TaskDistribution>>,
     seed: Seed,
     progress: Progress,
-    /// Workers for evaluation episodes (`threads` > 1).
-    pool: Option<ThreadPool>,
+    /// Workers for training steps and evaluation episodes (`threads` > 1; shared with the
+    /// step run on it).
+    pool: Option<Arc<ThreadPool>>,
 }
 
 fn tasks_of(inst: EnvInstance, method: Method, env: &str) -> Result<Box<dyn TaskDistribution>> {
@@ -150,7 +153,7 @@ impl MetricLearner {
                 }
             }
         }
-        let pool = parallel::pool_for(hp.threads)?;
+        let pool = parallel::pool_for(hp.threads)?.map(Arc::new);
         Ok(MetricLearner {
             method,
             hp,
@@ -302,7 +305,7 @@ impl MetricLearner {
             seed,
             prefix,
             baseline,
-            self.pool.as_ref(),
+            self.pool.as_deref(),
         )
     }
 }
@@ -346,7 +349,9 @@ impl Algorithm for MetricLearner {
     }
 
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        self.episodic_step()
+        // On the pool, so the step's large products split their rows across the workers.
+        let pool = self.pool.clone();
+        parallel::install(pool.as_deref(), || self.episodic_step())
     }
 
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {

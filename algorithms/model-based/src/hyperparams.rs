@@ -82,7 +82,8 @@ pub struct ModelBasedParams {
     /// Log the training loss every this many updates.
     #[param(min = 1)]
     pub log_every: u64,
-    /// Worker threads for evaluation batches (0: every core; results do not depend on it).
+    /// Worker threads (0: every core) for the training batch's large products and the
+    /// evaluation batches; results do not depend on it.
     #[param(min = 0, max = 256)]
     pub threads: usize,
 }

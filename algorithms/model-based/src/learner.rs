@@ -2,6 +2,8 @@
 //! per step, validation with early stopping (the best-validation parameters kept in memory),
 //! accuracy by instance on held-out episodes, and exact checkpoints.
 
+use std::sync::Arc;
+
 use autodidact_core::config::Checked;
 use autodidact_core::episodic::{evaluation_distribution, EpisodicLearner, Progress};
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
@@ -31,8 +33,9 @@ pub struct ModelBasedLearner {
     dist: Box<dyn TaskDistribution>,
     seed: Seed,
     progress: Progress,
-    /// Workers for evaluation batches (`threads` > 1).
-    pool: Option<ThreadPool>,
+    /// Workers for training steps and evaluation batches (`threads` > 1; shared with the
+    /// step run on it).
+    pool: Option<Arc<ThreadPool>>,
 }
 
 /// Episode `index` of `split`: the task drawn for it, turned into a late-label sequence with
@@ -124,7 +127,7 @@ impl ModelBasedLearner {
         )?;
         let stats = model.new_stats();
         let opt = Adam::new(hp.lr);
-        let pool = parallel::pool_for(hp.threads)?;
+        let pool = parallel::pool_for(hp.threads)?.map(Arc::new);
         Ok(ModelBasedLearner {
             method,
             hp,
@@ -216,7 +219,7 @@ impl ModelBasedLearner {
         // Batches are fixed by `batch_size` alone and drawn by index, so they run on any
         // thread; their results are added in batch order, whatever the thread count.
         let starts: Vec<usize> = (0..n).step_by(bs).collect();
-        let batches = ordered_map(self.pool.as_ref(), &starts, |&first| {
+        let batches = ordered_map(self.pool.as_deref(), &starts, |&first| {
             let size = bs.min(n - first);
             let batch = episode_batch(dist, split, seed, first as u64, size, self.hp.instances)?;
             let tape = Tape::<f32>::new();
@@ -278,7 +281,9 @@ impl Algorithm for ModelBasedLearner {
     }
 
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        self.episodic_step()
+        // On the pool, so the step's large products split their rows across the workers.
+        let pool = self.pool.clone();
+        parallel::install(pool.as_deref(), || self.episodic_step())
     }
 
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {

@@ -1,6 +1,9 @@
 //! Evaluation of greedy policies: returns and success over episodes, and, on environments
 //! with a [`TabularModel`], the exact `q_error` and `value_gap` against the optimal solution.
 
+use std::sync::Mutex;
+
+use autodidact_core::parallel::{self, ThreadPool};
 use autodidact_core::{Action, Environment, Metrics, Seed, TabularModel, Transition};
 
 use crate::dp::{
@@ -77,33 +80,105 @@ pub fn run_episodes(
 ) -> Result<EpisodeStats> {
     let goal = env.tabular().and_then(goal_reward);
     let mut stats = EpisodeStats::default();
+    let mut act = |obs: &[f32], s: Option<usize>| Ok(Action::Discrete(act(obs, s)));
     for k in 0..episodes {
-        let (mut obs, _) = env.reset(Some(seed.index(k).0));
-        let (mut ret, mut len) = (0.0, 0u64);
-        let success = loop {
-            let a = act(&obs, env.state_index());
-            let r = env.step(&Action::Discrete(a))?;
-            ret += r.reward;
-            len += 1;
-            let info_success = r
-                .info
-                .get("is_success")
-                .or_else(|| r.info.get("success"))
-                .map(|&v| v > 0.5);
-            if r.terminated || r.truncated || len >= max_steps {
-                break match (info_success, goal) {
-                    (Some(s), _) => s,
-                    (None, Some(g)) => r.terminated && r.reward >= g - 1e-9,
-                    (None, None) => !r.terminated,
-                };
-            }
-            obs = r.obs;
-        };
-        stats.returns.push(ret);
-        stats.lengths.push(len);
-        stats.successes.push(success);
+        stats.push(one_episode(env, k, seed, max_steps, goal, &mut act)?);
     }
     Ok(stats)
+}
+
+/// Episodes per piece of [`run_episodes_on`] (at most; more past 1,024 episodes): a piece is
+/// the unit a worker takes, so it holds a few episodes to make its environment copy worth it.
+pub const EPISODES_PER_PIECE: usize = 4;
+/// Most pieces of [`run_episodes_on`] (each holds a copy of the environment).
+const MAX_PIECES: usize = 256;
+
+/// [`run_episodes`] with a policy that may give any action, on `pool`'s workers when there is
+/// one: the episodes are cut into pieces of at most [`EPISODES_PER_PIECE`] (at most 256 pieces;
+/// the cut depends on the count alone), each piece runs on a fresh copy of `env`, and the statistics come back in episode
+/// order. Episode `k` is reset with `seed.index(k)` and `act` draws nothing at random, so the
+/// numbers do not depend on the thread count.
+pub fn run_episodes_on(
+    pool: Option<&ThreadPool>,
+    env: &dyn Environment,
+    episodes: u64,
+    seed: Seed,
+    max_steps: u64,
+    act: &(dyn Fn(&[f32], Option<usize>) -> Result<Action> + Sync),
+) -> Result<EpisodeStats> {
+    let goal = env.tabular().and_then(goal_reward);
+    let n = usize::try_from(episodes).map_err(|_| RlError::Config {
+        key: "eval_episodes".into(),
+        reason: format!("{episodes} episodes do not fit in memory on this machine"),
+    })?;
+    // An environment is `Send`, not `Sync`: each piece owns its copy behind a lock it alone takes.
+    let pieces: Vec<(std::ops::Range<usize>, Mutex<Box<dyn Environment>>)> =
+        parallel::chunks(n, EPISODES_PER_PIECE.max(n.div_ceil(MAX_PIECES)))
+            .into_iter()
+            .map(|r| (r, Mutex::new(env.clone_box())))
+            .collect();
+    let results = parallel::ordered_map(pool, &pieces, |(range, env)| {
+        let mut env = env
+            .lock()
+            .map_err(|_| RlError::Numerical("an evaluation worker panicked".into()))?;
+        let mut act = |obs: &[f32], s: Option<usize>| act(obs, s);
+        range
+            .clone()
+            .map(|k| one_episode(env.as_mut(), k as u64, seed, max_steps, goal, &mut act))
+            .collect::<Result<Vec<_>>>()
+    });
+    let mut stats = EpisodeStats::default();
+    for piece in results {
+        for episode in piece? {
+            stats.push(episode);
+        }
+    }
+    Ok(stats)
+}
+
+/// One evaluation episode's return, length and success.
+type Episode = (f64, u64, bool);
+
+impl EpisodeStats {
+    fn push(&mut self, (ret, len, success): Episode) {
+        self.returns.push(ret);
+        self.lengths.push(len);
+        self.successes.push(success);
+    }
+}
+
+/// Episode `k` (reset with `seed.index(k)`, cut after `max_steps` steps); `goal` is the
+/// environment's goal reward, if it has a model (see [`run_episodes`] for success).
+fn one_episode(
+    env: &mut dyn Environment,
+    k: u64,
+    seed: Seed,
+    max_steps: u64,
+    goal: Option<f64>,
+    act: &mut dyn FnMut(&[f32], Option<usize>) -> Result<Action>,
+) -> Result<Episode> {
+    let (mut obs, _) = env.reset(Some(seed.index(k).0));
+    let (mut ret, mut len) = (0.0, 0u64);
+    let success = loop {
+        let a = act(&obs, env.state_index())?;
+        let r = env.step(&a)?;
+        ret += r.reward;
+        len += 1;
+        let info_success = r
+            .info
+            .get("is_success")
+            .or_else(|| r.info.get("success"))
+            .map(|&v| v > 0.5);
+        if r.terminated || r.truncated || len >= max_steps {
+            break match (info_success, goal) {
+                (Some(s), _) => s,
+                (None, Some(g)) => r.terminated && r.reward >= g - 1e-9,
+                (None, None) => !r.terminated,
+            };
+        }
+        obs = r.obs;
+    };
+    Ok((ret, len, success))
 }
 
 /// `q_error`, `value_gap` and related exact quantities of a learned action-value table.

@@ -2,6 +2,8 @@
 //! validation with early stopping, query accuracy with a 95 % interval on held-out episodes,
 //! and exact checkpoints.
 
+use std::sync::Arc;
+
 use autodidact_core::config::Checked;
 use autodidact_core::episodic::{evaluation_distribution, EpisodicLearner, Progress};
 use autodidact_core::optim::{clip_grad_norm, values, Optimizer};
@@ -32,8 +34,9 @@ pub struct MetaNetLearner {
     dist: Box<dyn TaskDistribution>,
     seed: Seed,
     progress: Progress,
-    /// Workers for evaluation episodes (`threads` > 1).
-    pool: Option<ThreadPool>,
+    /// Workers for training steps and evaluation episodes (`threads` > 1; shared with the
+    /// step run on it).
+    pool: Option<Arc<ThreadPool>>,
 }
 
 /// Fraction of rows of `[n, ways]` logits whose argmax is the label.
@@ -82,7 +85,7 @@ impl MetaNetLearner {
         let model = MetaNet::build(&hp, &dist.input_shape(), ways, &mut params, &mut rng)?;
         let stats = model.new_stats();
         let opt = Adam::new(hp.lr);
-        let pool = parallel::pool_for(hp.threads)?;
+        let pool = parallel::pool_for(hp.threads)?.map(Arc::new);
         Ok(MetaNetLearner {
             hp,
             model,
@@ -198,7 +201,7 @@ impl MetaNetLearner {
         // Episodes are drawn by index, so they run on any thread; their results come back and
         // are summed in index order, whatever the thread count.
         let indices: Vec<u64> = (0..n as u64).collect();
-        let results = ordered_map(self.pool.as_ref(), &indices, |&i| {
+        let results = ordered_map(self.pool.as_deref(), &indices, |&i| {
             let ep = self.episode(dist, split, seed, i)?;
             let tape = Tape::<f32>::new();
             let vars = tape.params(&self.params);
@@ -275,7 +278,9 @@ impl Algorithm for MetaNetLearner {
     }
 
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        self.episodic_step()
+        // On the pool, so the step's large products split their rows across the workers.
+        let pool = self.pool.clone();
+        parallel::install(pool.as_deref(), || self.episodic_step())
     }
 
     fn evaluate(&mut self, env: Option<&EnvInstance>) -> autodidact_core::Result<Metrics> {

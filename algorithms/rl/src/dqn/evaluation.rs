@@ -1,12 +1,12 @@
 //! Evaluating a DQN agent: greedy episodes, and on an environment with an exact model, the
 //! learned Q-table against the optimal one.
 
-use autodidact_core::{argmax_slice, Environment, Metrics, Observation, TabularModel};
+use autodidact_core::{argmax_slice, Action, Environment, Metrics, Observation, TabularModel};
 
 use super::agent::Dqn;
 use crate::dp::QTable;
 use crate::errors::Result;
-use crate::evaluate::{run_episodes, tabular_metrics, OptimalCache};
+use crate::evaluate::{run_episodes_on, tabular_metrics, OptimalCache};
 
 impl Dqn {
     /// The observation of state `s` of `model`: the model's own, else the one recorded in
@@ -77,22 +77,25 @@ impl Dqn {
     /// metrics when the environment has a model of the agent's actions.
     pub(crate) fn evaluate_on(&mut self, env: Option<&dyn Environment>) -> Result<Metrics> {
         let own = env.is_none();
-        let mut env = match env {
+        let env = match env {
             Some(e) => e.clone_box(),
             None => self.eval_env.clone_box(),
         };
         let na = self.net.n_actions;
         let (net, online) = (&self.net, &self.online);
-        let mut act = |obs: &[f32], _s: Option<usize>| {
-            net.q_values_one(online, obs)
-                .map_or(0, |q| argmax_slice(&q[..na.min(q.len())]))
+        let act = |obs: &[f32], _s: Option<usize>| {
+            Ok(Action::Discrete(
+                net.q_values_one(online, obs)
+                    .map_or(0, |q| argmax_slice(&q[..na.min(q.len())])),
+            ))
         };
-        let stats = run_episodes(
-            env.as_mut(),
+        let stats = run_episodes_on(
+            self.shards.pool(),
+            env.as_ref(),
             self.p.eval_episodes,
             self.eval_seed,
             self.p.eval_max_steps,
-            &mut act,
+            &act,
         )?;
         let mut m = stats.metrics();
         if let Some(model) = env.tabular().filter(|m| m.num_actions() == na) {

@@ -132,9 +132,9 @@ pub struct DqnParams {
     /// Added to |TD error| so no transition has priority 0.
     #[param(gt = 0)]
     pub priority_eps: f64,
-    /// Threads sharing the row blocks of each minibatch and target batch (speed only: the
-    /// results are the same bits whatever the value).
-    #[param(min = 1, max = 16)]
+    /// Worker threads (0: every core) sharing the row blocks of each minibatch and target
+    /// batch, and the evaluation episodes; results do not depend on it.
+    #[param(min = 0, max = 256)]
     pub threads: usize,
     /// Log every this many environment steps.
     #[param(min = 1)]
@@ -182,7 +182,7 @@ impl Default for DqnParams {
             priority_beta0: 0.4,
             priority_beta_final: 1.0,
             priority_eps: 1e-6,
-            threads: 1,
+            threads: 0,
             log_every: 1000,
             eval_episodes: 10,
             eval_max_steps: 10_000,

@@ -23,24 +23,29 @@ pub const GRADIENT_BLOCK_ROWS: usize = 64;
 /// and are not fresh memory every time (an 8192-row pass allocated 8 MB per layer).
 pub const TARGET_BLOCK_ROWS: usize = 512;
 
-/// Runs row blocks on `threads` threads (one: on the calling thread).
+/// Runs row blocks on `threads` threads (0: every core; one: on the calling thread).
 pub struct Shards {
     pool: Option<ThreadPool>,
     threads: usize,
 }
 
 impl Shards {
-    /// Blocks shared by `threads` threads.
+    /// Blocks shared by `threads` threads (0: every core).
     pub fn new(threads: usize) -> Result<Shards> {
         Ok(Shards {
             pool: parallel::pool_for(threads)?,
-            threads: threads.max(1),
+            threads: parallel::worker_threads(threads).max(1),
         })
     }
 
     /// Number of threads.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// The worker pool (`None` for one thread).
+    pub fn pool(&self) -> Option<&ThreadPool> {
+        self.pool.as_ref()
     }
 
     /// The gradient of the (weighted) mean TD loss of a minibatch, blocks summed in order;

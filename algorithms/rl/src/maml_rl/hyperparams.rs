@@ -99,6 +99,10 @@ pub struct MamlRlParams {
     /// Log every this many meta-iterations.
     #[param(min = 1)]
     pub log_every: u64,
+    /// Worker threads (0: every core) for a meta-batch's tasks and the evaluation's tasks;
+    /// results do not depend on it.
+    #[param(min = 0, max = 256)]
+    pub threads: usize,
 }
 
 impl Default for MamlRlParams {
@@ -127,6 +131,7 @@ impl Default for MamlRlParams {
             val_tasks: 20,
             val_every: 0,
             log_every: 10,
+            threads: 0,
         }
     }
 }

@@ -1,8 +1,11 @@
 //! The MAML-RL learner the runner drives: one meta-iteration per training step, evaluation
 //! after 0, 1, 2, … inner steps on held-out tasks, exact checkpoints.
 
+use std::sync::Arc;
+
 use autodidact_core::config::Checked;
 use autodidact_core::optim::{clip_grad_norm, values};
+use autodidact_core::parallel::{self, ThreadPool};
 use autodidact_core::{
     grad, Adam, CreateGraph, EnvDistribution, Environment, Float, Metrics, Optimizer, Params, Seed,
     Space, Split, TabularModel, Tape, Tensor, Var,
@@ -107,6 +110,8 @@ pub struct MamlRl {
     pub(crate) iteration: u64,
     log: LogSums,
     env_steps: u64,
+    /// Workers for the tasks of a meta-batch and of an evaluation (`threads` > 1).
+    pub(crate) pool: Option<Arc<ThreadPool>>,
 }
 
 /// Returns after each number of inner steps on some tasks.
@@ -179,7 +184,9 @@ impl MamlRl {
                 params.insert(name, a);
             }
         }
+        let pool = parallel::pool_for(hp.threads)?.map(Arc::new);
         Ok(MamlRl {
+            pool,
             opt: Adam::new(hp.outer_lr),
             hp,
             policy,
@@ -291,9 +298,16 @@ impl MamlRl {
         let mut grads: Vec<Tensor<f32>> = self.params.zeros_like();
         let (mut before, mut after) = (0.0, 0.0);
         let scale = 1.0 / b as f32;
-        for j in 0..b {
-            let (env, s) = self.train_task(self.iteration, j as u64)?;
-            let (g, rb, ra, steps) = self.task_meta_gradient(env.as_ref(), s)?;
+        // Each task draws from generators of its own (derived from the seed, the iteration
+        // and its index), so the tasks run on any thread; their gradients are added in task
+        // order.
+        let tasks: Vec<u64> = (0..b as u64).collect();
+        let per_task = parallel::ordered_map(self.pool.as_deref(), &tasks, |&j| {
+            let (env, s) = self.train_task(self.iteration, j)?;
+            self.task_meta_gradient(env.as_ref(), s)
+        });
+        for task in per_task {
+            let (g, rb, ra, steps) = task?;
             for (acc, gi) in grads.iter_mut().zip(&g) {
                 acc.scaled_add(scale, gi);
             }
@@ -340,54 +354,76 @@ impl MamlRl {
         steps: usize,
         seed: Seed,
     ) -> Result<AdaptationCurve> {
-        let hp = &self.hp;
         let mut curve = AdaptationCurve {
             returns: vec![Vec::with_capacity(n_tasks); steps + 1],
             optimal: Vec::with_capacity(n_tasks),
         };
-        for j in 0..n_tasks {
-            let s = seed.index(j as u64);
-            let env = dist.sample_env(split, &mut s.rng("task"))?;
-            let mut w: Vec<Tensor<f32>> = self.params.tensors()[..self.n_policy].to_vec();
-            let mut optimal = None;
-            for k in 0..=steps {
-                let e = sample_episodes(
-                    env.as_ref(),
-                    &self.policy,
-                    &w,
-                    hp.episodes_per_task,
-                    hp.horizon,
-                    s.derive("episodes").index(k as u64),
-                    Some(&mut s.derive("act").index(k as u64).rng("act")),
-                )?;
-                curve.returns[k].push(e.mean_return());
-                if k == 0 {
-                    optimal = match e.optimal_return {
-                        Some(v) => Some(v),
-                        None => env.tabular().map(|m| {
-                            let h = e.env_limit.unwrap_or(hp.horizon).min(hp.horizon);
-                            finite_horizon_optimum(m, h)
-                        }),
-                    };
-                }
-                if k == steps {
-                    break;
-                }
-                let tape = Tape::<f32>::new();
-                let vars: Vec<Var<f32>> = w.iter().map(|t| tape.param(t)).collect();
-                let rates: Vec<Var<f32>> = self.params.tensors()[self.n_policy..]
-                    .iter()
-                    .map(|t| tape.constant_from(t))
-                    .collect();
-                let adv = self.advantages(&e);
-                let obj = objective(&self.policy, &vars, &e, &adv, Estimator::Dice)?;
-                let g = grad(&[obj], &vars, CreateGraph::No);
-                let r = hp.learn_inner_lr.then_some(rates.as_slice());
-                w = values(&ascend(&vars, &g, hp.inner_lr, r));
+        // Task `j` draws only from generators derived from `seed` and `j`: the tasks run on
+        // any thread and are put in the curve in task order.
+        let tasks: Vec<u64> = (0..n_tasks as u64).collect();
+        let per_task = parallel::ordered_map(self.pool.as_deref(), &tasks, |&j| {
+            self.task_curve(dist, split, steps, seed.index(j))
+        });
+        for task in per_task {
+            let (returns, optimal) = task?;
+            for (k, r) in returns.into_iter().enumerate() {
+                curve.returns[k].push(r);
             }
             curve.optimal.push(optimal);
         }
         Ok(curve)
+    }
+
+    /// One task's returns after 0, 1, …, `steps` inner steps and its optimum when known; the
+    /// task and its episodes derive from `s`.
+    fn task_curve(
+        &self,
+        dist: &dyn EnvDistribution,
+        split: Split,
+        steps: usize,
+        s: Seed,
+    ) -> Result<(Vec<f64>, Option<f64>)> {
+        let hp = &self.hp;
+        let mut returns = Vec::with_capacity(steps + 1);
+        let env = dist.sample_env(split, &mut s.rng("task"))?;
+        let mut w: Vec<Tensor<f32>> = self.params.tensors()[..self.n_policy].to_vec();
+        let mut optimal = None;
+        for k in 0..=steps {
+            let e = sample_episodes(
+                env.as_ref(),
+                &self.policy,
+                &w,
+                hp.episodes_per_task,
+                hp.horizon,
+                s.derive("episodes").index(k as u64),
+                Some(&mut s.derive("act").index(k as u64).rng("act")),
+            )?;
+            returns.push(e.mean_return());
+            if k == 0 {
+                optimal = match e.optimal_return {
+                    Some(v) => Some(v),
+                    None => env.tabular().map(|m| {
+                        let h = e.env_limit.unwrap_or(hp.horizon).min(hp.horizon);
+                        finite_horizon_optimum(m, h)
+                    }),
+                };
+            }
+            if k == steps {
+                break;
+            }
+            let tape = Tape::<f32>::new();
+            let vars: Vec<Var<f32>> = w.iter().map(|t| tape.param(t)).collect();
+            let rates: Vec<Var<f32>> = self.params.tensors()[self.n_policy..]
+                .iter()
+                .map(|t| tape.constant_from(t))
+                .collect();
+            let adv = self.advantages(&e);
+            let obj = objective(&self.policy, &vars, &e, &adv, Estimator::Dice)?;
+            let g = grad(&[obj], &vars, CreateGraph::No);
+            let r = hp.learn_inner_lr.then_some(rates.as_slice());
+            w = values(&ascend(&vars, &g, hp.inner_lr, r));
+        }
+        Ok((returns, optimal))
     }
 
     /// Evaluation metrics on `n_tasks` tasks of `split`: `{prefix}return_after_k` (mean over

@@ -59,7 +59,9 @@ impl Algorithm for MamlRl {
         self.params.all_finite()
     }
     fn train_step(&mut self) -> autodidact_core::Result<Metrics> {
-        self.meta_step()?;
+        // On the pool, so the tasks run on its workers (and their products split when large).
+        let pool = self.pool.clone();
+        autodidact_core::parallel::install(pool.as_deref(), || self.meta_step())?;
         let done = self.iteration >= self.hp.meta_iterations;
         let mut m = Metrics::new();
         if self.iteration.is_multiple_of(self.hp.log_every) || done {

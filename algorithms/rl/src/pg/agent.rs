@@ -3,8 +3,10 @@
 //! complete.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use autodidact_core::config::Checked;
+use autodidact_core::parallel::{self, ThreadPool};
 use autodidact_core::{Action, Environment, Metrics, Params, Rng, Seed, Space, VecEnv};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -106,6 +108,8 @@ pub struct PgAgent {
     pub(crate) eval_env: Box<dyn Environment>,
     pub(crate) eval_seed: Seed,
     pub(crate) optimal: OptimalCache,
+    /// Workers for the updates and the evaluation episodes (`threads` > 1).
+    pub(crate) pool: Option<Arc<ThreadPool>>,
 }
 
 impl PgAgent {
@@ -174,6 +178,7 @@ impl PgAgent {
             &mut seed.rng("init"),
         );
         let envs = VecEnv::new(env.as_ref(), p.n_envs, seed.derive("envs"))?;
+        let pool = parallel::pool_for(p.threads)?.map(Arc::new);
         Ok(PgAgent {
             method,
             opt: DqnOptimizer::new(p.optimizer, p.learning_rate, p.optimizer_eps),
@@ -191,6 +196,7 @@ impl PgAgent {
             eval_seed: seed.derive("eval"),
             optimal: OptimalCache::default(),
             env_name: env_name.into(),
+            pool,
             envs,
             net,
             params,
@@ -240,30 +246,19 @@ impl PgAgent {
 
     /// The action to send to the environment for a policy output (`u`, or a choice).
     fn to_env_action(&self, u: &[f32]) -> Action {
-        match &self.net.action {
-            ActionKind::Discrete(_) => Action::Discrete(u[0] as usize),
-            ActionKind::Continuous { low, high } => Action::Continuous(
-                u.iter()
-                    .zip(low.iter().zip(high))
-                    .map(|(&x, (&l, &h))| match self.p.squash {
-                        Squash::Clip => x.clamp(l, h),
-                        Squash::Tanh => l + (x.tanh() + 1.0) * 0.5 * (h - l),
-                    })
-                    .collect(),
-            ),
-        }
+        env_action(&self.net.action, self.p.squash, u)
     }
 
     /// The most likely action (discrete) or the mean (continuous) for one observation.
     pub fn deterministic_action(&self, obs: &[f32]) -> Result<Action> {
-        let x = ArrayView2::from_shape((1, obs.len()), obs)
-            .map_err(|e| RlError::Numerical(format!("observation: {e}")))?;
-        let (pi, _) = self.net.act_values(&self.params, x)?;
-        let row: Vec<f32> = pi.row(0).to_vec();
-        Ok(match self.net.action {
-            ActionKind::Discrete(_) => Action::Discrete(autodidact_core::argmax_slice(&row)),
-            ActionKind::Continuous { .. } => self.to_env_action(&row),
-        })
+        greedy_action(&self.net, &self.params, self.p.squash, obs)
+    }
+
+    /// Runs `f` (an update) on the worker pool when there is one, so its large products split
+    /// their rows across the workers.
+    fn on_pool<R: Send>(&mut self, f: impl FnOnce(&mut PgAgent) -> R + Send) -> R {
+        let pool = self.pool.clone();
+        parallel::install(pool.as_deref(), || f(self))
     }
 
     /// `V(s)` of each row of `obs`.
@@ -362,7 +357,7 @@ impl PgAgent {
                     }
                 }
                 if self.finished.len() >= self.p.episodes_per_update {
-                    let log = reinforce::update(self)?;
+                    let log = self.on_pool(reinforce::update)?;
                     self.after_update(&log);
                     // Steps already taken in unfinished episodes came from the old policy:
                     // Monte-Carlo returns of those episodes would be off-policy.
@@ -407,8 +402,8 @@ impl PgAgent {
                         ..UpdateLog::default()
                     };
                     let log = match self.method {
-                        Method::A2c => a2c::update(self, adv, ret)?,
-                        _ => ppo::update(self, adv, ret)?,
+                        Method::A2c => self.on_pool(|a| a2c::update(a, adv, ret))?,
+                        _ => self.on_pool(|a| ppo::update(a, adv, ret))?,
                     };
                     ev.merge(&log);
                     self.after_update(&ev);
@@ -474,6 +469,40 @@ impl PgAgent {
         self.log = UpdateLog::default();
         m
     }
+}
+
+/// The action to send to the environment for a policy output `u` (or a choice).
+fn env_action(action: &ActionKind, squash: Squash, u: &[f32]) -> Action {
+    match action {
+        ActionKind::Discrete(_) => Action::Discrete(u[0] as usize),
+        ActionKind::Continuous { low, high } => Action::Continuous(
+            u.iter()
+                .zip(low.iter().zip(high))
+                .map(|(&x, (&l, &h))| match squash {
+                    Squash::Clip => x.clamp(l, h),
+                    Squash::Tanh => l + (x.tanh() + 1.0) * 0.5 * (h - l),
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The most likely action (discrete) or the mean (continuous) of `net` with `params` for one
+/// observation: no random draw, so evaluation episodes can run on any thread.
+pub(crate) fn greedy_action(
+    net: &ActorCritic,
+    params: &Params<f32>,
+    squash: Squash,
+    obs: &[f32],
+) -> Result<Action> {
+    let x = ArrayView2::from_shape((1, obs.len()), obs)
+        .map_err(|e| RlError::Numerical(format!("observation: {e}")))?;
+    let (pi, _) = net.act_values(params, x)?;
+    let row: Vec<f32> = pi.row(0).to_vec();
+    Ok(match net.action {
+        ActionKind::Discrete(_) => Action::Discrete(autodidact_core::argmax_slice(&row)),
+        ActionKind::Continuous { .. } => env_action(&net.action, squash, &row),
+    })
 }
 
 fn push_row(

@@ -4,14 +4,14 @@
 
 use autodidact_core::{Action, Environment, Metrics};
 
-use super::agent::PgAgent;
+use super::agent::{greedy_action, PgAgent};
 use crate::errors::{Result, RlError};
-use crate::evaluate::{goal_reward, policy_start_value, EpisodeStats};
+use crate::evaluate::{policy_start_value, run_episodes_on};
 
 impl PgAgent {
     /// Evaluates on `env` (same spaces), or on a copy of the training environment.
     pub fn evaluate_on(&mut self, env: Option<&dyn Environment>) -> Result<Metrics> {
-        let mut env = match env {
+        let env = match env {
             Some(e) => e.clone_box(),
             None => self.eval_env.clone_box(),
         };
@@ -28,34 +28,15 @@ impl PgAgent {
                 ),
             });
         }
-        let goal = env.tabular().and_then(goal_reward);
-        let mut stats = EpisodeStats::default();
-        for k in 0..self.p.eval_episodes {
-            let (mut obs, _) = env.reset(Some(self.eval_seed.index(k).0));
-            let (mut ret, mut len) = (0.0, 0u64);
-            let success = loop {
-                let a = self.deterministic_action(&obs)?;
-                let r = env.step(&a)?;
-                ret += r.reward;
-                len += 1;
-                let info = r
-                    .info
-                    .get("is_success")
-                    .or_else(|| r.info.get("success"))
-                    .map(|&v| v > 0.5);
-                if r.terminated || r.truncated || len >= self.p.eval_max_steps {
-                    break match (info, goal) {
-                        (Some(s), _) => s,
-                        (None, Some(g)) => r.terminated && r.reward >= g - 1e-9,
-                        (None, None) => !r.terminated,
-                    };
-                }
-                obs = r.obs;
-            };
-            stats.returns.push(ret);
-            stats.lengths.push(len);
-            stats.successes.push(success);
-        }
+        let (net, params, squash) = (&self.net, &self.params, self.p.squash);
+        let stats = run_episodes_on(
+            self.pool.as_deref(),
+            env.as_ref(),
+            self.p.eval_episodes,
+            self.eval_seed,
+            self.p.eval_max_steps,
+            &|obs: &[f32], _| greedy_action(net, params, squash, obs),
+        )?;
         let mut m = stats.metrics();
         if let Some(model) = env.tabular() {
             // The deterministic policy at every state whose observation the model gives.

@@ -163,6 +163,10 @@ pub struct PgParams {
     /// Step cap of one evaluation episode.
     #[param(min = 1, max = 1e9)]
     pub eval_max_steps: u64,
+    /// Worker threads (0: every core) for the updates' large products and the evaluation
+    /// episodes; results do not depend on it.
+    #[param(min = 0, max = 256)]
+    pub threads: usize,
 }
 
 impl Default for PgParams {
@@ -208,6 +212,7 @@ impl PgParams {
             log_every: 2048,
             eval_episodes: 10,
             eval_max_steps: 100_000,
+            threads: 0,
         }
     }
 

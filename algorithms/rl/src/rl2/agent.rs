@@ -1,7 +1,10 @@
 //! The RL² agent: its state, one iteration (play a batch of trials, update), logging and
 //! evaluation.
 
+use std::sync::Arc;
+
 use autodidact_core::config::Checked;
+use autodidact_core::parallel::{self, ThreadPool};
 use autodidact_core::{EnvDistribution, Metrics, Params, Rng, Seed, Space, Split};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -16,6 +19,13 @@ use crate::errors::{Result, RlError};
 /// Episode indices whose mean return is logged separately (the first few episodes of a
 /// trial show the within-trial improvement).
 const LOGGED_EPISODES: usize = 5;
+
+/// Evaluation trials played in lockstep as one piece of work: the pieces are cut by the trial
+/// count alone and each draws from generators of its own, so they run on any thread.
+const EVAL_TRIALS_PER_PIECE: usize = 32;
+
+/// Pieces of evaluation trials handed to the pool at once.
+const EVAL_PIECES_PER_ROUND: usize = 64;
 
 /// Sums over the gradient steps since the last log line.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -64,6 +74,8 @@ pub struct Rl2Agent {
     pub(crate) iterations: u64,
     pub(crate) log: Rl2Log,
     pub(crate) eval_seed: Seed,
+    /// Workers for the updates and the evaluation trials (`threads` > 1).
+    pub(crate) pool: Option<Arc<ThreadPool>>,
 }
 
 impl Rl2Agent {
@@ -92,7 +104,9 @@ impl Rl2Agent {
         let obs = ObsEncoding::of(&template.observation_space());
         let mut params = Params::new();
         let net = RecurrentPolicy::new(&mut params, obs, actions, p.hidden, &mut seed.rng("init"));
+        let pool = parallel::pool_for(p.threads)?.map(Arc::new);
         Ok(Rl2Agent {
+            pool,
             opt: DqnOptimizer::new(p.optimizer, p.learning_rate, p.optimizer_eps),
             rng_tasks: seed.rng("tasks"),
             rng_act: seed.rng("act"),
@@ -171,7 +185,9 @@ impl Rl2Agent {
         )?;
         self.rng_tasks = tasks;
         self.rng_act = act;
-        let log = update(self, &trials)?;
+        // On the pool, so the update's large products split their rows across the workers.
+        let pool = self.pool.clone();
+        let log = parallel::install(pool.as_deref(), || update(self, &trials))?;
         self.log.add(&log);
         for t in &trials {
             self.log.trial_return += t.total();
@@ -220,32 +236,53 @@ impl Rl2Agent {
     /// when `None`), drawn from the evaluation seed, so every evaluation meets the same
     /// environments: the trial return's mean, standard deviation and standard error, and the
     /// mean return of each of the first episodes.
+    ///
+    /// The trials are played in pieces of at most [`EVAL_TRIALS_PER_PIECE`], piece `i` drawing
+    /// its environments and actions from generators derived from the evaluation seed and `i`;
+    /// the pieces run on the worker pool and are summed in trial order.
     pub fn evaluate_on(&self, dist: Option<&dyn EnvDistribution>) -> Result<Metrics> {
         let dist = dist.unwrap_or(self.dist.as_ref());
-        let mut tasks = self.eval_seed.rng("tasks");
-        let mut act = self.eval_seed.rng("act");
         let total = self.p.eval_trials as usize;
-        let mut returns = Vec::with_capacity(total);
-        let mut episodes = vec![0.0; self.p.episodes_per_trial.min(LOGGED_EPISODES)];
-        // Chunks bound the memory of the lockstep batch.
-        let mut done = 0;
-        while done < total {
-            let n = (total - done).min(1024);
+        let logged = self.p.episodes_per_trial.min(LOGGED_EPISODES);
+        let pieces: Vec<(u64, usize)> = parallel::chunks(total, EVAL_TRIALS_PER_PIECE)
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (i as u64, r.len()))
+            .collect();
+        let play_piece = |&(i, n): &(u64, usize)| {
+            let s = self.eval_seed.index(i);
             let trials = self.trials(
                 dist,
                 Split::Test,
                 n,
-                &mut tasks,
-                &mut act,
+                &mut s.rng("tasks"),
+                &mut s.rng("act"),
                 self.p.eval_deterministic,
             )?;
-            for t in &trials {
-                returns.push(t.total());
-                for (e, r) in t.episode_returns.iter().take(episodes.len()).enumerate() {
-                    episodes[e] += r;
+            Ok::<_, RlError>(
+                trials
+                    .iter()
+                    .map(|t| {
+                        let first: Vec<f64> =
+                            t.episode_returns.iter().take(logged).copied().collect();
+                        (t.total(), first)
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut returns = Vec::with_capacity(total);
+        let mut episodes = vec![0.0; logged];
+        // Rounds of pieces bound the memory of what the pieces give back; a piece keeps only
+        // each trial's return and its first episodes' returns.
+        for round in pieces.chunks(EVAL_PIECES_PER_ROUND) {
+            for piece in parallel::ordered_map(self.pool.as_deref(), round, play_piece) {
+                for (ret, first) in piece? {
+                    returns.push(ret);
+                    for (e, r) in first.iter().enumerate() {
+                        episodes[e] += r;
+                    }
                 }
             }
-            done += n;
         }
         let n = returns.len().max(1) as f64;
         let mean = returns.iter().sum::<f64>() / n;

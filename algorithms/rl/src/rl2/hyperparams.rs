@@ -72,6 +72,10 @@ pub struct Rl2Params {
     pub eval_trials: u64,
     /// Evaluate with the most likely action instead of sampling the policy.
     pub eval_deterministic: bool,
+    /// Worker threads (0: every core) for the update's large products and the evaluation
+    /// trials; results do not depend on it.
+    #[param(min = 0, max = 256)]
+    pub threads: usize,
 }
 
 impl Default for Rl2Params {
@@ -99,6 +103,7 @@ impl Default for Rl2Params {
             log_every: 1,
             eval_trials: 100,
             eval_deterministic: false,
+            threads: 0,
         }
     }
 }
