@@ -4,7 +4,7 @@
 //! then 10 deterministic evaluation episodes; printed as one JSON line.
 //!
 //! ```text
-//! cargo run --release -p autodidact-rl --example pg_speed -- ppo|a2c [--steps N] [--seed 0]
+//! cargo run --release -p autodidact-rl --example pg_speed -- ppo|a2c [--steps N] [--seed 0] [--threads 1]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,7 +43,10 @@ fn main() {
     };
     let steps = arg("--steps").unwrap_or(zoo.total_steps);
     let seed = arg("--seed").unwrap_or(0);
+    // One thread unless asked (the `threads` key's default is every core).
+    let threads = arg("--threads").unwrap_or(1) as usize;
     let p = PgParams {
+        threads,
         // The timed steps, then a stretch under the FLOP meter.
         total_steps: steps + (steps / 8).max(1),
         ..zoo
@@ -64,7 +67,7 @@ fn main() {
     let flops_per_step = 2.0 * meter.stop() as f64 / (a.steps_done() - timed).max(1) as f64;
     let m = a.evaluate(None).unwrap();
     println!(
-        "{{\"impl\": \"autodidact\", \"algo\": \"{}\", \"steps\": {}, \"seed\": {seed}, \"seconds\": {secs:.3}, \"cpu_seconds\": {cpu:.2}, \"steps_per_second\": {:.1}, \"eval_return_mean\": {:.1}, \"updates\": {}, \"flops_per_step\": {flops_per_step:.1}}}",
+        "{{\"impl\": \"autodidact\", \"threads\": {threads}, \"algo\": \"{}\", \"steps\": {}, \"seed\": {seed}, \"seconds\": {secs:.3}, \"cpu_seconds\": {cpu:.2}, \"steps_per_second\": {:.1}, \"eval_return_mean\": {:.1}, \"updates\": {}, \"flops_per_step\": {flops_per_step:.1}}}",
         method.name(),
         timed,
         timed as f64 / secs,
