@@ -88,7 +88,7 @@ fn replay_and_ewc_give_the_same_bits_on_one_and_two_threads() {
 fn mer_online_and_a_conv4_strategy_give_the_same_bits_on_one_and_two_threads() {
     let mut online = common::permuted(2);
     online.set_online(true);
-    let images = common::ImageStream::new(2, 2, 12, 8, 3);
+    let images = common::ImageStream::new(2, 2, 12, 16, 3);
     let run = |threads: usize| {
         let mer = ContinualParams {
             hidden: vec![16],
