@@ -130,7 +130,10 @@ fn gflops(f: fn(u64, f32) -> f32, lanes: u64, threads: usize, seconds: f64) -> (
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a peak thread")).sum()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a peak thread"))
+            .sum()
     });
     let secs = start.elapsed().as_secs_f64();
     let flops = 2.0 * (rounds * INNER * ACC as u64 * lanes * threads as u64) as f64;
