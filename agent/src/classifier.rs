@@ -254,16 +254,44 @@ impl Classifier {
         min_held_out: usize,
         ood_quantile: Option<f64>,
     ) -> Calibration {
-        let eligible: Vec<&(String, Vec<f32>)> = examples
+        let intents: Vec<&str> = examples.iter().map(|(i, _)| i.as_str()).collect();
+        self.fit_with(
+            &intents,
+            |i, x| x.extend_from_slice(&examples[i].1),
+            min_held_out,
+            ood_quantile,
+        )
+    }
+
+    /// The positions, among examples of these `intents`, that a fit scores: those of active
+    /// intents with 2 or more examples, evenly thinned to at most 4,000 (in order).
+    pub fn calibration_rows(&self, intents: &[&str]) -> Vec<usize> {
+        let eligible: Vec<usize> = intents
             .iter()
-            .filter(|(i, _)| {
+            .enumerate()
+            .filter(|(_, i)| {
                 self.intents
-                    .get(i)
+                    .get(**i)
                     .is_some_and(|s| s.active && s.count >= 2)
             })
+            .map(|(k, _)| k)
             .collect();
         let stride = eligible.len().div_ceil(MAX_HELD_OUT).max(1);
-        let held: Vec<&(String, Vec<f32>)> = eligible.into_iter().step_by(stride).collect();
+        eligible.into_iter().step_by(stride).collect()
+    }
+
+    /// [`Classifier::fit`] on examples given by their `intents` alone: `features(i, x)`
+    /// writes example `i`'s features into the empty `x`, and is called only for the
+    /// [`Classifier::calibration_rows`], one at a time. A consolidation embeds those few on
+    /// demand into one buffer instead of holding every stored example's embedding.
+    pub fn fit_with(
+        &mut self,
+        intents: &[&str],
+        mut features: impl FnMut(usize, &mut Vec<f32>),
+        min_held_out: usize,
+        ood_quantile: Option<f64>,
+    ) -> Calibration {
+        let held = self.calibration_rows(intents);
         if held.len() < min_held_out.max(2) {
             return Calibration {
                 held_out: held.len(),
@@ -274,29 +302,11 @@ impl Classifier {
         let names: Vec<&str> = self.active().collect();
         let mut rows: Vec<(usize, Vec<f64>)> = Vec::with_capacity(held.len());
         let mut nearest = Vec::with_capacity(held.len());
-        for (intent, x) in &held {
-            let x_sq: f32 = x.iter().map(|v| v * v).sum();
-            let mut d = Vec::with_capacity(names.len());
-            let mut scaled = f64::INFINITY;
-            let mut y = 0;
-            for (k, n) in names.iter().enumerate() {
-                let s = &self.intents[*n];
-                if *n == intent.as_str() {
-                    y = k;
-                    let m = (s.count - 1) as f64;
-                    let mut dd = 0.0;
-                    for ((sum, &v), _) in s.sum.iter().zip(x.iter()).zip(0..) {
-                        let mu = (sum - f64::from(v)) / m;
-                        dd += (f64::from(v) - mu).powi(2);
-                    }
-                    d.push(dd);
-                    scaled = scaled.min(ood_distance(dd, s.count - 1));
-                } else {
-                    let dd = f64::from(s.dist(x, x_sq));
-                    d.push(dd);
-                    scaled = scaled.min(ood_distance(dd, s.count));
-                }
-            }
+        let mut x = Vec::with_capacity(self.dim);
+        for &k in &held {
+            x.clear();
+            features(k, &mut x);
+            let (y, d, scaled) = self.leave_one_out(&names, intents[k], &x);
             nearest.push(scaled);
             rows.push((y, d));
         }
@@ -326,6 +336,34 @@ impl Classifier {
             nll: Some(best.0),
             accuracy: Some(correct as f64 / rows.len() as f64),
         }
+    }
+    /// The squared distances of `x`, an example of `intent`, to every intent in `names`
+    /// (its own prototype without it), its own position among them, and the smallest scaled
+    /// distance.
+    fn leave_one_out(&self, names: &[&str], intent: &str, x: &[f32]) -> (usize, Vec<f64>, f64) {
+        let x_sq: f32 = x.iter().map(|v| v * v).sum();
+        let mut d = Vec::with_capacity(names.len());
+        let mut scaled = f64::INFINITY;
+        let mut y = 0;
+        for (k, n) in names.iter().enumerate() {
+            let s = &self.intents[*n];
+            if *n == intent {
+                y = k;
+                let m = (s.count - 1) as f64;
+                let mut dd = 0.0;
+                for ((sum, &v), _) in s.sum.iter().zip(x.iter()).zip(0..) {
+                    let mu = (sum - f64::from(v)) / m;
+                    dd += (f64::from(v) - mu).powi(2);
+                }
+                d.push(dd);
+                scaled = scaled.min(ood_distance(dd, s.count - 1));
+            } else {
+                let dd = f64::from(s.dist(x, x_sq));
+                d.push(dd);
+                scaled = scaled.min(ood_distance(dd, s.count));
+            }
+        }
+        (y, d, scaled)
     }
 }
 

@@ -101,20 +101,21 @@ pub struct Example<'a> {
     pub x: &'a [f32],
 }
 
-/// The training rows and the held-out rows, with the ids of the training rows.
+/// The training rows and the held-out rows, with the ids of the training rows (the rows
+/// themselves are the examples' features, borrowed, not copied).
 #[derive(Clone, Debug, Default)]
-pub struct Split {
+pub struct Split<'a> {
     /// Rows trained and averaged into prototypes.
-    pub train: Labelled,
+    pub train: Labelled<'a>,
     /// Example id of each training row.
     pub train_ids: Vec<i64>,
     /// Rows only scored.
-    pub held: Labelled,
+    pub held: Labelled<'a>,
 }
 
 /// Splits examples (in id order): of each class's trusted examples, every `every`-th is held
 /// out, as long as the class keeps at least two training rows.
-pub fn split(examples: &[Example<'_>], dim: usize, every: usize) -> Split {
+pub fn split<'a>(examples: &[Example<'a>], dim: usize, every: usize) -> Split<'a> {
     let mut totals: BTreeMap<usize, usize> = BTreeMap::new();
     for e in examples {
         *totals.entry(e.class).or_default() += 1;
@@ -174,19 +175,31 @@ impl Scores {
     }
 }
 
-/// Mean embedded training row per active class.
-fn prototypes(head: &Head, train: &Labelled, active: &[bool]) -> BTreeMap<usize, Vec<f32>> {
-    let rows: Vec<&[f32]> = (0..train.len()).map(|i| train.row(i)).collect();
-    let z = head.apply(&rows);
+/// The rows of `set` whose class `keep` accepts, with their classes.
+fn rows_of<'s, 'a>(
+    set: &'s Labelled<'a>,
+    keep: impl Fn(usize) -> bool + 's,
+) -> impl Iterator<Item = (&'a [f32], usize)> + 's {
+    set.x
+        .iter()
+        .copied()
+        .zip(set.y.iter().copied())
+        .filter(move |&(_, y)| keep(y))
+}
+
+/// Mean embedded training row per active class (embedded one row at a time: only the sums
+/// are held, never an embedding per row).
+fn prototypes(head: &Head, train: &Labelled<'_>, active: &[bool]) -> BTreeMap<usize, Vec<f32>> {
+    let is_active = |y: usize| active.get(y).copied().unwrap_or(false);
+    let classes: Vec<usize> = rows_of(train, is_active).map(|(_, y)| y).collect();
     let mut sums: BTreeMap<usize, (Vec<f64>, usize)> = BTreeMap::new();
-    for (zi, &y) in z.iter().zip(&train.y) {
-        if !active.get(y).copied().unwrap_or(false) {
-            continue;
-        }
-        let (s, n) = sums.entry(y).or_insert_with(|| (vec![0.0; zi.len()], 0));
+    head.for_each_embedded(rows_of(train, is_active).map(|(x, _)| x), |i, zi| {
+        let (s, n) = sums
+            .entry(classes[i])
+            .or_insert_with(|| (vec![0.0; zi.len()], 0));
         s.iter_mut().zip(zi).for_each(|(a, v)| *a += f64::from(*v));
         *n += 1;
-    }
+    });
     sums.into_iter()
         .map(|(c, (s, n))| (c, s.iter().map(|v| (v / n as f64) as f32).collect()))
         .collect()
@@ -205,7 +218,7 @@ pub fn ood_distance(d: f64, n: usize) -> f64 {
 }
 
 /// Examples per class among the active ones.
-fn counts(train: &Labelled, active: &[bool]) -> BTreeMap<usize, usize> {
+fn counts(train: &Labelled<'_>, active: &[bool]) -> BTreeMap<usize, usize> {
     let mut out = BTreeMap::new();
     for &y in &train.y {
         if active.get(y).copied().unwrap_or(false) {
@@ -225,14 +238,13 @@ fn nearest(protos: &BTreeMap<usize, Vec<f32>>, z: &[f32]) -> Option<(usize, f32)
 
 /// Held-out accuracy of the nearest prototype under `head` (prototypes from the training
 /// rows of the active classes; only active classes are scored).
-pub fn score(head: &Head, split: &Split, active: &[bool]) -> Scores {
+pub fn score(head: &Head, split: &Split<'_>, active: &[bool]) -> Scores {
     let protos = prototypes(head, &split.train, active);
-    let rows: Vec<&[f32]> = (0..split.held.len()).map(|i| split.held.row(i)).collect();
+    let scored = |y: usize| protos.contains_key(&y);
+    let classes: Vec<usize> = rows_of(&split.held, scored).map(|(_, y)| y).collect();
     let mut s = Scores::default();
-    for (z, &y) in head.apply(&rows).iter().zip(&split.held.y) {
-        if !protos.contains_key(&y) {
-            continue;
-        }
+    head.for_each_embedded(rows_of(&split.held, scored).map(|(x, _)| x), |i, z| {
+        let y = classes[i];
         let ok = nearest(&protos, z).is_some_and(|(c, _)| c == y);
         let e = s.per_class.entry(y).or_default();
         e.0 += usize::from(ok);
@@ -240,7 +252,7 @@ pub fn score(head: &Head, split: &Split, active: &[bool]) -> Scores {
         s.correct += usize::from(ok);
         s.scored += 1;
         s.hits.push((y, ok));
-    }
+    });
     s
 }
 
@@ -351,7 +363,7 @@ pub struct OodFit {
 /// most `max_false_rate` of the known texts.
 pub fn fit_ood(
     head: &Head,
-    split: &Split,
+    split: &Split<'_>,
     classes: usize,
     max_false_rate: f64,
     rng: &mut Rng,
@@ -375,23 +387,19 @@ pub fn fit_ood(
     let known: Vec<bool> = (0..classes).map(|c| !unknown[c]).collect();
     let protos = prototypes(head, &split.train, &known);
     let sizes = counts(&split.train, &known);
-    let dist = |set: &Labelled, keep: &dyn Fn(usize) -> bool| -> Vec<f64> {
-        let rows: Vec<&[f32]> = (0..set.len())
-            .filter(|&i| keep(set.y[i]))
-            .map(|i| set.row(i))
-            .collect();
-        head.apply(&rows)
-            .iter()
-            .filter_map(|z| {
-                protos
-                    .iter()
-                    .map(|(c, p)| {
-                        let n = sizes.get(c).copied().unwrap_or(1);
-                        ood_distance(f64::from(sq_dist(p, z)), n)
-                    })
-                    .min_by(f64::total_cmp)
-            })
-            .collect()
+    let dist = |set: &Labelled<'_>, keep: &dyn Fn(usize) -> bool| -> Vec<f64> {
+        let mut out = Vec::new();
+        head.for_each_embedded(rows_of(set, keep).map(|(x, _)| x), |_, z| {
+            let nearest = protos
+                .iter()
+                .map(|(c, p)| {
+                    let n = sizes.get(c).copied().unwrap_or(1);
+                    ood_distance(f64::from(sq_dist(p, z)), n)
+                })
+                .min_by(f64::total_cmp);
+            out.extend(nearest);
+        });
+        out
     };
     let inside = dist(&split.held, &|y| known[y]);
     let mut outside = dist(&split.train, &|y| unknown[y]);

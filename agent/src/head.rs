@@ -96,6 +96,21 @@ impl Head {
     /// zero features (hashed n-grams are sparse) and neither product packs the weights (a
     /// general matrix product packed all of `A` for every single-row request).
     pub fn apply(&self, rows: &[&[f32]]) -> Vec<Vec<f32>> {
+        let mut out = Vec::with_capacity(rows.len());
+        self.for_each_embedded(rows.iter().copied(), |_, z| out.push(z.to_vec()));
+        out
+    }
+
+    /// Embeds feature rows one at a time into one reused buffer and hands each embedding to
+    /// `f` with the row's position: the same values as [`Head::apply`], without holding an
+    /// embedding per row. A consolidation embeds every stored example several times (scores,
+    /// prototypes, the classifier); collecting them held one more copy of the whole feature
+    /// matrix each time (hundreds of MB with 4,096-wide hashed features).
+    pub fn for_each_embedded<'r>(
+        &self,
+        rows: impl IntoIterator<Item = &'r [f32]>,
+        mut f: impl FnMut(usize, &[f32]),
+    ) {
         let matrices = self.matrices();
         // Weights are stored in standard layout; anything else is copied once per call.
         let copied: Option<(Array2<f32>, Array2<f32>)> = matrices
@@ -120,34 +135,38 @@ impl Head {
             )),
             (None, None) => None,
         };
-        rows.iter()
-            .map(|x| {
-                if x.len() != self.dim {
-                    return vec![0.0; self.dim];
-                }
-                let mut z = x.to_vec();
-                if let Some((a, b, rank)) = weights.filter(|w| w.2 > 0) {
-                    let mut h = vec![0.0f32; rank];
-                    for (&xi, a_row) in x.iter().zip(a.chunks_exact(rank)) {
-                        if xi != 0.0 {
-                            h.iter_mut().zip(a_row).for_each(|(hk, &ak)| *hk += xi * ak);
-                        }
+        let mut z: Vec<f32> = Vec::with_capacity(self.dim);
+        let mut h: Vec<f32> = Vec::new();
+        for (i, x) in rows.into_iter().enumerate() {
+            z.clear();
+            if x.len() != self.dim {
+                z.resize(self.dim, 0.0);
+                f(i, &z);
+                continue;
+            }
+            z.extend_from_slice(x);
+            if let Some((a, b, rank)) = weights.filter(|w| w.2 > 0) {
+                h.clear();
+                h.resize(rank, 0.0);
+                for (&xi, a_row) in x.iter().zip(a.chunks_exact(rank)) {
+                    if xi != 0.0 {
+                        h.iter_mut().zip(a_row).for_each(|(hk, &ak)| *hk += xi * ak);
                     }
-                    for (&hk, b_row) in h.iter().zip(b.chunks_exact(self.dim)) {
-                        if hk != 0.0 {
-                            z.iter_mut().zip(b_row).for_each(|(zj, &bj)| *zj += hk * bj);
-                        }
+                }
+                for (&hk, b_row) in h.iter().zip(b.chunks_exact(self.dim)) {
+                    if hk != 0.0 {
+                        z.iter_mut().zip(b_row).for_each(|(zj, &bj)| *zj += hk * bj);
                     }
                 }
-                let norm = crate::classifier::dot(&z, &z).sqrt();
-                if norm > 1e-12 {
-                    z.iter_mut().for_each(|v| *v /= norm);
-                    z
-                } else {
-                    vec![0.0; self.dim]
-                }
-            })
-            .collect()
+            }
+            let norm = crate::classifier::dot(&z, &z).sqrt();
+            if norm > 1e-12 {
+                z.iter_mut().for_each(|v| *v /= norm);
+            } else {
+                z.iter_mut().for_each(|v| *v = 0.0);
+            }
+            f(i, &z);
+        }
     }
 
     /// Embeds one feature vector.
@@ -201,6 +220,35 @@ mod tests {
             for (j, v) in row.iter().enumerate() {
                 assert!((v - z[[i, j]]).abs() < 1e-5, "{i} {j}");
             }
+        }
+    }
+
+    #[test]
+    fn rows_are_embedded_one_by_one_as_a_batch_is() {
+        let mut rng = Seed(4).rng("head");
+        let mut h = Head::new(4, 2, &mut rng).unwrap();
+        h.params_mut().tensors_mut()[1] =
+            Array2::from_shape_fn((2, 4), |(i, j)| 0.3 * i as f32 - 0.2 * j as f32).into_dyn();
+        let rows: [&[f32]; 4] = [
+            &[0.5, 0.0, 1.0, 0.2],
+            &[0.0; 4],
+            &[1.0, 2.0],
+            &[0.0, 0.0, 0.0, 3.0],
+        ];
+        let batch = h.apply(&rows);
+        let mut seen = Vec::new();
+        h.for_each_embedded(rows, |i, z| seen.push((i, z.to_vec())));
+        assert_eq!(seen.len(), 4);
+        for (k, (i, z)) in seen.iter().enumerate() {
+            assert_eq!(*i, k);
+            assert_eq!(z, &batch[k]);
+            assert_eq!(z, &h.apply_one(rows[k]));
+        }
+        // No features, or features of the wrong width, embed to zeros; the others to unit length.
+        assert_eq!(batch[1], vec![0.0; 4]);
+        assert_eq!(batch[2], vec![0.0; 4]);
+        for k in [0, 3] {
+            assert!((crate::classifier::dot(&batch[k], &batch[k]) - 1.0).abs() < 1e-5);
         }
     }
 

@@ -153,29 +153,32 @@ impl LearnConfig {
     }
 }
 
-/// Labelled feature rows: `x` holds `y.len()` rows of `dim` values.
+/// Labelled feature rows, borrowed from where the features are kept (the agent's example
+/// cache): a consolidation splits, trains and scores on these without copying the feature
+/// matrix, so its memory does not grow with every example stored (each copy of 30,000
+/// 4,096-wide hashed rows is 480 MB).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Labelled {
+pub struct Labelled<'a> {
     /// Row width.
     pub dim: usize,
-    /// Rows back to back.
-    pub x: Vec<f32>,
+    /// The rows.
+    pub x: Vec<&'a [f32]>,
     /// Class index of each row.
     pub y: Vec<usize>,
 }
 
-impl Labelled {
+impl<'a> Labelled<'a> {
     /// An empty set of `dim`-wide rows.
-    pub fn new(dim: usize) -> Labelled {
+    pub fn new(dim: usize) -> Labelled<'a> {
         Labelled {
             dim,
             ..Labelled::default()
         }
     }
     /// Adds a row (ignored when its width is wrong).
-    pub fn push(&mut self, x: &[f32], y: usize) {
+    pub fn push(&mut self, x: &'a [f32], y: usize) {
         if x.len() == self.dim {
-            self.x.extend_from_slice(x);
+            self.x.push(x);
             self.y.push(y);
         }
     }
@@ -188,11 +191,11 @@ impl Labelled {
         self.y.is_empty()
     }
     /// Row `i`.
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.x[i * self.dim..(i + 1) * self.dim]
+    pub fn row(&self, i: usize) -> &'a [f32] {
+        self.x[i]
     }
     /// Appends every row of `other`.
-    pub fn extend(&mut self, other: &Labelled) {
+    pub fn extend(&mut self, other: &Labelled<'a>) {
         for i in 0..other.len() {
             self.push(other.row(i), other.y[i]);
         }
@@ -240,7 +243,7 @@ struct Sampler {
 }
 
 impl Sampler {
-    fn new(pool: &Labelled) -> Sampler {
+    fn new(pool: &Labelled<'_>) -> Sampler {
         Sampler {
             classes: pool
                 .by_class()
@@ -279,7 +282,7 @@ impl Sampler {
 }
 
 /// `[rows.len(), dim]` constant of the chosen pool rows.
-fn rows_var(pool: &Labelled, rows: &[usize]) -> Var<f32> {
+fn rows_var(pool: &Labelled<'_>, rows: &[usize]) -> Var<f32> {
     let mut m = Array2::<f32>::zeros((rows.len(), pool.dim));
     for (mut r, &i) in m.rows_mut().into_iter().zip(rows) {
         r.iter_mut().zip(pool.row(i)).for_each(|(d, s)| *d = *s);
@@ -288,7 +291,7 @@ fn rows_var(pool: &Labelled, rows: &[usize]) -> Var<f32> {
 }
 
 /// The episode's logits under head parameters `p`.
-fn episode_logits(p: &[Var<f32>], pool: &Labelled, e: &Episode, scale: f64) -> Var<f32> {
+fn episode_logits(p: &[Var<f32>], pool: &Labelled<'_>, e: &Episode, scale: f64) -> Var<f32> {
     let zs = Head::forward(p, rows_var(pool, &e.support));
     let zq = Head::forward(p, rows_var(pool, &e.query));
     let protos = prototypes(zs, &e.support_y, e.ways);
@@ -296,7 +299,7 @@ fn episode_logits(p: &[Var<f32>], pool: &Labelled, e: &Episode, scale: f64) -> V
 }
 
 /// The diagonal empirical Fisher of the episode loss at `head` over episodes of `old`.
-fn fisher(head: &Head, old: &Labelled, cfg: &LearnConfig, rng: &mut Rng) -> Vec<Tensor<f32>> {
+fn fisher(head: &Head, old: &Labelled<'_>, cfg: &LearnConfig, rng: &mut Rng) -> Vec<Tensor<f32>> {
     let mut acc: Vec<Tensor<f32>> = head
         .params()
         .tensors()
@@ -323,13 +326,39 @@ fn fisher(head: &Head, old: &Labelled, cfg: &LearnConfig, rng: &mut Rng) -> Vec<
     acc
 }
 
+/// The new rows and a class-balanced memory of `cfg.memory` old ones (the continual family's
+/// replay buffer, offered the old rows in a random order).
+///
+/// The memory keeps row numbers, not rows: each offer is an empty input tagged with the row's
+/// index as its experience, so choosing the old rows copies none of them (`memory` 4,096-wide
+/// rows were 32 MB per consolidation). The policy's draws depend on labels only, so it
+/// chooses what it chose when it held copies.
+fn replay_pool<'a>(
+    old: &Labelled<'a>,
+    new: &Labelled<'a>,
+    cfg: &LearnConfig,
+    rng: &mut Rng,
+) -> Labelled<'a> {
+    let mut memory = Buffer::new(cfg.memory, Policy::ClassBalanced);
+    let mut order: Vec<usize> = (0..old.len()).collect();
+    order.shuffle(rng);
+    for i in order {
+        memory.add(&[], old.y[i], i, rng);
+    }
+    let mut pool = new.clone();
+    for (&i, &y) in memory.items.exp.iter().zip(&memory.items.y) {
+        pool.push(old.row(i), y);
+    }
+    pool
+}
+
 /// Trains a copy of `head` on `new` (and, by the strategy, on `old`), both indexed by the
 /// same classes. With fewer than two classes of two or more rows to draw from, nothing is
 /// trained and the copy is returned as it was.
 pub fn train(
     head: &Head,
-    old: &Labelled,
-    new: &Labelled,
+    old: &Labelled<'_>,
+    new: &Labelled<'_>,
     strategy: Strategy,
     episodes: usize,
     cfg: &LearnConfig,
@@ -342,19 +371,7 @@ pub fn train(
             all.extend(new);
             all
         }
-        Strategy::Replay => {
-            let mut memory = Buffer::new(cfg.memory, Policy::ClassBalanced);
-            let mut order: Vec<usize> = (0..old.len()).collect();
-            order.shuffle(rng);
-            for i in order {
-                memory.add(old.row(i), old.y[i], 0, rng);
-            }
-            let mut pool = new.clone();
-            for (k, &y) in memory.items.y.iter().enumerate() {
-                pool.push(&memory.items.x[k * old.dim..(k + 1) * old.dim], y);
-            }
-            pool
-        }
+        Strategy::Replay => replay_pool(old, new, cfg, rng),
     };
     let sampler = Sampler::new(&pool);
     let mut report = TrainReport {
@@ -429,10 +446,10 @@ mod tests {
 
     /// Classes whose rows share a direction in the first half of the features and carry
     /// the same shared noise direction in the second half, so raw prototypes confuse them
-    /// and a learned head can separate them.
-    pub(crate) fn clusters(classes: usize, per: usize, dim: usize, seed: u64) -> Labelled {
+    /// and a learned head can separate them: `(row, class)`.
+    fn clusters(classes: usize, per: usize, dim: usize, seed: u64) -> Vec<(Vec<f32>, usize)> {
         let mut rng = Seed(seed).rng("clusters");
-        let mut out = Labelled::new(dim);
+        let mut out = Vec::new();
         for c in 0..classes {
             for _ in 0..per {
                 let mut x = vec![0.0f32; dim];
@@ -442,15 +459,25 @@ mod tests {
                 }
                 let n = x.iter().map(|v| v * v).sum::<f32>().sqrt();
                 x.iter_mut().for_each(|v| *v /= n);
-                out.push(&x, c);
+                out.push((x, c));
             }
+        }
+        out
+    }
+
+    /// The rows as a borrowed set.
+    fn labelled(rows: &[(Vec<f32>, usize)], dim: usize) -> Labelled<'_> {
+        let mut out = Labelled::new(dim);
+        for (x, c) in rows {
+            out.push(x, *c);
         }
         out
     }
 
     #[test]
     fn training_lowers_the_episode_loss() {
-        let data = clusters(6, 12, 16, 4);
+        let rows = clusters(6, 12, 16, 4);
+        let data = labelled(&rows, 16);
         let mut rng = Seed(5).rng("t");
         let head = Head::new(16, 4, &mut rng).unwrap();
         let cfg = LearnConfig {
@@ -476,10 +503,39 @@ mod tests {
     }
 
     #[test]
+    fn the_replay_memory_of_row_numbers_holds_the_rows_a_memory_of_copies_holds() {
+        // What the memory held before it kept row numbers: copies of the rows.
+        let rows = clusters(7, 30, 8, 9);
+        let old = labelled(&rows, 8);
+        let cfg = LearnConfig {
+            memory: 40,
+            ..LearnConfig::default()
+        };
+        let mut copies = Buffer::new(cfg.memory, Policy::ClassBalanced);
+        let mut rng = Seed(3).rng("memory");
+        let mut order: Vec<usize> = (0..old.len()).collect();
+        order.shuffle(&mut rng);
+        for i in order {
+            copies.add(old.row(i), old.y[i], 0, &mut rng);
+        }
+        let pool = replay_pool(&old, &Labelled::new(8), &cfg, &mut Seed(3).rng("memory"));
+        assert_eq!(pool.len(), 40);
+        assert_eq!(pool.y, copies.items.y);
+        let held: Vec<f32> = pool.x.concat();
+        assert_eq!(held, copies.items.x);
+        // Nothing was copied: every pool row is one of the old rows themselves.
+        assert!(pool
+            .x
+            .iter()
+            .all(|r| old.x.iter().any(|o| std::ptr::eq(r.as_ptr(), o.as_ptr()))));
+    }
+
+    #[test]
     fn nothing_to_draw_from_trains_nothing() {
+        let (a, b) = ([1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]);
         let mut one = Labelled::new(4);
-        one.push(&[1.0, 0.0, 0.0, 0.0], 0);
-        one.push(&[0.0, 1.0, 0.0, 0.0], 0);
+        one.push(&a, 0);
+        one.push(&b, 0);
         let mut rng = Seed(6).rng("t");
         let head = Head::new(4, 2, &mut rng).unwrap();
         let (h, r) = train(

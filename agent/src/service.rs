@@ -429,10 +429,10 @@ fn build_classifier(
     for i in intents {
         c.set_intent(&i.name, &i.answer, i.active);
     }
-    let rows: Vec<&[f32]> = cache.iter().map(|e| &*e.x).collect();
-    for (e, z) in cache.iter().zip(head.apply(&rows)) {
-        c.add_example(&e.intent, &z);
-    }
+    // One row at a time: prototypes are running sums, so no embedding per example is held.
+    head.for_each_embedded(cache.iter().map(|e| &*e.x), |i, z| {
+        c.add_example(&cache[i].intent, z);
+    });
     c
 }
 
@@ -510,15 +510,16 @@ fn fit_model(
         .or(ood.threshold)
         .unwrap_or(f64::INFINITY);
     let mut classifier = build_classifier(&head, intents, cache, config.temperature, threshold);
-    let rows: Vec<&[f32]> = cache.iter().map(|e| &*e.x).collect();
-    let labelled: Vec<(String, Vec<f32>)> = cache
-        .iter()
-        .map(|e| e.intent.clone())
-        .zip(head.apply(&rows))
-        .collect();
     let quantile =
         (config.ood_threshold.is_none() && ood.threshold.is_none()).then_some(config.ood_quantile);
-    let calibration = classifier.fit(&labelled, config.min_held_out, quantile);
+    // Only the calibration sample (at most 4,000 examples) is embedded, one at a time.
+    let cached_intents: Vec<&str> = cache.iter().map(|e| e.intent.as_str()).collect();
+    let calibration = classifier.fit_with(
+        &cached_intents,
+        |i, x| head.for_each_embedded([&*cache[i].x], |_, z| x.extend_from_slice(z)),
+        config.min_held_out,
+        quantile,
+    );
     if !classifier.ood_threshold.is_finite() {
         // Too few examples to fit a threshold and none configured: nothing is out of scope
         // by distance (featureless texts still are).
