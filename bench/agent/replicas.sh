@@ -66,7 +66,7 @@ dim = 4096
 [consolidation]
 enabled = false
 EOF
-export AUTODIDACT_CLIENT_TOKEN=bench-client AUTODIDACT_ADMIN_TOKEN=bench-admin
+export AUTODIDACT_CLIENT_TOKEN=bench-client-token-0001 AUTODIDACT_ADMIN_TOKEN=bench-admin-token-00001
 
 start_replica() {
     local port="$1"
