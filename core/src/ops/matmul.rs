@@ -70,34 +70,25 @@ fn gemm_into<T: Float>(
         }
         return;
     }
-    let mut pieces = Vec::new();
-    let mut rest = &mut out[..n * m];
-    for r in crate::parallel::chunks(n, PIECE_ROWS) {
-        let (piece, tail) = rest.split_at_mut(r.len() * m);
-        pieces.push((r, piece));
-        rest = tail;
-    }
+    let cut = crate::parallel::chunks(n, PIECE_ROWS);
     // Row `i` of op(a) starts at `i * a_rs`, so a piece's rows are the same strides from there.
-    let run = |(r, piece): (std::ops::Range<usize>, &mut [T])| {
-        gemm_rows(
-            r.len(),
-            k,
-            m,
-            &a[r.start * a_rs..],
-            a_rs,
-            a_cs,
-            b,
-            b_rs,
-            b_cs,
-            piece,
-        );
-    };
-    if rayon::current_thread_index().is_some() {
-        use rayon::prelude::*;
-        pieces.into_par_iter().for_each(run);
-    } else {
-        pieces.into_iter().for_each(run);
-    }
+    super::pieces::for_each(
+        super::pieces::split_rows(&mut out[..n * m], m, &cut),
+        |(r, piece)| {
+            gemm_rows(
+                r.len(),
+                k,
+                m,
+                &a[r.start * a_rs..],
+                a_rs,
+                a_cs,
+                b,
+                b_rs,
+                b_cs,
+                piece,
+            );
+        },
+    );
 }
 
 /// [`gemm_into`]'s cut for few rows: pieces of [`PIECE_ROWS`] columns of `op(b)`, each product
@@ -134,12 +125,7 @@ fn gemm_columns<T: Float>(
         );
         piece
     };
-    let done: Vec<Vec<T>> = if rayon::current_thread_index().is_some() {
-        use rayon::prelude::*;
-        pieces.par_iter().map(run).collect()
-    } else {
-        pieces.iter().map(run).collect()
-    };
+    let done: Vec<Vec<T>> = super::pieces::map(pieces.clone(), |r| run(&r));
     for (r, piece) in pieces.iter().zip(&done) {
         for (row, src) in out[..n * m].chunks_mut(m).zip(piece.chunks(r.len())) {
             row[r.clone()].copy_from_slice(src);
