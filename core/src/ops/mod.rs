@@ -11,6 +11,7 @@ pub mod index;
 pub mod losses;
 pub mod matmul;
 pub mod norm;
+pub(crate) mod panels;
 pub(crate) mod pieces;
 pub mod reduce;
 pub mod shape;

@@ -23,7 +23,9 @@ pub mod cache;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use autodidact_core::layers::bert::{load::load_safetensors, Bert, BertBatch, BertConfig};
+use autodidact_core::layers::bert::{
+    load::load_safetensors, Bert, BertBatch, BertConfig, PackedWeights,
+};
 use autodidact_core::ndarray::Array2;
 use autodidact_core::Params;
 use serde_json::Value;
@@ -54,6 +56,8 @@ pub struct SentenceEncoder {
     tokenizer: Tokenizer,
     bert: Bert,
     params: Params<f32>,
+    /// The linear weights in panels for few-token products (the weights never change here).
+    packed: PackedWeights,
     max_seq_length: usize,
 }
 
@@ -188,11 +192,13 @@ impl SentenceEncoder {
             })?;
         tokenizer.with_padding(None);
         let (bert, params) = load_safetensors::<f32>(&paths[1], &config)?;
+        let packed = bert.pack(&params);
         Ok(SentenceEncoder {
             dir: dir.to_path_buf(),
             tokenizer,
             bert,
             params,
+            packed,
             max_seq_length,
         })
     }
@@ -271,7 +277,9 @@ impl SentenceEncoder {
         normalize: bool,
     ) -> Result<Array2<f32>> {
         let (batches, order) = self.batches(texts, batch_size)?;
-        let outs = self.bert.encode(&self.params, &batches, normalize);
+        let outs = self
+            .bert
+            .encode_packed(&self.params, &self.packed, &batches, normalize)?;
         let dim = self.dim();
         let mut result = Array2::<f32>::zeros((texts.len(), dim));
         let flat: Vec<f32> = outs.iter().flat_map(|o| o.iter().copied()).collect();
@@ -288,7 +296,7 @@ impl SentenceEncoder {
 
 /// The version of the encoder's arithmetic, hashed into every cache key: bump it when a change
 /// to the code (not the model) changes the embeddings, so old cache files are not reused.
-pub const ENCODER_VERSION: &str = "autodidact-bert-encoder 3";
+pub const ENCODER_VERSION: &str = "autodidact-bert-encoder 4";
 
 /// SHA-256 over [`ENCODER_VERSION`] and the model folder's files that define its output
 /// ([`MODEL_FILES`]; the optional `pooling_config.json` when present), each with its name.

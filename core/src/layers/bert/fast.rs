@@ -27,11 +27,12 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 
-use super::{Bert, BertBatch, LayerNorm};
+use super::{Bert, BertBatch, LayerNorm, PackedWeights};
 use crate::float::Float;
 use crate::layers::Linear;
 use crate::ops::elementwise::{exp_neg_f32, gelu, gelu_f32_fast};
 use crate::ops::matmul::gemm_acc;
+use crate::ops::panels::{self, as_f32, as_f32_mut};
 use crate::ops::pieces;
 use crate::parallel::chunks;
 use crate::params::Params;
@@ -86,19 +87,25 @@ fn flat<T: Float>(t: &Tensor<T>) -> Cow<'_, [T]> {
     }
 }
 
-/// The parameters as flat slices, by index.
+/// The parameters as flat slices, by index, and the linear weights' panels when packed.
 struct Weights<'a, T: Float> {
     all: Vec<Cow<'a, [T]>>,
+    packed: Option<&'a PackedWeights>,
 }
 
-impl<T: Float> Weights<'_, T> {
-    fn of(params: &Params<T>) -> Weights<'_, T> {
+impl<'a, T: Float> Weights<'a, T> {
+    fn of(params: &'a Params<T>, packed: Option<&'a PackedWeights>) -> Weights<'a, T> {
         Weights {
             all: params.tensors().iter().map(flat).collect(),
+            packed,
         }
     }
     fn get(&self, i: usize) -> &[T] {
         &self.all[i]
+    }
+    /// Parameter `i` as panels, when it was packed.
+    fn panels(&self, i: usize) -> Option<&'a [f32]> {
+        self.packed.and_then(|p| p.panels(i))
     }
 }
 
@@ -107,7 +114,7 @@ impl<T: Float> Weights<'_, T> {
 /// sequences' spans in `ws.rows`; returns the number of tokens.
 pub(crate) fn run<T: Float>(
     bert: &Bert,
-    params: &Params<T>,
+    (params, packed): (&Params<T>, Option<&PackedWeights>),
     batch: &BertBatch,
     layers: usize,
     ws: &mut Workspace<T>,
@@ -115,6 +122,7 @@ pub(crate) fn run<T: Float>(
     pulp::Arch::new().dispatch(Run {
         bert,
         params,
+        packed,
         batch,
         layers,
         ws,
@@ -126,6 +134,7 @@ pub(crate) fn run<T: Float>(
 struct Run<'a, T> {
     bert: &'a Bert,
     params: &'a Params<T>,
+    packed: Option<&'a PackedWeights>,
     batch: &'a BertBatch,
     layers: usize,
     ws: &'a mut Workspace<T>,
@@ -135,21 +144,21 @@ impl<T: Float> pulp::WithSimd for Run<'_, T> {
     type Output = usize;
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> usize {
-        run_impl(self.bert, self.params, self.batch, self.layers, self.ws)
+        let w = Weights::of(self.params, self.packed);
+        run_impl(self.bert, &w, self.batch, self.layers, self.ws)
     }
 }
 
 #[inline(always)]
 fn run_impl<T: Float>(
     bert: &Bert,
-    params: &Params<T>,
+    w: &Weights<'_, T>,
     batch: &BertBatch,
     layers: usize,
     ws: &mut Workspace<T>,
 ) -> usize {
     let c = &bert.config;
     let h = c.hidden_size;
-    let w = Weights::of(params);
     let e = &bert.embeddings;
     // Pack the real tokens: their word, position (the padded column, as the tape's forward
     // adds the position of the column) and segment rows, layer-normalised.
@@ -187,34 +196,34 @@ fn run_impl<T: Float>(
             t += 1;
         }
     }
-    layer_norm_rows(x, h, &w, &e.norm);
+    layer_norm_rows(x, h, w, &e.norm);
     for layer in bert.layers.iter().take(layers) {
         let a = &layer.attention;
         // Q, K, V: [n, 3h], biases prefilled, the three products added onto them.
         let qkv = at_least(&mut ws.qkv, n * 3 * h);
         for (col, lin) in [&a.query, &a.key, &a.value].into_iter().enumerate() {
-            prefill(qkv, n, 3 * h, col * h, h, bias(&w, lin), None);
-            linear_acc(&ws.x[..n * h], n, &w, lin, &mut qkv[col * h..], 3 * h);
+            prefill(qkv, n, 3 * h, col * h, h, bias(w, lin), None);
+            linear_acc(&ws.x[..n * h], n, w, lin, &mut qkv[col * h..], 3 * h);
         }
         let ctx = at_least(&mut ws.ctx, n * h);
         attention_all(qkv, &ws.rows, h, a.heads, &mut ws.scores, ctx);
         // LayerNorm(x + ctx·W_o + b_o).
         let y = at_least(&mut ws.y, n * h);
-        prefill(y, n, h, 0, h, bias(&w, &a.output), Some(&ws.x[..n * h]));
-        linear_acc(ctx, n, &w, &a.output, y, h);
-        layer_norm_rows(y, h, &w, &a.norm);
+        prefill(y, n, h, 0, h, bias(w, &a.output), Some(&ws.x[..n * h]));
+        linear_acc(ctx, n, w, &a.output, y, h);
+        layer_norm_rows(y, h, w, &a.norm);
         std::mem::swap(&mut ws.x, &mut ws.y);
         // LayerNorm(x + gelu(x·W₁ + b₁)·W₂ + b₂).
         let f = &layer.feed_forward;
         let m = f.intermediate.out_dim;
         let inter = at_least(&mut ws.inter, n * m);
-        prefill(inter, n, m, 0, m, bias(&w, &f.intermediate), None);
-        linear_acc(&ws.x[..n * h], n, &w, &f.intermediate, inter, m);
+        prefill(inter, n, m, 0, m, bias(w, &f.intermediate), None);
+        linear_acc(&ws.x[..n * h], n, w, &f.intermediate, inter, m);
         gelu_in_place(inter);
         let y = at_least(&mut ws.y, n * h);
-        prefill(y, n, h, 0, h, bias(&w, &f.output), Some(&ws.x[..n * h]));
-        linear_acc(inter, n, &w, &f.output, y, h);
-        layer_norm_rows(y, h, &w, &f.norm);
+        prefill(y, n, h, 0, h, bias(w, &f.output), Some(&ws.x[..n * h]));
+        linear_acc(inter, n, w, &f.output, y, h);
+        layer_norm_rows(y, h, w, &f.norm);
         std::mem::swap(&mut ws.x, &mut ws.y);
     }
     n
@@ -259,7 +268,10 @@ const PIECE_SEQUENCES: usize = 4;
 /// `out[:, ..out_dim] += x · W` for `x [n, in_dim]` and the layer's `W [in_dim, out_dim]`,
 /// `out` with row stride `ld`. A product of at least `2 · PIECE_ROWS` rows is cut into pieces
 /// of about `PIECE_ROWS` rows, fixed by `n` alone, which run on the caller's pool when there
-/// is one: the bits never depend on the thread count.
+/// is one: the bits never depend on the thread count. With the weight in panels (f32,
+/// [`Bert::pack`](super::Bert::pack)) and a CPU that runs their kernel, a product of few rows
+/// streams the panels instead of calling `gemm` (see `ops::panels`); which of the two runs
+/// depends on the piece's row count alone, never on the threads.
 fn linear_acc<T: Float>(
     x: &[T],
     n: usize,
@@ -270,7 +282,17 @@ fn linear_acc<T: Float>(
 ) {
     let (k, m) = (lin.in_dim, lin.out_dim);
     let wt = w.get(lin.weight);
+    let packed = w
+        .panels(lin.weight)
+        .filter(|_| panels::available() && as_f32(x).is_some());
     let product = |x: &[T], n: usize, out: &mut [T]| {
+        if let Some(p) = packed.filter(|_| n <= panels::MAX_ROWS) {
+            if let (Some(x), Some(out)) = (as_f32(x), as_f32_mut(out)) {
+                // Cannot decline: the kernel is available and n is within its rows.
+                panels::product((n, k, m), x, p, out, ld);
+                return;
+            }
+        }
         gemm_acc((n, k, m), (x, k, 1), (wt, m, 1), (out, ld), T::one());
     };
     if n < 2 * PIECE_ROWS {
@@ -500,13 +522,13 @@ fn attention<T: Float>(
 /// each sequence's tokens (zero for an empty one), L2-normalised when `normalize`.
 pub(crate) fn encode_batch<T: Float>(
     bert: &Bert,
-    params: &Params<T>,
+    weights: (&Params<T>, Option<&PackedWeights>),
     batch: &BertBatch,
     normalize: bool,
     ws: &mut Workspace<T>,
 ) -> Tensor<T> {
     let h = bert.config.hidden_size;
-    run(bert, params, batch, bert.layers.len(), ws);
+    run(bert, weights, batch, bert.layers.len(), ws);
     let mut out = vec![T::zero(); batch.batch * h];
     for (r, &(first, len)) in ws.rows.iter().enumerate() {
         let o = &mut out[r * h..][..h];
@@ -534,13 +556,13 @@ pub(crate) fn encode_batch<T: Float>(
 /// padded layout (zeros at padded positions).
 pub(crate) fn hidden_states<T: Float>(
     bert: &Bert,
-    params: &Params<T>,
+    weights: (&Params<T>, Option<&PackedWeights>),
     batch: &BertBatch,
     layers: usize,
     ws: &mut Workspace<T>,
 ) -> Tensor<T> {
     let h = bert.config.hidden_size;
-    run(bert, params, batch, layers, ws);
+    run(bert, weights, batch, layers, ws);
     let mut out = vec![T::zero(); batch.batch * batch.seq * h];
     let mut t = 0;
     for r in 0..batch.batch {
@@ -563,12 +585,17 @@ mod tests {
 
     /// A random f32 BERT whose widths are not multiples of the kernels' 16-lane panels.
     fn model() -> (Bert, Params<f32>) {
+        model_of(40, 72)
+    }
+
+    /// A random f32 BERT `hidden` wide with a feed-forward block `intermediate` wide.
+    fn model_of(hidden: usize, intermediate: usize) -> (Bert, Params<f32>) {
         let config = BertConfig {
             vocab_size: 50,
-            hidden_size: 40,
+            hidden_size: hidden,
             num_hidden_layers: 2,
             num_attention_heads: 4,
-            intermediate_size: 72,
+            intermediate_size: intermediate,
             max_position_embeddings: 24,
             type_vocab_size: 2,
             layer_norm_eps: 1e-12,
@@ -655,5 +682,86 @@ mod tests {
                 .zip(s.iter())
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
         }
+    }
+
+    /// The panel path (widths that are multiples of 32, so every linear weight is packed)
+    /// against the tape at batch 1 and 32, and against the unpacked path.
+    #[test]
+    fn packed_encode_matches_the_tape_at_batch_1_and_32() {
+        let (bert, params) = model_of(64, 96);
+        let packed = bert.pack(&params);
+        assert_eq!(packed.len(), 12, "6 linear weights in each of 2 layers");
+        let seqs = sentences(40);
+        for size in [1, 32] {
+            let bs = batches(&bert, &seqs, size);
+            let fast = bert
+                .encode_packed(&params, &packed, &bs, true)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let plain = bert.encode(&params, &bs, true);
+            let tape = Tape::<f32>::new();
+            let p = tape.params(&params);
+            for ((b, got), unpacked) in bs.iter().zip(&fast).zip(&plain) {
+                let want = bert.sentence_embeddings(&p, b, true).value();
+                let worst = |other: &Tensor<f32>| {
+                    got.iter()
+                        .zip(other.iter())
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0.0f32, f32::max)
+                };
+                assert!(
+                    worst(&want) < 2e-5,
+                    "batch size {size}: differs by {}",
+                    worst(&want)
+                );
+                assert!(
+                    worst(unpacked) < 2e-5,
+                    "batch size {size}: from gemm's by {}",
+                    worst(unpacked)
+                );
+            }
+        }
+    }
+
+    /// The panel path has the same bits outside any pool, on one thread and on two.
+    #[test]
+    fn packed_encode_has_the_same_bits_on_any_thread_count() {
+        let (bert, params) = model_of(64, 96);
+        let packed = bert.pack(&params);
+        let bs = batches(&bert, &sentences(32), 32);
+        let bits = || {
+            bert.encode_packed(&params, &packed, &bs, true)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .iter()
+                .flat_map(|t| t.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
+        let here = bits();
+        for threads in [1, 2] {
+            let pool = crate::parallel::pool(threads).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(here, pool.install(bits), "{threads} threads");
+        }
+    }
+
+    /// Weights changed after packing are refused, naming the parameter.
+    #[test]
+    fn packed_weights_of_changed_params_are_refused() {
+        let (bert, mut params) = model_of(64, 96);
+        let packed = bert.pack(&params);
+        let bs = batches(&bert, &sentences(2), 2);
+        let i = params
+            .index_of("encoder.layer.1.output.dense.weight")
+            .unwrap_or_else(|e| panic!("{e}"));
+        params.tensors_mut()[i].mapv_inplace(|v| v * 0.5);
+        let err = bert
+            .encode_packed(&params, &packed, &bs, true)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("encoder.layer.1.output.dense.weight") && err.contains("pack them again"),
+            "{err}"
+        );
+        let again = bert.pack(&params);
+        assert!(bert.encode_packed(&params, &again, &bs, true).is_ok());
     }
 }

@@ -38,6 +38,7 @@ pub mod encoder;
 mod fast;
 pub mod feed_forward;
 pub mod load;
+mod packed;
 pub mod pooling;
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,7 @@ pub use config::BertConfig;
 pub use embeddings::BertEmbeddings;
 pub use encoder::BertLayer;
 pub use feed_forward::FeedForward;
+pub use packed::PackedWeights;
 pub use pooling::{l2_normalize, mean_pool};
 
 use crate::error::{CoreError, Result};
@@ -246,8 +248,27 @@ impl Bert {
         let mut ws = fast::Workspace::new();
         batches
             .iter()
-            .map(|b| fast::encode_batch(self, params, b, normalize, &mut ws))
+            .map(|b| fast::encode_batch(self, (params, None), b, normalize, &mut ws))
             .collect()
+    }
+
+    /// [`Bert::encode`] with the linear weights in panels ([`Bert::pack`] of these `params`):
+    /// the same function, its products of few token rows summed in another order (within
+    /// float rounding of [`Bert::encode`]). Refuses `packed` when it was not made from
+    /// `params` as they are now.
+    pub fn encode_packed(
+        &self,
+        params: &Params<f32>,
+        packed: &PackedWeights,
+        batches: &[BertBatch],
+        normalize: bool,
+    ) -> Result<Vec<Tensor<f32>>> {
+        packed.check(params)?;
+        let mut ws = fast::Workspace::new();
+        Ok(batches
+            .iter()
+            .map(|b| fast::encode_batch(self, (params, Some(packed)), b, normalize, &mut ws))
+            .collect())
     }
 
     /// The hidden states after the embeddings and the first `layers` encoder layers
@@ -261,7 +282,8 @@ impl Bert {
         layers: usize,
     ) -> Tensor<T> {
         let mut ws = fast::Workspace::new();
-        fast::hidden_states(self, params, batch, layers.min(self.layers.len()), &mut ws)
+        let layers = layers.min(self.layers.len());
+        fast::hidden_states(self, (params, None), batch, layers, &mut ws)
     }
 
     /// The last hidden states `[batch, seq, hidden]` from the states `h` after the first
