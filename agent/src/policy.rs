@@ -1,12 +1,16 @@
 //! The dialogue policy: a contextual bandit (LinUCB, one ridge regression per action) choosing
 //! `answer`, `clarify` or `handoff` from the context
 //! `[1, confidence, margin to the second intent, the intent's recent accuracy, out-of-scope
-//! score]`, rewarded from feedback with a configurable [`RewardTable`].
+//! score, confidence mass of the intents a clarification offers]`, rewarded from feedback
+//! with a configurable [`RewardTable`].
 //!
 //! Each action starts from a prior `θ₀` worth `prior_weight` observations (`A = λI`,
-//! `b = λθ₀`): answering is worth `2·confidence − 1` (the expected reward of an answer right
-//! with probability `confidence`), clarifying a constant that falls with the out-of-scope
-//! score, handing off its fixed reward. Feedback then moves each action's estimate. Choices are
+//! `b = λθ₀`), the expected reward of the action if the confidences are calibrated: an answer
+//! is right with probability `confidence`, so it is worth `r⁻ + (r⁺ − r⁻)·confidence`; a
+//! clarification resolves when the right intent is among those offered, with probability
+//! their confidence mass, so it is worth `r⁻ + (r⁺ − r⁻)·mass`, less half the out-of-scope
+//! score (out of scope the right intent is none of them); a hand-off is worth its fixed
+//! reward. Feedback then moves each action's estimate. Choices are
 //! deterministic (ties go to the earlier action), so a restart answers the same.
 
 use std::collections::{HashMap, VecDeque};
@@ -14,7 +18,10 @@ use std::collections::{HashMap, VecDeque};
 use crate::error::{AgentError, Result};
 
 /// Width of the context vector.
-pub const DIM: usize = 5;
+pub const DIM: usize = 6;
+/// Width of the context before the clarification's confidence mass was added (contexts and
+/// bandit states stored by earlier versions).
+const LEGACY_DIM: usize = 5;
 
 /// What the agent does with a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -134,18 +141,7 @@ impl LinUcb {
     /// A fresh policy: exploration `alpha`, priors of weight `prior_weight` built from the
     /// reward table (see the module documentation).
     pub fn new(alpha: f64, prior_weight: f64, rewards: &RewardTable) -> Self {
-        let answer = [
-            rewards.answer_unresolved,
-            rewards.answer_resolved - rewards.answer_unresolved,
-            0.0,
-            0.0,
-            0.0,
-        ];
-        let mid =
-            0.5 * (rewards.clarify_resolved + rewards.clarify_unresolved.max(rewards.handoff));
-        let clarify = [mid + 0.5, 0.0, 0.0, 0.0, -1.0];
-        let handoff = [rewards.handoff, 0.0, 0.0, 0.0, 0.0];
-        let arms = [answer, clarify, handoff]
+        let arms = Self::priors(rewards)
             .iter()
             .map(|theta| {
                 let mut a = vec![0.0; DIM * DIM];
@@ -162,15 +158,50 @@ impl LinUcb {
         LinUcb { alpha, arms }
     }
 
-    /// Restores a policy from its JSON.
-    pub fn from_json(s: &str) -> Result<Self> {
-        let p: LinUcb =
+    /// Each action's prior `θ₀` (answer, clarify, hand-off): see the module documentation.
+    fn priors(r: &RewardTable) -> [[f64; DIM]; 3] {
+        let answer = [
+            r.answer_unresolved,
+            r.answer_resolved - r.answer_unresolved,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+        ];
+        let clarify = [
+            r.clarify_unresolved,
+            0.0,
+            0.0,
+            0.0,
+            -0.5,
+            r.clarify_resolved - r.clarify_unresolved,
+        ];
+        let handoff = [r.handoff, 0.0, 0.0, 0.0, 0.0, 0.0];
+        [answer, clarify, handoff]
+    }
+
+    /// Restores a policy from its JSON. A state stored before the context had its last
+    /// feature (5 wide) is widened: the new feature gets the prior of [`LinUcb::new`] with
+    /// `prior_weight` and `rewards`, and every earlier observation counts as one where it was 0.
+    pub fn from_json(s: &str, prior_weight: f64, rewards: &RewardTable) -> Result<Self> {
+        let mut p: LinUcb =
             serde_json::from_str(s).map_err(|e| AgentError::State(format!("bandit state: {e}")))?;
-        if p.arms.len() != 3
-            || p.arms
-                .iter()
-                .any(|a| a.a.len() != DIM * DIM || a.b.len() != DIM)
-        {
+        let fits = |d: usize| {
+            p.arms.len() == 3 && p.arms.iter().all(|a| a.a.len() == d * d && a.b.len() == d)
+        };
+        if fits(LEGACY_DIM) {
+            let priors = Self::priors(rewards);
+            for (arm, theta) in p.arms.iter_mut().zip(priors) {
+                let mut a = vec![0.0; DIM * DIM];
+                for i in 0..LEGACY_DIM {
+                    a[i * DIM..i * DIM + LEGACY_DIM]
+                        .copy_from_slice(&arm.a[i * LEGACY_DIM..][..LEGACY_DIM]);
+                }
+                a[DIM * DIM - 1] = prior_weight;
+                arm.a = a;
+                arm.b.push(prior_weight * theta[DIM - 1]);
+            }
+        } else if !fits(DIM) {
             return Err(AgentError::State("bandit state: wrong shape".into()));
         }
         Ok(p)
@@ -304,10 +335,43 @@ impl RecentAccuracy {
     }
 }
 
-/// The context vector of a prediction.
-pub fn context(confidence: f64, margin: f64, recent_accuracy: f64, ood_score: f64) -> [f64; DIM] {
+/// The context vector of a prediction; `offered` is the confidence mass of the intents a
+/// clarification would offer.
+pub fn context(
+    confidence: f64,
+    margin: f64,
+    recent_accuracy: f64,
+    ood_score: f64,
+    offered: f64,
+) -> [f64; DIM] {
     // The out-of-scope score is capped so one featureless text cannot dominate the regression.
-    [1.0, confidence, margin, recent_accuracy, ood_score.min(3.0)]
+    [
+        1.0,
+        confidence,
+        margin,
+        recent_accuracy,
+        ood_score.min(3.0),
+        offered,
+    ]
+}
+
+/// A stored context (JSON). One stored before the offered mass was a feature (5 wide) gets
+/// the answer's confidence for it, the mass of the one intent that was certainly offered.
+pub fn parse_context(s: &str) -> std::result::Result<[f64; DIM], String> {
+    let v: Vec<f64> = serde_json::from_str(s).map_err(|e| e.to_string())?;
+    match v.len() {
+        DIM => Ok(std::array::from_fn(|i| v[i])),
+        LEGACY_DIM => Ok(std::array::from_fn(|i| {
+            if i < LEGACY_DIM {
+                v[i]
+            } else {
+                v[1]
+            }
+        })),
+        n => Err(format!(
+            "{n} numbers; expected {DIM} (or {LEGACY_DIM} from an earlier version)"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -338,18 +402,18 @@ mod tests {
     #[test]
     fn prior_answers_when_confident_and_hands_off_far_out_of_scope() {
         let p = LinUcb::new(0.0, 2.0, &RewardTable::default());
-        let (a, _) = p.choose(&context(0.95, 0.9, 0.5, 0.3), &Action::ALL);
+        let (a, _) = p.choose(&context(0.95, 0.9, 0.5, 0.3, 0.98), &Action::ALL);
         assert_eq!(a, Action::Answer);
-        let (a, _) = p.choose(&context(0.4, 0.05, 0.5, 0.5), &Action::ALL);
+        let (a, _) = p.choose(&context(0.4, 0.05, 0.5, 0.5, 0.8), &Action::ALL);
         assert_eq!(a, Action::Clarify);
         // Out of scope the service offers only clarify or hand-off.
         let (a, _) = p.choose(
-            &context(0.4, 0.05, 0.5, 2.0),
+            &context(0.4, 0.05, 0.5, 2.0, 0.8),
             &[Action::Clarify, Action::Handoff],
         );
         assert_eq!(a, Action::Handoff);
         let (a, _) = p.choose(
-            &context(0.95, 0.9, 0.5, 0.3),
+            &context(0.95, 0.9, 0.5, 0.3, 0.98),
             &[Action::Clarify, Action::Handoff],
         );
         assert_eq!(a, Action::Clarify);
@@ -358,7 +422,7 @@ mod tests {
     #[test]
     fn update_converges_to_the_observed_rewards() {
         let mut p = LinUcb::new(0.0, 1.0, &RewardTable::default());
-        let x = context(0.9, 0.8, 0.5, 0.2);
+        let x = context(0.9, 0.8, 0.5, 0.2, 0.97);
         assert_eq!(p.choose(&x, &Action::ALL).0, Action::Answer);
         // Confident answers keep failing here: the answer estimate drops towards -1 and the
         // policy stops answering.
@@ -370,15 +434,16 @@ mod tests {
         assert_ne!(p.choose(&x, &Action::ALL).0, Action::Answer);
         assert_eq!(p.counts(), [200, 0, 0]);
         // Round trip through the stored JSON keeps every bit.
-        let q = LinUcb::from_json(&p.to_json()).unwrap();
+        let r = RewardTable::default();
+        let q = LinUcb::from_json(&p.to_json(), 1.0, &r).unwrap();
         assert_eq!(p, q);
-        assert!(LinUcb::from_json("{\"alpha\":1,\"arms\":[]}").is_err());
+        assert!(LinUcb::from_json("{\"alpha\":1,\"arms\":[]}", 1.0, &r).is_err());
     }
 
     #[test]
     fn exploration_bonus_shrinks_with_data() {
         let mut p = LinUcb::new(1.0, 1.0, &RewardTable::default());
-        let x = context(0.5, 0.1, 0.5, 0.5);
+        let x = context(0.5, 0.1, 0.5, 0.5, 0.8);
         let before = p.ucb(Action::Clarify, &x) - p.estimate(Action::Clarify, &x);
         for _ in 0..50 {
             p.update(Action::Clarify, &x, 0.5);
@@ -396,5 +461,62 @@ mod tests {
         }
         assert_eq!(r.get("a"), 4.0 / 5.0);
         assert_eq!(r.get("b"), 0.5);
+    }
+
+    #[test]
+    fn a_clarification_is_preferred_when_the_offered_intents_hold_the_answer() {
+        let p = LinUcb::new(0.0, 2.0, &RewardTable::default());
+        // Answer at 0.6 is worth 0.2; a clarification holding 0.95 of the mass 0.4, one
+        // holding 0.62 of it 0.07.
+        let (a, _) = p.choose(&context(0.6, 0.3, 0.5, 0.1, 0.95), &Action::ALL);
+        assert_eq!(a, Action::Clarify);
+        let (a, _) = p.choose(&context(0.6, 0.3, 0.5, 0.1, 0.62), &Action::ALL);
+        assert_eq!(a, Action::Answer);
+    }
+
+    #[test]
+    fn contexts_and_states_of_the_earlier_width_are_read() {
+        assert_eq!(
+            parse_context("[1.0,0.7,0.2,0.5,0.1]"),
+            Ok([1.0, 0.7, 0.2, 0.5, 0.1, 0.7])
+        );
+        assert_eq!(
+            parse_context("[1,0.7,0.2,0.5,0.1,0.9]"),
+            Ok([1.0, 0.7, 0.2, 0.5, 0.1, 0.9])
+        );
+        assert!(parse_context("[1,2]").unwrap_err().contains("2 numbers"));
+        // A 5-wide state with one observation, widened: the old block and counts are kept,
+        // the new coordinate has its prior.
+        let r = RewardTable::default();
+        let mut legacy = String::from("{\"alpha\":0.2,\"arms\":[");
+        for k in 0..3 {
+            let a: Vec<String> = (0..25)
+                .map(|i| {
+                    if i % 6 == 0 {
+                        "2.0".to_string()
+                    } else {
+                        "0.0".to_string()
+                    }
+                })
+                .collect();
+            legacy += &format!(
+                "{}{{\"a\":[{}],\"b\":[1,2,3,4,5],\"n\":{k}}}",
+                if k > 0 { "," } else { "" },
+                a.join(",")
+            );
+        }
+        legacy += "]}";
+        let p = LinUcb::from_json(&legacy, 2.0, &r).unwrap();
+        assert_eq!(p.counts(), [0, 1, 2]);
+        let wide = p.to_json();
+        let back = LinUcb::from_json(&wide, 2.0, &r).unwrap();
+        assert_eq!(p, back);
+        // The clarify arm's new coordinate: prior weight times (r+ - r-) = 2 * 1.0.
+        let est_low = p.estimate(Action::Clarify, &context(0.5, 0.0, 0.0, 0.0, 0.0));
+        let est_high = p.estimate(Action::Clarify, &context(0.5, 0.0, 0.0, 0.0, 1.0));
+        assert!(
+            (est_high - est_low - 1.0).abs() < 1e-9,
+            "{est_low} {est_high}"
+        );
     }
 }

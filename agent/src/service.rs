@@ -888,7 +888,7 @@ impl<S: Store> Agent<S> {
         };
         let p = &config.policy;
         let policy = match store.bandit_state().await? {
-            Some(s) => LinUcb::from_json(&s)?,
+            Some(s) => LinUcb::from_json(&s, p.prior_weight, &p.rewards)?,
             None => LinUcb::new(p.alpha, p.prior_weight, &p.rewards),
         };
         let mut accuracy = RecentAccuracy::new(p.accuracy_window);
@@ -1036,11 +1036,13 @@ impl<S: Store> Agent<S> {
         let served = self.served.load_full();
         let pred = served.classifier.predict(&served.head.apply_one(&x));
         let intent = pred.intent().to_string();
+        let offered: f64 = pred.ranked.iter().take(ALTERNATIVES).map(|(_, p)| p).sum();
         let ctx = policy::context(
             pred.confidence(),
             pred.margin(),
             served.accuracy.get(&intent),
             pred.ood_score,
+            offered,
         );
         let allowed: &[Action] = if pred.out_of_scope() {
             &[Action::Clarify, Action::Handoff]
@@ -1167,7 +1169,7 @@ impl<S: Store> Agent<S> {
             Some(_) => Some(self.batcher.embed(message.text.clone()).await?),
             None => None,
         };
-        let ctx: [f64; policy::DIM] = serde_json::from_str(&message.context)
+        let ctx = policy::parse_context(&message.context)
             .map_err(|e| AgentError::State(format!("message {id} context: {e}")))?;
         let correct = match correct_intent {
             Some(c) => c == message.intent,
@@ -1490,10 +1492,9 @@ impl<S: Store> Agent<S> {
         let mut next = Served::clone(&current);
         let mut changed = false;
         for f in &feedback {
-            let (Some(action), Ok(ctx)) = (
-                Action::parse(&f.action),
-                serde_json::from_str::<[f64; policy::DIM]>(&f.context),
-            ) else {
+            let (Some(action), Ok(ctx)) =
+                (Action::parse(&f.action), policy::parse_context(&f.context))
+            else {
                 return Err(AgentError::State(format!(
                     "message {} has action {:?} and context {:?}",
                     f.message_id, f.action, f.context
