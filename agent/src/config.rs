@@ -93,6 +93,9 @@ pub struct ConsolidationConfig {
     /// lasts without renewal (it renews it every third of that while it trains). Another
     /// replica takes over this long after the holder died.
     pub lease_seconds: u64,
+    /// Nice value (0–19, Linux) of the thread a consolidation trains and rebuilds on, so it
+    /// takes the cores only when requests leave them idle (never below the process's own).
+    pub nice: i32,
 }
 
 impl Default for ConsolidationConfig {
@@ -104,6 +107,7 @@ impl Default for ConsolidationConfig {
             every_seconds: 600,
             seed: 0,
             lease_seconds: 30,
+            nice: 10,
         }
     }
 }
@@ -278,6 +282,15 @@ impl AgentConfig {
             return Err(AgentError::config(
                 "consolidation.lease_seconds",
                 format!("{} is not in 1..=86400", self.consolidation.lease_seconds),
+            ));
+        }
+        if !(0..=19).contains(&self.consolidation.nice) {
+            return Err(AgentError::config(
+                "consolidation.nice",
+                format!(
+                    "{} is not in 0..=19 (a nice value: 0 is the request threads' priority, 19 the lowest)",
+                    self.consolidation.nice
+                ),
             ));
         }
         if !(10..=3_600_000).contains(&self.sync_ms) {
