@@ -403,4 +403,24 @@ mod tests {
         assert_eq!(c.batch.max_size, 32);
         assert!(toml::from_str::<AgentConfig>("[batch]\nmax_sise = 4\n").is_err());
     }
+
+    #[test]
+    fn a_nice_value_outside_0_to_19_is_refused_naming_the_key() {
+        assert_eq!(AgentConfig::default().consolidation.nice, 10);
+        for ok in [0, 19] {
+            let c: AgentConfig =
+                toml::from_str(&format!("[consolidation]\nnice = {ok}\n")).unwrap();
+            c.validate().unwrap();
+        }
+        for bad in [-1, 20, 40] {
+            let c: AgentConfig =
+                toml::from_str(&format!("[consolidation]\nnice = {bad}\n")).unwrap();
+            let e = c.validate().unwrap_err();
+            assert!(
+                matches!(&e, AgentError::Config { field, .. } if field == "consolidation.nice"),
+                "{e:?}"
+            );
+            assert!(e.to_string().contains(&bad.to_string()), "{e}");
+        }
+    }
 }

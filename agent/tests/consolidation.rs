@@ -218,3 +218,28 @@ async fn sparse_and_dense_examples_give_the_same_bits() {
     assert_eq!(sparse_restarted, dense_restarted);
     assert_eq!(sparse_restarted, sparse.predictions);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consolidation_thread_runs_at_the_configured_nice_value() {
+    let dir = TempDir::new("nice");
+    let mut cfg = config(dir.path());
+    cfg.consolidation.enabled = false;
+    cfg.consolidation.nice = 17;
+    cfg.learning.bootstrap_episodes = 2;
+    cfg.learning.episodes = 2;
+    let agent = Agent::open(cfg).await.unwrap();
+    assert_eq!(agent.consolidation_nice(), None);
+    agent.consolidate(None, false).await.unwrap();
+    // The test process may itself run niced (`nice -n 10 cargo test`); above 17 it would keep
+    // its own value, which an unprivileged process cannot lower.
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s[s.rfind(')')? + 1..].to_string();
+            rest.split_whitespace().nth(16)?.parse::<i32>().ok()
+        });
+    if let Some(own) = own {
+        assert_eq!(agent.consolidation_nice(), Some(17.max(own)));
+    }
+    agent.store().close().await;
+}

@@ -249,7 +249,8 @@ async fn a_stored_hashed_example_costs_its_set_buckets_not_a_dense_row() {
 
     let added = 5000;
     let per_example = (after as f64 - before as f64) / added as f64;
-    // What the features alone take, sparse: 8 bytes per set bucket.
+    // What the features alone take as the featurizer keeps them (sparse: 8 bytes per set
+    // bucket).
     let f = autodidact_agent::featurizer::build(&FeaturizerSpec::Hashed { dim: WIDE }).unwrap();
     let sample: Vec<String> = (1..6).flat_map(|k| customer_texts(k, 1000)).collect();
     let refs: Vec<&str> = sample.iter().map(String::as_str).collect();
@@ -259,8 +260,8 @@ async fn a_stored_hashed_example_costs_its_set_buckets_not_a_dense_row() {
     let mean_chars = sample.iter().map(|t| t.chars().count()).sum::<usize>() as f64 / 5000.0;
     let row = WIDE * std::mem::size_of::<f32>();
     eprintln!(
-        "live heap per stored example: {per_example:.0} B ({mean_features:.0} B of sparse \
-         features; a dense row is {row} B; texts of {mean_chars:.0} characters)"
+        "live heap per stored example: {per_example:.0} B ({mean_features:.0} B of features \
+         as kept; a dense row is {row} B; texts of {mean_chars:.0} characters)"
     );
     // The bound: the sparse features of a text this long (about 150 set buckets at 8 bytes),
     // plus the example's bookkeeping (id, intent name, the cache entry, a few hundred bytes),
@@ -270,6 +271,6 @@ async fn a_stored_hashed_example_costs_its_set_buckets_not_a_dense_row() {
     assert!(
         per_example < 2048.0,
         "each stored hashed example keeps {per_example:.0} B of live heap (a dense row is \
-         {row} B, its sparse features {mean_features:.0} B): the features are not kept compact"
+         {row} B, its features as kept {mean_features:.0} B): the features are not kept compact"
     );
 }
