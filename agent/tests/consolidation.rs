@@ -3,6 +3,8 @@
 //! serves an old version again, and survives a restart. Examples kept sparse (hashed
 //! features) give the very bits they gave kept dense.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use autodidact_agent::featurizer::{self, Featurizer};
