@@ -589,6 +589,9 @@ pub async fn serve<S: Store>(
         .map_err(|e| AgentError::io(addr.to_string(), e));
     for task in worker.into_iter().chain(sync) {
         task.abort();
+        // Gone before the caller closes the store: a consolidation polled on another thread
+        // at the abort would otherwise reach a closed pool and report a failure.
+        let _ = task.await;
     }
     served
 }

@@ -93,6 +93,9 @@ pub struct ConsolidationConfig {
     /// lasts without renewal (it renews it every third of that while it trains). Another
     /// replica takes over this long after the holder died.
     pub lease_seconds: u64,
+    /// Nice value (0–19, Linux) of the thread a consolidation trains and rebuilds on, so it
+    /// takes the cores only when requests leave them idle (never below the process's own).
+    pub nice: i32,
 }
 
 impl Default for ConsolidationConfig {
@@ -104,6 +107,7 @@ impl Default for ConsolidationConfig {
             every_seconds: 600,
             seed: 0,
             lease_seconds: 30,
+            nice: 10,
         }
     }
 }
@@ -280,6 +284,15 @@ impl AgentConfig {
                 format!("{} is not in 1..=86400", self.consolidation.lease_seconds),
             ));
         }
+        if !(0..=19).contains(&self.consolidation.nice) {
+            return Err(AgentError::config(
+                "consolidation.nice",
+                format!(
+                    "{} is not in 0..=19 (a nice value: 0 is the request threads' priority, 19 the lowest)",
+                    self.consolidation.nice
+                ),
+            ));
+        }
         if !(10..=3_600_000).contains(&self.sync_ms) {
             return Err(AgentError::config(
                 "sync_ms",
@@ -389,5 +402,25 @@ mod tests {
         assert_eq!(c.batch.max_wait_us, 0);
         assert_eq!(c.batch.max_size, 32);
         assert!(toml::from_str::<AgentConfig>("[batch]\nmax_sise = 4\n").is_err());
+    }
+
+    #[test]
+    fn a_nice_value_outside_0_to_19_is_refused_naming_the_key() {
+        assert_eq!(AgentConfig::default().consolidation.nice, 10);
+        for ok in [0, 19] {
+            let c: AgentConfig =
+                toml::from_str(&format!("[consolidation]\nnice = {ok}\n")).unwrap();
+            c.validate().unwrap();
+        }
+        for bad in [-1, 20, 40] {
+            let c: AgentConfig =
+                toml::from_str(&format!("[consolidation]\nnice = {bad}\n")).unwrap();
+            let e = c.validate().unwrap_err();
+            assert!(
+                matches!(&e, AgentError::Config { field, .. } if field == "consolidation.nice"),
+                "{e:?}"
+            );
+            assert!(e.to_string().contains(&bad.to_string()), "{e}");
+        }
     }
 }

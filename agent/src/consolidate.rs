@@ -14,6 +14,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AgentError, Result};
+use crate::features::Row;
 use crate::head::Head;
 use crate::learn::Labelled;
 
@@ -97,8 +98,8 @@ pub struct Example<'a> {
     pub class: usize,
     /// Bootstrap or operator (may be held out), or a customer's correction.
     pub trusted: bool,
-    /// Raw features.
-    pub x: &'a [f32],
+    /// Raw features (dense or sparse, borrowed).
+    pub x: Row<'a>,
 }
 
 /// The training rows and the held-out rows, with the ids of the training rows (the rows
@@ -179,7 +180,7 @@ impl Scores {
 fn rows_of<'s, 'a>(
     set: &'s Labelled<'a>,
     keep: impl Fn(usize) -> bool + 's,
-) -> impl Iterator<Item = (&'a [f32], usize)> + 's {
+) -> impl Iterator<Item = (Row<'a>, usize)> + 's {
     set.x
         .iter()
         .copied()
@@ -468,7 +469,7 @@ mod tests {
             id,
             class,
             trusted,
-            x,
+            x: x.into(),
         }
     }
 

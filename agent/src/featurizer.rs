@@ -8,6 +8,7 @@ use autodidact_envs::minilm::SentenceEncoder;
 use autodidact_envs::text::{TextFeaturiser, Weighting};
 
 use crate::error::{AgentError, Result};
+use crate::features::Features;
 
 /// Which featurizer, with its settings; stored with each model version, so a database is
 /// always served with the features it was built with.
@@ -40,6 +41,16 @@ pub trait Featurizer: Send + Sync + std::fmt::Debug {
     fn dim(&self) -> usize;
     /// Features of each text, in order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// The form a stored example's features are kept in memory: dense unless the
+    /// featurizer's rows are mostly zeros.
+    fn compact(&self, x: &[f32]) -> Features {
+        Features::dense(x.to_vec())
+    }
+    /// Features of each text in their [`Featurizer::compact`] form, never holding more than
+    /// one dense row beyond what [`Featurizer::embed`] makes.
+    fn embed_compact(&self, texts: &[&str]) -> Result<Vec<Features>> {
+        Ok(self.embed(texts)?.iter().map(|x| self.compact(x)).collect())
+    }
 }
 
 /// Hashed n-gram features.
@@ -52,6 +63,21 @@ impl Featurizer for Hashed {
     }
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         Ok(texts.iter().map(|t| self.0.transform(t)).collect())
+    }
+    /// A message sets tens to hundreds of the thousands of buckets: kept sparse.
+    fn compact(&self, x: &[f32]) -> Features {
+        Features::sparse(x)
+    }
+    /// Each text into one reused dense row, kept sparse.
+    fn embed_compact(&self, texts: &[&str]) -> Result<Vec<Features>> {
+        let mut row = vec![0.0f32; self.0.dim()];
+        Ok(texts
+            .iter()
+            .map(|t| {
+                self.0.transform_into(t, &mut row);
+                Features::sparse(&row)
+            })
+            .collect())
     }
 }
 
@@ -124,6 +150,9 @@ impl Featurizer for Memo {
     fn dim(&self) -> usize {
         self.inner.dim()
     }
+    fn compact(&self, x: &[f32]) -> Features {
+        self.inner.compact(x)
+    }
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.prefill(texts)?;
         let seen = self.lock()?;
@@ -181,6 +210,23 @@ mod tests {
         let texts = ["my pin", "a new text", "a card"];
         assert_eq!(memo.embed(&texts)?, inner.embed(&texts)?);
         assert_eq!(memo.dim(), 128);
+        Ok(())
+    }
+
+    #[test]
+    fn hashed_features_are_kept_sparse_and_minilm_sized_ones_dense() -> Result<()> {
+        let f = build(&FeaturizerSpec::Hashed { dim: 4096 })?;
+        let texts = ["I still have not received my new card", ""];
+        let dense = f.embed(&texts)?;
+        let compact = f.embed_compact(&texts)?;
+        for (d, c) in dense.iter().zip(&compact) {
+            assert!(matches!(c, Features::Sparse { .. }), "{c:?}");
+            assert_eq!(c.row().to_vec(), *d);
+            assert_eq!(f.compact(d), *c);
+            assert!(c.heap_bytes() < 4096 * 4 / 8, "{} B", c.heap_bytes());
+        }
+        let memo = Memo::new(Arc::clone(&f));
+        assert_eq!(memo.embed_compact(&texts)?, compact);
         Ok(())
     }
 }

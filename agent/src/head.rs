@@ -12,6 +12,7 @@ use ndarray::{Array2, ArrayView2, Ix2, IxDyn};
 use rand_distr::{Distribution, Normal};
 
 use crate::error::{AgentError, Result};
+use crate::features::Row;
 
 /// Parameter names in the store (and in the saved blob).
 const A: &str = "head.a";
@@ -106,9 +107,12 @@ impl Head {
     /// embedding per row. A consolidation embeds every stored example several times (scores,
     /// prototypes, the classifier); collecting them held one more copy of the whole feature
     /// matrix each time (hundreds of MB with 4,096-wide hashed features).
-    pub fn for_each_embedded<'r>(
+    ///
+    /// Rows may be dense or sparse ([`Row`]): both add the same non-zero terms in the same
+    /// ascending order, so a sparse example embeds to the bits its dense form does.
+    pub fn for_each_embedded<'r, R: Into<Row<'r>>>(
         &self,
-        rows: impl IntoIterator<Item = &'r [f32]>,
+        rows: impl IntoIterator<Item = R>,
         mut f: impl FnMut(usize, &[f32]),
     ) {
         let matrices = self.matrices();
@@ -138,21 +142,21 @@ impl Head {
         let mut z: Vec<f32> = Vec::with_capacity(self.dim);
         let mut h: Vec<f32> = Vec::new();
         for (i, x) in rows.into_iter().enumerate() {
+            let x: Row<'r> = x.into();
             z.clear();
-            if x.len() != self.dim {
-                z.resize(self.dim, 0.0);
+            z.resize(self.dim, 0.0);
+            if x.dim() != self.dim {
                 f(i, &z);
                 continue;
             }
-            z.extend_from_slice(x);
-            if let Some((a, b, rank)) = weights.filter(|w| w.2 > 0) {
+            x.write_into(&mut z);
+            if let Some((a, b, rank)) = weights.filter(|w| w.2 > 0 && w.0.len() >= self.dim * w.2) {
                 h.clear();
                 h.resize(rank, 0.0);
-                for (&xi, a_row) in x.iter().zip(a.chunks_exact(rank)) {
-                    if xi != 0.0 {
-                        h.iter_mut().zip(a_row).for_each(|(hk, &ak)| *hk += xi * ak);
-                    }
-                }
+                x.for_each_set(|j, xj| {
+                    let a_row = &a[j * rank..(j + 1) * rank];
+                    h.iter_mut().zip(a_row).for_each(|(hk, &ak)| *hk += xj * ak);
+                });
                 for (&hk, b_row) in h.iter().zip(b.chunks_exact(self.dim)) {
                     if hk != 0.0 {
                         z.iter_mut().zip(b_row).for_each(|(zj, &bj)| *zj += hk * bj);

@@ -16,6 +16,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AgentError, Result};
+use crate::features::Row;
 use crate::head::Head;
 
 /// What a consolidation trains on and how it protects what the head knew.
@@ -161,8 +162,8 @@ impl LearnConfig {
 pub struct Labelled<'a> {
     /// Row width.
     pub dim: usize,
-    /// The rows.
-    pub x: Vec<&'a [f32]>,
+    /// The rows (dense or sparse, borrowed).
+    pub x: Vec<Row<'a>>,
     /// Class index of each row.
     pub y: Vec<usize>,
 }
@@ -176,8 +177,9 @@ impl<'a> Labelled<'a> {
         }
     }
     /// Adds a row (ignored when its width is wrong).
-    pub fn push(&mut self, x: &'a [f32], y: usize) {
-        if x.len() == self.dim {
+    pub fn push(&mut self, x: impl Into<Row<'a>>, y: usize) {
+        let x = x.into();
+        if x.dim() == self.dim {
             self.x.push(x);
             self.y.push(y);
         }
@@ -191,7 +193,7 @@ impl<'a> Labelled<'a> {
         self.y.is_empty()
     }
     /// Row `i`.
-    pub fn row(&self, i: usize) -> &'a [f32] {
+    pub fn row(&self, i: usize) -> Row<'a> {
         self.x[i]
     }
     /// Appends every row of `other`.
@@ -281,12 +283,17 @@ impl Sampler {
     }
 }
 
-/// `[rows.len(), dim]` constant of the chosen pool rows.
+/// `[rows.len(), dim]` constant of the chosen pool rows: the one place a training episode
+/// needs its rows dense (a matrix product takes them so), an episode's worth at a time.
 fn rows_var(pool: &Labelled<'_>, rows: &[usize]) -> Var<f32> {
-    let mut m = Array2::<f32>::zeros((rows.len(), pool.dim));
-    for (mut r, &i) in m.rows_mut().into_iter().zip(rows) {
-        r.iter_mut().zip(pool.row(i)).for_each(|(d, s)| *d = *s);
+    let mut m = vec![0.0f32; rows.len() * pool.dim];
+    if pool.dim > 0 {
+        for (out, &i) in m.chunks_exact_mut(pool.dim).zip(rows) {
+            pool.row(i).write_into(out);
+        }
     }
+    let m = Array2::from_shape_vec((rows.len(), pool.dim), m)
+        .unwrap_or_else(|_| Array2::zeros((rows.len(), pool.dim)));
     Var::constant(m.into_dyn())
 }
 
@@ -516,18 +523,22 @@ mod tests {
         let mut order: Vec<usize> = (0..old.len()).collect();
         order.shuffle(&mut rng);
         for i in order {
-            copies.add(old.row(i), old.y[i], 0, &mut rng);
+            copies.add(&old.row(i).to_vec(), old.y[i], 0, &mut rng);
         }
         let pool = replay_pool(&old, &Labelled::new(8), &cfg, &mut Seed(3).rng("memory"));
         assert_eq!(pool.len(), 40);
         assert_eq!(pool.y, copies.items.y);
-        let held: Vec<f32> = pool.x.concat();
+        let held: Vec<f32> = pool.x.iter().flat_map(|r| r.to_vec()).collect();
         assert_eq!(held, copies.items.x);
         // Nothing was copied: every pool row is one of the old rows themselves.
+        let start = |r: &Row<'_>| match r {
+            Row::Dense(x) => x.as_ptr(),
+            Row::Sparse { entries, .. } => entries.as_ptr().cast(),
+        };
         assert!(pool
             .x
             .iter()
-            .all(|r| old.x.iter().any(|o| std::ptr::eq(r.as_ptr(), o.as_ptr()))));
+            .all(|r| old.x.iter().any(|o| std::ptr::eq(start(r), start(o)))));
     }
 
     #[test]

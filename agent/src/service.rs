@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,6 +23,7 @@ use crate::classifier::{Classifier, ModelSpec, Prediction, OUT_OF_SCOPE};
 use crate::config::AgentConfig;
 use crate::consolidate::{fit_ood, guard, score, split, Example};
 use crate::error::{AgentError, Result};
+use crate::features::Features;
 use crate::featurizer::{self, Featurizer};
 use crate::head::Head;
 use crate::learn::{train, Labelled, Strategy};
@@ -86,7 +87,9 @@ pub(crate) struct Cached {
     id: i64,
     intent: String,
     trusted: bool,
-    x: Arc<[f32]>,
+    /// Sparse for hashed n-grams, dense for MiniLM (the featurizer's
+    /// [`Featurizer::compact`]): a hashed example costs bytes per set bucket, not 16 KiB.
+    x: Features,
 }
 
 /// What one consolidation did.
@@ -229,6 +232,9 @@ pub const TIMELINE_ROWS: i64 = 100_000;
 /// Texts embedded between two progress reports at the bootstrap.
 const BOOTSTRAP_CHUNK: usize = 256;
 
+/// [`Agent::consolidation_nice`] before any consolidation ran.
+const NICE_UNKNOWN: i32 = i32::MIN;
+
 /// The lease replicas on one database take to consolidate or roll back (one at a time).
 const MODEL_LEASE: &str = "consolidation";
 
@@ -255,6 +261,8 @@ pub struct Agent<S: Store = SqliteStore> {
     learn: tokio::sync::Mutex<()>,
     cache: std::sync::Mutex<Vec<Cached>>,
     consolidating: tokio::sync::Mutex<()>,
+    /// See [`Agent::consolidation_nice`] ([`NICE_UNKNOWN`] before the first).
+    consolidation_nice: AtomicI32,
     pending: AtomicU64,
     wake: tokio::sync::Notify,
     counters: Counters,
@@ -430,7 +438,7 @@ fn build_classifier(
         c.set_intent(&i.name, &i.answer, i.active);
     }
     // One row at a time: prototypes are running sums, so no embedding per example is held.
-    head.for_each_embedded(cache.iter().map(|e| &*e.x), |i, z| {
+    head.for_each_embedded(cache.iter().map(|e| e.x.row()), |i, z| {
         c.add_example(&cache[i].intent, z);
     });
     c
@@ -471,7 +479,7 @@ fn fit_model(
     let mut old_class = vec![false; names.len()];
     let examples: Vec<Example<'_>> = cache
         .iter()
-        .filter(|e| e.x.len() == dim)
+        .filter(|e| e.x.dim() == dim)
         .filter_map(|e| {
             let class = *index.get(e.intent.as_str())?;
             if e.id <= upto {
@@ -481,7 +489,7 @@ fn fit_model(
                 id: e.id,
                 class,
                 trusted: e.trusted,
-                x: &e.x,
+                x: e.x.row(),
             })
         })
         .collect();
@@ -516,7 +524,7 @@ fn fit_model(
     let cached_intents: Vec<&str> = cache.iter().map(|e| e.intent.as_str()).collect();
     let calibration = classifier.fit_with(
         &cached_intents,
-        |i, x| head.for_each_embedded([&*cache[i].x], |_, z| x.extend_from_slice(z)),
+        |i, x| head.for_each_embedded([cache[i].x.row()], |_, z| x.extend_from_slice(z)),
         config.min_held_out,
         quantile,
     );
@@ -710,6 +718,7 @@ impl<S: Store> Agent<S> {
             learn: tokio::sync::Mutex::new(()),
             cache: std::sync::Mutex::new(cache),
             consolidating: tokio::sync::Mutex::new(()),
+            consolidation_nice: AtomicI32::new(NICE_UNKNOWN),
             pending: AtomicU64::new(0),
             wake: tokio::sync::Notify::new(),
             counters: Counters::default(),
@@ -730,6 +739,20 @@ impl<S: Store> Agent<S> {
         tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             f.embed(&refs)
+        })
+        .await
+        .map_err(|e| AgentError::Internal(format!("featurizer task: {e}")))?
+    }
+
+    /// [`Agent::embed_owned`] in the featurizer's compact form.
+    async fn embed_compact_owned(
+        featurizer: &Arc<dyn Featurizer>,
+        texts: Vec<String>,
+    ) -> Result<Vec<Features>> {
+        let f = Arc::clone(featurizer);
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            f.embed_compact(&refs)
         })
         .await
         .map_err(|e| AgentError::Internal(format!("featurizer task: {e}")))?
@@ -769,24 +792,24 @@ impl<S: Store> Agent<S> {
             })
             .collect();
         tell(Progress::Stage("embedding", rows.len() as u64));
-        let mut features = Vec::with_capacity(rows.len());
+        // Only the compact cache holds the features while the head trains: a chunk's dense
+        // rows are dropped as soon as they are compacted, and the stored bytes are written
+        // from the cache after training (one dense copy at a time, never three).
+        let mut cache: Vec<Cached> = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(BOOTSTRAP_CHUNK) {
             let texts = chunk.iter().map(|r| r.text.clone()).collect();
-            features.extend(Self::embed_owned(featurizer, texts).await?);
+            let compact = Self::embed_compact_owned(featurizer, texts).await?;
+            for (r, x) in chunk.iter().zip(compact) {
+                cache.push(Cached {
+                    id: cache.len() as i64 + 1,
+                    intent: r.label.clone(),
+                    trusted: true,
+                    x,
+                });
+            }
             tell(Progress::Advance(chunk.len() as u64));
         }
         tell(Progress::Stage("training the embedding head", 0));
-        let mut cache: Vec<Cached> = rows
-            .iter()
-            .zip(&features)
-            .enumerate()
-            .map(|(i, (r, x))| Cached {
-                id: i as i64 + 1,
-                intent: r.label.clone(),
-                trusted: true,
-                x: Arc::from(x.as_slice()),
-            })
-            .collect();
         let fit = {
             let (config, intents, cache, dim) = (
                 config.clone(),
@@ -833,10 +856,11 @@ impl<S: Store> Agent<S> {
             .iter()
             .map(|i| (i.name.clone(), i.answer.clone()))
             .collect();
+        // The dense bytes, written back bit for bit from the compact rows.
         let examples: Vec<(String, String, Vec<u8>)> = rows
             .into_iter()
-            .zip(&features)
-            .map(|(r, x)| (r.label, r.text, features_to_bytes(x)))
+            .zip(&cache)
+            .map(|(r, c)| (r.label, r.text, features_to_bytes(&c.x.row().to_vec())))
             .collect();
         tell(Progress::Stage("storing", 0));
         let ids = store.bootstrap(&pairs, &examples, &model).await?;
@@ -937,22 +961,29 @@ impl<S: Store> Agent<S> {
         if !updates.is_empty() {
             store.set_features(&updates).await?;
         }
-        let mut fresh: HashMap<usize, Vec<f32>> = missing.into_iter().zip(computed).collect();
+        let mut fresh: HashMap<usize, Features> = missing
+            .into_iter()
+            .zip(computed.iter().map(|x| featurizer.compact(x)))
+            .collect();
+        drop(computed);
+        // Each row's stored bytes are dropped as soon as its compact form is made.
         Ok(rows
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(i, r)| {
                 let x = fresh.remove(&i).unwrap_or_else(|| {
-                    r.features
-                        .as_deref()
-                        .and_then(|b| features_from_bytes(b, dim))
-                        .unwrap_or_default()
+                    featurizer.compact(
+                        &r.features
+                            .as_deref()
+                            .and_then(|b| features_from_bytes(b, dim))
+                            .unwrap_or_default(),
+                    )
                 });
                 Cached {
                     id: r.id,
-                    intent: r.intent.clone(),
                     trusted: r.source != Source::Feedback.as_str(),
-                    x: Arc::from(x),
+                    intent: r.intent,
+                    x,
                 }
             })
             .collect())
@@ -1203,7 +1234,7 @@ impl<S: Store> Agent<S> {
                 id: eid,
                 intent: c.to_string(),
                 trusted: false,
-                x: Arc::from(x.as_slice()),
+                x: self.featurizer.compact(&x),
             }]);
             if correct_intent.is_some() {
                 self.counters.corrections.fetch_add(1, Ordering::Relaxed);
@@ -1265,7 +1296,7 @@ impl<S: Store> Agent<S> {
                     id,
                     intent: name.to_string(),
                     trusted: true,
-                    x: Arc::from(x),
+                    x: self.featurizer.compact(&x),
                 })
                 .collect(),
         );
@@ -1353,7 +1384,8 @@ impl<S: Store> Agent<S> {
         let attempt = self.store.models().await?.len() as u64;
         let config = self.config.clone();
         let start = Head::clone(&served.head);
-        let fit = tokio::task::spawn_blocking(move || {
+        let nice = self.config.consolidation.nice;
+        let fit = crate::priority::run_niced(nice, move || {
             let seed = Seed(config.consolidation.seed).index(attempt);
             let start = if from_scratch {
                 Head::new(start.dim(), config.learning.rank, &mut seed.rng("head"))?
@@ -1376,9 +1408,12 @@ impl<S: Store> Agent<S> {
                 false,
                 &mut seed.rng("consolidate"),
             )
+            .map(|fit| (fit, crate::priority::this_thread_nice()))
         })
-        .await
-        .map_err(|e| AgentError::Internal(e.to_string()))??;
+        .await??;
+        let (fit, ran_at) = fit;
+        self.consolidation_nice
+            .store(ran_at.unwrap_or(NICE_UNKNOWN), Ordering::Relaxed);
         let accepted = fit.refused.is_none() || !self.config.guard.enabled;
         let spec = ModelSpec {
             featurizer: self.config.featurizer.clone(),
@@ -1429,9 +1464,17 @@ impl<S: Store> Agent<S> {
     async fn rebuild_classifier(&self, head: &Head, spec: &ModelSpec) -> Result<Classifier> {
         let (cache, intents) = (self.cached()?, self.store.intents().await?);
         let (head, t, ood) = (head.clone(), spec.temperature, spec.ood_threshold);
-        tokio::task::spawn_blocking(move || build_classifier(&head, &intents, &cache, t, ood))
-            .await
-            .map_err(|e| AgentError::Internal(e.to_string()))
+        crate::priority::run_niced(self.config.consolidation.nice, move || {
+            build_classifier(&head, &intents, &cache, t, ood)
+        })
+        .await
+    }
+
+    /// The nice value the last consolidation's training thread ran at, as the kernel
+    /// reported it there (`None` before the first, or off Linux): `consolidation.nice`, or
+    /// the process's own when that is lower still.
+    pub fn consolidation_nice(&self) -> Option<i32> {
+        Some(self.consolidation_nice.load(Ordering::Relaxed)).filter(|&n| n != NICE_UNKNOWN)
     }
 
     /// Takes the model lease (replicas consolidate and roll back one at a time); a conflict
@@ -1520,11 +1563,12 @@ impl<S: Store> Agent<S> {
                     intents.clone(),
                     cache.clone(),
                 );
-                next.classifier = tokio::task::spawn_blocking(move || {
-                    build_classifier(&head, &listed, &all, spec.temperature, spec.ood_threshold)
-                })
-                .await
-                .map_err(|e| AgentError::Internal(e.to_string()))?;
+                // Rebuilding every prototype is a consolidation's work: at its priority.
+                next.classifier =
+                    crate::priority::run_niced(self.config.consolidation.nice, move || {
+                        build_classifier(&head, &listed, &all, spec.temperature, spec.ood_threshold)
+                    })
+                    .await?;
                 let newer = cache
                     .iter()
                     .filter(|c| c.id > blob.spec.examples_upto)
@@ -1573,7 +1617,7 @@ impl<S: Store> Agent<S> {
                             id: r.id,
                             intent: r.intent.clone(),
                             trusted: r.source != Source::Feedback.as_str(),
-                            x: Arc::from(x),
+                            x: self.featurizer.compact(&x),
                         });
                     }
                     self.remember(added);

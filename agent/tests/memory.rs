@@ -5,8 +5,11 @@
 //!
 //! Heap bytes are counted exactly by a counting global allocator around each consolidation,
 //! not read from the process's resident memory (which the allocator and the other test
-//! binaries' threads make noisy). This file holds one test, so nothing else allocates in the
-//! process while it measures but the agent's own idle threads.
+//! binaries' threads make noisy). The tests of this file take turns ([`ONE_AT_A_TIME`]), so
+//! nothing else allocates in the process while one measures but the agent's own idle threads.
+//!
+//! The second test bounds what stays: the live heap each stored hashed example costs (its
+//! features are kept sparse, a few hundred bytes, where a dense row was 16 KiB).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -122,8 +125,12 @@ fn texts(k: usize, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Taken by each test for its whole run: the counters are the process's.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consolidation_holds_no_copy_of_the_examples_and_leaves_nothing_behind() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = TempDir::new("memory");
     let mut cfg = config(dir.path());
     cfg.featurizer = FeaturizerSpec::Hashed { dim: DIM };
@@ -187,5 +194,83 @@ async fn a_consolidation_holds_no_copy_of_the_examples_and_leaves_nothing_behind
     assert!(
         total < (added * row / 8) as isize,
         "four consolidations at the same size left {total} B more live heap: {left:?}"
+    );
+}
+
+/// `n` distinct texts of intent `k` of about BANKING77's mean length (59 characters; its
+/// median is 47, its 90th percentile 110).
+fn customer_texts(k: usize, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|j| {
+            format!(
+                "hello, topic{k} request{k}: what about item{} and detail{}, ref {j}?",
+                j % 37,
+                j % 11
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_hashed_example_costs_its_set_buckets_not_a_dense_row() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    const WIDE: usize = 4096;
+    let dir = TempDir::new("memory-resident");
+    let mut cfg = config(dir.path());
+    cfg.featurizer = FeaturizerSpec::Hashed { dim: WIDE };
+    cfg.consolidation.enabled = false;
+    cfg.learning.bootstrap_episodes = 4;
+    cfg.learning.episodes = 4;
+    cfg.learning.rank = 8;
+    cfg.learning.ways = 4;
+    cfg.learning.memory = 50;
+    let agent = Agent::open(cfg).await.expect("open");
+    let add = |from: usize, to: usize| {
+        let agent = &agent;
+        async move {
+            for k in from..to {
+                agent
+                    .create_intent(&format!("topic_{k}"), &customer_texts(k, 1000), "an answer")
+                    .await
+                    .expect("intent");
+            }
+        }
+    };
+    // Consolidated twice at each size, so the training's per-thread buffers and the served
+    // classifier are in place alike when the live heap is read.
+    add(0, 1).await;
+    consolidate(&agent).await;
+    consolidate(&agent).await;
+    let before = LIVE.load(Ordering::SeqCst);
+    add(1, 6).await;
+    consolidate(&agent).await;
+    consolidate(&agent).await;
+    let after = LIVE.load(Ordering::SeqCst);
+
+    let added = 5000;
+    let per_example = (after as f64 - before as f64) / added as f64;
+    // What the features alone take as the featurizer keeps them (sparse: 8 bytes per set
+    // bucket).
+    let f = autodidact_agent::featurizer::build(&FeaturizerSpec::Hashed { dim: WIDE }).unwrap();
+    let sample: Vec<String> = (1..6).flat_map(|k| customer_texts(k, 1000)).collect();
+    let refs: Vec<&str> = sample.iter().map(String::as_str).collect();
+    let features = f.embed_compact(&refs).unwrap();
+    let mean_features =
+        features.iter().map(|x| x.heap_bytes()).sum::<usize>() as f64 / features.len() as f64;
+    let mean_chars = sample.iter().map(|t| t.chars().count()).sum::<usize>() as f64 / 5000.0;
+    let row = WIDE * std::mem::size_of::<f32>();
+    eprintln!(
+        "live heap per stored example: {per_example:.0} B ({mean_features:.0} B of features \
+         as kept; a dense row is {row} B; texts of {mean_chars:.0} characters)"
+    );
+    // The bound: the sparse features of a text this long (about 150 set buckets at 8 bytes),
+    // plus the example's bookkeeping (id, intent name, the cache entry, a few hundred bytes),
+    // with room to spare, and an eighth of a dense row: any dense copy kept per example
+    // (16 KiB) is far above it.
+    assert!((45.0..75.0).contains(&mean_chars), "{mean_chars}");
+    assert!(
+        per_example < 2048.0,
+        "each stored hashed example keeps {per_example:.0} B of live heap (a dense row is \
+         {row} B, its features as kept {mean_features:.0} B): the features are not kept compact"
     );
 }
