@@ -233,17 +233,14 @@ pub(crate) fn slice_mut<T: Float>(a: &mut ArrayD<T>) -> &mut [T] {
     }
 }
 
-/// `f` applied element-wise into a pooled array (standard layout out).
+/// `f` applied element-wise into a pooled array (standard layout out); a contiguous input in a
+/// loop compiled for the CPU's widest vectors (the same bits, see `ops::wide`).
 #[inline]
 pub(crate) fn map_array<T: Float>(a: &ArrayD<T>, f: impl Fn(T) -> T) -> ArrayD<T> {
     let mut out = scratch::<T>(a.shape());
     let o = slice_mut(&mut out);
     match a.as_slice() {
-        Some(s) => {
-            for (o, &x) in o.iter_mut().zip(s) {
-                *o = f(x);
-            }
-        }
+        Some(s) => crate::ops::wide::map(s, o, f),
         None => {
             for (o, &x) in o.iter_mut().zip(a.iter()) {
                 *o = f(x);

@@ -35,6 +35,29 @@ fn use_gemm<T: Float>(n: usize, k: usize, m: usize) -> bool {
     !ndarray && n > 0 && k > 0 && m > 0 && (id == TypeId::of::<f32>() || id == TypeId::of::<f64>())
 }
 
+/// `gemm` copies ("packs") the left operand of its column-major product — our right operand,
+/// e.g. a layer's weights — into a micro-panel layout when our left operand has more than
+/// `threshold · 6` rows; its default threshold (8, so 48 rows) repacked a layer's weights in
+/// every product of a 64-row batch, 8 % of an MLP training step. Raised so that batches up to
+/// 96 rows read the weights in place (they are contiguous along the kernel's vectors already).
+/// Packing is a copy: the multiply-adds and their order are the same either way, so the bits
+/// are too. `AUTODIDACT_GEMM_LHS_PACK=N` overrides it (read once; for A/B benchmarks).
+const LHS_PACK_THRESHOLD: usize = 16;
+
+/// Sets `gemm`'s packing threshold ([`LHS_PACK_THRESHOLD`]) once per process, before the first
+/// product. Single-threaded calls only read it (every call here is `Parallelism::None`).
+#[inline]
+fn tune_gemm() {
+    static TUNED: std::sync::Once = std::sync::Once::new();
+    TUNED.call_once(|| {
+        let t = std::env::var("AUTODIDACT_GEMM_LHS_PACK")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(LHS_PACK_THRESHOLD);
+        gemm::set_lhs_packing_threshold_single_thread(t);
+    });
+}
+
 /// Rows in each piece of a large product.
 const PIECE_ROWS: usize = 64;
 /// Multiply-adds from which a product is cut into pieces of rows.
@@ -201,6 +224,7 @@ fn gemm_rows<T: Float>(
     // Element (i', j') of its dst is out[j' * m + i'] (rows m, cols n), of its lhs
     // op(b)(j, p) = b[p * b_rs + j * b_cs], of its rhs op(a)(i, p) = a[i * a_rs + p * a_cs]:
     // the same elements the bounds above cover.
+    tune_gemm();
     unsafe {
         gemm::gemm(
             m,
@@ -277,6 +301,7 @@ pub(crate) fn gemm_acc<T: Float>(
     // `gemm_into`): dst element (j, i) at j*1 + i*out_rs, lhs (j, p) at j*b_cs + p*b_rs, rhs
     // (p, i) at p*a_cs + i*a_rs. gemm's alpha (1) scales the old dst, its beta (`scale`) the
     // product. `Parallelism::None`: this thread, a fixed summation order.
+    tune_gemm();
     unsafe {
         gemm::gemm(
             m,
@@ -383,6 +408,7 @@ fn gemm_views_unchecked<T: Float>(
     // transpose c^T = b^T a^T (rows m, columns n): element (i', j') of its dst is c(j', i'),
     // of its lhs b(p, i'), of its rhs a(j', p) — the same elements, reached with the strides
     // swapped, so row-major operands arrive in `gemm`'s native column-major layout.
+    tune_gemm();
     unsafe {
         gemm::gemm(
             m,

@@ -16,6 +16,7 @@ pub(crate) mod pieces;
 pub mod reduce;
 pub mod shape;
 pub(crate) mod strided;
+pub(crate) mod wide;
 
 use ndarray::{ArrayD, IxDyn};
 

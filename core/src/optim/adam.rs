@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_grads, GradSource, Optimizer};
 use crate::error::Result;
 use crate::float::Float;
+use crate::ops::wide;
 use crate::params::Params;
 use crate::tape::Var;
 use crate::Tensor;
@@ -129,7 +130,8 @@ impl<T: Float> Adam<T> {
                 *w -= step * *m / (v.sqrt() / c2s + eps);
             };
             // Plain slices when every buffer is contiguous (always, for a store's tensors):
-            // a Zip over dynamic-rank arrays costs several times the arithmetic.
+            // a Zip over dynamic-rank arrays costs several times the arithmetic. The loop is
+            // compiled for the CPU's widest vectors (element-wise, so the same bits).
             grads.with(i, |g| {
                 match (
                     p.as_slice_mut(),
@@ -137,11 +139,14 @@ impl<T: Float> Adam<T> {
                     m.as_slice_mut(),
                     v.as_slice_mut(),
                 ) {
-                    (Some(ps), Some(gs), Some(ms), Some(vs)) => {
-                        for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(ms).zip(vs) {
-                            update(w, g, m, v);
-                        }
-                    }
+                    (Some(ps), Some(gs), Some(ms), Some(vs)) => wide::run(
+                        #[inline(always)]
+                        move || {
+                            for (((w, &g), m), v) in ps.iter_mut().zip(gs).zip(ms).zip(vs) {
+                                update(w, g, m, v);
+                            }
+                        },
+                    ),
                     _ => ndarray::Zip::from(&mut *p)
                         .and(g)
                         .and(&mut *m)

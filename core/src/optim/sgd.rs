@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_grads, GradSource, Optimizer};
 use crate::error::Result;
 use crate::float::Float;
+use crate::ops::wide;
 use crate::params::Params;
 use crate::tape::Var;
 use crate::Tensor;
@@ -79,17 +80,25 @@ impl<T: Float> Sgd<T> {
                 let Some(v) = velocity else {
                     // Plain slices when both are contiguous (a store's tensors and computed
                     // gradients always are): `zip_mut_with` costs more than these few flops.
+                    // The loops compiled for the CPU's widest vectors (element-wise, so the
+                    // same bits).
                     match (p.as_slice_mut(), g.as_slice()) {
-                        (Some(ps), Some(gs)) if ps.len() == gs.len() && !decay => {
-                            for (w, &g) in ps.iter_mut().zip(gs) {
-                                *w -= lr * g;
-                            }
-                        }
-                        (Some(ps), Some(gs)) if ps.len() == gs.len() => {
-                            for (w, &g) in ps.iter_mut().zip(gs) {
-                                *w -= lr * (g + wd * *w);
-                            }
-                        }
+                        (Some(ps), Some(gs)) if ps.len() == gs.len() && !decay => wide::run(
+                            #[inline(always)]
+                            move || {
+                                for (w, &g) in ps.iter_mut().zip(gs) {
+                                    *w -= lr * g;
+                                }
+                            },
+                        ),
+                        (Some(ps), Some(gs)) if ps.len() == gs.len() => wide::run(
+                            #[inline(always)]
+                            move || {
+                                for (w, &g) in ps.iter_mut().zip(gs) {
+                                    *w -= lr * (g + wd * *w);
+                                }
+                            },
+                        ),
                         _ if !decay => p.zip_mut_with(g, |w, &g| *w -= lr * g),
                         _ => p.zip_mut_with(g, |w, &g| *w -= lr * (g + wd * *w)),
                     }

@@ -11,7 +11,7 @@
 use std::rc::Rc;
 
 use autodidact_core::{Activation, CustomOp, Float, Var};
-use ndarray::ArrayD;
+use ndarray::{Array2, ArrayD};
 
 /// `tanh(x)` in `f32`, within 2 ulp, branch-free so loops over it vectorise (core's
 /// [`autodidact_core::ops::elementwise::tanh_f32`]); NaN stays NaN.
@@ -28,11 +28,8 @@ impl<T: Float> CustomOp<T> for Tanh {
         "tanh"
     }
     fn forward(&self, inputs: &[&ArrayD<T>]) -> ArrayD<T> {
-        if T::NAME == "f32" {
-            inputs[0].mapv(|x| T::of(f64::from(tanh_f32(x.as_f64() as f32))))
-        } else {
-            inputs[0].mapv(|x| x.tanh())
-        }
+        // Core's pooled, widely vectorised loop (f32), or the exact tanh (other types).
+        autodidact_core::ops::elementwise::tanh_f32_values(inputs[0])
     }
     fn backward(&self, _inputs: &[Var<T>], output: Var<T>, grad: Var<T>) -> Vec<Var<T>> {
         vec![grad * (1.0 - output.square())]
@@ -44,6 +41,15 @@ pub fn activate_var<T: Float>(a: Activation, x: Var<T>) -> Var<T> {
     match a {
         Activation::Tanh => Var::custom(Rc::new(Tanh), &[x]),
         other => other.apply(x),
+    }
+}
+
+/// The activation of every element of `x`, without a tape (tanh in core's widely vectorised
+/// loop when `x` is contiguous).
+pub fn activate_in_place(a: Activation, x: &mut Array2<f32>) {
+    match (a, x.as_slice_mut()) {
+        (Activation::Tanh, Some(v)) => autodidact_core::ops::elementwise::tanh_f32_in_place(v),
+        _ => x.mapv_inplace(|v| activate(a, v)),
     }
 }
 

@@ -12,7 +12,7 @@ use ndarray::{Array2, ArrayD, ArrayView2, Ix2, IxDyn};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use super::activation::{activate, activate_var};
+use super::activation::{activate_in_place, activate_var};
 use super::hyperparams::PgInit;
 use crate::errors::{Result, RlError};
 
@@ -174,7 +174,7 @@ impl ActorCritic {
         let x = match &self.trunk {
             Some(trunk) => {
                 let mut h = plain_mlp(t, trunk, obs)?;
-                h.mapv_inplace(|v| activate(trunk.activation, v));
+                activate_in_place(trunk.activation, &mut h);
                 h
             }
             None => obs.to_owned(),
@@ -253,7 +253,7 @@ pub(crate) fn plain_mlp(
             }
         }
         if i + 1 < n {
-            out.mapv_inplace(|v| activate(mlp.activation, v));
+            activate_in_place(mlp.activation, &mut out);
         }
         h = out;
     }

@@ -192,36 +192,51 @@ fn im2col3(x: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], ld: usize)
 
 /// col2im (the adjoint of [`im2col3`]): adds `cols [C·9, H·W]` (rows `ld` apart) into one
 /// `[C, H, W]` image.
+///
+/// Row by row of the image, all nine kernel taps at once: each element is read and written
+/// once instead of nine times, and the additions land in the taps' order (kernel row, then
+/// column), the order of one pass per tap, so the sums have the same bits.
 #[inline(always)]
 fn col2im3(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32], ld: usize) {
     let hw = h * w;
     for ch in 0..c {
         let plane = &mut x[ch * hw..(ch + 1) * hw];
-        for ki in 0..3 {
-            for kj in 0..3 {
-                let row = &cols[((ch * 3 + ki) * 3 + kj) * ld..][..hw];
-                for oh in 0..h {
-                    let ih = oh as isize + ki as isize - 1;
-                    if ih < 0 || ih >= h as isize {
-                        continue;
-                    }
-                    let src = &row[oh * w..(oh + 1) * w];
-                    let line = &mut plane[ih as usize * w..(ih as usize + 1) * w];
-                    match kj {
-                        0 => line[..w - 1]
-                            .iter_mut()
-                            .zip(&src[1..])
-                            .for_each(|(d, s)| *d += s),
-                        1 => line.iter_mut().zip(src).for_each(|(d, s)| *d += s),
-                        _ => line[1..]
-                            .iter_mut()
-                            .zip(&src[..w - 1])
-                            .for_each(|(d, s)| *d += s),
-                    }
+        let tap =
+            |ki: usize, kj: usize, oh: usize| &cols[((ch * 3 + ki) * 3 + kj) * ld + oh * w..][..w];
+        for ih in 0..h {
+            let line = &mut plane[ih * w..(ih + 1) * w];
+            for ki in 0..3 {
+                // Output row oh reads input row oh + ki − 1 through kernel row ki.
+                let oh = ih + 1;
+                if oh < ki || oh - ki >= h {
+                    continue;
                 }
+                let oh = oh - ki;
+                add_taps(line, tap(ki, 0, oh), tap(ki, 1, oh), tap(ki, 2, oh));
             }
         }
     }
+}
+
+/// One kernel row's three taps added into an image row, in column order:
+/// `line[x] += s0[x + 1]` (x < w − 1), then `+= s1[x]`, then `+= s2[x − 1]` (x ≥ 1).
+#[inline(always)]
+fn add_taps(line: &mut [f32], s0: &[f32], s1: &[f32], s2: &[f32]) {
+    let w = line.len();
+    if w < 2 {
+        line.iter_mut().zip(s1).for_each(|(d, s)| *d += s);
+        return;
+    }
+    line[0] = line[0] + s0[1] + s1[0];
+    for (((d, &a), &b), &c) in line[1..w - 1]
+        .iter_mut()
+        .zip(&s0[2..])
+        .zip(&s1[1..w - 1])
+        .zip(&s2[..w - 2])
+    {
+        *d = *d + a + b + c;
+    }
+    line[w - 1] = line[w - 1] + s1[w - 1] + s2[w - 2];
 }
 
 /// Images per GEMM: enough columns (about 1,024) to amortise packing on small maps.
@@ -977,6 +992,61 @@ mod tests {
                 let pool = crate::parallel::pool(threads).unwrap_or_else(|e| panic!("{e}"));
                 let there = pool.install(|| run(mode, 100));
                 assert!(here == there, "{mode:?} on {threads} threads: bits differ");
+            }
+        }
+    }
+
+    /// col2im, one tap at a time over the whole plane (the adjoint of im2col as written):
+    /// the reference the fused row-by-row [`col2im3`] must match bit for bit.
+    fn col2im_by_tap(cols: &[f32], c: usize, h: usize, w: usize, x: &mut [f32], ld: usize) {
+        let hw = h * w;
+        for ch in 0..c {
+            let plane = &mut x[ch * hw..(ch + 1) * hw];
+            for ki in 0..3 {
+                for kj in 0..3 {
+                    let row = &cols[((ch * 3 + ki) * 3 + kj) * ld..][..hw];
+                    for oh in 0..h {
+                        let ih = oh as isize + ki as isize - 1;
+                        if ih < 0 || ih >= h as isize {
+                            continue;
+                        }
+                        for x in 0..w {
+                            let ix = x as isize + kj as isize - 1;
+                            if ix >= 0 && ix < w as isize {
+                                plane[ih as usize * w + ix as usize] += row[oh * w + x];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn col2im_adds_every_tap_in_order_with_the_same_bits() {
+        let mut rng = Seed(3).rng("cols");
+        for (c, h, w, images) in [
+            (1, 1, 1, 1),
+            (2, 1, 3, 2),
+            (3, 2, 1, 1),
+            (2, 5, 2, 3),
+            (4, 10, 10, 2),
+            (3, 21, 21, 2),
+            (2, 7, 9, 1),
+        ] {
+            let hw = h * w;
+            let ld = images * hw;
+            // Mixed magnitudes, so the order of additions shows in the low bits.
+            let cols: Vec<f32> = (0..c * 9 * ld)
+                .map(|_| rng.random::<f32>() * 10f32.powi(rng.random_range(-3..4)) - 0.3)
+                .collect();
+            for j in 0..images {
+                let mut want = vec![0.0f32; c * hw];
+                let mut got = vec![0.0f32; c * hw];
+                col2im_by_tap(&cols[j * hw..], c, h, w, &mut want, ld);
+                col2im3(&cols[j * hw..], c, h, w, &mut got, ld);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+                assert_eq!(bits(&got), bits(&want), "c {c}, h {h}, w {w}, image {j}");
             }
         }
     }
