@@ -53,6 +53,10 @@ pub struct BenchOptions {
     /// The server process whose memory the time series follows when loading `url` (the own
     /// server's is this process).
     pub server_pid: Option<u32>,
+    /// The own server's settings (an `agent.toml`'s); its data, database, address,
+    /// featurizer, tokens and (when `batch` is set) batching are the bench's. `None`: the
+    /// defaults.
+    pub config: Option<AgentConfig>,
 }
 
 impl Default for BenchOptions {
@@ -73,6 +77,7 @@ impl Default for BenchOptions {
             feedback_every: 0,
             sample_seconds: 10.0,
             server_pid: None,
+            config: None,
         }
     }
 }
@@ -503,7 +508,7 @@ impl OwnServer {
             featurizer: o.featurizer.clone(),
             client_token: Some(client.clone()),
             admin_token: Some(admin.clone()),
-            ..AgentConfig::default()
+            ..o.config.clone().unwrap_or_default()
         };
         // Messages alone add no examples: the worker runs when feedback brings some.
         config.consolidation.enabled = o.feedback_every > 0;

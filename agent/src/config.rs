@@ -96,6 +96,10 @@ pub struct ConsolidationConfig {
     /// Nice value (0–19, Linux) of the thread a consolidation trains and rebuilds on, so it
     /// takes the cores only when requests leave them idle (never below the process's own).
     pub nice: i32,
+    /// Most examples learnt from feedback kept in memory per intent (then a seeded uniform
+    /// sample of that size; every example stays in the store). The operator's examples are
+    /// all kept. Bounds memory and consolidation time under endless feedback.
+    pub max_feedback_examples_per_intent: usize,
 }
 
 impl Default for ConsolidationConfig {
@@ -108,6 +112,7 @@ impl Default for ConsolidationConfig {
             seed: 0,
             lease_seconds: 30,
             nice: 10,
+            max_feedback_examples_per_intent: 500,
         }
     }
 }
@@ -282,6 +287,12 @@ impl AgentConfig {
             return Err(AgentError::config(
                 "consolidation.lease_seconds",
                 format!("{} is not in 1..=86400", self.consolidation.lease_seconds),
+            ));
+        }
+        if self.consolidation.max_feedback_examples_per_intent == 0 {
+            return Err(AgentError::config(
+                "consolidation.max_feedback_examples_per_intent",
+                "must be at least 1 (0 would learn nothing from feedback)",
             ));
         }
         if !(0..=19).contains(&self.consolidation.nice) {

@@ -40,6 +40,7 @@ pub(crate) mod priority;
 pub mod remote;
 pub mod replay;
 pub(crate) mod replica;
+pub(crate) mod sample;
 pub mod service;
 pub mod store;
 pub mod timeline;

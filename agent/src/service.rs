@@ -30,6 +30,7 @@ use crate::learn::{train, Labelled, Strategy};
 use crate::model::ModelBlob;
 use crate::policy::{self, Action, LinUcb, RecentAccuracy};
 use crate::replica::{holder_id, Lease, Tail};
+use crate::sample::ExampleSample;
 use crate::store::{
     features_from_bytes, features_to_bytes, is_postgres_url, now_ms, IntentRow, MessageRow,
     ModelEvent, ModelInfo, ModelRecord, PgStore, RecentMessage, Source, SqliteStore, Stats, Store,
@@ -84,12 +85,15 @@ pub(crate) struct Served {
 /// rebuilding prototypes under a new head.
 #[derive(Clone, Debug)]
 pub(crate) struct Cached {
-    id: i64,
-    intent: String,
-    trusted: bool,
+    /// The example's id in the store.
+    pub(crate) id: i64,
+    /// Its intent.
+    pub(crate) intent: String,
+    /// Whether an operator gave it (the bootstrap's data, a new intent), not feedback.
+    pub(crate) trusted: bool,
     /// Sparse for hashed n-grams, dense for MiniLM (the featurizer's
     /// [`Featurizer::compact`]): a hashed example costs bytes per set bucket, not 16 KiB.
-    x: Features,
+    pub(crate) x: Features,
 }
 
 /// What one consolidation did.
@@ -194,7 +198,8 @@ pub struct IntentListing {
     /// The stored intent.
     #[serde(flatten)]
     pub intent: IntentRow,
-    /// Labelled examples behind its prototype.
+    /// Its labelled examples in the store (memory keeps them all up to
+    /// `consolidation.max_feedback_examples_per_intent` learnt from feedback, then a sample).
     pub examples: usize,
     /// Feedback in its recent window (predictions of it).
     pub recent_feedback: usize,
@@ -235,6 +240,10 @@ const BOOTSTRAP_CHUNK: usize = 256;
 /// [`Agent::consolidation_nice`] before any consolidation ran.
 const NICE_UNKNOWN: i32 = i32::MIN;
 
+/// Features of this many latest messages are kept for their feedback (which then needs no
+/// second encoder pass); older messages' feedback embeds the text again.
+pub const RECENT_FEATURES: usize = 2048;
+
 /// The lease replicas on one database take to consolidate or roll back (one at a time).
 const MODEL_LEASE: &str = "consolidation";
 
@@ -248,6 +257,9 @@ struct Replica {
     /// Messages whose feedback this process recorded itself (already learnt from), until the
     /// feedback tail passes them.
     own_feedback: std::collections::HashSet<i64>,
+    /// Examples this process stored itself (already offered to its sample), until the
+    /// examples tail passes them.
+    own_examples: std::collections::HashSet<i64>,
 }
 
 /// The customer-service agent over a [`Store`].
@@ -259,7 +271,7 @@ pub struct Agent<S: Store = SqliteStore> {
     writer: MessageWriter,
     served: ArcSwap<Served>,
     learn: tokio::sync::Mutex<()>,
-    cache: std::sync::Mutex<Vec<Cached>>,
+    cache: std::sync::Mutex<ExampleSample>,
     consolidating: tokio::sync::Mutex<()>,
     /// See [`Agent::consolidation_nice`] ([`NICE_UNKNOWN`] before the first).
     consolidation_nice: AtomicI32,
@@ -273,6 +285,38 @@ pub struct Agent<S: Store = SqliteStore> {
     /// This process in lease rows.
     holder: String,
     replica: std::sync::Mutex<Replica>,
+    /// The features of the latest [`RECENT_FEATURES`] messages, oldest first.
+    recent: std::sync::Mutex<std::collections::VecDeque<(i64, Features)>>,
+    /// Feedback waiting for its group commit ([`Agent::commit_feedback`]).
+    feedback_queue: std::sync::Mutex<Vec<QueuedFeedback>>,
+}
+
+/// A feedback checked and embedded, waiting for the group commit that learns and stores it.
+struct QueuedFeedback {
+    /// The message.
+    id: i64,
+    /// The intent it was predicted as.
+    intent: String,
+    /// Its text.
+    text: String,
+    /// What the agent did.
+    action: Action,
+    /// The policy's context when it chose.
+    ctx: [f64; policy::DIM],
+    /// The policy's reward.
+    reward: f64,
+    /// Whether the prediction was right.
+    correct: bool,
+    /// Whether the customer's problem was resolved.
+    resolved: bool,
+    /// The intent the message really had, when given.
+    correct_intent: Option<String>,
+    /// The intent the new example gets (a correction or a confirmation).
+    label: Option<String>,
+    /// The message's features, when it becomes an example.
+    features: Option<Vec<f32>>,
+    /// Where the outcome goes.
+    reply: tokio::sync::oneshot::Sender<Result<FeedbackReply>>,
 }
 
 impl<S: Store> std::fmt::Debug for Agent<S> {
@@ -666,9 +710,10 @@ impl<S: Store> Agent<S> {
         let replica = if store.shared() {
             let feedback = store.feedback_after(0).await?;
             Replica {
-                examples: Tail::starting_at(cache.iter().map(|c| c.id).max().unwrap_or(0)),
+                examples: Tail::starting_at(cache.newest()),
                 feedback: Tail::starting_at(feedback.last().map_or(0, |f| f.seq)),
                 own_feedback: Default::default(),
+                own_examples: Default::default(),
             }
         } else {
             Replica::default()
@@ -728,6 +773,10 @@ impl<S: Store> Agent<S> {
             started: Instant::now(),
             holder: holder_id(),
             replica: std::sync::Mutex::new(replica),
+            recent: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(
+                RECENT_FEATURES,
+            )),
+            feedback_queue: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -763,7 +812,7 @@ impl<S: Store> Agent<S> {
         store: &S,
         featurizer: &Arc<dyn Featurizer>,
         progress: Option<ProgressFn>,
-    ) -> Result<(Served, Vec<Cached>)> {
+    ) -> Result<(Served, ExampleSample)> {
         let tell = |p: Progress| {
             if let Some(f) = &progress {
                 f(p);
@@ -867,6 +916,9 @@ impl<S: Store> Agent<S> {
         for (c, id) in cache.iter_mut().zip(ids) {
             c.id = id;
         }
+        // The bootstrap's examples are the operator's: all kept.
+        let c = &config.consolidation;
+        let cache = ExampleSample::of(c.max_feedback_examples_per_intent, c.seed, cache);
         let p = &config.policy;
         Ok((
             Served {
@@ -886,17 +938,22 @@ impl<S: Store> Agent<S> {
         store: &S,
         featurizer: &Arc<dyn Featurizer>,
         model: ModelRecord,
-    ) -> Result<(Served, Vec<Cached>)> {
+    ) -> Result<(Served, ExampleSample)> {
         let blob = ModelBlob::decode(&model.blob, model.version)?;
         check_featurizer(config, &blob.spec)?;
         let intents = store.intents().await?;
-        let cache = Self::load_examples(store, featurizer).await?;
+        let c = &config.consolidation;
+        let cache = ExampleSample::of(
+            c.max_feedback_examples_per_intent,
+            c.seed,
+            Self::load_examples(store, featurizer).await?,
+        );
         let classifier = {
             let (head, spec, intents, cache) = (
                 blob.head.clone(),
                 blob.spec.clone(),
                 intents.clone(),
-                cache.clone(),
+                cache.rows().to_vec(),
             );
             tokio::task::spawn_blocking(move || {
                 build_classifier(
@@ -1122,6 +1179,12 @@ impl<S: Store> Agent<S> {
             model_version: served.version,
         };
         let id = self.writer.insert(row).await?;
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() == RECENT_FEATURES {
+                recent.pop_front();
+            }
+            recent.push_back((id, self.featurizer.compact(&x)));
+        }
         let c = &self.counters;
         c.actions[Action::ALL.iter().position(|a| *a == action).unwrap_or(2)]
             .fetch_add(1, Ordering::Relaxed);
@@ -1197,7 +1260,10 @@ impl<S: Store> Agent<S> {
         .then_some(message.intent.as_str());
         let label = correct_intent.or(confirmed);
         let features = match label {
-            Some(_) => Some(self.batcher.embed(message.text.clone()).await?),
+            Some(_) => Some(match self.recent_features(id) {
+                Some(x) => x,
+                None => self.batcher.embed(message.text.clone()).await?,
+            }),
             None => None,
         };
         let ctx = policy::parse_context(&message.context)
@@ -1207,47 +1273,147 @@ impl<S: Store> Agent<S> {
             None => resolved,
         };
         let reward = self.config.policy.rewards.reward(action, resolved);
-
-        let _guard = self.learn.lock().await;
-        let mut next = Served::clone(&self.served.load());
-        next.policy.update(action, &ctx, reward);
-        next.accuracy.record(&message.intent, correct);
-        let record = crate::store::FeedbackRecord {
-            message_id: id,
+        let label = label.map(str::to_string);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.feedback_queue()?.push(QueuedFeedback {
+            id,
+            intent: message.intent,
+            text: message.text,
+            action,
+            ctx,
+            reward,
+            correct,
             resolved,
             correct_intent: correct_intent.map(str::to_string),
-            reward,
-            example: label
-                .zip(features.as_ref())
-                .map(|(c, x)| (c.to_string(), message.text.clone(), features_to_bytes(x))),
-            bandit_state: next.policy.to_json(),
-        };
-        let example_id = self.store.record_feedback(&record).await?;
-        if self.store.shared() {
-            if let Ok(mut r) = self.replica.lock() {
-                r.own_feedback.insert(id);
+            label,
+            features,
+            reply,
+        });
+        {
+            // Whoever holds the lock commits everything queued meanwhile: one transaction
+            // (one fsync) for a group of concurrent feedback, learnt in queue order.
+            let _guard = self.learn.lock().await;
+            let group = std::mem::take(&mut *self.feedback_queue()?);
+            if !group.is_empty() {
+                self.commit_feedback(group).await;
             }
         }
-        if let (Some(c), Some(x), Some(eid)) = (label, features, example_id) {
-            next.classifier.add_example(c, &next.head.apply_one(&x));
-            self.remember(vec![Cached {
-                id: eid,
-                intent: c.to_string(),
-                trusted: false,
-                x: self.featurizer.compact(&x),
-            }]);
-            if correct_intent.is_some() {
-                self.counters.corrections.fetch_add(1, Ordering::Relaxed);
+        answer
+            .await
+            .map_err(|_| AgentError::Internal("the feedback's group commit was dropped".into()))?
+    }
+
+    fn feedback_queue(&self) -> Result<std::sync::MutexGuard<'_, Vec<QueuedFeedback>>> {
+        self.feedback_queue
+            .lock()
+            .map_err(|_| AgentError::Internal("the feedback queue lock is poisoned".into()))
+    }
+
+    /// Learns a group of feedback in order (policy, accuracy windows, examples), stores it in
+    /// one transaction, and only then serves what was learnt and answers each caller. A
+    /// feedback on a message that already has some is answered with a conflict and the rest
+    /// is committed without it. Called with the `learn` lock held.
+    async fn commit_feedback(&self, mut group: Vec<QueuedFeedback>) {
+        loop {
+            let mut next = Served::clone(&self.served.load());
+            let mut records = Vec::with_capacity(group.len());
+            for q in &group {
+                next.policy.update(q.action, &q.ctx, q.reward);
+                next.accuracy.record(&q.intent, q.correct);
+                records.push(crate::store::FeedbackRecord {
+                    message_id: q.id,
+                    resolved: q.resolved,
+                    correct_intent: q.correct_intent.clone(),
+                    reward: q.reward,
+                    example: q
+                        .label
+                        .as_ref()
+                        .zip(q.features.as_ref())
+                        .map(|(c, x)| (c.clone(), q.text.clone(), features_to_bytes(x))),
+                    // Only the last one's is stored (the state after the group).
+                    bandit_state: String::new(),
+                });
             }
+            if let Some(last) = records.last_mut() {
+                last.bandit_state = next.policy.to_json();
+            }
+            let ids = match self.store.record_feedback_group(&records).await {
+                Ok(Ok(ids)) => ids,
+                Ok(Err(i)) if i < group.len() => {
+                    let q = group.remove(i);
+                    let _ = q.reply.send(Err(AgentError::conflict(
+                        "id",
+                        format!("message {} already has feedback", q.id),
+                    )));
+                    if group.is_empty() {
+                        return;
+                    }
+                    continue;
+                }
+                outcome => {
+                    // Every waiter gets the error: a storage fault stays one (a 503 naming the
+                    // file, to retry), anything else is internal.
+                    let (fault, reason) = match &outcome {
+                        Err(e) => (e.storage_fault(), format!("storing feedback: {e}")),
+                        Ok(_) => (
+                            None,
+                            "storing feedback: a conflict outside the group".into(),
+                        ),
+                    };
+                    for q in group {
+                        let e = match &fault {
+                            Some(f) => AgentError::Unavailable(f.clone()),
+                            None => AgentError::Internal(reason.clone()),
+                        };
+                        let _ = q.reply.send(Err(e));
+                    }
+                    return;
+                }
+            };
+            if self.store.shared() {
+                if let Ok(mut r) = self.replica.lock() {
+                    r.own_feedback.extend(group.iter().map(|q| q.id));
+                }
+            }
+            let mut rows = Vec::new();
+            let mut embedded = Vec::new();
+            for (q, eid) in group.iter().zip(&ids) {
+                if let (Some(c), Some(x), Some(eid)) = (&q.label, &q.features, eid) {
+                    embedded.push((c.clone(), next.head.apply_one(x)));
+                    rows.push(Cached {
+                        id: *eid,
+                        intent: c.clone(),
+                        trusted: false,
+                        x: self.featurizer.compact(x),
+                    });
+                    if q.correct_intent.is_some() {
+                        self.counters.corrections.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            // Stored: a failure past this point cannot undo the commit, so the examples the
+            // sample could not take wait for the next restart (they are in the store).
+            if let Ok(kept) = self.remember(rows, true) {
+                for ((c, z), kept) in embedded.iter().zip(kept) {
+                    if kept {
+                        next.classifier.add_example(c, z);
+                    }
+                }
+            }
+            self.served.store(Arc::new(next));
+            self.counters
+                .feedback
+                .fetch_add(group.len() as u64, Ordering::Relaxed);
+            for (q, example_id) in group.into_iter().zip(ids) {
+                let _ = q.reply.send(Ok(FeedbackReply {
+                    id: q.id,
+                    correct: q.correct,
+                    reward: q.reward,
+                    example_id,
+                }));
+            }
+            return;
         }
-        self.served.store(Arc::new(next));
-        self.counters.feedback.fetch_add(1, Ordering::Relaxed);
-        Ok(FeedbackReply {
-            id,
-            correct,
-            reward,
-            example_id,
-        })
     }
 
     /// Creates an intent from its first examples; the very next request can predict it.
@@ -1289,6 +1455,7 @@ impl<S: Store> Agent<S> {
             next.classifier.add_example(name, &z);
         }
         self.served.store(Arc::new(next));
+        // An operator's examples: the sample keeps them all.
         self.remember(
             ids.into_iter()
                 .zip(features)
@@ -1299,7 +1466,8 @@ impl<S: Store> Agent<S> {
                     x: self.featurizer.compact(&x),
                 })
                 .collect(),
-        );
+            true,
+        )?;
         self.counters
             .intents_created
             .fetch_add(1, Ordering::Relaxed);
@@ -1329,7 +1497,7 @@ impl<S: Store> Agent<S> {
         let mut next = Served::clone(&self.served.load());
         next.classifier
             .set_intent(&row.name, &row.answer, row.active);
-        let examples = next.classifier.count(&row.name);
+        let examples = self.sample()?.seen(&row.name);
         self.served.store(Arc::new(next));
         Ok(IntentReply {
             name: row.name,
@@ -1339,23 +1507,42 @@ impl<S: Store> Agent<S> {
         })
     }
 
-    /// Adds new examples to the in-memory cache and wakes the worker when enough arrived.
-    fn remember(&self, rows: Vec<Cached>) {
+    /// Offers new examples to the in-memory sample and wakes the worker when enough arrived;
+    /// returns, for each, whether the sample keeps it (only kept ones join the prototypes).
+    /// `own`: this process stored them (a replica's sync must not offer them again).
+    fn remember(&self, rows: Vec<Cached>, own: bool) -> Result<Vec<bool>> {
         let n = rows.len() as u64;
-        if let Ok(mut c) = self.cache.lock() {
-            c.extend(rows);
+        if own && self.store.shared() {
+            self.replica_state()?
+                .own_examples
+                .extend(rows.iter().map(|r| r.id));
         }
+        let kept = self.sample()?.offer(rows);
         let total = self.pending.fetch_add(n, Ordering::Relaxed) + n;
         if total >= self.config.consolidation.every_examples {
             self.wake.notify_one();
         }
+        Ok(kept)
+    }
+
+    /// The features message `id` was answered with, if it is among the latest.
+    fn recent_features(&self, id: i64) -> Option<Vec<f32>> {
+        let recent = self.recent.lock().ok()?;
+        recent
+            .iter()
+            .rev()
+            .find(|(m, _)| *m == id)
+            .map(|(_, x)| x.row().to_vec())
+    }
+
+    fn sample(&self) -> Result<std::sync::MutexGuard<'_, ExampleSample>> {
+        self.cache
+            .lock()
+            .map_err(|_| AgentError::Internal("the example cache lock is poisoned".into()))
     }
 
     fn cached(&self) -> Result<Vec<Cached>> {
-        self.cache
-            .lock()
-            .map(|c| c.clone())
-            .map_err(|_| AgentError::Internal("the example cache lock is poisoned".into()))
+        Ok(self.sample()?.rows().to_vec())
     }
 
     /// Labelled examples added since the last consolidation started.
@@ -1376,10 +1563,13 @@ impl<S: Store> Agent<S> {
         let lease = self.model_lease().await?;
         self.pending.store(0, Ordering::Relaxed);
         let served = self.served.load_full();
-        let cache = self.cached()?;
+        let (cache, newest) = {
+            let sample = self.sample()?;
+            (sample.rows().to_vec(), sample.newest())
+        };
         let intents = self.store.intents().await?;
         let upto = served.spec.examples_upto;
-        let newest = cache.iter().map(|c| c.id).max().unwrap_or(upto).max(upto);
+        let newest = newest.max(upto);
         let strategy = strategy.unwrap_or(self.config.consolidation.strategy);
         let attempt = self.store.models().await?.len() as u64;
         let config = self.config.clone();
@@ -1505,12 +1695,6 @@ impl<S: Store> Agent<S> {
         let intents = self.store.intents().await?;
         let feedback = self.store.feedback_after(feedback_upto).await?;
         let version = self.store.served_version().await?;
-        let cached: std::collections::HashSet<i64> = self
-            .cached()?
-            .iter()
-            .filter(|c| c.id > examples_upto)
-            .map(|c| c.id)
-            .collect();
         let (rows, feedback) = {
             let mut r = self.replica_state()?;
             let keys: Vec<i64> = rows.iter().map(|e| e.id).collect();
@@ -1518,7 +1702,7 @@ impl<S: Store> Agent<S> {
             let rows: Vec<_> = rows
                 .into_iter()
                 .zip(fresh)
-                .filter(|(e, fresh)| *fresh && !cached.contains(&e.id))
+                .filter(|(e, fresh)| *fresh && !r.own_examples.remove(&e.id))
                 .map(|(e, _)| e)
                 .collect();
             let keys: Vec<i64> = feedback.iter().map(|f| f.seq).collect();
@@ -1556,12 +1740,18 @@ impl<S: Store> Agent<S> {
                 })?;
                 let blob = ModelBlob::decode(&record.blob, v)?;
                 check_featurizer(&self.config, &blob.spec)?;
-                let cache = Self::load_examples(&self.store, &self.featurizer).await?;
+                let all = Self::load_examples(&self.store, &self.featurizer).await?;
+                let newer = all
+                    .iter()
+                    .filter(|c| c.id > blob.spec.examples_upto)
+                    .count() as u64;
+                let c = &self.config.consolidation;
+                let cache = ExampleSample::of(c.max_feedback_examples_per_intent, c.seed, all);
                 let (head, spec, listed, all) = (
                     blob.head.clone(),
                     blob.spec.clone(),
                     intents.clone(),
-                    cache.clone(),
+                    cache.rows().to_vec(),
                 );
                 // Rebuilding every prototype is a consolidation's work: at its priority.
                 next.classifier =
@@ -1569,13 +1759,7 @@ impl<S: Store> Agent<S> {
                         build_classifier(&head, &listed, &all, spec.temperature, spec.ood_threshold)
                     })
                     .await?;
-                let newer = cache
-                    .iter()
-                    .filter(|c| c.id > blob.spec.examples_upto)
-                    .count() as u64;
-                if let Ok(mut c) = self.cache.lock() {
-                    *c = cache;
-                }
+                *self.sample()? = cache;
                 self.pending.store(newer, Ordering::Relaxed);
                 next.head = Arc::new(blob.head);
                 next.spec = blob.spec;
@@ -1605,14 +1789,14 @@ impl<S: Store> Agent<S> {
                         .await?
                         .into_iter();
                     let mut added = Vec::with_capacity(rows.len());
+                    let mut embedded = Vec::with_capacity(rows.len());
                     for r in &rows {
                         let x = r
                             .features
                             .as_deref()
                             .and_then(|b| features_from_bytes(b, dim))
                             .unwrap_or_else(|| computed.next().unwrap_or_default());
-                        next.classifier
-                            .add_example(&r.intent, &next.head.apply_one(&x));
+                        embedded.push(next.head.apply_one(&x));
                         added.push(Cached {
                             id: r.id,
                             intent: r.intent.clone(),
@@ -1620,7 +1804,12 @@ impl<S: Store> Agent<S> {
                             x: self.featurizer.compact(&x),
                         });
                     }
-                    self.remember(added);
+                    let kept = self.remember(added, false)?;
+                    for ((r, z), kept) in rows.iter().zip(&embedded).zip(kept) {
+                        if kept {
+                            next.classifier.add_example(&r.intent, z);
+                        }
+                    }
                     changed = true;
                 }
             }
@@ -1733,12 +1922,13 @@ impl<S: Store> Agent<S> {
     pub async fn intent_listing(&self) -> Result<Vec<IntentListing>> {
         let rows = self.store.intents().await?;
         let served = self.served.load_full();
+        let sample = self.sample()?;
         Ok(rows
             .into_iter()
             .map(|intent| {
                 let (right, seen) = served.accuracy.observed(&intent.name);
                 IntentListing {
-                    examples: served.classifier.count(&intent.name),
+                    examples: sample.seen(&intent.name),
                     recent_feedback: seen,
                     recent_accuracy: (seen > 0).then(|| right as f64 / seen as f64),
                     intent,

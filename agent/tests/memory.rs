@@ -274,3 +274,124 @@ async fn a_stored_hashed_example_costs_its_set_buckets_not_a_dense_row() {
          {row} B, its features as kept {mean_features:.0} B): the features are not kept compact"
     );
 }
+
+/// Messages about intent `k`, labelled by feedback: each becomes a feedback example.
+async fn corrections(agent: &Agent, k: usize, from: usize, n: usize) {
+    for j in from..from + n {
+        let text = format!("hello, topic{k} request{k}: a question, ref {j}?");
+        let m = agent.message(&text, "soak").await.expect("message");
+        agent
+            .feedback(m.id, false, Some(&format!("topic_{k}")))
+            .await
+            .expect("feedback");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_beyond_the_per_intent_cap_adds_no_memory_and_a_restart_keeps_the_same_sample() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    const WIDE: usize = 4096;
+    const CAP: usize = 40;
+    let dir = TempDir::new("memory-cap");
+    let mut cfg = config(dir.path());
+    cfg.featurizer = FeaturizerSpec::Hashed { dim: WIDE };
+    cfg.consolidation.enabled = false;
+    cfg.consolidation.max_feedback_examples_per_intent = CAP;
+    // Every candidate served: each consolidation rebuilds the prototypes from the sample.
+    cfg.guard.enabled = false;
+    cfg.learning.bootstrap_episodes = 4;
+    cfg.learning.episodes = 4;
+    cfg.learning.rank = 8;
+    cfg.learning.ways = 4;
+    cfg.learning.memory = 50;
+    let agent = Agent::open(cfg.clone()).await.expect("open");
+    for k in 0..2 {
+        agent
+            .create_intent(&format!("topic_{k}"), &customer_texts(k, 5), "an answer")
+            .await
+            .expect("intent");
+    }
+    // Fill both intents' samples, then consolidate twice so the training's buffers are in
+    // place before the live heap is read.
+    for k in 0..2 {
+        corrections(&agent, k, 0, CAP).await;
+    }
+    // The features of the latest messages are kept for their feedback (a bounded ring):
+    // filled first, with texts of the corrections' shape (so of their features' size), so it
+    // does not count as growth.
+    for j in 0..autodidact_agent::service::RECENT_FEATURES {
+        let k = j % 2;
+        agent
+            .message(
+                &format!(
+                    "hello, topic{k} request{k}: a question, ref {}?",
+                    100_000 + j
+                ),
+                "warm",
+            )
+            .await
+            .expect("message");
+    }
+    consolidate(&agent).await;
+    consolidate(&agent).await;
+    let before = LIVE.load(Ordering::SeqCst);
+    // Two equal stretches beyond the cap: what grows with them is not the examples.
+    let more = 150;
+    let mut per_feedback = Vec::new();
+    let mut at = before;
+    for stretch in 0..2 {
+        for k in 0..2 {
+            corrections(&agent, k, CAP + stretch * more, more).await;
+        }
+        consolidate(&agent).await;
+        consolidate(&agent).await;
+        let now = LIVE.load(Ordering::SeqCst);
+        per_feedback.push((now as f64 - at as f64) / (2 * more) as f64);
+        at = now;
+    }
+    let more = 2 * more;
+    eprintln!("live heap per feedback example beyond the cap, two stretches: {per_feedback:?} B");
+    // A kept hashed example costs about 1.6 KiB (the test above); beyond the cap a new one
+    // only replaces a kept one, so nothing of that size may remain per feedback.
+    for p in &per_feedback {
+        assert!(
+            *p < 128.0,
+            "{p:.0} B of live heap per feedback example beyond the cap of {CAP}: {per_feedback:?}"
+        );
+    }
+    // Every example is stored and counted; the prototypes stand on the operator's examples
+    // and the capped sample.
+    let listing = agent.intent_listing().await.expect("listing");
+    let topic0 = listing
+        .iter()
+        .find(|l| l.intent.name == "topic_0")
+        .expect("topic_0");
+    assert_eq!(topic0.examples, 5 + CAP + more);
+    let stats = agent.stats().await.expect("stats");
+    let probes = [
+        "hello, topic0 request0: where is it?",
+        "hello, topic1 request1: how long?",
+        "my card has not arrived",
+    ];
+    let mut seen = Vec::new();
+    for p in probes {
+        seen.push(format!("{:?}", agent.predict(p).await.expect("predict")));
+    }
+    agent.store().close().await;
+    drop(agent);
+    // A restart reads every stored example and keeps the very same sample: the same
+    // prototypes, bit for bit.
+    let agent = Agent::open(cfg).await.expect("reopen");
+    let again = agent.stats().await.expect("stats");
+    assert_eq!(again.examples, stats.examples);
+    for (p, s) in probes.iter().zip(&seen) {
+        assert_eq!(
+            &format!("{:?}", agent.predict(p).await.expect("predict")),
+            s
+        );
+    }
+    let listing = agent.intent_listing().await.expect("listing");
+    assert!(listing
+        .iter()
+        .any(|l| l.intent.name == "topic_0" && l.examples == 5 + CAP + more));
+}

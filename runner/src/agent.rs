@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use autodidact_agent::bench::{self, BenchOptions};
 use autodidact_agent::featurizer::FeaturizerSpec;
-use autodidact_agent::{AgentError, BatchConfig};
+use autodidact_agent::{AgentConfig, AgentError, BatchConfig};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::errors::{Result, RunnerError};
@@ -89,6 +89,11 @@ pub struct BenchArgs {
     /// The own server's `batch.passes` [default: the agent's, 1].
     #[arg(long)]
     pub batch_passes: Option<usize>,
+    /// The own server's settings from an `agent.toml` (`serve --config`'s format); the flags
+    /// above override its batching, and its data, database, address, featurizer and tokens
+    /// are the bench's.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Trigger `POST /v1/admin/consolidate` one after the other while the load runs.
     #[arg(long)]
     pub consolidate: bool,
@@ -169,7 +174,14 @@ fn import(a: &ImportArgs) -> Result<()> {
 
 fn run_bench(a: &BenchArgs) -> Result<()> {
     let env = |name: &str| std::env::var(name).ok();
-    let mut batch = BatchConfig::default();
+    let config = a
+        .config
+        .as_deref()
+        .map(|path| AgentConfig::from_file(path).map_err(|e| to_runner(e, path)))
+        .transpose()?;
+    let mut batch = config
+        .as_ref()
+        .map_or_else(BatchConfig::default, |c| c.batch.clone());
     if let Some(n) = a.batch_max_size {
         batch.max_size = n;
     }
@@ -203,6 +215,7 @@ fn run_bench(a: &BenchArgs) -> Result<()> {
         feedback_every: a.feedback_every,
         sample_seconds: a.sample_seconds,
         server_pid: a.server_pid,
+        config,
     };
     let report = bench::run_blocking(&options, a.out.as_deref()).map_err(|e| match e {
         AgentError::Io { path, source } if a.out.as_deref() == Some(path.as_path()) => {

@@ -359,6 +359,15 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         f: &FeedbackRecord,
     ) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// Stores a group of feedback in one transaction (one commit for all: a group commit),
+    /// each with the example it makes, and the policy state of the last; returns the new
+    /// examples' ids in order. When a message already has feedback (stored, or earlier in the
+    /// group) nothing is stored and its index in the group is returned as `Err`.
+    #[allow(clippy::type_complexity)]
+    fn record_feedback_group(
+        &self,
+        group: &[FeedbackRecord],
+    ) -> impl Future<Output = Result<std::result::Result<Vec<Option<i64>>, usize>>> + Send;
     /// Every feedback outcome in arrival order.
     fn outcomes(&self) -> impl Future<Output = Result<Vec<Outcome>>> + Send;
     /// The newest `limit` feedback, oldest first.

@@ -724,8 +724,26 @@ macro_rules! store_methods {
         }
 
         async fn record_feedback(&self, f: &FeedbackRecord) -> Result<Option<i64>> {
+            match self.record_feedback_group(std::slice::from_ref(f)).await? {
+                Ok(mut ids) => Ok(ids.pop().flatten()),
+                Err(_) => Err(AgentError::conflict(
+                    "id",
+                    format!("message {} already has feedback", f.message_id),
+                )),
+            }
+        }
+
+        async fn record_feedback_group(
+            &self,
+            group: &[FeedbackRecord],
+        ) -> Result<std::result::Result<Vec<Option<i64>>, usize>> {
+            let Some(last) = group.last() else {
+                return Ok(Ok(Vec::new()));
+            };
             let now = now_ms();
             let mut tx = self.write_tx().await?;
+            let mut ids = Vec::with_capacity(group.len());
+            for (i, f) in group.iter().enumerate() {
             let inserted = sqlx::query(
                 "INSERT INTO feedback (message_id, resolved, correct_intent, reward, created_ms) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING",
@@ -739,10 +757,8 @@ macro_rules! store_methods {
             .await?
             .rows_affected();
             if inserted == 0 {
-                return Err(AgentError::conflict(
-                    "id",
-                    format!("message {} already has feedback", f.message_id),
-                ));
+                // Dropping the transaction rolls the whole group back.
+                return Ok(Err(i));
             }
             let mut example_id = None;
             if let Some((intent, text, features)) = &f.example {
@@ -760,16 +776,19 @@ macro_rules! store_methods {
                 .await?;
                 example_id = Some(row.try_get(0)?);
             }
+            ids.push(example_id);
+            }
+            // The policy's state after the group's last update.
             sqlx::query(
                 "INSERT INTO bandit_state (id, state, updated_ms) VALUES (1, $1, $2) \
                  ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
             )
-            .bind(&f.bandit_state)
+            .bind(&last.bandit_state)
             .bind(now)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok(example_id)
+            Ok(Ok(ids))
         }
 
         async fn outcomes(&self) -> Result<Vec<Outcome>> {
