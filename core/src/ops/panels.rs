@@ -27,7 +27,7 @@ pub(crate) const MAX_ROWS: usize = 128;
 /// `w` (`[k, m]` row-major) laid out as panels, or `None` when `m` is not a multiple of
 /// [`PANEL`] (such a layer keeps `gemm`).
 pub(crate) fn pack(w: &[f32], k: usize, m: usize) -> Option<Vec<f32>> {
-    if m == 0 || m % PANEL != 0 || w.len() != k * m {
+    if m == 0 || !m.is_multiple_of(PANEL) || w.len() != k * m {
         return None;
     }
     let mut panels = Vec::with_capacity(k * m);
