@@ -370,9 +370,15 @@ async fn post_feedback<S: Store>(
         reason: "must be a message id (an integer)".into(),
         semantic: false,
     })?;
-    let reply = agent
-        .feedback(id, b.resolved, b.correct_intent.as_deref())
-        .await?;
+    // On a task of its own: a client that hangs up must not cancel a group commit that other
+    // clients' feedback rides in.
+    let reply = tokio::spawn(async move {
+        agent
+            .feedback(id, b.resolved, b.correct_intent.as_deref())
+            .await
+    })
+    .await
+    .map_err(|e| AgentError::Internal(format!("feedback task: {e}")))??;
     Ok(Json(reply).into_response())
 }
 

@@ -1208,7 +1208,10 @@ impl<S: Store> Agent<S> {
     /// Records feedback on message `id`: durable in the store before this returns; a
     /// `correct_intent` becomes a labelled example and moves that intent's prototype at once
     /// (so does the predicted intent when the customer says it resolved the problem, unless
-    /// `learn_from_confirmations` is off); the policy learns the reward.
+    /// `learn_from_confirmations` is off); the policy learns the reward. Concurrent feedback is
+    /// committed in groups: a caller may store and answer the others queued with it, so
+    /// dropping this future before it returns can fail theirs (the HTTP API runs each call on
+    /// a task of its own).
     pub async fn feedback(
         &self,
         id: i64,
