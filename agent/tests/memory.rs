@@ -125,6 +125,22 @@ fn texts(k: usize, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The fixture's agent with hashed features `dim` wide, the worker off and small training
+/// runs: these tests are about what is held, not what is learnt. Episodes of a fixed shape (the
+/// fixture has 4 intents), so the training's own buffers (the core value pool keeps them per
+/// thread) are the same size whatever the number of intents.
+fn small_config(dir: &std::path::Path, dim: usize) -> autodidact_agent::AgentConfig {
+    let mut cfg = config(dir);
+    cfg.featurizer = FeaturizerSpec::Hashed { dim };
+    cfg.consolidation.enabled = false;
+    cfg.learning.bootstrap_episodes = 4;
+    cfg.learning.episodes = 4;
+    cfg.learning.rank = 8;
+    cfg.learning.ways = 4;
+    cfg.learning.memory = 50;
+    cfg
+}
+
 /// Taken by each test for its whole run: the counters are the process's.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -132,18 +148,9 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 async fn a_consolidation_holds_no_copy_of_the_examples_and_leaves_nothing_behind() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = TempDir::new("memory");
-    let mut cfg = config(dir.path());
-    cfg.featurizer = FeaturizerSpec::Hashed { dim: DIM };
-    cfg.consolidation.enabled = false;
-    // Small training runs: the test is about what is held, not what is learnt. Episodes of a
-    // fixed shape (the fixture has 4 intents), so the training's own buffers (the core value
-    // pool keeps them per thread) are the same size whatever the number of intents.
-    cfg.learning.bootstrap_episodes = 4;
-    cfg.learning.episodes = 4;
-    cfg.learning.rank = 8;
-    cfg.learning.ways = 4;
-    cfg.learning.memory = 50;
-    let agent = Agent::open(cfg).await.expect("open");
+    let agent = Agent::open(small_config(dir.path(), DIM))
+        .await
+        .expect("open");
 
     let add = |from: usize, to: usize| {
         let agent = &agent;
@@ -216,15 +223,9 @@ async fn a_stored_hashed_example_costs_its_set_buckets_not_a_dense_row() {
     let _turn = ONE_AT_A_TIME.lock().await;
     const WIDE: usize = 4096;
     let dir = TempDir::new("memory-resident");
-    let mut cfg = config(dir.path());
-    cfg.featurizer = FeaturizerSpec::Hashed { dim: WIDE };
-    cfg.consolidation.enabled = false;
-    cfg.learning.bootstrap_episodes = 4;
-    cfg.learning.episodes = 4;
-    cfg.learning.rank = 8;
-    cfg.learning.ways = 4;
-    cfg.learning.memory = 50;
-    let agent = Agent::open(cfg).await.expect("open");
+    let agent = Agent::open(small_config(dir.path(), WIDE))
+        .await
+        .expect("open");
     let add = |from: usize, to: usize| {
         let agent = &agent;
         async move {
@@ -293,17 +294,10 @@ async fn feedback_beyond_the_per_intent_cap_adds_no_memory_and_a_restart_keeps_t
     const WIDE: usize = 4096;
     const CAP: usize = 40;
     let dir = TempDir::new("memory-cap");
-    let mut cfg = config(dir.path());
-    cfg.featurizer = FeaturizerSpec::Hashed { dim: WIDE };
-    cfg.consolidation.enabled = false;
+    let mut cfg = small_config(dir.path(), WIDE);
     cfg.consolidation.max_feedback_examples_per_intent = CAP;
     // Every candidate served: each consolidation rebuilds the prototypes from the sample.
     cfg.guard.enabled = false;
-    cfg.learning.bootstrap_episodes = 4;
-    cfg.learning.episodes = 4;
-    cfg.learning.rank = 8;
-    cfg.learning.ways = 4;
-    cfg.learning.memory = 50;
     let agent = Agent::open(cfg.clone()).await.expect("open");
     for k in 0..2 {
         agent
