@@ -37,6 +37,10 @@ fn main() {
         "meta_iterations".into(),
         toml::Value::from(iterations as i64 + 1),
     );
+    // One thread unless told otherwise: PyTorch's side runs on one (the default, 0, is every
+    // core).
+    let threads = arg("--threads").unwrap_or(1);
+    config.insert("threads".into(), toml::Value::from(threads as i64));
     let reg = Registry::from_inventory().unwrap();
     let entry = reg.env("navigation-2d").unwrap();
     let mut full = (entry.default_config)();
