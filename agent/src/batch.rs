@@ -208,23 +208,16 @@ impl MessageWriter {
                             let _ = reply.send(Ok(id));
                         }
                     }
-                    outcome => {
-                        // Every waiter gets the error: a storage fault stays one (a 503 to
-                        // retry), anything else is internal.
-                        let error = |reason: &str| match &outcome {
-                            Err(e) if e.storage_fault().is_some() => {
-                                AgentError::Unavailable(reason.to_string())
-                            }
-                            _ => AgentError::Internal(reason.to_string()),
-                        };
-                        let reason = match &outcome {
-                            Err(e) => e
-                                .storage_fault()
-                                .unwrap_or_else(|| format!("storing messages: {e}")),
-                            Ok(ids) => format!("{} ids for {} messages", ids.len(), jobs.len()),
-                        };
+                    Ok(ids) => {
+                        let reason = format!("{} ids for {} messages", ids.len(), jobs.len());
                         for (_, reply) in jobs {
-                            let _ = reply.send(Err(error(&reason)));
+                            let _ = reply.send(Err(AgentError::Internal(reason.clone())));
+                        }
+                    }
+                    Err(e) => {
+                        // Every waiter gets the error.
+                        for (_, reply) in jobs {
+                            let _ = reply.send(Err(e.for_waiter("storing messages")));
                         }
                     }
                 }

@@ -190,6 +190,16 @@ impl AgentError {
         }
     }
 
+    /// This error for one of the callers whose writes shared the failed group commit (it
+    /// cannot be cloned): a storage fault stays one (HTTP 503, to retry), anything else is
+    /// internal, described as `doing` failed.
+    pub fn for_waiter(&self, doing: &str) -> AgentError {
+        match self.storage_fault() {
+            Some(reason) => AgentError::Unavailable(reason),
+            None => AgentError::Internal(format!("{doing}: {self}")),
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         AgentError::Io {

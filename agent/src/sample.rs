@@ -21,6 +21,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use autodidact_core::rng::Seed;
 
+use crate::config::ConsolidationConfig;
 use crate::service::Cached;
 
 /// A kept feedback example's place in its intent's sample (smaller ranks stay).
@@ -65,6 +66,15 @@ impl ExampleSample {
         let mut s = Self::new(cap, seed);
         s.offer(rows);
         s
+    }
+
+    /// The sample of `rows` that `consolidation` asks for.
+    pub(crate) fn configured(consolidation: &ConsolidationConfig, rows: Vec<Cached>) -> Self {
+        Self::of(
+            consolidation.max_feedback_examples_per_intent,
+            consolidation.seed,
+            rows,
+        )
     }
 
     fn rank(&self, id: i64) -> Rank {

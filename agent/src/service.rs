@@ -917,8 +917,7 @@ impl<S: Store> Agent<S> {
             c.id = id;
         }
         // The bootstrap's examples are the operator's: all kept.
-        let c = &config.consolidation;
-        let cache = ExampleSample::of(c.max_feedback_examples_per_intent, c.seed, cache);
+        let cache = ExampleSample::configured(&config.consolidation, cache);
         let p = &config.policy;
         Ok((
             Served {
@@ -942,10 +941,8 @@ impl<S: Store> Agent<S> {
         let blob = ModelBlob::decode(&model.blob, model.version)?;
         check_featurizer(config, &blob.spec)?;
         let intents = store.intents().await?;
-        let c = &config.consolidation;
-        let cache = ExampleSample::of(
-            c.max_feedback_examples_per_intent,
-            c.seed,
+        let cache = ExampleSample::configured(
+            &config.consolidation,
             Self::load_examples(store, featurizer).await?,
         );
         let classifier = {
@@ -1354,19 +1351,13 @@ impl<S: Store> Agent<S> {
                     continue;
                 }
                 outcome => {
-                    // Every waiter gets the error: a storage fault stays one (a 503 naming the
-                    // file, to retry), anything else is internal.
-                    let (fault, reason) = match &outcome {
-                        Err(e) => (e.storage_fault(), format!("storing feedback: {e}")),
-                        Ok(_) => (
-                            None,
-                            "storing feedback: a conflict outside the group".into(),
-                        ),
-                    };
+                    // Every waiter gets the error.
                     for q in group {
-                        let e = match &fault {
-                            Some(f) => AgentError::Unavailable(f.clone()),
-                            None => AgentError::Internal(reason.clone()),
+                        let e = match &outcome {
+                            Err(e) => e.for_waiter("storing feedback"),
+                            Ok(_) => AgentError::Internal(
+                                "storing feedback: a conflict outside the group".into(),
+                            ),
                         };
                         let _ = q.reply.send(Err(e));
                     }
@@ -1748,8 +1739,7 @@ impl<S: Store> Agent<S> {
                     .iter()
                     .filter(|c| c.id > blob.spec.examples_upto)
                     .count() as u64;
-                let c = &self.config.consolidation;
-                let cache = ExampleSample::of(c.max_feedback_examples_per_intent, c.seed, all);
+                let cache = ExampleSample::configured(&self.config.consolidation, all);
                 let (head, spec, listed, all) = (
                     blob.head.clone(),
                     blob.spec.clone(),
