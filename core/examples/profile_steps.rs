@@ -90,6 +90,9 @@ fn main() {
     if which == "conv4" {
         conv4_step();
     }
+    if which == "conv4-blocks" {
+        conv4_blocks();
+    }
     if which.is_empty() || which == "maml" {
         let mut p = Params::<f32>::new();
         let mlp = Mlp::new(
@@ -155,4 +158,56 @@ pub fn conv4_step() {
         let loss = cross_entropy(head.forward(&v, h), &labels);
         let _ = tape.grad(&loss, &v, CreateGraph::No);
     });
+}
+
+/// Each block of a ProtoNet training episode's Conv4 (400 images) on its own: forward, and
+/// forward + backward (the input's gradient too, except for the first block, as in training).
+pub fn conv4_blocks() {
+    let mut rng = Seed(2).rng("bench");
+    let only: Option<usize> = std::env::var("BLOCK").ok().and_then(|b| b.parse().ok());
+    for (i, (c, size)) in [(1, 28), (64, 14), (64, 7), (64, 3)]
+        .into_iter()
+        .enumerate()
+    {
+        if only.is_some_and(|b| b != i + 1) {
+            continue;
+        }
+        let mut p = Params::<f32>::new();
+        let cfg = Conv4Config {
+            in_channels: c,
+            input_size: size,
+            blocks: 1,
+            ..Conv4Config::default()
+        };
+        let conv = Conv4::new(&mut p, "body", cfg, &mut rng);
+        let x = randn(&[400, c, size, size], &mut rng, 0.0, 1.0);
+        time(
+            &format!("block {} ({c}x{size}x{size}) forward", i + 1),
+            10,
+            || {
+                let tape = Tape::<f32>::new();
+                let v = tape.params(&p);
+                let _ = conv.forward(&v, tape.constant_from(&x), BatchNormMode::BatchStats, None);
+            },
+        );
+        time(
+            &format!("block {} ({c}x{size}x{size}) fwd+bwd", i + 1),
+            10,
+            || {
+                let tape = Tape::<f32>::new();
+                let v = tape.params(&p);
+                let xv = if i == 0 {
+                    tape.constant_from(&x)
+                } else {
+                    Var::leaf(x.clone())
+                };
+                let h = conv.forward(&v, xv, BatchNormMode::BatchStats, None);
+                let mut wrt = v.clone();
+                if i > 0 {
+                    wrt.push(xv);
+                }
+                let _ = tape.grad(&h.sum(), &wrt, CreateGraph::No);
+            },
+        );
+    }
 }

@@ -8,10 +8,15 @@ use autodidact_core::{grad, no_grad, BatchNormMode, CreateGraph, Params, Seed, T
 use rand::Rng as _;
 
 fn setup(size: usize) -> (Conv4, Params<f32>, Tensor<f32>) {
+    setup_wide(size, 2, 5)
+}
+
+/// A Conv4 of `filters` filters on 6 images of `channels × size × size`.
+fn setup_wide(size: usize, channels: usize, filters: usize) -> (Conv4, Params<f32>, Tensor<f32>) {
     let mut params = Params::new();
     let cfg = Conv4Config {
-        in_channels: 2,
-        filters: 5,
+        in_channels: channels,
+        filters,
         input_size: size,
         blocks: 4,
     };
@@ -23,7 +28,9 @@ fn setup(size: usize) -> (Conv4, Params<f32>, Tensor<f32>) {
         t.mapv_inplace(|v| v + 0.3 * (rng.random::<f32>() - 0.5));
     }
     params.assign(tensors).unwrap();
-    let x = Tensor::from_shape_fn(ndarray::IxDyn(&[6, 2, size, size]), |_| rng.random::<f32>());
+    let x = Tensor::from_shape_fn(ndarray::IxDyn(&[6, channels, size, size]), |_| {
+        rng.random::<f32>()
+    });
     (conv, params, x)
 }
 
@@ -40,8 +47,20 @@ fn close(a: &Tensor<f32>, b: &Tensor<f32>, tol: f32, what: &str) {
 
 #[test]
 fn fused_forward_and_gradients_match_core_in_every_mode() {
+    match_core(2, 5);
+}
+
+/// With 16 channels and more, blocks on maps of 6 × 6 and larger convolve in the Winograd
+/// domain (forward, input and weight gradients): on 16 × 16 inputs the first two blocks, on
+/// 19 × 19 the first two too, the second on an odd 9 × 9 map.
+#[test]
+fn fused_winograd_blocks_match_core_in_every_mode() {
+    match_core(16, 16);
+}
+
+fn match_core(channels: usize, filters: usize) {
     for size in [16, 19] {
-        let (conv, params, x) = setup(size);
+        let (conv, params, x) = setup_wide(size, channels, filters);
         for mode in [
             BatchNormMode::Train,
             BatchNormMode::Eval,

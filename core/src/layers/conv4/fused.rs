@@ -10,6 +10,13 @@
 //! position and x̂ per pooled output are kept for the backward pass, which builds each chunk's
 //! output gradient directly in the GEMM layout. Large buffers come from core's per-thread pool.
 //!
+//! Two shapes get a different convolution. With 16 input channels or more on maps of 6 × 6
+//! and larger (a training episode's second and third blocks) the convolution and both its
+//! gradients run in the Winograd domain ([`winograd`], F(2×2, 3×3): 2.25× fewer
+//! multiply-adds). With at most three input channels (the first block of an image network)
+//! the convolution output is not kept: it is computed again, chunk by chunk, for the pooling
+//! pass and the backward pass, which costs less than writing it to memory and reading it back.
+//!
 //! Threads: the batch is cut into at most eight pieces of whole im2col chunks
 //! ([`image_pieces`], fixed by the batch size and map size alone), which run on the caller's
 //! worker pool when it is one of its threads (else one after another). The convolution output
@@ -31,7 +38,7 @@ use std::rc::Rc;
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-use super::{composed_block, BN_EPS};
+use super::{composed_block, winograd, BN_EPS};
 use crate::float::Float;
 use crate::ops::matmul::gemm_views;
 use crate::ops::norm::{BatchNormMode, BatchNormStats};
@@ -126,7 +133,9 @@ fn tensor(shape: &[usize], v: Vec<f32>) -> Tensor<f32> {
     crate::ops::from_vec(shape, v)
 }
 
-/// Σ v, with eight f32 lanes (vectorisable) combined in f64.
+/// Σ v, with eight f32 lanes (vectorisable) combined in f64. Inlined into the dispatched
+/// passes, so compiled for AVX2/AVX-512 rather than the baseline.
+#[inline(always)]
 fn sum8(v: &[f32]) -> f64 {
     let mut acc = [0.0f32; 8];
     let it = v.chunks_exact(8);
@@ -139,7 +148,8 @@ fn sum8(v: &[f32]) -> f64 {
     acc.iter().map(|&a| a as f64).sum::<f64>() + rem.iter().map(|&a| a as f64).sum::<f64>()
 }
 
-/// Σ (v − μ)², with eight f32 lanes combined in f64.
+/// Σ (v − μ)², with eight f32 lanes combined in f64 (inlined as [`sum8`]).
+#[inline(always)]
 fn sqdev8(v: &[f32], mu: f32) -> f64 {
     let mut acc = [0.0f32; 8];
     let it = v.chunks_exact(8);
@@ -239,6 +249,12 @@ fn add_taps(line: &mut [f32], s0: &[f32], s1: &[f32], s2: &[f32]) {
     line[w - 1] = line[w - 1] + s1[w - 1] + s2[w - 2];
 }
 
+/// Largest im2col depth `C·9` at which a block computes its convolution again where it is
+/// needed (pooling, backward) instead of keeping it: the first block of an image network
+/// (`C` = 1 or 3) does 9 or 27 multiply-adds per output, less than the cost of writing the
+/// output to memory and reading it back twice.
+const RECOMPUTE_K: usize = 27;
+
 /// Images per GEMM: enough columns (about 1,024) to amortise packing on small maps.
 fn chunk_for(hw: usize) -> usize {
     (1024 / hw.max(1)).max(1)
@@ -279,7 +295,7 @@ fn piece_outputs<'a>(
     out: &'a mut [f32],
     argmax: &'a mut [u8],
     xhat_at: &'a mut [f32],
-) -> Vec<(Range<usize>, &'a mut [f32], &'a mut [u8], &'a mut [f32])> {
+) -> Vec<PieceOut<'a>> {
     let o = pieces::split_rows(out, row, cut);
     let a = pieces::split_rows(argmax, row, cut);
     let x = pieces::split_rows(xhat_at, row, cut);
@@ -312,23 +328,10 @@ impl Dims {
     }
 }
 
-/// Convolution (+ bias) of images `i0..i0 + m` of `x [N, C, H, W]` into `y`, channel-major:
-/// channel `fo`'s `m·H·W` outputs are `y[fo·ld_y .. fo·ld_y + m·H·W]`. `cols` is scratch of
-/// at least `C·9·m·H·W` floats.
-#[allow(clippy::too_many_arguments)]
+/// im2col of images `i0..i0 + m` of `x [N, C, H, W]` side by side: `cols [C·9, m·H·W]`.
 #[inline(always)]
-fn conv_chunk(
-    d: Dims,
-    x: &[f32],
-    wt: &[f32],
-    b: &[f32],
-    i0: usize,
-    m: usize,
-    cols: &mut [f32],
-    y: &mut [f32],
-    ld_y: usize,
-) {
-    let (hw, k, c) = (d.hw(), d.k(), d.c);
+fn im2col_chunk(d: Dims, x: &[f32], i0: usize, m: usize, cols: &mut [f32]) {
+    let (hw, c) = (d.hw(), d.c);
     let ld = m * hw;
     for j in 0..m {
         let i = i0 + j;
@@ -341,16 +344,172 @@ fn conv_chunk(
             ld,
         );
     }
+}
+
+/// The convolution (+ bias) of the `m` images unfolded in `cols` into `y`, channel-major:
+/// channel `fo`'s `m·H·W` outputs are `y[fo·ld_y .. fo·ld_y + m·H·W]`.
+#[inline(always)]
+fn gemm_chunk(d: Dims, wt: &[f32], b: &[f32], m: usize, cols: &[f32], y: &mut [f32], ld_y: usize) {
+    let ld = m * d.hw();
     for (fo, &bias) in b.iter().enumerate() {
         y[fo * ld_y..fo * ld_y + ld].fill(bias);
     }
     gemm_views(
         1.0,
-        &view2(wt, d.f, k),
-        &view2(cols, k, ld),
+        &view2(wt, d.f, d.k()),
+        &view2(cols, d.k(), ld),
         1.0,
         &mut view2_strided_mut(y, d.f, ld, ld_y),
     );
+}
+
+/// How a block convolves: im2col and one GEMM (the weights `[F, C·9]`), or Winograd's
+/// F(2×2, 3×3) (the transformed filters `[16, C, F]`, see [`winograd`]).
+#[derive(Clone, Copy)]
+enum Kernel<'a> {
+    Im2col(&'a [f32]),
+    Winograd(&'a [f32]),
+}
+
+impl<'a> Kernel<'a> {
+    /// The kernel for a block of shape `d` with weights `wt`; `u` receives the transformed
+    /// filters when the Winograd form applies.
+    fn choose(d: Dims, wt: &'a [f32], u: &'a mut Vec<f32>) -> Kernel<'a> {
+        if winograd::applies(d.c, d.h, d.w) {
+            *u = winograd::filters(wt, d.f, d.c);
+            Kernel::Winograd(u)
+        } else {
+            Kernel::Im2col(wt)
+        }
+    }
+}
+
+/// Per-piece scratch for convolving chunks of up to `chunk` images (and, for the backward
+/// pass, their gradients), from core's pool.
+struct Scratch {
+    /// im2col columns `[C·9, chunk·H·W]`.
+    cols: Vec<f32>,
+    /// Winograd: one image pixel-major `[H·W, C]`.
+    xt: Vec<f32>,
+    /// Winograd: the chunk's transformed input tiles `[tiles, 16, C]`.
+    v: Vec<f32>,
+    /// Winograd: the chunk's output tiles, or their gradients, `[tiles, 16, F]`.
+    m: Vec<f32>,
+    /// Winograd: one image's outputs, or their gradients, pixel-major `[H·W, F]`.
+    yt: Vec<f32>,
+    /// Winograd backward: the gradients of the input tiles `[tiles, 16, C]`.
+    dv: Vec<f32>,
+    /// Winograd backward: one image's input gradient, pixel-major `[H·W, C]`.
+    dxt: Vec<f32>,
+    /// Winograd: one tile's worth of work, and zeros for the padding.
+    tmp: Vec<f32>,
+    zero: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(d: Dims, kernel: Kernel<'_>, chunk: usize, backward: bool) -> Self {
+        let (hw, c, f) = (d.hw(), d.c, d.f);
+        let none = Vec::new;
+        match kernel {
+            Kernel::Im2col(_) => Scratch {
+                cols: scratch_vec(d.k() * hw * chunk),
+                xt: none(),
+                v: none(),
+                m: none(),
+                yt: none(),
+                dv: none(),
+                dxt: none(),
+                tmp: none(),
+                zero: none(),
+            },
+            Kernel::Winograd(_) => {
+                let tiles = winograd::Tiles::new(d.h, d.w).per_image() * chunk;
+                let cf = c.max(f);
+                Scratch {
+                    cols: none(),
+                    xt: scratch_vec(hw * c),
+                    v: scratch_vec(tiles * winograd::XI * c),
+                    m: scratch_vec(tiles * winograd::XI * f),
+                    yt: scratch_vec(hw * f),
+                    dv: if backward {
+                        scratch_vec(tiles * winograd::XI * c)
+                    } else {
+                        none()
+                    },
+                    dxt: if backward {
+                        scratch_vec(hw * c)
+                    } else {
+                        none()
+                    },
+                    tmp: scratch_vec(winograd::XI * cf),
+                    zero: vec![0.0; cf],
+                }
+            }
+        }
+    }
+
+    /// The transformed input tiles of images `i0..i0 + m` of `x [N, C, H, W]` into `v`.
+    #[inline(always)]
+    fn input_tiles(&mut self, d: Dims, x: &[f32], i0: usize, m: usize) {
+        let (hw, c) = (d.hw(), d.c);
+        let t = winograd::Tiles::new(d.h, d.w);
+        let per = t.per_image() * winograd::XI * c;
+        for j in 0..m {
+            winograd::transpose(&x[(i0 + j) * c * hw..], c, hw, hw, &mut self.xt, c);
+            winograd::input_tiles(t, &self.xt, c, &self.zero, &mut self.v[j * per..]);
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for v in [
+            &mut self.cols,
+            &mut self.xt,
+            &mut self.v,
+            &mut self.m,
+            &mut self.yt,
+            &mut self.dv,
+            &mut self.dxt,
+            &mut self.tmp,
+        ] {
+            give(std::mem::take(v));
+        }
+    }
+}
+
+/// Convolution (+ bias) of images `i0..i0 + m` of `x [N, C, H, W]` into `y`, channel-major:
+/// channel `fo`'s `m·H·W` outputs are `y[fo·ld_y .. fo·ld_y + m·H·W]`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn conv_chunk(
+    d: Dims,
+    x: &[f32],
+    kernel: Kernel<'_>,
+    b: &[f32],
+    i0: usize,
+    m: usize,
+    s: &mut Scratch,
+    y: &mut [f32],
+    ld_y: usize,
+) {
+    match kernel {
+        Kernel::Im2col(wt) => {
+            im2col_chunk(d, x, i0, m, &mut s.cols);
+            gemm_chunk(d, wt, b, m, &s.cols, y, ld_y);
+        }
+        Kernel::Winograd(u) => {
+            let (hw, c, f) = (d.hw(), d.c, d.f);
+            let t = winograd::Tiles::new(d.h, d.w);
+            s.input_tiles(d, x, i0, m);
+            winograd::products(&s.v, u, m * t.per_image(), c, f, &mut s.m);
+            let per = t.per_image() * winograd::XI * f;
+            for j in 0..m {
+                winograd::output_tiles(t, &s.m[j * per..], f, b, &mut s.tmp, &mut s.yt);
+                winograd::transpose(&s.yt, hw, f, f, &mut y[j * hw..], ld_y);
+            }
+        }
+    }
 }
 
 /// Batch norm (given mean and 1/σ), affine, ReLU and 2×2 max-pool of one `[H, W]` plane:
@@ -413,6 +572,89 @@ fn pool_plane(
             *xa = if pos { xbest } else { 0.0 };
         }
     }
+}
+
+/// One piece's images, with its pooled outputs, window positions and x̂ (from [`piece_outputs`]).
+type PieceOut<'a> = (Range<usize>, &'a mut [f32], &'a mut [u8], &'a mut [f32]);
+
+/// Normalise, ReLU and pool each piece from the saved convolution output `y` (one
+/// channel-major block `[F, images·H·W]` per piece), with the given mean and 1/σ.
+fn pool_pieces(
+    d: Dims,
+    (g, be): (&[f32], &[f32]),
+    y: &[f32],
+    (mean, inv_std): (&[f32], &[f32]),
+    work: Vec<PieceOut<'_>>,
+) {
+    let (f, hw, po) = (d.f, d.hw(), d.pooled());
+    pieces::for_each(work, |(r, o, a, xh)| {
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                let (r, o, a, xh) = (r, o, a, xh); // moved in: see `PIECE_DISPATCH`
+                let ld_y = r.len() * hw;
+                let yb = &y[r.start * f * hw..][..f * ld_y];
+                for j in 0..r.len() {
+                    for fo in 0..f {
+                        let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
+                        let q = (j * f + fo) * po..(j * f + fo + 1) * po;
+                        pool_plane(
+                            &yb[fo * ld_y + j * hw..][..hw],
+                            d.w,
+                            (d.h / 2, d.w / 2),
+                            bn,
+                            &mut o[q.clone()],
+                            &mut a[q.clone()],
+                            &mut xh[q],
+                        );
+                    }
+                }
+            },
+        )
+    });
+}
+
+/// Convolve, normalise (with the given mean and 1/σ), ReLU and pool each piece chunk by
+/// chunk, while the chunk's convolution output is in cache; nothing dense is kept.
+fn conv_pool_pieces(
+    d: Dims,
+    (x, kernel, b, g, be): (&[f32], Kernel<'_>, &[f32], &[f32], &[f32]),
+    chunk: usize,
+    (mean, inv_std): (&[f32], &[f32]),
+    work: Vec<PieceOut<'_>>,
+) {
+    let (f, hw, po) = (d.f, d.hw(), d.pooled());
+    pieces::for_each(work, |(r, o, a, xh)| {
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                let (r, o, a, xh) = (r, o, a, xh); // moved in: see `PIECE_DISPATCH`
+                let mut sc = Scratch::new(d, kernel, chunk, false);
+                let mut yc = scratch_vec(f * hw * chunk);
+                for (i0, m) in chunks_of(r.clone(), chunk) {
+                    let ld = m * hw;
+                    conv_chunk(d, x, kernel, b, i0, m, &mut sc, &mut yc, ld);
+                    for fo in 0..f {
+                        let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
+                        for j in 0..m {
+                            let at = ((i0 - r.start + j) * f + fo) * po;
+                            let q = at..at + po;
+                            pool_plane(
+                                &yc[fo * ld + j * hw..][..hw],
+                                d.w,
+                                (d.h / 2, d.w / 2),
+                                bn,
+                                &mut o[q.clone()],
+                                &mut a[q.clone()],
+                                &mut xh[q],
+                            );
+                        }
+                    }
+                }
+                give(yc);
+            },
+        )
+    });
 }
 
 impl FusedBlock {
@@ -528,6 +770,9 @@ impl FusedBlock {
         let (x, wt, b, g, be) = (&x[..], &wt[..], &b[..], &g[..], &be[..]);
         let chunk = chunk_for(hw).min(n.max(1));
         let cut = image_pieces(n, chunk);
+        let mut u = Vec::new();
+        let kernel = Kernel::choose(d, wt, &mut u);
+        let recompute = k <= RECOMPUTE_K && matches!(kernel, Kernel::Im2col(_));
         // The output becomes a tape value, whose buffer core's pool takes back when the tape
         // ends: drawing it from there reuses last step's pages. `pool_plane` writes every
         // element, so it need not be cleared.
@@ -539,31 +784,45 @@ impl FusedBlock {
             // Pass 1: convolution into y, each piece's images as their own channel-major
             // block [F, images·H·W]; statistics per chunk while it is in cache, combined in
             // chunk order below (Chan et al.'s pairwise update).
-            let mut y = scratch_vec(f * total);
-            let blocks = pieces::split_rows(&mut y, f * hw, &cut);
+            // With few input channels the convolution costs less than reading its output
+            // back from memory: it is computed again, chunk by chunk, where it is needed.
+            let mut y = if recompute {
+                Vec::new()
+            } else {
+                scratch_vec(f * total)
+            };
+            let blocks = pieces::split_rows(&mut y, if recompute { 0 } else { f * hw }, &cut);
             let chunk_stats = pieces::map(blocks, |(r, yb)| {
                 pulp::Arch::new().dispatch(
                     #[inline(always)]
                     || {
                         let (r, yb) = (r, yb); // moved in: see `PIECE_DISPATCH`
-                        let mut cols = scratch_vec(k * hw * chunk);
-                        let ld_y = r.len() * hw;
+                        let mut sc = Scratch::new(d, kernel, chunk, false);
+                        let mut yc = if recompute {
+                            scratch_vec(f * hw * chunk)
+                        } else {
+                            Vec::new()
+                        };
                         let mut stats = Vec::new();
                         for (i0, m) in chunks_of(r.clone(), chunk) {
                             let ld = m * hw;
-                            let at = (i0 - r.start) * hw;
-                            conv_chunk(d, x, wt, b, i0, m, &mut cols, &mut yb[at..], ld_y);
+                            let (yv, at, ld_y) = if recompute {
+                                (&mut yc[..], 0, ld)
+                            } else {
+                                (&mut yb[..], (i0 - r.start) * hw, r.len() * hw)
+                            };
+                            conv_chunk(d, x, kernel, b, i0, m, &mut sc, &mut yv[at..], ld_y);
                             let nb = ld as f64;
                             let per_channel: Vec<(f64, f64)> = (0..f)
                                 .map(|fo| {
-                                    let row = &yb[fo * ld_y + at..][..ld];
+                                    let row = &yv[fo * ld_y + at..][..ld];
                                     let mb = sum8(row) / nb;
                                     (mb, sqdev8(row, mb as f32))
                                 })
                                 .collect();
                             stats.push((nb, per_channel));
                         }
-                        give(cols);
+                        give(yc);
                         stats
                     },
                 )
@@ -584,33 +843,12 @@ impl FusedBlock {
             let var: Vec<f32> = m2.iter().map(|&v| (v / total as f64) as f32).collect();
             let inv_std: Vec<f32> = var.iter().map(|&v| inv(v)).collect();
             // Pass 2: normalise, ReLU, pool, piece by piece.
-            let (mean_r, inv_r, y_r) = (&mean, &inv_std, &y);
             let work = piece_outputs(&cut, f * po, &mut out, &mut argmax, &mut xhat_at);
-            pieces::for_each(work, |(r, o, a, xh)| {
-                pulp::Arch::new().dispatch(
-                    #[inline(always)]
-                    || {
-                        let (r, o, a, xh) = (r, o, a, xh); // moved in: see `PIECE_DISPATCH`
-                        let ld_y = r.len() * hw;
-                        let yb = &y_r[r.start * f * hw..][..f * ld_y];
-                        for j in 0..r.len() {
-                            for fo in 0..f {
-                                let bn = (mean_r[fo], inv_r[fo], g[fo], be[fo]);
-                                let q = (j * f + fo) * po..(j * f + fo + 1) * po;
-                                pool_plane(
-                                    &yb[fo * ld_y + j * hw..][..hw],
-                                    d.w,
-                                    (ho, wo),
-                                    bn,
-                                    &mut o[q.clone()],
-                                    &mut a[q.clone()],
-                                    &mut xh[q],
-                                );
-                            }
-                        }
-                    },
-                )
-            });
+            if recompute {
+                conv_pool_pieces(d, (x, kernel, b, g, be), chunk, (&mean, &inv_std), work);
+            } else {
+                pool_pieces(d, (g, be), &y, (&mean, &inv_std), work);
+            }
             Saved {
                 y,
                 argmax,
@@ -630,40 +868,8 @@ impl FusedBlock {
                 var.len()
             );
             let inv_std: Vec<f32> = var.iter().map(|&v| inv(v)).collect();
-            let (mean_r, inv_r) = (&mean, &inv_std);
             let work = piece_outputs(&cut, f * po, &mut out, &mut argmax, &mut xhat_at);
-            pieces::for_each(work, |(r, o, a, xh)| {
-                pulp::Arch::new().dispatch(
-                    #[inline(always)]
-                    || {
-                        let (r, o, a, xh) = (r, o, a, xh); // moved in: see `PIECE_DISPATCH`
-                        let mut cols = scratch_vec(k * hw * chunk);
-                        let mut yc = scratch_vec(f * hw * chunk);
-                        for (i0, m) in chunks_of(r.clone(), chunk) {
-                            let ld = m * hw;
-                            conv_chunk(d, x, wt, b, i0, m, &mut cols, &mut yc, ld);
-                            for fo in 0..f {
-                                let bn = (mean_r[fo], inv_r[fo], g[fo], be[fo]);
-                                for j in 0..m {
-                                    let at = ((i0 - r.start + j) * f + fo) * po;
-                                    let q = at..at + po;
-                                    pool_plane(
-                                        &yc[fo * ld + j * hw..][..hw],
-                                        d.w,
-                                        (ho, wo),
-                                        bn,
-                                        &mut o[q.clone()],
-                                        &mut a[q.clone()],
-                                        &mut xh[q],
-                                    );
-                                }
-                            }
-                        }
-                        give(yc);
-                        give(cols);
-                    },
-                )
-            });
+            conv_pool_pieces(d, (x, kernel, b, g, be), chunk, (&mean, &inv_std), work);
             Saved {
                 y: Vec::new(),
                 argmax,
@@ -708,6 +914,9 @@ impl FusedBlock {
         let gamma = slice(&gamma);
         let wv = inputs[1].value();
         let wt = slice(&wv);
+        let bv = inputs[2].value();
+        let bias = slice(&bv);
+        let bias = &bias[..];
         // The output gradient, copied into a reused scratch buffer (a fresh copy of a
         // training episode's gradient is tens of MB of new pages every step).
         let mut gbuf = scratch_vec(n * f * po);
@@ -802,35 +1011,58 @@ impl FusedBlock {
         let dx_pieces = pieces::split_rows(&mut dx, dx_rows, &cut);
         let (x, wt, saved_r) = (&xbuf[..n * c * hw], &wt[..], &*saved);
         let (scale, cst, lin) = (&scale, &cst, &lin);
+        let mut u = Vec::new();
+        let kernel = Kernel::choose(d, wt, &mut u);
+        // The weight gradient's partial sums: of `[F, C·9]`, or of the transformed filters.
+        let dw_len = match kernel {
+            Kernel::Im2col(_) => f * k,
+            Kernel::Winograd(_) => winograd::XI * c * f,
+        };
         let partials = pieces::map(dx_pieces, |(r, dxp)| {
             pulp::Arch::new().dispatch(
                 #[inline(always)]
                 || {
                     let (r, dxp) = (r, dxp); // moved in: see `PIECE_DISPATCH`
-                    let mut dw = vec![0.0f32; f * k];
+                    let mut dw = vec![0.0f32; dw_len];
                     let mut db = vec![0.0f64; f];
-                    let mut cols = scratch_vec(k * hw * chunk);
-                    let mut dcols = if need_dx {
+                    let mut sc = Scratch::new(d, kernel, chunk, need_dx);
+                    let im2col = matches!(kernel, Kernel::Im2col(_));
+                    let mut dcols = if need_dx && im2col {
                         scratch_vec(k * hw * chunk)
                     } else {
                         Vec::new()
                     };
                     let mut gch = scratch_vec(f * hw * chunk);
-                    // This piece's block of the saved convolution output, [F, images·H·W].
-                    let ld_y = r.len() * hw;
-                    let yb = if batch_stats {
-                        &saved_r.y[r.start * f * hw..][..f * ld_y]
+                    // The convolution output is needed with batch statistics: this piece's
+                    // saved block [F, images·H·W], or (not saved) each chunk's again.
+                    let recompute = batch_stats && saved_r.y.is_empty();
+                    let mut yc = if recompute {
+                        scratch_vec(f * hw * chunk)
+                    } else {
+                        Vec::new()
+                    };
+                    let yb = if batch_stats && !recompute {
+                        &saved_r.y[r.start * f * hw..][..f * r.len() * hw]
                     } else {
                         &[][..]
                     };
                     for (i0, m) in chunks_of(r.clone(), chunk) {
                         let ld = m * hw;
-                        let at = (i0 - r.start) * hw;
+                        match kernel {
+                            Kernel::Im2col(_) => im2col_chunk(d, x, i0, m, &mut sc.cols),
+                            Kernel::Winograd(_) => sc.input_tiles(d, x, i0, m),
+                        }
+                        let (yv, at, ld_y) = if recompute {
+                            gemm_chunk(d, wt, bias, m, &sc.cols, &mut yc, ld);
+                            (&yc[..], 0, ld)
+                        } else {
+                            (yb, (i0 - r.start) * hw, r.len() * hw)
+                        };
                         // The chunk's gy, channel-major [F, m·H·W] (the GEMM layout).
                         for fo in 0..f {
                             let grow = &mut gch[fo * ld..][..ld];
                             if batch_stats {
-                                let yrow = &yb[fo * ld_y + at..][..ld];
+                                let yrow = &yv[fo * ld_y + at..][..ld];
                                 let (cs, ln, mu) = (cst[fo], lin[fo], saved_r.mean[fo]);
                                 grow.iter_mut()
                                     .zip(yrow)
@@ -863,52 +1095,90 @@ impl FusedBlock {
                             }
                             db[fo] += sum8(grow);
                         }
-                        for j in 0..m {
-                            let i = i0 + j;
-                            im2col3(
-                                &x[i * c * hw..(i + 1) * c * hw],
-                                c,
-                                h,
-                                w,
-                                &mut cols[j * hw..],
-                                ld,
-                            );
-                        }
-                        let g = view2(&gch, f, ld);
-                        gemm_views(
-                            1.0,
-                            &g,
-                            &view2(&cols, k, ld).t(),
-                            1.0,
-                            &mut view2_strided_mut(&mut dw, f, k, k),
-                        );
-                        if need_dx {
-                            gemm_views(
-                                1.0,
-                                &view2(wt, f, k).t(),
-                                &g,
-                                0.0,
-                                &mut view2_strided_mut(&mut dcols, k, ld, ld),
-                            );
-                            for j in 0..m {
-                                let at = (i0 - r.start + j) * c * hw;
-                                col2im3(&dcols[j * hw..], c, h, w, &mut dxp[at..at + c * hw], ld);
+                        match kernel {
+                            Kernel::Im2col(wt) => {
+                                let g = view2(&gch, f, ld);
+                                gemm_views(
+                                    1.0,
+                                    &g,
+                                    &view2(&sc.cols, k, ld).t(),
+                                    1.0,
+                                    &mut view2_strided_mut(&mut dw, f, k, k),
+                                );
+                                if need_dx {
+                                    gemm_views(
+                                        1.0,
+                                        &view2(wt, f, k).t(),
+                                        &g,
+                                        0.0,
+                                        &mut view2_strided_mut(&mut dcols, k, ld, ld),
+                                    );
+                                    for j in 0..m {
+                                        let at = (i0 - r.start + j) * c * hw;
+                                        col2im3(
+                                            &dcols[j * hw..],
+                                            c,
+                                            h,
+                                            w,
+                                            &mut dxp[at..at + c * hw],
+                                            ld,
+                                        );
+                                    }
+                                }
+                            }
+                            Kernel::Winograd(u) => {
+                                let t = winograd::Tiles::new(h, w);
+                                let tiles = m * t.per_image();
+                                let per_f = t.per_image() * winograd::XI * f;
+                                let per_c = t.per_image() * winograd::XI * c;
+                                for j in 0..m {
+                                    winograd::transpose(&gch[j * hw..], f, hw, ld, &mut sc.yt, f);
+                                    winograd::output_tiles_grad(
+                                        t,
+                                        &sc.yt,
+                                        f,
+                                        &sc.zero,
+                                        &mut sc.m[j * per_f..],
+                                    );
+                                }
+                                winograd::products_grad_filters(&sc.v, &sc.m, tiles, c, f, &mut dw);
+                                if need_dx {
+                                    winograd::products_grad_input(
+                                        &sc.m, u, tiles, c, f, &mut sc.dv,
+                                    );
+                                    for j in 0..m {
+                                        sc.dxt[..hw * c].fill(0.0);
+                                        winograd::input_tiles_grad(
+                                            t,
+                                            &sc.dv[j * per_c..],
+                                            c,
+                                            &mut sc.tmp,
+                                            &mut sc.dxt,
+                                        );
+                                        let at = (i0 - r.start + j) * c * hw;
+                                        winograd::transpose(&sc.dxt, hw, c, c, &mut dxp[at..], hw);
+                                    }
+                                }
                             }
                         }
                     }
-                    give(cols);
+                    drop(sc);
                     give(dcols);
                     give(gch);
+                    give(yc);
                     (dw, db)
                 },
             )
         });
         // The pieces' sums, in piece order.
-        let mut dw = vec![0.0f32; f * k];
+        let mut dw = vec![0.0f32; dw_len];
         let mut db = vec![0.0f64; f];
         for (pw, pb) in partials {
             dw.iter_mut().zip(&pw).for_each(|(a, &v)| *a += v);
             db.iter_mut().zip(&pb).for_each(|(a, &v)| *a += v);
+        }
+        if let Kernel::Winograd(_) = kernel {
+            dw = winograd::filter_grad(&dw, f, c);
         }
         give(xbuf);
         give(gbuf);

@@ -6,6 +6,7 @@
 //! (it differentiates the composition when a gradient is recorded).
 
 mod fused;
+mod winograd;
 
 use serde::{Deserialize, Serialize};
 
