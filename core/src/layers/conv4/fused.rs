@@ -375,7 +375,7 @@ impl<'a> Kernel<'a> {
     /// The kernel for a block of shape `d` with weights `wt`; `u` receives the transformed
     /// filters when the Winograd form applies.
     fn choose(d: Dims, wt: &'a [f32], u: &'a mut Vec<f32>) -> Kernel<'a> {
-        if winograd::applies(d.c, d.h, d.w) {
+        if winograd::applies(d.c, d.f, d.h, d.w) {
             *u = winograd::filters(wt, d.f, d.c);
             Kernel::Winograd(u)
         } else {
