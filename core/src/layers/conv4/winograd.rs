@@ -121,7 +121,7 @@ fn both4(x: [[Lane; 4]; 4], t: impl Fn([Lane; 4]) -> [Lane; 4]) -> [[Lane; 4]; 4
 /// lanes of channels for the transforms, and maps big enough that few computed outputs fall
 /// outside them.
 pub(super) fn applies(c: usize, f: usize, h: usize, w: usize) -> bool {
-    c >= 16 && c % L == 0 && f % L == 0 && h >= 6 && w >= 6
+    c >= 16 && c.is_multiple_of(L) && f.is_multiple_of(L) && h >= 6 && w >= 6
 }
 
 /// Tiles of one `h × w` map.
