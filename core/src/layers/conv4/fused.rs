@@ -577,6 +577,39 @@ fn pool_plane(
 /// One piece's images, with its pooled outputs, window positions and x̂ (from [`piece_outputs`]).
 type PieceOut<'a> = (Range<usize>, &'a mut [f32], &'a mut [u8], &'a mut [f32]);
 
+/// Normalise (with per-channel mean and 1/σ, γ and β), ReLU and pool `m` images whose
+/// convolution outputs are in `y`, channel-major (channel `fo` of image `j` at
+/// `y[fo·ld + j·H·W..]`), into a piece's outputs from its image `at` on.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pool_images(
+    d: Dims,
+    y: &[f32],
+    ld: usize,
+    m: usize,
+    at: usize,
+    (mean, inv_std, g, be): (&[f32], &[f32], &[f32], &[f32]),
+    (o, a, xh): (&mut [f32], &mut [u8], &mut [f32]),
+) {
+    let (f, hw, po) = (d.f, d.hw(), d.pooled());
+    for fo in 0..f {
+        let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
+        for j in 0..m {
+            let q0 = ((at + j) * f + fo) * po;
+            let q = q0..q0 + po;
+            pool_plane(
+                &y[fo * ld + j * hw..][..hw],
+                d.w,
+                (d.h / 2, d.w / 2),
+                bn,
+                &mut o[q.clone()],
+                &mut a[q.clone()],
+                &mut xh[q],
+            );
+        }
+    }
+}
+
 /// Normalise, ReLU and pool each piece from the saved convolution output `y` (one
 /// channel-major block `[F, images·H·W]` per piece), with the given mean and 1/σ.
 fn pool_pieces(
@@ -586,7 +619,7 @@ fn pool_pieces(
     (mean, inv_std): (&[f32], &[f32]),
     work: Vec<PieceOut<'_>>,
 ) {
-    let (f, hw, po) = (d.f, d.hw(), d.pooled());
+    let (f, hw) = (d.f, d.hw());
     pieces::for_each(work, |(r, o, a, xh)| {
         pulp::Arch::new().dispatch(
             #[inline(always)]
@@ -594,21 +627,7 @@ fn pool_pieces(
                 let (r, o, a, xh) = (r, o, a, xh); // moved in: see `PIECE_DISPATCH`
                 let ld_y = r.len() * hw;
                 let yb = &y[r.start * f * hw..][..f * ld_y];
-                for j in 0..r.len() {
-                    for fo in 0..f {
-                        let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
-                        let q = (j * f + fo) * po..(j * f + fo + 1) * po;
-                        pool_plane(
-                            &yb[fo * ld_y + j * hw..][..hw],
-                            d.w,
-                            (d.h / 2, d.w / 2),
-                            bn,
-                            &mut o[q.clone()],
-                            &mut a[q.clone()],
-                            &mut xh[q],
-                        );
-                    }
-                }
+                pool_images(d, yb, ld_y, r.len(), 0, (mean, inv_std, g, be), (o, a, xh));
             },
         )
     });
@@ -623,7 +642,7 @@ fn conv_pool_pieces(
     (mean, inv_std): (&[f32], &[f32]),
     work: Vec<PieceOut<'_>>,
 ) {
-    let (f, hw, po) = (d.f, d.hw(), d.pooled());
+    let (f, hw) = (d.f, d.hw());
     pieces::for_each(work, |(r, o, a, xh)| {
         pulp::Arch::new().dispatch(
             #[inline(always)]
@@ -634,22 +653,16 @@ fn conv_pool_pieces(
                 for (i0, m) in chunks_of(r.clone(), chunk) {
                     let ld = m * hw;
                     conv_chunk(d, x, kernel, b, i0, m, &mut sc, &mut yc, ld);
-                    for fo in 0..f {
-                        let bn = (mean[fo], inv_std[fo], g[fo], be[fo]);
-                        for j in 0..m {
-                            let at = ((i0 - r.start + j) * f + fo) * po;
-                            let q = at..at + po;
-                            pool_plane(
-                                &yc[fo * ld + j * hw..][..hw],
-                                d.w,
-                                (d.h / 2, d.w / 2),
-                                bn,
-                                &mut o[q.clone()],
-                                &mut a[q.clone()],
-                                &mut xh[q],
-                            );
-                        }
-                    }
+                    let bn = (mean, inv_std, g, be);
+                    pool_images(
+                        d,
+                        &yc,
+                        ld,
+                        m,
+                        i0 - r.start,
+                        bn,
+                        (&mut *o, &mut *a, &mut *xh),
+                    );
                 }
                 give(yc);
             },
