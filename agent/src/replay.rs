@@ -378,9 +378,27 @@ pub struct Thresholds {
     pub mean_reward: f64,
 }
 
-/// The reward a fixed-threshold policy would have earned on each message (the simulated
-/// customer's outcome does not depend on the policy: an answer resolves when the intent is
-/// right, a clarification when the right intent is offered).
+/// The mean reward the fixed-threshold policy (answer at or above `a`, clarify at or above `c`,
+/// hand off below) would have earned on `outcomes` (the simulated customer's outcome does not
+/// depend on the policy: an answer resolves when the intent is right, a clarification when the
+/// right intent is offered).
+fn threshold_reward(outcomes: &[Outcome], rewards: &RewardTable, a: f64, c: f64) -> f64 {
+    let total: f64 = outcomes
+        .iter()
+        .map(|o| {
+            if o.confidence >= a && !o.out_of_scope {
+                rewards.reward(Action::Answer, o.correct)
+            } else if o.confidence >= c {
+                rewards.reward(Action::Clarify, o.in_alternatives)
+            } else {
+                rewards.reward(Action::Handoff, false)
+            }
+        })
+        .sum();
+    total / outcomes.len().max(1) as f64
+}
+
+/// The best fixed-threshold policy on `outcomes`, over a 41 × 41 grid of thresholds.
 fn best_thresholds(outcomes: &[Outcome], rewards: &RewardTable) -> Option<Thresholds> {
     if outcomes.is_empty() {
         return None;
@@ -389,19 +407,7 @@ fn best_thresholds(outcomes: &[Outcome], rewards: &RewardTable) -> Option<Thresh
     let mut best: Option<Thresholds> = None;
     for &a in &grid {
         for &c in grid.iter().filter(|&&c| c <= a) {
-            let total: f64 = outcomes
-                .iter()
-                .map(|o| {
-                    if o.confidence >= a && !o.out_of_scope {
-                        rewards.reward(Action::Answer, o.correct)
-                    } else if o.confidence >= c {
-                        rewards.reward(Action::Clarify, o.in_alternatives)
-                    } else {
-                        rewards.reward(Action::Handoff, false)
-                    }
-                })
-                .sum();
-            let mean = total / outcomes.len() as f64;
+            let mean = threshold_reward(outcomes, rewards, a, c);
             if best.as_ref().is_none_or(|b| mean > b.mean_reward) {
                 best = Some(Thresholds {
                     answer_at: a,
@@ -412,6 +418,32 @@ fn best_thresholds(outcomes: &[Outcome], rewards: &RewardTable) -> Option<Thresh
         }
     }
     best
+}
+
+/// Thresholds fixed in advance rather than in hindsight: the best on the earlier half of the
+/// messages, scored with the learned policy on the later half.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FixedInAdvance {
+    /// The thresholds best on the earlier half (and their reward there).
+    pub chosen: Thresholds,
+    /// Their mean reward on the later half.
+    pub later_reward: f64,
+    /// The learned policy's mean reward on the later half.
+    pub policy_later_reward: f64,
+}
+
+/// [`FixedInAdvance`] of a variant's messages in arrival order (`None` with fewer than two).
+fn fixed_in_advance(outcomes: &[Outcome], rewards: &RewardTable) -> Option<FixedInAdvance> {
+    let (earlier, later) = outcomes.split_at(outcomes.len() / 2);
+    if later.is_empty() {
+        return None;
+    }
+    let chosen = best_thresholds(earlier, rewards)?;
+    Some(FixedInAdvance {
+        later_reward: threshold_reward(later, rewards, chosen.answer_at, chosen.clarify_at),
+        policy_later_reward: later.iter().map(|o| o.reward).sum::<f64>() / later.len() as f64,
+        chosen,
+    })
 }
 
 /// A variant's results.
@@ -441,6 +473,10 @@ pub struct VariantSummary {
     pub mean_reward: f64,
     /// The best fixed thresholds in hindsight on the same messages.
     pub best_fixed: Option<Thresholds>,
+    /// The best thresholds on the earlier half of the messages against the learned policy on
+    /// the later half.
+    #[serde(default)]
+    pub fixed_in_advance: Option<FixedInAdvance>,
     /// Consolidations run and refused.
     pub consolidations: usize,
     /// Refused by the guard.
@@ -926,6 +962,7 @@ fn summarise(
         handoff_rate: handoffs as f64 / n,
         mean_reward: outcomes.iter().map(|o| o.reward).sum::<f64>() / n,
         best_fixed: best_thresholds(outcomes, rewards),
+        fixed_in_advance: fixed_in_advance(outcomes, rewards),
         consolidations: last_record.map_or(0, |r| r.consolidations),
         refused: last_record.map_or(0, |r| r.refused),
         bootstrap_seconds,
@@ -1007,5 +1044,26 @@ mod tests {
         assert!(best.clarify_at <= 0.2, "{best:?}");
         assert!((best.mean_reward - (10.0 + 5.0) / 20.0).abs() < 1e-12);
         assert!(best_thresholds(&[], &rewards).is_none());
+    }
+
+    #[test]
+    fn thresholds_fixed_in_advance_are_chosen_on_the_earlier_half_and_scored_on_the_later() {
+        let rewards = RewardTable::default();
+        // Earlier half: confident answers are right, so answering pays. Later half: the same
+        // confidences are wrong but offered, so those thresholds (answer) earn −1 each, while
+        // the policy, which clarified, earned 0.5 each.
+        let mut o = vec![outcome(0.9, true, true); 10];
+        o.extend((0..10).map(|_| Outcome {
+            reward: 0.5,
+            ..outcome(0.9, false, true)
+        }));
+        let f = fixed_in_advance(&o, &rewards).expect("messages");
+        assert!(f.chosen.answer_at <= 0.9, "{f:?}");
+        assert!((f.chosen.mean_reward - 1.0).abs() < 1e-12);
+        assert!((f.later_reward - -1.0).abs() < 1e-12, "{f:?}");
+        assert!((f.policy_later_reward - 0.5).abs() < 1e-12);
+        assert!(fixed_in_advance(&o[..2], &rewards).is_some());
+        assert!(fixed_in_advance(&o[..1], &rewards).is_none());
+        assert!(fixed_in_advance(&[], &rewards).is_none());
     }
 }

@@ -225,6 +225,11 @@ fn summary_json(config: &ReplayConfig, report: &ReplayReport) -> Result<serde_js
                 "best_fixed": s.best_fixed.as_ref().map(|b| b.mean_reward),
                 "met": s.best_fixed.as_ref().is_some_and(|b| s.mean_reward > b.mean_reward),
             },
+            "policy_beats_thresholds_fixed_in_advance": s.fixed_in_advance.as_ref().map(|f| serde_json::json!({
+                "value": f.policy_later_reward,
+                "fixed_in_advance": f.later_reward,
+                "met": f.policy_later_reward > f.later_reward,
+            })),
         })
     });
     Ok(serde_json::json!({
