@@ -36,9 +36,9 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
-use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, ShapeBuilder};
+use ndarray::ArrayD;
 
-use super::{composed_block, winograd, BN_EPS};
+use super::{composed_block, view, view_mut, winograd, BN_EPS};
 use crate::float::Float;
 use crate::ops::matmul::gemm_views;
 use crate::ops::norm::{BatchNormMode, BatchNormStats};
@@ -93,6 +93,8 @@ struct Saved {
     mean: Vec<f32>,
     /// Biased batch variance per channel (batch-statistics modes).
     var: Vec<f32>,
+    /// The filters transformed for the Winograd form, when the block uses it (else empty).
+    u: Vec<f32>,
 }
 
 impl Drop for Saved {
@@ -115,18 +117,6 @@ fn slice(a: &ArrayD<f32>) -> Cow<'_, [f32]> {
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(a.iter().copied().collect()),
     }
-}
-
-fn view2(s: &[f32], r: usize, c: usize) -> ArrayView2<'_, f32> {
-    ArrayView2::from_shape((r, c), &s[..r * c])
-        .unwrap_or_else(|e| panic!("autodidact internal error: fused conv view: {e}"))
-}
-
-/// A `[r, c]` view of `s` whose rows are `ld` apart.
-fn view2_strided_mut(s: &mut [f32], r: usize, c: usize, ld: usize) -> ArrayViewMut2<'_, f32> {
-    let len = if r == 0 { 0 } else { (r - 1) * ld + c };
-    ArrayViewMut2::from_shape((r, c).strides((ld, 1)), &mut s[..len])
-        .unwrap_or_else(|e| panic!("autodidact internal error: fused conv view: {e}"))
 }
 
 fn tensor(shape: &[usize], v: Vec<f32>) -> Tensor<f32> {
@@ -356,10 +346,10 @@ fn gemm_chunk(d: Dims, wt: &[f32], b: &[f32], m: usize, cols: &[f32], y: &mut [f
     }
     gemm_views(
         1.0,
-        &view2(wt, d.f, d.k()),
-        &view2(cols, d.k(), ld),
+        &view(wt, (d.f, d.k()), (d.k(), 1)),
+        &view(cols, (d.k(), ld), (ld, 1)),
         1.0,
-        &mut view2_strided_mut(y, d.f, ld, ld_y),
+        &mut view_mut(y, (d.f, ld), (ld_y, 1)),
     );
 }
 
@@ -372,14 +362,22 @@ enum Kernel<'a> {
 }
 
 impl<'a> Kernel<'a> {
-    /// The kernel for a block of shape `d` with weights `wt`; `u` receives the transformed
-    /// filters when the Winograd form applies.
-    fn choose(d: Dims, wt: &'a [f32], u: &'a mut Vec<f32>) -> Kernel<'a> {
+    /// The filters transformed for the Winograd form when it applies to a block of shape `d`
+    /// (kept from the forward pass for the backward pass), else nothing.
+    fn transformed(d: Dims, wt: &[f32]) -> Vec<f32> {
         if winograd::applies(d.c, d.f, d.h, d.w) {
-            *u = winograd::filters(wt, d.f, d.c);
-            Kernel::Winograd(u)
+            winograd::filters(wt, d.f, d.c)
         } else {
+            Vec::new()
+        }
+    }
+
+    /// Winograd with the transformed filters `u` when there are some, else im2col on `wt`.
+    fn of(wt: &'a [f32], u: &'a [f32]) -> Kernel<'a> {
+        if u.is_empty() {
             Kernel::Im2col(wt)
+        } else {
+            Kernel::Winograd(u)
         }
     }
 }
@@ -783,8 +781,8 @@ impl FusedBlock {
         let (x, wt, b, g, be) = (&x[..], &wt[..], &b[..], &g[..], &be[..]);
         let chunk = chunk_for(hw).min(n.max(1));
         let cut = image_pieces(n, chunk);
-        let mut u = Vec::new();
-        let kernel = Kernel::choose(d, wt, &mut u);
+        let u = Kernel::transformed(d, wt);
+        let kernel = Kernel::of(wt, &u);
         let recompute = k <= RECOMPUTE_K && matches!(kernel, Kernel::Im2col(_));
         // The output becomes a tape value, whose buffer core's pool takes back when the tape
         // ends: drawing it from there reuses last step's pages. `pool_plane` writes every
@@ -869,6 +867,7 @@ impl FusedBlock {
                 inv_std,
                 mean,
                 var,
+                u,
             }
         } else {
             // Running statistics: each chunk is normalised and pooled while in cache; nothing
@@ -890,6 +889,7 @@ impl FusedBlock {
                 inv_std,
                 mean,
                 var,
+                u,
             }
         };
         *self.saved.borrow_mut() = saved;
@@ -1024,8 +1024,7 @@ impl FusedBlock {
         let dx_pieces = pieces::split_rows(&mut dx, dx_rows, &cut);
         let (x, wt, saved_r) = (&xbuf[..n * c * hw], &wt[..], &*saved);
         let (scale, cst, lin) = (&scale, &cst, &lin);
-        let mut u = Vec::new();
-        let kernel = Kernel::choose(d, wt, &mut u);
+        let kernel = Kernel::of(wt, &saved.u);
         // The weight gradient's partial sums: of `[F, C·9]`, or of the transformed filters.
         let dw_len = match kernel {
             Kernel::Im2col(_) => f * k,
@@ -1110,21 +1109,21 @@ impl FusedBlock {
                         }
                         match kernel {
                             Kernel::Im2col(wt) => {
-                                let g = view2(&gch, f, ld);
+                                let g = view(&gch, (f, ld), (ld, 1));
                                 gemm_views(
                                     1.0,
                                     &g,
-                                    &view2(&sc.cols, k, ld).t(),
+                                    &view(&sc.cols, (k, ld), (ld, 1)).t(),
                                     1.0,
-                                    &mut view2_strided_mut(&mut dw, f, k, k),
+                                    &mut view_mut(&mut dw, (f, k), (k, 1)),
                                 );
                                 if need_dx {
                                     gemm_views(
                                         1.0,
-                                        &view2(wt, f, k).t(),
+                                        &view(wt, (f, k), (k, 1)).t(),
                                         &g,
                                         0.0,
-                                        &mut view2_strided_mut(&mut dcols, k, ld, ld),
+                                        &mut view_mut(&mut dcols, (k, ld), (ld, 1)),
                                     );
                                     for j in 0..m {
                                         let at = (i0 - r.start + j) * c * hw;

@@ -8,6 +8,7 @@
 mod fused;
 mod winograd;
 
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::float::Float;
@@ -204,4 +205,34 @@ fn composed_block<T: Float>(
     batch_norm(y, gamma, beta, stats, mode, MOMENTUM, BN_EPS)
         .relu()
         .max_pool2d(2, 2)
+}
+
+/// A `[r, c]` view of `s` with strides `(rs, cs)` (the fused kernels' GEMM operands).
+pub(super) fn view<'a>(
+    s: &'a [f32],
+    (r, c): (usize, usize),
+    (rs, cs): (usize, usize),
+) -> ArrayView2<'a, f32> {
+    let len = if r == 0 || c == 0 {
+        0
+    } else {
+        (r - 1) * rs + (c - 1) * cs + 1
+    };
+    ArrayView2::from_shape((r, c).strides((rs, cs)), &s[..len])
+        .unwrap_or_else(|e| panic!("autodidact internal error: conv4 view: {e}"))
+}
+
+/// A mutable `[r, c]` view of `s` with strides `(rs, cs)`.
+pub(super) fn view_mut<'a>(
+    s: &'a mut [f32],
+    (r, c): (usize, usize),
+    (rs, cs): (usize, usize),
+) -> ArrayViewMut2<'a, f32> {
+    let len = if r == 0 || c == 0 {
+        0
+    } else {
+        (r - 1) * rs + (c - 1) * cs + 1
+    };
+    ArrayViewMut2::from_shape((r, c).strides((rs, cs)), &mut s[..len])
+        .unwrap_or_else(|e| panic!("autodidact internal error: conv4 view: {e}"))
 }

@@ -17,8 +17,7 @@
 //! position ξ reads every 16th row. Maps of odd size get a last row and column of tiles whose
 //! outputs past the map are dropped (and whose gradients are zero).
 
-use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
-
+use super::{view, view_mut};
 use crate::ops::matmul::gemm_views;
 
 /// Positions of a transformed 4×4 tile.
@@ -148,30 +147,6 @@ impl Tiles {
     pub(super) fn per_image(&self) -> usize {
         self.th * self.tw
     }
-}
-
-fn view<'a>(s: &'a [f32], (r, c): (usize, usize), (rs, cs): (usize, usize)) -> ArrayView2<'a, f32> {
-    let len = if r == 0 || c == 0 {
-        0
-    } else {
-        (r - 1) * rs + (c - 1) * cs + 1
-    };
-    ArrayView2::from_shape((r, c).strides((rs, cs)), &s[..len])
-        .unwrap_or_else(|e| panic!("autodidact internal error: winograd view: {e}"))
-}
-
-fn view_mut<'a>(
-    s: &'a mut [f32],
-    (r, c): (usize, usize),
-    (rs, cs): (usize, usize),
-) -> ArrayViewMut2<'a, f32> {
-    let len = if r == 0 || c == 0 {
-        0
-    } else {
-        (r - 1) * rs + (c - 1) * cs + 1
-    };
-    ArrayViewMut2::from_shape((r, c).strides((rs, cs)), &mut s[..len])
-        .unwrap_or_else(|e| panic!("autodidact internal error: winograd view: {e}"))
 }
 
 /// `src` (`rows` rows of `cols`, rows `lds` apart) transposed into `dst` (`cols` rows of
