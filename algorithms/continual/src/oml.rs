@@ -16,6 +16,7 @@
 //! on linear regression through two online steps).
 
 use autodidact_core::layers::{Activation, Init, Linear};
+use autodidact_core::Choice;
 use autodidact_core::{cross_entropy, grad, CreateGraph, Float, Params, Rng, Tensor, Var};
 use ndarray::{Array1, Axis};
 use serde::{Deserialize, Serialize};
@@ -139,6 +140,36 @@ impl OmlNet {
     }
 }
 
+/// Which output weights a meta-training step zeroes before its inner loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeadReset {
+    /// None: the inner loop starts from the meta-learnt output layer.
+    None,
+    /// The trajectory's classes only (Javed and White's form).
+    Trajectory,
+    /// Every class: the inner loop starts, as the meta-test stream does, from a zero output
+    /// layer, so the meta-loss sees the interference of learning from nothing.
+    All,
+}
+
+impl HeadReset {
+    /// The classes whose outputs this reset zeroes, for a trajectory labelled `traj_y` and
+    /// `outputs` classes.
+    pub fn classes(self, traj_y: &[usize], outputs: usize) -> Vec<usize> {
+        match self {
+            HeadReset::None => Vec::new(),
+            HeadReset::Trajectory => {
+                let mut c = traj_y.to_vec();
+                c.sort_unstable();
+                c.dedup();
+                c
+            }
+            HeadReset::All => (0..outputs).collect(),
+        }
+    }
+}
+
 /// The online inner loop: from the parameters `p`, one SGD step of size `alpha` on the PLN per
 /// row of the representation `h` (in order), on `loss(PLN output of row j, j)`. With
 /// [`CreateGraph::Yes`] the returned weights are differentiable functions of `p` (RLN and PLN)
@@ -165,7 +196,7 @@ pub fn inner_trajectory<T: Float>(
     fast
 }
 
-/// OML's meta-loss on one trajectory: reset the trajectory classes' outputs (if `reset`), run
+/// OML's meta-loss on one trajectory: zero the outputs `reset` names, run
 /// the inner loop on the trajectory `(traj_x, traj_y)`, then the cross-entropy of the adapted
 /// network on `(eval_x, eval_y)` (the trajectory and the remember batch).
 #[allow(clippy::too_many_arguments)]
@@ -177,15 +208,14 @@ pub fn oml_meta_loss<T: Float>(
     eval_x: Var<T>,
     eval_y: &[usize],
     alpha: f64,
-    reset: bool,
+    reset: HeadReset,
     create: CreateGraph,
 ) -> Var<T> {
-    let start = if reset {
-        let mut classes = traj_y.to_vec();
-        classes.dedup();
-        net.reset_classes(p, &classes)
-    } else {
+    let classes = reset.classes(traj_y, net.head.out_dim);
+    let start = if classes.is_empty() {
         p.to_vec()
+    } else {
+        net.reset_classes(p, &classes)
     };
     let h = net.features(&start, traj_x);
     let fast = inner_trajectory(net, &start, h, alpha, create, |out, j| {

@@ -28,7 +28,7 @@ use crate::data::{ExperienceData, StreamData};
 use crate::errors::{ContinualError, Result};
 use crate::metrics::AccuracyMatrix;
 use crate::model::MASKED;
-use crate::oml::{oml_meta_loss, OmlNet};
+use crate::oml::{oml_meta_loss, HeadReset, OmlNet};
 use crate::online::{curve_point_by, OnlineProgress};
 
 /// Where the frozen representation comes from.
@@ -75,8 +75,9 @@ pub struct OmlParams {
     /// Examples of the remember batch, drawn from all pretraining classes.
     #[param(max = 1_000_000)]
     pub remember: usize,
-    /// Reset the trajectory classes' output weights to zero before each inner loop.
-    pub reset_head: bool,
+    /// Which output weights each meta-training step zeroes before its inner loop (none,
+    /// trajectory: the paper's, all: start from a zero output layer as the meta-test stream does).
+    pub head_reset: HeadReset,
     /// Minibatch size of supervised pretraining.
     #[param(min = 1, max = 1_000_000)]
     pub pretrain_batch: usize,
@@ -107,7 +108,7 @@ impl Default for OmlParams {
             traj_classes: 3,
             traj_shots: 5,
             remember: 20,
-            reset_head: true,
+            head_reset: HeadReset::All,
             pretrain_batch: 32,
             mask_unseen: true,
             eval_batch: 512,
@@ -299,7 +300,7 @@ impl OmlLearner {
             Var::constant(ex),
             &ey,
             self.hp.inner_lr,
-            self.hp.reset_head,
+            self.hp.head_reset,
             CreateGraph::Yes,
         );
         let g = values(&tape.grad(&loss, &vars, CreateGraph::No));

@@ -6,7 +6,7 @@
 
 mod common;
 
-use autodidact_continual::oml::{inner_trajectory, oml_meta_loss, OmlNet};
+use autodidact_continual::oml::{inner_trajectory, oml_meta_loss, HeadReset, OmlNet};
 use autodidact_continual::oml_learner::{OmlLearner, OmlParams, Representation};
 use autodidact_core::layers::{Activation, Linear};
 use autodidact_core::testing::{check_meta_gradient, GradcheckOptions};
@@ -35,7 +35,7 @@ fn the_meta_gradient_through_the_inner_trajectory_matches_finite_differences() {
     let traj_y = vec![0, 0, 2, 2];
     let eval_x = random(&[6, 4], &mut rng);
     let eval_y = vec![0, 0, 2, 2, 1, 0];
-    for reset in [false, true] {
+    for reset in [HeadReset::None, HeadReset::Trajectory, HeadReset::All] {
         check_meta_gradient(
             "OML meta-loss",
             |p| {
@@ -72,7 +72,7 @@ fn the_meta_gradient_through_the_inner_trajectory_matches_finite_differences() {
             Var::constant(eval_x.clone()),
             &eval_y,
             0.5,
-            false,
+            HeadReset::None,
             c,
         )
     };
@@ -84,6 +84,59 @@ fn the_meta_gradient_through_the_inner_trajectory_matches_finite_differences() {
         .map(|(a, b)| (a.value() - b.value()).mapv(f64::abs).sum())
         .sum();
     assert!(gap > 1e-4, "second and first order agree: {gap}");
+}
+
+/// `HeadReset::All` is the meta-loss of the same network with its output layer set to zero
+/// beforehand (values and gradients with respect to everything but the head); `Trajectory`
+/// zeroes the trajectory's classes only, so it differs from both.
+#[test]
+fn resetting_every_output_equals_starting_from_a_zero_output_layer() {
+    let mut rng = Seed(12).rng("test");
+    let mut params = Params::<f64>::new();
+    let net = OmlNet::build(4, &[5], &[], 3, Activation::Relu, &mut params, &mut rng);
+    let traj_x = random(&[4, 4], &mut rng);
+    let traj_y = vec![1, 1, 2, 2];
+    let eval_x = random(&[5, 4], &mut rng);
+    let eval_y = vec![0, 1, 2, 2, 1];
+    let mut zeroed = params.clone();
+    for i in [Some(net.head.weight), net.head.bias].into_iter().flatten() {
+        zeroed.tensors_mut()[i].fill(0.0);
+    }
+    let loss_and_grad = |ps: &Params<f64>, reset| {
+        let _tape = Tape::<f64>::new();
+        let p: Vec<Var<f64>> = ps.tensors().iter().map(|t| Var::leaf(t.clone())).collect();
+        let l = oml_meta_loss(
+            &net,
+            &p,
+            Var::constant(traj_x.clone()),
+            &traj_y,
+            Var::constant(eval_x.clone()),
+            &eval_y,
+            0.3,
+            reset,
+            CreateGraph::Yes,
+        );
+        let g: Vec<_> = grad(&[l], &p, CreateGraph::No)
+            .iter()
+            .map(|g| g.value())
+            .collect();
+        (l.item(), g)
+    };
+    let (all, g_all) = loss_and_grad(&params, HeadReset::All);
+    let (zero, g_zero) = loss_and_grad(&zeroed, HeadReset::None);
+    let (traj, _) = loss_and_grad(&params, HeadReset::Trajectory);
+    assert!((all - zero).abs() < 1e-12, "{all} vs {zero}");
+    for i in net.rln_indices() {
+        let d = (&g_all[i] - &g_zero[i]).mapv(f64::abs).sum();
+        assert!(d < 1e-10, "RLN parameter {i}: gradients differ by {d}");
+    }
+    assert!(
+        (traj - all).abs() > 1e-6,
+        "trajectory reset {traj} equals the full reset"
+    );
+    assert_eq!(HeadReset::Trajectory.classes(&[2, 0, 2, 0], 4), vec![0, 2]);
+    assert_eq!(HeadReset::All.classes(&[1], 3), vec![0, 1, 2]);
+    assert!(HeadReset::None.classes(&[1], 3).is_empty());
 }
 
 /// The closed form of the meta-gradient of L = mean_i (h_i·w₂ − y_i)², h = Rᵀx, after two

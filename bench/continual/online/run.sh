@@ -5,6 +5,9 @@
 #
 #   bash bench/continual/online/run.sh TABLE...   # omniglot-oml | banking77 | permuted
 #
+# OML's trajectory length (20 classes x 5) and head reset (all) were chosen on the tuning seeds
+# 100 and 101, never on the seeds reported (docs/continual.md).
+#
 # Environment: SEEDS (default 0..5), RUNS (default runs/online), DATA (default ../shared/data),
 # JOBS (default 2), BIN (default: the release build).
 set -euo pipefail
@@ -42,7 +45,7 @@ echo "machine: $(nproc) cores, $(uname -srm); start $(date -u +%FT%TZ); load: $(
 for table in "$@"; do
   case $table in
     omniglot-oml)
-      O="--set $OMNI --set meta_iterations=${META:-1500} --set traj_classes=5 --set traj_shots=5 --set remember=25"
+      O="--set $OMNI --set meta_iterations=${META:-3000} --set traj_classes=20 --set traj_shots=5 --set remember=25 --set head_reset=all"
       C="--set $OMNI --set backbone=mlp --set hidden=[256,256] --set optimizer=sgd --set lr=0.03"
       run $table oml oml split omniglot-oml $O
       run $table pretrained oml split omniglot-oml $O --set representation=pretrained
@@ -53,7 +56,7 @@ for table in "$@"; do
     banking77)
       B="--set env.data_dir=$DATA/banking77"
       C="$B --set hidden=[256] --set optimizer=sgd --set lr=0.1"
-      O="$B --set rln_hidden=[256] --set meta_iterations=${META:-1500} --set traj_classes=5 --set traj_shots=5 --set remember=25 --set inner_lr=0.1"
+      O="$B --set rln_hidden=[256] --set meta_iterations=${META:-1500} --set traj_classes=20 --set traj_shots=5 --set remember=25 --set inner_lr=0.1 --set head_reset=all"
       run $table oml oml split banking77-online $O
       run $table pretrained oml split banking77-online $O --set representation=pretrained
       run $table mer mer split banking77-online $C --set buffer_size=200 --set mer_batches=2 --set mer_batch_size=5
