@@ -1,7 +1,8 @@
 //! MAML-RL's hyperparameters, with Finn et al.'s 2D-navigation setup as the defaults: 20
 //! tasks per meta-iteration, 20 episodes per task and step, horizon 100, one inner step at
 //! 0.1, γ 0.99, a 100-100 ReLU Gaussian/categorical policy, the linear feature baseline.
-//! Finn et al. took the outer step with TRPO; here it is Adam.
+//! The outer step is Adam by default; `outer_step = "trpo"` takes it as Finn et al. did, with
+//! a trust region on the adapted policies' KL ([`super::trpo`]).
 
 use autodidact_core::layers::Activation;
 use autodidact_core::{Choice, Hyperparams};
@@ -28,6 +29,17 @@ pub enum BaselineKind {
     Linear,
     /// None.
     None,
+}
+
+/// How θ is moved with the meta-gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "kebab-case")]
+pub enum OuterStep {
+    /// Adam on the meta-gradient (`outer_lr`).
+    Adam,
+    /// A trust-region step (TRPO): conjugate gradient with the autodiff's Hessian-vector
+    /// products of the adapted policies' KL, a step of KL `max_kl`, backtracking line search.
+    Trpo,
 }
 
 /// Parameters of `maml-rl`.
@@ -68,9 +80,26 @@ pub struct MamlRlParams {
     /// Discount factor.
     #[param(min = 0, max = 1)]
     pub gamma: f64,
+    /// The outer step: adam or trpo.
+    pub outer_step: OuterStep,
     /// Adam's learning rate for the outer step.
     #[param(gt = 0, max = 10)]
     pub outer_lr: f64,
+    /// TRPO: the trust region, the largest mean KL between the old and new adapted policies.
+    #[param(gt = 0, max = 10)]
+    pub max_kl: f64,
+    /// TRPO: conjugate-gradient iterations (Hessian-vector products) per step.
+    #[param(min = 1, max = 1000)]
+    pub cg_iterations: usize,
+    /// TRPO: damping added to the KL's Hessian in the conjugate gradient.
+    #[param(min = 0, max = 1e3)]
+    pub cg_damping: f64,
+    /// TRPO: line-search trials, each shrinking the step by `backtrack_ratio`.
+    #[param(min = 1, max = 100)]
+    pub line_search_steps: usize,
+    /// TRPO: the line search's shrink factor.
+    #[param(gt = 0, lt = 1)]
+    pub backtrack_ratio: f64,
     /// Global norm clip of the meta-gradient (0: off).
     #[param(min = 0)]
     pub grad_clip: f64,
@@ -120,7 +149,13 @@ impl Default for MamlRlParams {
             baseline: BaselineKind::Linear,
             normalize_advantages: true,
             gamma: 0.99,
+            outer_step: OuterStep::Adam,
             outer_lr: 1e-3,
+            max_kl: 0.01,
+            cg_iterations: 10,
+            cg_damping: 1e-5,
+            line_search_steps: 15,
+            backtrack_ratio: 0.8,
             grad_clip: 0.0,
             hidden: vec![100, 100],
             activation: Activation::Relu,

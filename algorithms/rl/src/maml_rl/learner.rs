@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::linear_feature_baseline;
 use super::dice::{dice_objective, surrogate_objective, Advantages};
-use super::hyperparams::{BaselineKind, Estimator, MamlRlParams};
+use super::hyperparams::{BaselineKind, Estimator, MamlRlParams, OuterStep};
 use super::policy::Policy;
 use super::sampler::{sample_episodes, Episodes};
+use super::trpo::{self, Adaptation, TaskEpisodes};
 use crate::checkpoint::ParamsBits;
 use crate::errors::{Result, RlError};
 use crate::pg::network::ActionKind;
@@ -83,6 +84,13 @@ struct LogSums {
     tasks: u64,
     iterations: u64,
     env_steps: u64,
+    /// TRPO: the KL of the steps taken, the line-search trials, the steps refused.
+    #[serde(default)]
+    kl: f64,
+    #[serde(default)]
+    trials: u64,
+    #[serde(default)]
+    refused: u64,
 }
 
 /// Everything a checkpoint holds (the rest is a function of the seed and the iteration).
@@ -165,6 +173,15 @@ impl MamlRl {
             "one task's second-order graph",
             rows * width * passes * 4.0,
         )?;
+        if hp.outer_step == OuterStep::Trpo {
+            // The trust-region step keeps every task's graph, and the KL's recorded gradient
+            // through it, on one tape.
+            autodidact_core::memory::check_fits(
+                "meta_batch",
+                "the trust-region step's graph of every task",
+                rows * width * passes * 4.0 * hp.meta_batch as f64 * 3.0,
+            )?;
+        }
         let mut params = Params::new();
         let policy = Policy::new(
             &mut params,
@@ -291,9 +308,185 @@ impl MamlRl {
         Ok((g, before.unwrap_or(after), after, steps))
     }
 
-    /// One meta-iteration: `meta_batch` training tasks, one Adam step on the mean of their
-    /// meta-gradients. Returns the mean returns before and after adaptation.
+    /// One meta-iteration: `meta_batch` training tasks, one outer step (Adam on the mean of
+    /// their meta-gradients, or a trust-region step). Returns the mean returns before and
+    /// after adaptation.
     pub fn meta_step(&mut self) -> Result<(f64, f64)> {
+        match self.hp.outer_step {
+            OuterStep::Adam => self.adam_step(),
+            OuterStep::Trpo => self.trpo_step(),
+        }
+    }
+
+    /// One task's episodes for the trust-region step, sampled exactly as
+    /// [`MamlRl::task_meta_gradient`] samples them, with the old adapted policy's outputs.
+    fn task_episodes(&self, env: &dyn Environment, s: Seed) -> Result<(TaskEpisodes, f64, u64)> {
+        let hp = &self.hp;
+        let tape = Tape::<f32>::new();
+        let vars = tape.params(&self.params);
+        let (theta, rates) = vars.split_at(self.n_policy);
+        let rates = hp.learn_inner_lr.then_some(rates);
+        let mut fast = theta.to_vec();
+        let mut pre = Vec::with_capacity(hp.inner_steps);
+        let mut steps = 0u64;
+        for k in 0..hp.inner_steps {
+            let w: Vec<Tensor<f32>> = fast.iter().map(|v| v.value()).collect();
+            let e = sample_episodes(
+                env,
+                &self.policy,
+                &w,
+                hp.episodes_per_task,
+                hp.horizon,
+                s.derive("inner").index(k as u64),
+                Some(&mut s.derive("inner-act").index(k as u64).rng("act")),
+            )?;
+            steps += e.steps() as u64;
+            let adv = self.advantages(&e);
+            let obj = objective(&self.policy, &fast, &e, &adv, hp.estimator)?;
+            let g = grad(&[obj], &fast, CreateGraph::No);
+            fast = ascend(&fast, &g, hp.inner_lr, rates);
+            pre.push((e, adv));
+        }
+        let w: Vec<Tensor<f32>> = fast.iter().map(|v| v.value()).collect();
+        let post = sample_episodes(
+            env,
+            &self.policy,
+            &w,
+            hp.episodes_per_task,
+            hp.horizon,
+            s.derive("outer"),
+            Some(&mut s.derive("outer-act").rng("act")),
+        )?;
+        steps += post.steps() as u64;
+        let post_adv = self.advantages(&post);
+        let before = pre
+            .first()
+            .map_or(post.mean_return(), |(e, _)| e.mean_return());
+        Ok((
+            TaskEpisodes::new(&self.policy, &fast, pre, post, post_adv)?,
+            before,
+            steps,
+        ))
+    }
+
+    /// The adaptation as the trust-region step records it.
+    fn adaptation(&self) -> Adaptation {
+        Adaptation {
+            inner_lr: self.hp.inner_lr,
+            estimator: self.hp.estimator,
+            create: if self.hp.first_order {
+                CreateGraph::No
+            } else {
+                CreateGraph::Yes
+            },
+        }
+    }
+
+    /// The surrogate and the KL of `params` on the fixed episodes `tasks` (values only).
+    fn surrogate_and_kl_at(
+        &self,
+        params: &Params<f32>,
+        tasks: &[TaskEpisodes],
+    ) -> Result<(f64, f64)> {
+        let tape = Tape::<f32>::new();
+        let vars = tape.params(params);
+        let (theta, rates) = vars.split_at(self.n_policy);
+        let rates = self.hp.learn_inner_lr.then_some(rates);
+        let a = Adaptation {
+            create: CreateGraph::No,
+            ..self.adaptation()
+        };
+        let (l, kl) = trpo::surrogate_and_kl(&self.policy, theta, rates, tasks, a)?;
+        Ok((l.item(), kl.item()))
+    }
+
+    /// One meta-iteration with the trust-region outer step ([`trpo`]).
+    fn trpo_step(&mut self) -> Result<(f64, f64)> {
+        let hp = self.hp.clone();
+        let b = hp.meta_batch;
+        let tasks: Vec<u64> = (0..b as u64).collect();
+        let per_task = parallel::ordered_map(self.pool.as_deref(), &tasks, |&j| {
+            let (env, s) = self.train_task(self.iteration, j)?;
+            self.task_episodes(env.as_ref(), s)
+        });
+        let (mut before, mut after) = (0.0, 0.0);
+        let mut batches = Vec::with_capacity(b);
+        for task in per_task {
+            let (t, rb, steps) = task?;
+            before += rb / b as f64;
+            after += t.post.mean_return() / b as f64;
+            self.env_steps += steps;
+            self.log.env_steps += steps;
+            batches.push(t);
+        }
+        // The direction: H x = g by conjugate gradient, on one tape holding every task's graph.
+        let (x, g, l_old, xhx) = {
+            let tape = Tape::<f32>::new();
+            let vars = tape.params(&self.params);
+            let (theta, rates) = vars.split_at(self.n_policy);
+            let rates = hp.learn_inner_lr.then_some(rates);
+            let (l, kl) =
+                trpo::surrogate_and_kl(&self.policy, theta, rates, &batches, self.adaptation())?;
+            let g: Vec<Tensor<f64>> = grad(&[l], &vars, CreateGraph::No)
+                .iter()
+                .map(|v| v.value().mapv(f64::from))
+                .collect();
+            let kl_grad = grad(&[kl], &vars, CreateGraph::Yes);
+            let hvp = |v: &[Tensor<f64>]| Ok(trpo::hessian_vector(&kl_grad, &vars, v));
+            let x = trpo::conjugate_gradient(hvp, &g, hp.cg_iterations, hp.cg_damping)?;
+            let hx = trpo::hessian_vector(&kl_grad, &vars, &x);
+            let xhx = trpo::dot(&x, &hx);
+            (x, g, l.item(), xhx)
+        };
+        let norm = trpo::dot(&g, &g).sqrt();
+        if !(norm.is_finite() && xhx.is_finite()) {
+            return Err(RlError::Numerical(format!(
+                "the trust-region step of meta-iteration {} is not finite (|g| = {norm}, xᵀHx =                  {xhx})",
+                self.iteration + 1
+            )));
+        }
+        // Without positive curvature along x there is no step of KL `max_kl`: the step is
+        // refused (θ stays).
+        let scale = if xhx > 0.0 {
+            (2.0 * hp.max_kl / xhx).sqrt()
+        } else {
+            0.0
+        };
+        let old = self.params.clone();
+        let mut taken = None;
+        let trials = if scale > 0.0 { hp.line_search_steps } else { 0 };
+        for trial in 0..trials {
+            let s = scale * hp.backtrack_ratio.powi(trial as i32);
+            let mut candidate = old.clone();
+            for (p, xi) in candidate.tensors_mut().iter_mut().zip(&x) {
+                p.zip_mut_with(xi, |p, &d| *p += (s * d) as f32);
+            }
+            let (l_new, kl_new) = self.surrogate_and_kl_at(&candidate, &batches)?;
+            self.log.trials += 1;
+            if l_new.is_finite() && kl_new <= hp.max_kl && l_new > l_old {
+                taken = Some((candidate, kl_new));
+                break;
+            }
+        }
+        match taken {
+            Some((p, kl)) => {
+                self.params = p;
+                self.log.kl += kl;
+            }
+            None => self.log.refused += 1,
+        }
+        self.iteration += 1;
+        let l = &mut self.log;
+        l.before += before;
+        l.after += after;
+        l.grad_norm += norm;
+        l.tasks += b as u64;
+        l.iterations += 1;
+        Ok((before, after))
+    }
+
+    /// One meta-iteration with Adam as the outer step.
+    fn adam_step(&mut self) -> Result<(f64, f64)> {
         let b = self.hp.meta_batch;
         let mut grads: Vec<Tensor<f32>> = self.params.zeros_like();
         let (mut before, mut after) = (0.0, 0.0);
@@ -462,6 +655,12 @@ impl MamlRl {
         m.insert("return_after".into(), l.after / it);
         m.insert("grad_norm".into(), l.grad_norm / it);
         m.insert("env_steps".into(), self.env_steps as f64);
+        if self.hp.outer_step == OuterStep::Trpo {
+            let taken = (l.iterations - l.refused.min(l.iterations)).max(1) as f64;
+            m.insert("trpo_kl".into(), l.kl / taken);
+            m.insert("trpo_line_search_trials".into(), l.trials as f64 / it);
+            m.insert("trpo_refused".into(), l.refused as f64);
+        }
         if self.hp.learn_inner_lr {
             let rates = &self.params.tensors()[self.n_policy..];
             let n: usize = rates.iter().map(|t| t.len()).sum();

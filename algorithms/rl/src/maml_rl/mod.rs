@@ -23,8 +23,8 @@
 //! Options: `inner_steps` (0 trains one policy on all training tasks without adaptation: the
 //! "pretrained" baseline), `inner_lr` or `learn_inner_lr` (Meta-SGD: one learned rate per
 //! parameter), `first_order`, `estimator`, `baseline` (the linear feature baseline of Duan et
-//! al. 2016, fitted per task and batch, or none). The outer step is Adam (Finn et al. used
-//! TRPO).
+//! al. 2016, fitted per task and batch, or none), `outer_step` (Adam, or TRPO as Finn et al.
+//! took it: [`trpo`]).
 //!
 //! Evaluation adapts on held-out tasks of the test split: `return_after_k` is the mean return
 //! of the episodes sampled after `k` inner steps (`k = 0..=eval_inner_steps`), with its 95 %
@@ -38,13 +38,14 @@ pub mod hyperparams;
 pub mod learner;
 pub mod policy;
 pub mod sampler;
+pub mod trpo;
 
 use autodidact_core::config::Checked;
 use autodidact_core::{
     Algorithm, Better, CoreError, EnvInstance, EnvKind, EnvSpec, Metrics, Seed, Split,
 };
 
-pub use hyperparams::{BaselineKind, Estimator, MamlRlParams};
+pub use hyperparams::{BaselineKind, Estimator, MamlRlParams, OuterStep};
 pub use learner::MamlRl;
 pub use policy::Policy;
 
