@@ -7,7 +7,9 @@
 #
 # Grid: lr ∈ {0.03, 0.1, 0.3, 1} for every method (SGD), and for MER also β ∈ {0.1, 0.3, 1}
 # (γ = 1, s = 2 batches of k = 5, as run.sh); memory 200, Replay 9 memory examples per step,
-# A-GEM a 9-example reference gradient. The criterion is the final pooled test accuracy
+# A-GEM a 9-example reference gradient. LRS overrides the step-size grid and MER_S MER's
+# batches per example (default "2"; each value is a grid axis of its own), TAG names the
+# results folder (default <table>-tuned). The criterion is the final pooled test accuracy
 # (`seen_test_acc`), mean over the tuning seeds. Results go to
 # bench/continual/online/results/<table>-tuned/ (tuning.txt, results.md, runs.jsonl).
 set -euo pipefail
@@ -20,7 +22,9 @@ TUNE=${TUNE_SEEDS:-100..102}
 SEEDS=${SEEDS:-0..5}
 JOBS=${JOBS:-2}
 RUNS=${RUNS:-runs/online-tune}/$TABLE
-OUT=$CFG/results/$TABLE-tuned
+LRS=${LRS:-0.03 0.1 0.3 1}
+MER_S=${MER_S:-2}
+OUT=$CFG/results/${TAG:-$TABLE-tuned}
 mkdir -p "$OUT"
 case $TABLE in
   banking77)
@@ -34,7 +38,7 @@ esac
 declare -A EXTRA=(
   [replay]="--set replay_batch=9"
   [agem]="--set agem_sample=9"
-  [mer]="--set mer_batches=2 --set mer_batch_size=5 --set mer_gamma=1"
+  [mer]="--set mer_batch_size=5 --set mer_gamma=1"
 )
 
 sweep() { # name alg seeds args...
@@ -59,21 +63,27 @@ echo "$TABLE: start $(date -u +%FT%TZ); load: $(cut -d' ' -f1-3 /proc/loadavg)" 
 declare -A BEST BEST_ARGS
 for alg in $METHODS; do
   BEST[$alg]=-1
-  betas="-"
-  [ "$alg" = mer ] && betas="0.1 0.3 1"
-  for lr in 0.03 0.1 0.3 1; do
+  betas="-" batches="-"
+  [ "$alg" = mer ] && betas="0.1 0.3 1" && batches=$MER_S
+  for lr in $LRS; do
     for beta in $betas; do
-      args="--set lr=$lr"
-      name="$alg-lr$lr"
-      if [ "$beta" != - ]; then args="$args --set mer_beta=$beta"; name="$name-beta$beta"; fi
-      # shellcheck disable=SC2086
-      sweep "tune/$name" "$alg" "$TUNE" $args
-      read -r s n < <(score "tune/$name")
-      echo "$name: $s ($n runs)" | tee -a "$OUT/tuning.txt"
-      if python3 -c "import sys; sys.exit(0 if $s > ${BEST[$alg]} else 1)"; then
-        BEST[$alg]=$s
-        BEST_ARGS[$alg]=$args
-      fi
+      for nb in $batches; do
+        args="--set lr=$lr"
+        name="$alg-lr$lr"
+        if [ "$beta" != - ]; then args="$args --set mer_beta=$beta"; name="$name-beta$beta"; fi
+        if [ "$nb" != - ]; then
+          args="$args --set mer_batches=$nb"
+          [ "$nb" != 2 ] && name="$name-s$nb"
+        fi
+        # shellcheck disable=SC2086
+        sweep "tune/$name" "$alg" "$TUNE" $args
+        read -r s n < <(score "tune/$name")
+        echo "$name: $s ($n runs)" | tee -a "$OUT/tuning.txt"
+        if python3 -c "import sys; sys.exit(0 if $s > ${BEST[$alg]} else 1)"; then
+          BEST[$alg]=$s
+          BEST_ARGS[$alg]=$args
+        fi
+      done
     done
   done
   echo "chosen: $alg ${BEST_ARGS[$alg]} (${BEST[$alg]})" | tee -a "$OUT/tuning.txt"

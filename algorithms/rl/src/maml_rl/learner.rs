@@ -104,6 +104,14 @@ struct State {
     env_steps: u64,
 }
 
+/// A task's sampled episodes and the adapted weights that sampled the last batch.
+struct Rollout {
+    fast: Vec<Var<f32>>,
+    pre: Vec<(Episodes, Advantages)>,
+    post: Episodes,
+    steps: u64,
+}
+
 /// MAML-RL bound to a distribution of environments.
 pub struct MamlRl {
     pub(crate) hp: MamlRlParams,
@@ -251,6 +259,58 @@ impl MamlRl {
         Ok((env, s))
     }
 
+    /// A task's episodes as meta-training samples them: `inner_steps` batches, each under the
+    /// current fast weights and followed by an inner step from `theta` (recorded with
+    /// `create`), then the batch of the adapted policy.
+    fn rollout(
+        &self,
+        env: &dyn Environment,
+        s: Seed,
+        theta: &[Var<f32>],
+        rates: Option<&[Var<f32>]>,
+        create: CreateGraph,
+    ) -> Result<Rollout> {
+        let hp = &self.hp;
+        let mut fast = theta.to_vec();
+        let mut pre = Vec::with_capacity(hp.inner_steps);
+        let mut steps = 0u64;
+        let sample = |w: &[Var<f32>], seed: Seed, act: Seed| {
+            let w: Vec<Tensor<f32>> = w.iter().map(|v| v.value()).collect();
+            let e = sample_episodes(
+                env,
+                &self.policy,
+                &w,
+                hp.episodes_per_task,
+                hp.horizon,
+                seed,
+                Some(&mut act.rng("act")),
+            )?;
+            Ok::<_, RlError>(e)
+        };
+        for k in 0..hp.inner_steps {
+            let k = k as u64;
+            let e = sample(
+                &fast,
+                s.derive("inner").index(k),
+                s.derive("inner-act").index(k),
+            )?;
+            steps += e.steps() as u64;
+            let adv = self.advantages(&e);
+            let obj = objective(&self.policy, &fast, &e, &adv, hp.estimator)?;
+            let g = grad(&[obj], &fast, create);
+            fast = ascend(&fast, &g, hp.inner_lr, rates);
+            pre.push((e, adv));
+        }
+        let post = sample(&fast, s.derive("outer"), s.derive("outer-act"))?;
+        steps += post.steps() as u64;
+        Ok(Rollout {
+            fast,
+            pre,
+            post,
+            steps,
+        })
+    }
+
     /// One task's contribution: the meta-gradient of its post-adaptation objective, the
     /// returns before and after adaptation, and the environment steps taken.
     fn task_meta_gradient(
@@ -263,49 +323,14 @@ impl MamlRl {
         let vars = tape.params(&self.params);
         let (theta, rates) = vars.split_at(self.n_policy);
         let rates = hp.learn_inner_lr.then_some(rates);
-        let create = if hp.first_order {
-            CreateGraph::No
-        } else {
-            CreateGraph::Yes
-        };
-        let mut fast = theta.to_vec();
-        let mut before = None;
-        let mut steps = 0u64;
-        for k in 0..hp.inner_steps {
-            let w: Vec<Tensor<f32>> = fast.iter().map(|v| v.value()).collect();
-            let e = sample_episodes(
-                env,
-                &self.policy,
-                &w,
-                hp.episodes_per_task,
-                hp.horizon,
-                s.derive("inner").index(k as u64),
-                Some(&mut s.derive("inner-act").index(k as u64).rng("act")),
-            )?;
-            steps += e.steps() as u64;
-            before.get_or_insert(e.mean_return());
-            let adv = self.advantages(&e);
-            let obj = objective(&self.policy, &fast, &e, &adv, hp.estimator)?;
-            let g = grad(&[obj], &fast, create);
-            fast = ascend(&fast, &g, hp.inner_lr, rates);
-        }
-        let w: Vec<Tensor<f32>> = fast.iter().map(|v| v.value()).collect();
-        let e = sample_episodes(
-            env,
-            &self.policy,
-            &w,
-            hp.episodes_per_task,
-            hp.horizon,
-            s.derive("outer"),
-            Some(&mut s.derive("outer-act").rng("act")),
-        )?;
-        steps += e.steps() as u64;
-        let after = e.mean_return();
-        let adv = self.advantages(&e);
-        let obj = objective(&self.policy, &fast, &e, &adv, Estimator::Dice)?;
+        let r = self.rollout(env, s, theta, rates, self.adaptation().create)?;
+        let after = r.post.mean_return();
+        let before = r.pre.first().map_or(after, |(e, _)| e.mean_return());
+        let adv = self.advantages(&r.post);
+        let obj = objective(&self.policy, &r.fast, &r.post, &adv, Estimator::Dice)?;
         let loss = -obj;
         let g = values(&tape.grad(&loss, &vars, CreateGraph::No));
-        Ok((g, before.unwrap_or(after), after, steps))
+        Ok((g, before, after, r.steps))
     }
 
     /// One meta-iteration: `meta_batch` training tasks, one outer step (Adam on the mean of
@@ -321,52 +346,18 @@ impl MamlRl {
     /// One task's episodes for the trust-region step, sampled exactly as
     /// [`MamlRl::task_meta_gradient`] samples them, with the old adapted policy's outputs.
     fn task_episodes(&self, env: &dyn Environment, s: Seed) -> Result<(TaskEpisodes, f64, u64)> {
-        let hp = &self.hp;
         let tape = Tape::<f32>::new();
         let vars = tape.params(&self.params);
         let (theta, rates) = vars.split_at(self.n_policy);
-        let rates = hp.learn_inner_lr.then_some(rates);
-        let mut fast = theta.to_vec();
-        let mut pre = Vec::with_capacity(hp.inner_steps);
-        let mut steps = 0u64;
-        for k in 0..hp.inner_steps {
-            let w: Vec<Tensor<f32>> = fast.iter().map(|v| v.value()).collect();
-            let e = sample_episodes(
-                env,
-                &self.policy,
-                &w,
-                hp.episodes_per_task,
-                hp.horizon,
-                s.derive("inner").index(k as u64),
-                Some(&mut s.derive("inner-act").index(k as u64).rng("act")),
-            )?;
-            steps += e.steps() as u64;
-            let adv = self.advantages(&e);
-            let obj = objective(&self.policy, &fast, &e, &adv, hp.estimator)?;
-            let g = grad(&[obj], &fast, CreateGraph::No);
-            fast = ascend(&fast, &g, hp.inner_lr, rates);
-            pre.push((e, adv));
-        }
-        let w: Vec<Tensor<f32>> = fast.iter().map(|v| v.value()).collect();
-        let post = sample_episodes(
-            env,
-            &self.policy,
-            &w,
-            hp.episodes_per_task,
-            hp.horizon,
-            s.derive("outer"),
-            Some(&mut s.derive("outer-act").rng("act")),
-        )?;
-        steps += post.steps() as u64;
-        let post_adv = self.advantages(&post);
-        let before = pre
+        let rates = self.hp.learn_inner_lr.then_some(rates);
+        let r = self.rollout(env, s, theta, rates, CreateGraph::No)?;
+        let post_adv = self.advantages(&r.post);
+        let before = r
+            .pre
             .first()
-            .map_or(post.mean_return(), |(e, _)| e.mean_return());
-        Ok((
-            TaskEpisodes::new(&self.policy, &fast, pre, post, post_adv)?,
-            before,
-            steps,
-        ))
+            .map_or(r.post.mean_return(), |(e, _)| e.mean_return());
+        let task = TaskEpisodes::new(&self.policy, &r.fast, r.pre, r.post, post_adv)?;
+        Ok((task, before, r.steps))
     }
 
     /// The adaptation as the trust-region step records it.
