@@ -153,6 +153,9 @@ pub struct PolicyConfig {
     pub accuracy_window: usize,
     /// Rewards from feedback.
     pub rewards: RewardTable,
+    /// Also learn what each feedback reveals of the actions not taken (a hand-off's fixed
+    /// reward; after a clarification, whether answering would have been right).
+    pub counterfactual: bool,
 }
 
 impl Default for PolicyConfig {
@@ -162,6 +165,7 @@ impl Default for PolicyConfig {
             prior_weight: 2.0,
             accuracy_window: 50,
             rewards: RewardTable::default(),
+            counterfactual: true,
         }
     }
 }

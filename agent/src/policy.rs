@@ -255,10 +255,53 @@ impl LinUcb {
         arm.n += 1;
     }
 
+    /// Learns one feedback: `action` earned `reward` in context `x`, and each of `revealed`
+    /// (what the feedback shows the actions not taken would have earned, [`revealed`]) is
+    /// learnt as if observed.
+    pub fn learn(
+        &mut self,
+        action: Action,
+        x: &[f64; DIM],
+        reward: f64,
+        revealed: &[(Action, f64)],
+    ) {
+        self.update(action, x, reward);
+        for &(a, r) in revealed {
+            self.update(a, x, r);
+        }
+    }
+
     /// Observations per action.
     pub fn counts(&self) -> [u64; 3] {
         [self.arms[0].n, self.arms[1].n, self.arms[2].n]
     }
+}
+
+/// The rewards a feedback reveals for actions not taken, so the bandit need not try them to
+/// learn them (counterfactual, full-information updates):
+///
+/// - a hand-off earns its fixed reward whatever happens: known for every message;
+/// - after a clarification on an in-scope message, whether answering would have been right is
+///   known: the feedback names the right intent, or says the offered top intent resolved it
+///   (`correct`), or that none did — and the top intent was among those offered.
+///
+/// Nothing is revealed about clarifying when the agent answered or handed off (which intents
+/// a clarification would have offered is not stored), nor about answering after a hand-off
+/// (a human's resolution says nothing of the prediction) or out of scope (no answer to give).
+pub fn revealed(
+    action: Action,
+    in_scope: bool,
+    correct: bool,
+    rewards: &RewardTable,
+) -> Vec<(Action, f64)> {
+    let mut out = Vec::new();
+    if action == Action::Clarify && in_scope {
+        out.push((Action::Answer, rewards.reward(Action::Answer, correct)));
+    }
+    if action != Action::Handoff {
+        out.push((Action::Handoff, rewards.handoff));
+    }
+    out
 }
 
 /// Solves `A z = y` for the symmetric positive-definite `A` (`DIM × DIM`, row-major) by
@@ -438,6 +481,48 @@ mod tests {
         let q = LinUcb::from_json(&p.to_json(), 1.0, &r).unwrap();
         assert_eq!(p, q);
         assert!(LinUcb::from_json("{\"alpha\":1,\"arms\":[]}", 1.0, &r).is_err());
+    }
+
+    #[test]
+    fn feedback_reveals_the_handoff_always_and_the_answer_after_a_clarification() {
+        let r = RewardTable::default();
+        assert_eq!(
+            revealed(Action::Clarify, true, true, &r),
+            vec![(Action::Answer, 1.0), (Action::Handoff, -0.3)]
+        );
+        assert_eq!(
+            revealed(Action::Clarify, true, false, &r),
+            vec![(Action::Answer, -1.0), (Action::Handoff, -0.3)]
+        );
+        // Out of scope there is no answer to give; after an answer nothing is known of a
+        // clarification; after a hand-off nothing of either.
+        assert_eq!(
+            revealed(Action::Clarify, false, true, &r),
+            vec![(Action::Handoff, -0.3)]
+        );
+        assert_eq!(
+            revealed(Action::Answer, true, false, &r),
+            vec![(Action::Handoff, -0.3)]
+        );
+        assert!(revealed(Action::Handoff, true, true, &r).is_empty());
+        // Learning a clarification's feedback moves the answer arm as if it had answered.
+        let x = context(0.6, 0.2, 0.5, 0.1, 0.7);
+        let mut p = LinUcb::new(0.0, 1.0, &r);
+        let mut q = p.clone();
+        for _ in 0..100 {
+            p.learn(
+                Action::Clarify,
+                &x,
+                -0.5,
+                &revealed(Action::Clarify, true, false, &r),
+            );
+            q.update(Action::Clarify, &x, -0.5);
+            q.update(Action::Answer, &x, -1.0);
+            q.update(Action::Handoff, &x, -0.3);
+        }
+        assert_eq!(p, q);
+        assert_eq!(p.counts(), [100, 100, 100]);
+        assert!((p.estimate(Action::Answer, &x) + 1.0).abs() < 0.05);
     }
 
     #[test]

@@ -1303,6 +1303,17 @@ impl<S: Store> Agent<S> {
             .map_err(|_| AgentError::Internal("the feedback's group commit was dropped".into()))?
     }
 
+    /// What a feedback on a message predicted as `intent` reveals of the actions not taken
+    /// (none unless `policy.counterfactual`).
+    fn revealed(&self, action: Action, intent: &str, correct: bool) -> Vec<(Action, f64)> {
+        let p = &self.config.policy;
+        if p.counterfactual {
+            policy::revealed(action, intent != OUT_OF_SCOPE, correct, &p.rewards)
+        } else {
+            Vec::new()
+        }
+    }
+
     fn feedback_queue(&self) -> Result<std::sync::MutexGuard<'_, Vec<QueuedFeedback>>> {
         self.feedback_queue
             .lock()
@@ -1318,7 +1329,8 @@ impl<S: Store> Agent<S> {
             let mut next = Served::clone(&self.served.load());
             let mut records = Vec::with_capacity(group.len());
             for q in &group {
-                next.policy.update(q.action, &q.ctx, q.reward);
+                let revealed = self.revealed(q.action, &q.intent, q.correct);
+                next.policy.learn(q.action, &q.ctx, q.reward, &revealed);
                 next.accuracy.record(&q.intent, q.correct);
                 records.push(crate::store::FeedbackRecord {
                     message_id: q.id,
@@ -1721,7 +1733,8 @@ impl<S: Store> Agent<S> {
                     f.message_id, f.action, f.context
                 )));
             };
-            next.policy.update(action, &ctx, f.reward);
+            let revealed = self.revealed(action, &f.predicted, f.correct);
+            next.policy.learn(action, &ctx, f.reward, &revealed);
             next.accuracy.record(&f.predicted, f.correct);
             changed = true;
         }
