@@ -245,6 +245,12 @@ impl LinUcb {
 
     /// Adds one observation: `action` taken in context `x` earned `reward`.
     pub fn update(&mut self, action: Action, x: &[f64; DIM], reward: f64) {
+        self.absorb(action, x, reward);
+        self.arms[action.index()].n += 1;
+    }
+
+    /// Adds `reward` for `action` in context `x` to the action's regression.
+    fn absorb(&mut self, action: Action, x: &[f64; DIM], reward: f64) {
         let arm = &mut self.arms[action.index()];
         for i in 0..DIM {
             for j in 0..DIM {
@@ -252,12 +258,11 @@ impl LinUcb {
             }
             arm.b[i] += reward * x[i];
         }
-        arm.n += 1;
     }
 
     /// Learns one feedback: `action` earned `reward` in context `x`, and each of `revealed`
     /// (what the feedback shows the actions not taken would have earned, [`revealed`]) is
-    /// learnt as if observed.
+    /// learnt as if observed ([`LinUcb::counts`] counts the action taken only).
     pub fn learn(
         &mut self,
         action: Action,
@@ -267,11 +272,11 @@ impl LinUcb {
     ) {
         self.update(action, x, reward);
         for &(a, r) in revealed {
-            self.update(a, x, r);
+            self.absorb(a, x, r);
         }
     }
 
-    /// Observations per action.
+    /// Observations per action (the feedback on it, not what other feedback revealed).
     pub fn counts(&self) -> [u64; 3] {
         [self.arms[0].n, self.arms[1].n, self.arms[2].n]
     }
@@ -520,8 +525,11 @@ mod tests {
             q.update(Action::Answer, &x, -1.0);
             q.update(Action::Handoff, &x, -0.3);
         }
-        assert_eq!(p, q);
-        assert_eq!(p.counts(), [100, 100, 100]);
+        for a in Action::ALL {
+            assert_eq!(p.estimate(a, &x), q.estimate(a, &x), "{a:?}");
+        }
+        assert_eq!(q.counts(), [100, 100, 100]);
+        assert_eq!(p.counts(), [0, 100, 0], "only the action taken is counted");
         assert!((p.estimate(Action::Answer, &x) + 1.0).abs() < 0.05);
     }
 
