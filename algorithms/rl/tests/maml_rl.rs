@@ -4,10 +4,9 @@
 
 mod common;
 
-use autodidact_core::{Algorithm, Config, Hyperparams, Seed};
-use autodidact_envs::{NavigationGoals, NavigationParams};
-use autodidact_rl::maml_rl::{Estimator, MamlRl, MamlRlParams};
-use common::spec;
+use autodidact_core::{Algorithm, Config, Seed};
+use autodidact_rl::maml_rl::{Estimator, MamlRlParams};
+use common::{nav, spec};
 
 fn small() -> MamlRlParams {
     MamlRlParams {
@@ -21,15 +20,6 @@ fn small() -> MamlRlParams {
         log_every: 2,
         ..MamlRlParams::default()
     }
-}
-
-fn nav(p: MamlRlParams, seed: u64) -> MamlRl {
-    let np = NavigationParams {
-        max_steps: p.horizon,
-        ..NavigationParams::default()
-    };
-    let d = NavigationGoals::from_params(&np, Seed(seed)).unwrap();
-    MamlRl::new(p.check().unwrap(), Box::new(d), "navigation-2d", Seed(seed)).unwrap()
 }
 
 fn run(a: &mut dyn Algorithm, until: u64) -> Vec<(u64, Vec<(String, u64)>)> {

@@ -3,19 +3,19 @@
 //! gradient against DiCE's meta-gradient, and a step that stays within its region.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use autodidact_core::{
-    grad, Activation, Algorithm, CreateGraph, Hyperparams, Params, Seed, Tape, Tensor, Var,
-};
-use autodidact_envs::{NavigationGoals, NavigationParams};
+mod common;
+
+use autodidact_core::{grad, Activation, Algorithm, CreateGraph, Params, Seed, Tape, Tensor, Var};
 use autodidact_rl::maml_rl::dice::Advantages;
 use autodidact_rl::maml_rl::learner::{ascend, objective};
 use autodidact_rl::maml_rl::sampler::Episodes;
 use autodidact_rl::maml_rl::trpo::{
     adapt, conjugate_gradient, dot, hessian_vector, surrogate_and_kl, Adaptation, TaskEpisodes,
 };
-use autodidact_rl::maml_rl::{Estimator, MamlRl, MamlRlParams, OuterStep, Policy};
+use autodidact_rl::maml_rl::{Estimator, MamlRlParams, OuterStep, Policy};
 use autodidact_rl::pg::network::ActionKind;
 use autodidact_rl::pg::PgInit;
+use common::nav;
 use ndarray::{arr2, ArrayD};
 use rand::Rng as _;
 
@@ -266,15 +266,6 @@ fn the_surrogate_gradient_is_the_dice_meta_gradient() {
             );
         }
     }
-}
-
-fn nav(p: MamlRlParams, seed: u64) -> MamlRl {
-    let np = NavigationParams {
-        max_steps: p.horizon,
-        ..NavigationParams::default()
-    };
-    let d = NavigationGoals::from_params(&np, Seed(seed)).unwrap();
-    MamlRl::new(p.check().unwrap(), Box::new(d), "navigation-2d", Seed(seed)).unwrap()
 }
 
 /// Every step the line search takes is inside the trust region, moves θ, and the steps of a

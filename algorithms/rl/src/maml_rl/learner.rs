@@ -466,14 +466,19 @@ impl MamlRl {
             }
             None => self.log.refused += 1,
         }
+        self.finish_iteration(before, after, norm);
+        Ok((before, after))
+    }
+
+    /// Counts a meta-iteration done and adds its figures to the log sums.
+    fn finish_iteration(&mut self, before: f64, after: f64, grad_norm: f64) {
         self.iteration += 1;
         let l = &mut self.log;
         l.before += before;
         l.after += after;
-        l.grad_norm += norm;
-        l.tasks += b as u64;
+        l.grad_norm += grad_norm;
+        l.tasks += self.hp.meta_batch as u64;
         l.iterations += 1;
-        Ok((before, after))
     }
 
     /// One meta-iteration with Adam as the outer step.
@@ -517,13 +522,7 @@ impl MamlRl {
                 .sqrt()
         };
         self.opt.step(&mut self.params, &grads)?;
-        self.iteration += 1;
-        let l = &mut self.log;
-        l.before += before;
-        l.after += after;
-        l.grad_norm += norm;
-        l.tasks += b as u64;
-        l.iterations += 1;
+        self.finish_iteration(before, after, norm);
         Ok((before, after))
     }
 

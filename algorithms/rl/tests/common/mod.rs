@@ -97,3 +97,20 @@ pub fn train_n(a: &mut dyn Algorithm, n: u64) {
         a.train_step().unwrap();
     }
 }
+
+/// MAML-RL with `p` on a 2D-navigation distribution of the same horizon, seeded `seed`.
+pub fn nav(p: autodidact_rl::maml_rl::MamlRlParams, seed: u64) -> autodidact_rl::maml_rl::MamlRl {
+    use autodidact_core::Hyperparams;
+    let np = autodidact_envs::NavigationParams {
+        max_steps: p.horizon,
+        ..autodidact_envs::NavigationParams::default()
+    };
+    let d = autodidact_envs::NavigationGoals::from_params(&np, Seed(seed)).unwrap();
+    autodidact_rl::maml_rl::MamlRl::new(
+        p.check().unwrap(),
+        Box::new(d),
+        "navigation-2d",
+        Seed(seed),
+    )
+    .unwrap()
+}
