@@ -91,7 +91,17 @@ impl Policy {
         obs: Var<T>,
         actions: &[f32],
     ) -> Result<Var<T>> {
-        let out = mlp_forward(&self.mlp, p, obs);
+        self.log_probs_of(p, mlp_forward(&self.mlp, p, obs), actions)
+    }
+
+    /// `log π(a|s)` from the network's outputs `out` (logits or Gaussian means, `[B, head]`)
+    /// under weights `p` (for the log standard deviation) → `[B]`.
+    pub fn log_probs_of<T: Float>(
+        &self,
+        p: &[Var<T>],
+        out: Var<T>,
+        actions: &[f32],
+    ) -> Result<Var<T>> {
         let rows = out.shape()[0];
         match (&self.action, self.log_std) {
             (ActionKind::Discrete(n), _) => {

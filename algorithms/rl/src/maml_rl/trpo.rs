@@ -63,7 +63,7 @@ impl TaskEpisodes {
             .into_dimensionality::<ndarray::Ix2>()
             .map_err(|err| RlError::Numerical(format!("policy outputs: {err}")))?;
         let old_log_probs = policy
-            .log_probs(fast, observations(&post)?, &post.actions)?
+            .log_probs_of(fast, out, &post.actions)?
             .value()
             .iter()
             .map(|v| v.as_f64())
@@ -134,13 +134,13 @@ pub fn task_surrogate_and_kl<T: Float>(
     let rows = e.n * e.horizon;
     let mask = Array1::from(e.mask.clone()).into_dyn();
     let real = e.mask.iter().sum::<f64>().max(1.0);
-    let lp = policy.log_probs(fast, observations(e)?, &e.actions)?;
+    let out = mlp_forward(&policy.mlp, fast, observations(e)?);
+    let lp = policy.log_probs_of(fast, out, &e.actions)?;
     let old_lp = Array1::from(task.old_log_probs.clone()).into_dyn();
     let adv = Array1::from(task.post_adv.values.clone()).into_dyn();
     // exp(l − l_old) on real rows; padding rows get weight 0 through the advantage.
     let ratio = (lp - constant::<T>(&old_lp)).exp();
     let surrogate = (ratio * constant::<T>(&adv)).sum() * (1.0 / e.n.max(1) as f64);
-    let out = mlp_forward(&policy.mlp, fast, observations(e)?);
     let kl_rows = match (&policy.action, policy.log_std, &task.old_log_std) {
         (ActionKind::Discrete(_), _, _) => {
             let old_logp = log_softmax_rows(&task.old_out);
