@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_agent::bench::{self, BenchOptions, BenchReport};
 use autodidact_agent::featurizer::FeaturizerSpec;

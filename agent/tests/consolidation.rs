@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_agent::featurizer::{self, Featurizer};
 use autodidact_agent::learn::Strategy;

@@ -1,7 +1,7 @@
 //! `kill -9` right after feedback is acknowledged loses none of it: a child server process is
 //! killed (SIGKILL) the moment its last acknowledgement arrives, and the database reopened.
 
-mod common;
+use crate::common;
 
 use common::{config, send, serve_child, TempDir, ADMIN, CLIENT};
 use serde_json::json;

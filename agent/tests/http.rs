@@ -1,7 +1,7 @@
 //! The agent over real HTTP: a server on an ephemeral localhost port, a temporary SQLite file
 //! and a small CSV fixture.
 
-mod common;
+use crate::common;
 
 use common::{config, prob, send, Server, TempDir, ADMIN, CLIENT};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! The SQLite store on its own: transactions, conflicts and the stats aggregates (the same
 //! calls as on PostgreSQL, `tests/postgres.rs`: `common/storage.rs`).
 
-mod common;
+use crate::common;
 
 use autodidact_agent::store::{SqliteStore, Store};
 use common::TempDir;

@@ -1,7 +1,7 @@
 //! Intents: the CSV loader, the featuriser, splits and episodes, bad input and fuzzing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_core::{Seed, Split, TaskDistribution};
 use autodidact_envs::intents::{read_csv_bytes, Intents, IntentsParams};

@@ -3,7 +3,7 @@
 //! present, all-MiniLM-L6-v2 against sentence-transformers' `reference.json`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

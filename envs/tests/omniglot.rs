@@ -2,7 +2,7 @@
 //! splits, episodes, bad input and fuzzing of the image and zip loaders.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_core::{Seed, Split, TaskDistribution, TaskKind};
 use autodidact_envs::omniglot::{

@@ -2,7 +2,7 @@
 //! (those that need data from tiny fixtures).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_core::{Action, Config, EnvInstance, EnvKind, Registry, Seed, Split};
 use common::*;

@@ -2,7 +2,7 @@
 //! over the gaussian, omniglot and intents sources.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

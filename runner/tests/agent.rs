@@ -1,7 +1,7 @@
 //! `autodidact agent import | bench` end to end through the binary: flags, output, exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Stdio;

@@ -2,7 +2,7 @@
 //! deterministic algorithm with failure injection, on the `sinusoid` environment.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! `compare --export` writes a `runs.jsonl` that `compare --markdown` and `plot` read back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 

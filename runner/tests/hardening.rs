@@ -2,7 +2,7 @@
 //! are removed on resume, NaN handling, signals, exit codes and bad values naming their key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! kept state (`--last` the final one); a stopped run resumes to the same result.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! Slurm array task) or `JOB_COMPLETION_INDEX` (a Kubernetes indexed Job), end to end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

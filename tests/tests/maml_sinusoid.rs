@@ -3,7 +3,7 @@
 //! same bytes whatever `--jobs`, and a checkpoint evaluates on other task parameters.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

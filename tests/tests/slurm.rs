@@ -13,7 +13,7 @@
 //! `cargo build -p autodidact-runner` first).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

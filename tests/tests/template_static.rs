@@ -3,7 +3,7 @@
 //! party's own `main` calling `autodidact_runner::main()` does).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_core::Registry;
 use common::*;

@@ -4,7 +4,7 @@
 //! batch it is Reptile with ε = βγ.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_continual::hyperparams::ContinualParams;
 use autodidact_continual::{ContinualLearner, Method};

@@ -4,7 +4,7 @@
 //! mid-stream.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_continual::oml::{inner_trajectory, oml_meta_loss, HeadReset, OmlNet};
 use autodidact_continual::oml_learner::{OmlLearner, OmlParams, Representation};

@@ -3,7 +3,7 @@
 //! mid-stream and resumed equals a straight one, byte for byte.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_continual::hyperparams::ContinualParams;
 use autodidact_continual::{ContinualLearner, Method};

@@ -2,7 +2,7 @@
 //! SI's importance, A-GEM's projection, LwF's distillation, the memories' policies.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_continual::agem::project_onto;
 use autodidact_continual::data::{Batch, StreamData};

@@ -5,7 +5,7 @@
 //! that the second thread shares; each experience's test set is scored on the pool.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_continual::hyperparams::ContinualParams;
 use autodidact_continual::oml_learner::{OmlLearner, OmlParams, Representation};

@@ -2,7 +2,7 @@
 //! each new experience, multi-head and Conv4 models train, and a checkpoint resumes exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_continual::hyperparams::ContinualParams;
 use autodidact_continual::{ContinualLearner, Method};

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Exact dynamic programming on hand-built MDPs and gridworlds.
 
-mod common;
+use crate::common;
 
 use autodidact_core::TabularModel;
 use autodidact_rl::dp::{

@@ -2,7 +2,7 @@
 //! DQN: replay, n-step returns, prioritisation, the two forward passes, learning, and exact
 //! resumption.
 
-mod common;
+use crate::common;
 
 use autodidact_core::Hyperparams as _;
 use autodidact_core::{Activation, Algorithm, Init, Params, Seed, Tape, Var};

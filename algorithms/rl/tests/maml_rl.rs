@@ -2,7 +2,7 @@
 //! to adapt on 2D navigation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_core::{Algorithm, Config, Seed};
 use autodidact_rl::maml_rl::{Estimator, MamlRlParams};

@@ -3,7 +3,7 @@
 //! gradient against DiCE's meta-gradient, and a step that stays within its region.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_core::{grad, Activation, Algorithm, CreateGraph, Params, Seed, Tape, Tensor, Var};
 use autodidact_rl::maml_rl::dice::Advantages;

@@ -3,7 +3,7 @@
 //! within a trial.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_core::{Algorithm, Registry, Seed};
 use common::spec;

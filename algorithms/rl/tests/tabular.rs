@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Tabular Q-learning and SARSA: they reach the optimal policy, and resume exactly.
 
-mod common;
+use crate::common;
 
 use autodidact_core::{Algorithm, Seed, TabularModel};
 use autodidact_rl::tabular::{epsilon_greedy, epsilon_greedy_expectation, greedy_random_ties};

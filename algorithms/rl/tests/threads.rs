@@ -4,7 +4,7 @@
 //! of 3; MAML-RL's tasks; 70 RL² trials: pieces of at most 32), so the second thread has work.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use autodidact_core::{EnvSpec, Hyperparams as _, Metrics};
 use autodidact_rl::maml_rl::MamlRlParams;

@@ -1,0 +1,17 @@
+//! Every integration test of this crate in one test binary: one link of the
+//! dependencies instead of one per file (a clean test build of the workspace
+//! otherwise filled CI's disk). Each file stays a module named after it, so
+//! `cargo test -p <crate> --test integration <file>::` runs one file's tests.
+
+mod bandit;
+mod cartpole;
+mod common;
+mod fewshot;
+mod gridworld;
+mod intents;
+mod minilm;
+mod omniglot;
+mod pendulum;
+mod registry;
+mod streams;
+mod vec_env;
