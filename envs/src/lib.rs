@@ -41,6 +41,7 @@ pub mod gaussian;
 pub mod gridworld;
 pub mod gridworld_goals;
 pub mod intents;
+pub mod jitter;
 pub mod minilm;
 pub mod navigation;
 pub mod omniglot;

@@ -7,7 +7,8 @@
 //! same file name the first read is kept. Images are decoded once, downscaled by area
 //! averaging to `image_size` (28), stored as ink = 1.0, paper = 0.0, one contiguous `f32`
 //! buffer per class, and cached for the process. Optional 90/180/270° rotations make new
-//! classes that stay in their character's split.
+//! classes that stay in their character's split; optional small random shifts and turns of
+//! every training image (`max_shift`, `max_angle`) are Santoro et al.'s augmentation.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read};
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classification::{ClassSplits, FewShotClassification, LabelledDataset, SplitMode};
 use crate::error::{EnvsError, Result};
+use crate::jitter::Jitter;
 
 /// The largest image side accepted (larger files are refused, not decoded).
 pub const MAX_IMAGE_SIDE: u32 = 4096;
@@ -43,6 +45,14 @@ pub struct OmniglotParams {
     pub image_size: usize,
     /// Add 90/180/270° rotations of every character as new classes.
     pub rotations: bool,
+    /// Shift every training image by up to this many whole pixels on each axis, drawn per
+    /// image (0: off); validation and test images are never altered.
+    #[param(max = 105)]
+    pub max_shift: usize,
+    /// Turn every training image by up to this many degrees either way, drawn per image (0:
+    /// off); validation and test images are never altered.
+    #[param(min = 0, max = 180)]
+    pub max_angle: f64,
     /// Classes per episode (N).
     #[param(min = 1, max = 100_000)]
     pub ways: usize,
@@ -78,6 +88,8 @@ impl Default for OmniglotParams {
             data_dir: vec!["../shared/data/omniglot".to_string()].into(),
             image_size: 28,
             rotations: false,
+            max_shift: 0,
+            max_angle: 0.0,
             ways: 5,
             shots: 1,
             queries: 15,
@@ -100,6 +112,13 @@ impl OmniglotParams {
             self.validation_fraction,
             0.0,
             1.0 - self.train_fraction,
+        )?;
+        // A shift of a whole side or more would move every image out of its frame.
+        check_range(
+            "max_shift",
+            self.max_shift as f64,
+            0.0,
+            self.image_size.saturating_sub(1) as f64,
         )?;
         Ok(())
     }
@@ -448,6 +467,10 @@ fn cache() -> &'static Mutex<HashMap<CacheKey, Arc<LabelledDataset>>> {
 #[derive(Clone, Debug)]
 pub struct Omniglot {
     sampler: FewShotClassification,
+    /// Applied to the images of training episodes.
+    jitter: Jitter,
+    /// Side of the images.
+    size: usize,
 }
 
 impl Omniglot {
@@ -512,6 +535,11 @@ impl Omniglot {
         )?;
         Ok(Omniglot {
             sampler: FewShotClassification::new(data, splits, p.ways, p.shots, p.queries)?,
+            jitter: Jitter {
+                max_shift: p.max_shift,
+                max_angle: p.max_angle,
+            },
+            size: p.image_size.max(1),
         })
     }
 
@@ -537,7 +565,15 @@ impl TaskDistribution for Omniglot {
         self.sampler.kind()
     }
     fn sample(&self, split: Split, rng: &mut Rng) -> autodidact_core::Result<Task> {
-        self.sampler.sample(split, rng)
+        let mut task = self.sampler.sample(split, rng)?;
+        if split == Split::Train && !self.jitter.is_identity() {
+            for x in [&mut task.support_x, &mut task.query_x] {
+                if let Some(pixels) = x.as_slice_mut() {
+                    self.jitter.apply(pixels, self.size, rng);
+                }
+            }
+        }
+        Ok(task)
     }
 }
 
@@ -549,7 +585,7 @@ fn build_omniglot(config: &Config, seed: Seed) -> autodidact_core::Result<EnvIns
 autodidact_core::register_env! {
     name: "omniglot",
     kind: EnvKind::FewShotClassification,
-    summary: "Omniglot N-way K-shot episodes from the published folders or zips (28x28, optional rotations)",
+    summary: "Omniglot N-way K-shot episodes from the published folders or zips (28x28, optional rotations and training jitter)",
     params: OmniglotParams::docs,
     default_config: OmniglotParams::default_config,
     build: build_omniglot,

@@ -141,6 +141,50 @@ fn rotations_are_new_classes_in_their_characters_split() {
 }
 
 #[test]
+fn jitter_moves_training_images_only() {
+    let root = temp_dir("omni-jit");
+    write_folder(&root, &omniglot_files("", &["A", "B", "C"], 4, 5, 14));
+    let plain = params(vec![root.display().to_string()]);
+    let jittered = OmniglotParams {
+        max_shift: 2,
+        max_angle: 15.0,
+        ..plain.clone()
+    };
+    let (a, b) = (
+        Omniglot::load(&plain, Seed(0)).unwrap(),
+        Omniglot::load(&jittered, Seed(0)).unwrap(),
+    );
+    for split in [Split::Validation, Split::Test] {
+        assert_eq!(
+            a.task(split, Seed(1), 0).unwrap(),
+            b.task(split, Seed(1), 0).unwrap(),
+            "{split:?} images must not be altered"
+        );
+    }
+    let (ta, tb) = (
+        a.task(Split::Train, Seed(1), 0).unwrap(),
+        b.task(Split::Train, Seed(1), 0).unwrap(),
+    );
+    // The same characters and labels, other pixels; the same seed gives the same pixels.
+    assert_eq!(ta.support_y, tb.support_y);
+    assert_eq!(ta.query_y, tb.query_y);
+    assert_ne!(ta.support_x, tb.support_x);
+    assert_eq!(tb, b.task(Split::Train, Seed(1), 0).unwrap());
+    // A shift as large as the image is refused, naming the key.
+    let err = Omniglot::load(
+        &OmniglotParams {
+            max_shift: 14,
+            ..plain
+        },
+        Seed(0),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("max_shift"), "{err}");
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
 fn episodes_are_seeded_disjoint_and_shaped() {
     let root = temp_dir("omni-ep");
     write_folder(&root, &omniglot_files("", &["A", "B", "C"], 4, 5, 14));
