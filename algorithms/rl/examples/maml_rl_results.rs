@@ -7,7 +7,9 @@
 //!   (`inner_steps = 0`), then fine-tuned the same way,
 //! - `random`: the untrained initial policy, fine-tuned the same way,
 //!
-//! and the optimum of the same goals; one JSON line per variant.
+//! and the optimum of the same goals; one JSON line per variant. With `val_every` > 0 in the
+//! configuration, each trained variant is tested with its weights from the validation point
+//! with the best return after one inner step on validation goals (`restored_iteration`).
 //!
 //! ```text
 //! cargo run --release -p autodidact-rl --example maml_rl_results -- ENV CONFIG [--seed S]
@@ -93,19 +95,33 @@ fn main() {
         }
         let mut a = (algo.build)(&c, &spec, Seed(seed)).unwrap();
         let t = Instant::now();
+        // With `val_every` set, the runner's early stopping: keep the weights with the best
+        // return on validation goals (the learner's selection metric) and test those.
+        let select = a.selection_metric().map(|(k, _)| format!("val_{k}"));
+        let mut best: Option<(f64, u64, Vec<u8>)> = None;
         if variant != "random" {
             while a.steps_done() < a.total_steps() {
                 let m = a.train_step().unwrap();
                 if !m.is_empty() {
                     eprintln!("{env} {variant} seed {seed} it {}: {m:?}", a.steps_done());
                 }
+                if let Some(v) = select.as_ref().and_then(|k| m.get(k)) {
+                    if best.as_ref().is_none_or(|(b, _, _)| *v > *b) {
+                        best = Some((*v, a.steps_done(), a.save().unwrap()));
+                    }
+                }
             }
         }
         let train_s = t.elapsed().as_secs_f64();
+        let iterations = a.steps_done();
+        let restored = best.map(|(_, it, bytes)| {
+            a.load(&bytes).unwrap();
+            it
+        });
         let m = a.evaluate(None).unwrap();
         let mut line = serde_json::json!({
             "env": env, "variant": variant, "seed": seed, "config": file,
-            "iterations": a.steps_done(), "train_s": train_s,
+            "iterations": iterations, "train_s": train_s, "restored_iteration": restored,
         });
         for (k, v) in m {
             line[k] = serde_json::json!(v);
