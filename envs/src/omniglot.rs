@@ -568,6 +568,10 @@ impl TaskDistribution for Omniglot {
         let mut task = self.sampler.sample(split, rng)?;
         if split == Split::Train && !self.jitter.is_identity() {
             for x in [&mut task.support_x, &mut task.query_x] {
+                if x.as_slice_mut().is_none() {
+                    // The sampler's tensors are contiguous; a copy keeps this true if that changes.
+                    *x = x.as_standard_layout().into_owned();
+                }
                 if let Some(pixels) = x.as_slice_mut() {
                     self.jitter.apply(pixels, self.size, rng);
                 }
