@@ -33,6 +33,7 @@ impl Jitter {
             return;
         }
         let s = self.max_shift as i64;
+        let mut out = vec![0.0f32; size * size];
         for img in images.chunks_exact_mut(size * size) {
             let dx = rng.random_range(-s..=s) as f64;
             let dy = rng.random_range(-s..=s) as f64;
@@ -42,7 +43,7 @@ impl Jitter {
             } else {
                 0.0
             };
-            let out = transform(img, size, dx, dy, angle);
+            transform_into(img, &mut out, size, dx, dy, angle);
             img.copy_from_slice(&out);
         }
     }
@@ -52,9 +53,15 @@ impl Jitter {
 /// `(dx, dy)` pixels (x to the right, y down): each output pixel reads the input at the inverse
 /// transform of its position.
 pub fn transform(img: &[f32], size: usize, dx: f64, dy: f64, angle: f64) -> Vec<f32> {
+    let mut out = vec![0.0f32; size * size];
+    transform_into(img, &mut out, size, dx, dy, angle);
+    out
+}
+
+/// [`transform`] written into `out` (`size x size`), so one buffer serves a whole batch.
+fn transform_into(img: &[f32], out: &mut [f32], size: usize, dx: f64, dy: f64, angle: f64) {
     let c = (size as f64 - 1.0) / 2.0;
     let (sin, cos) = angle.sin_cos();
-    let mut out = vec![0.0f32; size * size];
     for (r, row) in out.chunks_exact_mut(size).enumerate() {
         for (col, px) in row.iter_mut().enumerate() {
             // Undo the shift, then the rotation (its inverse is the rotation by −angle).
@@ -64,7 +71,6 @@ pub fn transform(img: &[f32], size: usize, dx: f64, dy: f64, angle: f64) -> Vec<
             *px = bilinear(img, size, sx, sy);
         }
     }
-    out
 }
 
 /// The image's value at `(x, y)` by bilinear interpolation; 0 outside it.

@@ -469,8 +469,6 @@ pub struct Omniglot {
     sampler: FewShotClassification,
     /// Applied to the images of training episodes.
     jitter: Jitter,
-    /// Side of the images.
-    size: usize,
 }
 
 impl Omniglot {
@@ -539,7 +537,6 @@ impl Omniglot {
                 max_shift: p.max_shift,
                 max_angle: p.max_angle,
             },
-            size: p.image_size.max(1),
         })
     }
 
@@ -567,13 +564,15 @@ impl TaskDistribution for Omniglot {
     fn sample(&self, split: Split, rng: &mut Rng) -> autodidact_core::Result<Task> {
         let mut task = self.sampler.sample(split, rng)?;
         if split == Split::Train && !self.jitter.is_identity() {
+            // Images are `[1, side, side]`.
+            let side = self.dataset().input_shape().last().copied().unwrap_or(0);
             for x in [&mut task.support_x, &mut task.query_x] {
                 if x.as_slice_mut().is_none() {
                     // The sampler's tensors are contiguous; a copy keeps this true if that changes.
                     *x = x.as_standard_layout().into_owned();
                 }
                 if let Some(pixels) = x.as_slice_mut() {
-                    self.jitter.apply(pixels, self.size, rng);
+                    self.jitter.apply(pixels, side, rng);
                 }
             }
         }
